@@ -1,0 +1,703 @@
+//! supervise's state machine: runsv's rules (runit.md §3, §4) with no system calls.
+//!
+//! Events come in (a control byte, a child's exit, SIGTERM, the passing of time) together with
+//! the time; effects go out through [`Effects`] (spawn, signal, run a control script, publish the
+//! status). The shell in `shell.rs` implements the effects; the tests below use a recorder.
+//! Differences from runsv (docs/supervise.md, Notes): the 1-second restart throttle is a deadline
+//! (the next start of a process comes no sooner than 1 s after its previous start), not a blocking
+//! `sleep(1)`; `k` during `finish` kills finish instead of running it a second time; every byte
+//! read is handled, none is dropped on exit.
+
+use std::time::{Duration, Instant};
+
+use herd_control::Control;
+use herd_status::{Pid, State, Status, Want};
+use herd_sys::Exit;
+use herd_tai64n::Tai64n;
+use nix::sys::signal::Signal;
+
+/// Minimum time between two starts of the same process.
+pub const THROTTLE: Duration = Duration::from_secs(1);
+
+/// Which of the two supervised processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Main,
+    Log,
+}
+
+/// What to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prog {
+    /// `./run` (or `log/run`).
+    Run,
+    /// `./finish` with how `./run` ended.
+    Finish(Exit),
+}
+
+/// The side effects the machine asks for.
+pub trait Effects {
+    /// Starts a program; `None` if it could not be forked.
+    fn spawn(&mut self, which: Which, prog: Prog) -> Option<Pid>;
+    /// Sends `sig` to `pid` (never to a process group).
+    fn signal(&mut self, pid: Pid, sig: Signal);
+    /// Runs `control/<letter>` of the main service if it exists and is executable, and waits
+    /// for it. `true` if it exited 0 ("handled").
+    fn custom(&mut self, c: Control) -> bool;
+    /// Whether `./finish` exists (can be opened).
+    fn has_finish(&mut self) -> bool;
+    /// Writes `pid`, `stat` and `status` of one service.
+    fn publish(&mut self, which: Which, status: &Status);
+    /// Closes supervise's two ends of the log pipe, so that the logger reads EOF.
+    fn close_log_pipe(&mut self);
+}
+
+#[derive(Debug, Clone)]
+struct Svc {
+    which: Which,
+    state: State,
+    pid: Option<Pid>,
+    want: Want,
+    paused: bool,
+    term: bool,
+    stamp: Tai64n,
+    started: Option<Instant>,
+    /// No start before this instant (the throttle).
+    not_before: Option<Instant>,
+    /// An `o` arrived while down: start once.
+    once: bool,
+}
+
+impl Svc {
+    fn new(which: Which, stamp: Tai64n, down: bool) -> Self {
+        Svc {
+            which,
+            state: State::Down,
+            pid: None,
+            want: if down { Want::Down } else { Want::Up },
+            paused: false,
+            term: false,
+            stamp,
+            started: None,
+            not_before: None,
+            once: false,
+        }
+    }
+
+    fn status(&self) -> Status {
+        Status {
+            stamp: self.stamp,
+            pid: self.pid,
+            paused: self.paused,
+            want: self.want,
+            term: self.term,
+            state: self.state,
+        }
+    }
+
+    fn publish(&self, fx: &mut impl Effects) {
+        fx.publish(self.which, &self.status());
+    }
+
+    fn is_main(&self) -> bool {
+        self.which == Which::Main
+    }
+
+    /// Whether the process should be started (now or at `not_before`).
+    fn wants_start(&self) -> bool {
+        self.pid.is_none() && self.state == State::Down && (self.want == Want::Up || self.once)
+    }
+
+    fn custom(&self, c: Control, fx: &mut impl Effects) -> bool {
+        self.is_main() && fx.custom(c)
+    }
+
+    fn start(&mut self, now: Instant, wall: Tai64n, fx: &mut impl Effects) {
+        if self.is_main() {
+            // runsv runs control/u before every start of ./run; its exit status is ignored.
+            fx.custom(Control::Up);
+        }
+        self.once = false;
+        self.not_before = None;
+        match fx.spawn(self.which, Prog::Run) {
+            Some(pid) => {
+                self.pid = Some(pid);
+                self.state = State::Run;
+                self.started = Some(now);
+                self.stamp = wall;
+                self.paused = false;
+                self.term = false;
+                self.publish(fx);
+            }
+            // fork failed: try again after the throttle.
+            None => self.not_before = Some(now + THROTTLE),
+        }
+    }
+
+    /// runsv's "stop": control/t or TERM, then for want down/exit CONT and control/d or x.
+    fn stop(&mut self, fx: &mut impl Effects) {
+        let Some(pid) = self.pid else { return };
+        if !self.custom(Control::Term, fx) {
+            fx.signal(pid, Signal::SIGTERM);
+            self.term = true;
+            self.publish(fx);
+        }
+        let script = match self.want {
+            Want::Up => return,
+            Want::Down => Control::Down,
+            Want::Exit => Control::Exit,
+        };
+        fx.signal(pid, Signal::SIGCONT);
+        if self.is_main() {
+            fx.custom(script);
+        }
+    }
+
+    fn control(&mut self, c: Control, fx: &mut impl Effects) {
+        match c {
+            Control::Up => {
+                self.want = Want::Up;
+                self.publish(fx);
+            }
+            Control::Down => {
+                self.want = Want::Down;
+                self.once = false;
+                self.publish(fx);
+                if self.state == State::Run {
+                    self.stop(fx);
+                }
+            }
+            Control::Once => {
+                self.want = Want::Down;
+                self.publish(fx);
+                if self.state == State::Down {
+                    self.once = true;
+                }
+            }
+            Control::Exit => {
+                if !self.is_main() {
+                    return;
+                }
+                self.want = Want::Exit;
+                self.once = false;
+                self.publish(fx);
+                if self.state == State::Run {
+                    self.stop(fx);
+                }
+            }
+            Control::Term => {
+                if self.state == State::Run {
+                    self.stop(fx);
+                }
+            }
+            Control::Kill => match (self.state, self.pid) {
+                (State::Run, Some(pid)) if !self.custom(c, fx) => fx.signal(pid, Signal::SIGKILL),
+                // runsv ignores k during finish and then runs finish twice; we kill finish.
+                (State::Finish, Some(pid)) => fx.signal(pid, Signal::SIGKILL),
+                _ => {}
+            },
+            Control::Pause | Control::Cont => {
+                if let (State::Run, Some(pid), Some(sig)) = (self.state, self.pid, c.signal()) {
+                    if !self.custom(c, fx) {
+                        fx.signal(pid, sig);
+                    }
+                }
+                self.paused = c == Control::Pause;
+                self.publish(fx);
+            }
+            _ => {
+                if let (State::Run, Some(pid), Some(sig)) = (self.state, self.pid, c.signal()) {
+                    if !self.custom(c, fx) {
+                        fx.signal(pid, sig);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The process went away: start finish, or go down (throttling the next start).
+    fn exited(&mut self, exit: Exit, now: Instant, wall: Tai64n, fx: &mut impl Effects) {
+        self.pid = None;
+        self.term = false;
+        if self.state == State::Run && self.is_main() && fx.has_finish() {
+            if let Some(pid) = fx.spawn(self.which, Prog::Finish(exit)) {
+                self.state = State::Finish;
+                self.pid = Some(pid);
+                self.paused = false;
+                self.publish(fx);
+                return;
+            }
+        }
+        self.state = State::Down;
+        self.stamp = wall;
+        self.not_before = self.started.map(|s| s + THROTTLE).filter(|t| *t > now);
+        self.publish(fx);
+    }
+}
+
+/// Both services of one service directory.
+#[derive(Debug)]
+pub struct Machine {
+    main: Svc,
+    log: Option<Svc>,
+    /// The log pipe was closed on the way out; nothing is started any more.
+    closing: bool,
+    done: bool,
+}
+
+impl Machine {
+    /// A machine at supervise startup: everything down, want up unless the `down` file exists.
+    /// `log` is `Some(log_down)` when there is a log service.
+    pub fn new(wall: Tai64n, main_down: bool, log: Option<bool>) -> Self {
+        Machine {
+            main: Svc::new(Which::Main, wall, main_down),
+            log: log.map(|down| Svc::new(Which::Log, wall, down)),
+            closing: false,
+            done: false,
+        }
+    }
+
+    /// The status of one service as it would be published.
+    pub fn status(&self, which: Which) -> Option<Status> {
+        self.svc(which).map(Svc::status)
+    }
+
+    fn svc(&self, which: Which) -> Option<&Svc> {
+        match which {
+            Which::Main => Some(&self.main),
+            Which::Log => self.log.as_ref(),
+        }
+    }
+
+    fn svc_mut(&mut self, which: Which) -> Option<&mut Svc> {
+        match which {
+            Which::Main => Some(&mut self.main),
+            Which::Log => self.log.as_mut(),
+        }
+    }
+
+    /// One byte read from a control FIFO; bytes that are not letters are ignored.
+    pub fn control(&mut self, which: Which, byte: u8, fx: &mut impl Effects) {
+        if self.closing {
+            return;
+        }
+        if let (Some(c), Some(svc)) = (Control::from_byte(byte), self.svc_mut(which)) {
+            svc.control(c, fx);
+        }
+    }
+
+    /// SIGTERM to supervise: the same as `x`.
+    pub fn terminate(&mut self, fx: &mut impl Effects) {
+        self.control(Which::Main, Control::Exit.byte(), fx);
+    }
+
+    /// A child was reaped. Children that are neither service are ignored (control scripts are
+    /// waited for where they run).
+    pub fn child_exited(
+        &mut self,
+        pid: Pid,
+        exit: Exit,
+        now: Instant,
+        wall: Tai64n,
+        fx: &mut impl Effects,
+    ) {
+        for which in [Which::Main, Which::Log] {
+            if let Some(svc) = self.svc_mut(which).filter(|s| s.pid == Some(pid)) {
+                svc.exited(exit, now, wall, fx);
+                return;
+            }
+        }
+    }
+
+    /// After each batch of events: start what should run (the log first), and handle the exit.
+    pub fn tick(&mut self, now: Instant, wall: Tai64n, fx: &mut impl Effects) {
+        if !self.closing {
+            for which in [Which::Log, Which::Main] {
+                if let Some(svc) = self.svc_mut(which) {
+                    if svc.wants_start() && svc.not_before.is_none_or(|t| t <= now) {
+                        svc.start(now, wall, fx);
+                    }
+                }
+            }
+        }
+        if self.main.want != Want::Exit || self.main.state != State::Down {
+            return;
+        }
+        match &mut self.log {
+            Some(log) if log.pid.is_some() => {
+                if !self.closing {
+                    // The logger is stopped after the service, by EOF rather than a signal.
+                    self.closing = true;
+                    log.want = Want::Exit;
+                    log.publish(fx);
+                    fx.close_log_pipe();
+                }
+            }
+            _ => self.done = true,
+        }
+    }
+
+    /// The next instant at which [`Machine::tick`] has something to do, if any.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        if self.closing {
+            return None;
+        }
+        [Some(&self.main), self.log.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter(|s| s.wants_start())
+            .filter_map(|s| s.not_before)
+            .min()
+    }
+
+    /// supervise should exit 0.
+    pub fn done(&self) -> bool {
+        self.done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::num::NonZeroU32;
+
+    #[derive(Debug, PartialEq, Eq, Clone)]
+    enum Fx {
+        Spawn(Which, Prog, u32),
+        Signal(u32, Signal),
+        Custom(Control),
+        Publish(Which, String),
+        ClosePipe,
+    }
+
+    #[derive(Default)]
+    struct Rec {
+        log: Vec<Fx>,
+        next_pid: u32,
+        finish: bool,
+        handled: Vec<Control>,
+        scripts: bool,
+    }
+
+    impl Effects for Rec {
+        fn spawn(&mut self, which: Which, prog: Prog) -> Option<Pid> {
+            self.next_pid += 1;
+            self.log.push(Fx::Spawn(which, prog, self.next_pid + 99));
+            NonZeroU32::new(self.next_pid + 99)
+        }
+        fn signal(&mut self, pid: Pid, sig: Signal) {
+            self.log.push(Fx::Signal(pid.get(), sig));
+        }
+        fn custom(&mut self, c: Control) -> bool {
+            if self.scripts {
+                self.log.push(Fx::Custom(c));
+            }
+            self.handled.contains(&c)
+        }
+        fn has_finish(&mut self) -> bool {
+            self.finish
+        }
+        fn publish(&mut self, which: Which, status: &Status) {
+            let s = String::from_utf8_lossy(status.stat_text().as_bytes())
+                .trim_end()
+                .to_string();
+            self.log.push(Fx::Publish(which, s));
+        }
+        fn close_log_pipe(&mut self) {
+            self.log.push(Fx::ClosePipe);
+        }
+    }
+
+    fn pid(n: u32) -> Pid {
+        NonZeroU32::new(n).expect("nonzero")
+    }
+
+    fn wall() -> Tai64n {
+        Tai64n::from_unix(1_800_000_000, 500)
+    }
+
+    fn started(log: Option<bool>) -> (Machine, Rec, Instant) {
+        let t0 = Instant::now();
+        let mut m = Machine::new(wall(), false, log);
+        let mut fx = Rec::default();
+        m.tick(t0, wall(), &mut fx);
+        fx.log.clear();
+        (m, fx, t0)
+    }
+
+    #[test]
+    fn starts_log_first_then_run() {
+        let t0 = Instant::now();
+        let mut m = Machine::new(wall(), false, Some(false));
+        let mut fx = Rec::default();
+        m.tick(t0, wall(), &mut fx);
+        assert_eq!(
+            fx.log,
+            vec![
+                Fx::Spawn(Which::Log, Prog::Run, 100),
+                Fx::Publish(Which::Log, "run".into()),
+                Fx::Spawn(Which::Main, Prog::Run, 101),
+                Fx::Publish(Which::Main, "run".into()),
+            ]
+        );
+        assert_eq!(m.next_deadline(), None);
+    }
+
+    #[test]
+    fn down_file_means_no_start() {
+        let mut m = Machine::new(wall(), true, None);
+        let mut fx = Rec::default();
+        m.tick(Instant::now(), wall(), &mut fx);
+        assert!(fx.log.is_empty());
+        assert_eq!(m.status(Which::Main).map(|s| s.want), Some(Want::Down));
+    }
+
+    #[test]
+    fn quick_exit_is_throttled_by_a_deadline() {
+        let (mut m, mut fx, t0) = started(None);
+        let t1 = t0 + Duration::from_millis(10);
+        m.child_exited(pid(100), Exit::Code(3), t1, wall(), &mut fx);
+        m.tick(t1, wall(), &mut fx);
+        assert_eq!(fx.log, vec![Fx::Publish(Which::Main, "down".into())]);
+        assert_eq!(m.next_deadline(), Some(t0 + THROTTLE));
+        fx.log.clear();
+        // A control byte during the pause is handled at once.
+        m.control(Which::Main, b'p', &mut fx);
+        assert_eq!(
+            fx.log,
+            vec![Fx::Publish(Which::Main, "down, paused".into())]
+        );
+        fx.log.clear();
+        m.tick(t0 + THROTTLE, wall(), &mut fx);
+        assert_eq!(fx.log[0], Fx::Spawn(Which::Main, Prog::Run, 101));
+        assert_eq!(m.status(Which::Main).map(|s| s.paused), Some(false));
+        assert_eq!(m.next_deadline(), None);
+    }
+
+    #[test]
+    fn long_run_restarts_at_once() {
+        let (mut m, mut fx, t0) = started(None);
+        let t1 = t0 + Duration::from_secs(2);
+        m.child_exited(pid(100), Exit::Code(0), t1, wall(), &mut fx);
+        m.tick(t1, wall(), &mut fx);
+        assert!(fx.log.contains(&Fx::Spawn(Which::Main, Prog::Run, 101)));
+    }
+
+    #[test]
+    fn down_during_throttle_cancels_the_start() {
+        let (mut m, mut fx, t0) = started(None);
+        m.child_exited(pid(100), Exit::Code(1), t0, wall(), &mut fx);
+        m.control(Which::Main, b'd', &mut fx);
+        assert_eq!(m.next_deadline(), None);
+        fx.log.clear();
+        m.tick(t0 + THROTTLE, wall(), &mut fx);
+        assert!(fx.log.is_empty());
+    }
+
+    #[test]
+    fn finish_gets_runs_exit() {
+        let (mut m, mut fx, t0) = started(None);
+        fx.finish = true;
+        let sig = Exit::Signal {
+            signo: 9,
+            core: false,
+        };
+        m.child_exited(pid(100), sig, t0, wall(), &mut fx);
+        assert_eq!(
+            fx.log,
+            vec![
+                Fx::Spawn(Which::Main, Prog::Finish(sig), 101),
+                Fx::Publish(Which::Main, "finish".into())
+            ]
+        );
+        fx.log.clear();
+        // finish's own exit brings the service down; finish is not run again.
+        m.child_exited(pid(101), Exit::Code(0), t0, wall(), &mut fx);
+        assert_eq!(fx.log, vec![Fx::Publish(Which::Main, "down".into())]);
+    }
+
+    #[test]
+    fn kill_during_finish_kills_finish_once() {
+        let (mut m, mut fx, t0) = started(None);
+        fx.finish = true;
+        m.child_exited(pid(100), Exit::Code(0), t0, wall(), &mut fx);
+        fx.log.clear();
+        m.control(Which::Main, b'k', &mut fx);
+        assert_eq!(fx.log, vec![Fx::Signal(101, Signal::SIGKILL)]);
+        fx.log.clear();
+        m.child_exited(
+            pid(101),
+            Exit::Signal {
+                signo: 9,
+                core: false,
+            },
+            t0,
+            wall(),
+            &mut fx,
+        );
+        assert_eq!(fx.log, vec![Fx::Publish(Which::Main, "down".into())]);
+    }
+
+    #[test]
+    fn down_sends_term_then_cont() {
+        let (mut m, mut fx, _) = started(None);
+        m.control(Which::Main, b'd', &mut fx);
+        assert_eq!(
+            fx.log,
+            vec![
+                Fx::Publish(Which::Main, "run, want down".into()),
+                Fx::Signal(100, Signal::SIGTERM),
+                Fx::Publish(Which::Main, "run, got TERM, want down".into()),
+                Fx::Signal(100, Signal::SIGCONT),
+            ]
+        );
+    }
+
+    #[test]
+    fn term_with_want_up_sends_no_cont() {
+        let (mut m, mut fx, _) = started(None);
+        m.control(Which::Main, b't', &mut fx);
+        assert_eq!(
+            fx.log,
+            vec![
+                Fx::Signal(100, Signal::SIGTERM),
+                Fx::Publish(Which::Main, "run, got TERM".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn custom_scripts_order() {
+        let (mut m, mut fx, t0) = started(None);
+        fx.scripts = true;
+        fx.handled = vec![Control::Hup];
+        m.control(Which::Main, b'h', &mut fx);
+        assert_eq!(fx.log, vec![Fx::Custom(Control::Hup)]);
+        fx.log.clear();
+        m.control(Which::Main, b'd', &mut fx);
+        assert_eq!(
+            fx.log,
+            vec![
+                Fx::Publish(Which::Main, "run, want down".into()),
+                Fx::Custom(Control::Term),
+                Fx::Signal(100, Signal::SIGTERM),
+                Fx::Publish(Which::Main, "run, got TERM, want down".into()),
+                Fx::Signal(100, Signal::SIGCONT),
+                Fx::Custom(Control::Down),
+            ]
+        );
+        fx.log.clear();
+        m.child_exited(pid(100), Exit::Code(0), t0 + THROTTLE, wall(), &mut fx);
+        m.control(Which::Main, b'o', &mut fx);
+        m.tick(t0 + THROTTLE, wall(), &mut fx);
+        assert_eq!(fx.log[2], Fx::Custom(Control::Up));
+        assert_eq!(fx.log[3], Fx::Spawn(Which::Main, Prog::Run, 101));
+    }
+
+    #[test]
+    fn log_letters_run_no_scripts_and_ignore_exit() {
+        let (mut m, mut fx, _) = started(Some(false));
+        fx.scripts = true;
+        m.control(Which::Log, b'x', &mut fx);
+        m.control(Which::Log, b'h', &mut fx);
+        assert_eq!(fx.log, vec![Fx::Signal(100, Signal::SIGHUP)]);
+    }
+
+    #[test]
+    fn unknown_bytes_change_nothing() {
+        let (mut m, mut fx, _) = started(None);
+        for b in b"zZ\n?!" {
+            m.control(Which::Main, *b, &mut fx);
+        }
+        assert!(fx.log.is_empty());
+    }
+
+    #[test]
+    fn pause_while_down_is_recorded() {
+        let mut m = Machine::new(wall(), true, None);
+        let mut fx = Rec::default();
+        m.control(Which::Main, b'p', &mut fx);
+        assert_eq!(
+            fx.log,
+            vec![Fx::Publish(Which::Main, "down, paused".into())]
+        );
+    }
+
+    #[test]
+    fn once_runs_one_time() {
+        let mut m = Machine::new(wall(), true, None);
+        let mut fx = Rec::default();
+        let t0 = Instant::now();
+        m.control(Which::Main, b'o', &mut fx);
+        m.tick(t0, wall(), &mut fx);
+        assert!(fx.log.contains(&Fx::Spawn(Which::Main, Prog::Run, 100)));
+        let t1 = t0 + Duration::from_secs(5);
+        m.child_exited(pid(100), Exit::Code(0), t1, wall(), &mut fx);
+        fx.log.clear();
+        m.tick(t1, wall(), &mut fx);
+        assert!(fx.log.is_empty());
+    }
+
+    #[test]
+    fn exit_stops_service_then_closes_log_pipe() {
+        let (mut m, mut fx, t0) = started(Some(false));
+        m.terminate(&mut fx);
+        assert_eq!(
+            fx.log,
+            vec![
+                Fx::Publish(Which::Main, "run, want exit".into()),
+                Fx::Signal(101, Signal::SIGTERM),
+                Fx::Publish(Which::Main, "run, got TERM, want exit".into()),
+                Fx::Signal(101, Signal::SIGCONT),
+            ]
+        );
+        fx.log.clear();
+        let t1 = t0 + Duration::from_millis(5);
+        m.child_exited(
+            pid(101),
+            Exit::Signal {
+                signo: 15,
+                core: false,
+            },
+            t1,
+            wall(),
+            &mut fx,
+        );
+        m.tick(t1, wall(), &mut fx);
+        assert_eq!(
+            fx.log,
+            vec![
+                Fx::Publish(Which::Main, "down".into()),
+                Fx::Publish(Which::Log, "run, want exit".into()),
+                Fx::ClosePipe,
+            ]
+        );
+        assert!(!m.done());
+        assert_eq!(m.next_deadline(), None);
+        m.child_exited(pid(100), Exit::Code(0), t1, wall(), &mut fx);
+        m.tick(t1, wall(), &mut fx);
+        assert!(m.done());
+    }
+
+    #[test]
+    fn exit_without_log_is_immediate_when_down() {
+        let mut m = Machine::new(wall(), true, None);
+        let mut fx = Rec::default();
+        m.terminate(&mut fx);
+        m.tick(Instant::now(), wall(), &mut fx);
+        assert!(m.done());
+    }
+
+    #[test]
+    fn term_ignoring_service_keeps_supervise_waiting() {
+        let (mut m, mut fx, t0) = started(None);
+        m.terminate(&mut fx);
+        m.tick(t0, wall(), &mut fx);
+        assert!(!m.done());
+        assert_eq!(
+            m.status(Which::Main)
+                .map(|s| String::from_utf8_lossy(s.stat_text().as_bytes()).into_owned()),
+            Some("run, got TERM, want exit\n".into())
+        );
+    }
+}

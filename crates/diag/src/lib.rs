@@ -1,0 +1,162 @@
+//! Message lines in runit's grammar and runit's errno wording (runit.md §0.1).
+//!
+//! runit never calls `strerror`: every `…: <reason>` suffix comes from its own table, so the
+//! texts here are runit's, not glibc's (`file does not exist`, not `No such file or directory`).
+//! [`errno_text`] is the only place such a text lives. [`Diag`] writes one whole line per call
+//! (`PREFIX: fatal: MSG`), in one `write(2)` so lines from several processes do not interleave.
+//! This crate knows no tool: the prefix is given by the caller.
+
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::io::{self, Write};
+
+/// runit's wording for a raw errno value; `unknown error` for anything not in its table.
+pub fn errno_text(errno: i32) -> &'static str {
+    match errno {
+        0 => "no error",
+        libc::EINTR => "interrupted system call",
+        libc::ENOMEM => "out of memory",
+        libc::ENOENT => "file does not exist",
+        libc::ETXTBSY => "text busy",
+        libc::EIO => "input/output error",
+        libc::EEXIST => "file already exists",
+        libc::ETIMEDOUT => "timed out",
+        libc::EINPROGRESS => "operation in progress",
+        libc::EAGAIN => "temporary failure",
+        libc::ENOSPC => "out of disk space",
+        libc::ECONNREFUSED => "connection refused",
+        libc::EPIPE => "broken pipe",
+        libc::EISDIR => "is a directory",
+        libc::EROFS => "read-only file system",
+        libc::ENOTDIR => "not a directory",
+        libc::ENOEXEC => "exec format error",
+        libc::EPERM => "permission denied",
+        libc::EACCES => "access denied",
+        libc::ENXIO => "device not configured",
+        libc::ESRCH => "no such process",
+        libc::ECHILD => "no child processes",
+        libc::E2BIG => "argument list too long",
+        libc::EBADF => "file descriptor not open",
+        libc::EBUSY => "device busy",
+        libc::EXDEV => "cross-device link",
+        libc::EINVAL => "invalid argument",
+        libc::ENFILE => "system cannot open more files",
+        libc::EMFILE => "process cannot open more files",
+        libc::EFBIG => "file too big",
+        libc::ELOOP => "symbolic link loop",
+        libc::ENAMETOOLONG => "file name too long",
+        libc::ENOTEMPTY => "directory not empty",
+        libc::EDQUOT => "disk quota exceeded",
+        libc::ENOTTY => "not a tty",
+        libc::ESPIPE => "unseekable descriptor",
+        libc::EFAULT => "bad address",
+        libc::EDEADLK => "operation would cause deadlock",
+        libc::ENOSYS => "system call not available",
+        libc::EMLINK => "too many links",
+        libc::EDOM => "input out of range",
+        libc::ERANGE => "output out of range",
+        libc::ENODEV => "device does not support operation",
+        libc::EPROTO => "protocol error",
+        libc::ENOTBLK => "not a block device",
+        libc::EALREADY => "operation already in progress",
+        libc::ENOTSOCK => "not a socket",
+        libc::ECONNRESET => "connection reset",
+        libc::ENOLCK => "no locks available",
+        _ => "unknown error",
+    }
+}
+
+/// The reason part of a message: displays as runit's text for an errno.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reason(pub i32);
+
+impl Reason {
+    /// The reason carried by an `io::Error` (`unknown error` if it has no errno).
+    pub fn of(e: &io::Error) -> Self {
+        Reason(e.raw_os_error().unwrap_or(-1))
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(errno_text(self.0))
+    }
+}
+
+/// Writes `PREFIX: fatal: MSG` and `PREFIX: warning: MSG` lines to stderr.
+#[derive(Clone, Debug)]
+pub struct Diag {
+    prefix: String,
+}
+
+impl Diag {
+    /// Lines start with `prefix` (for runsv's form, `supervise DIR`).
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Diag {
+            prefix: prefix.into(),
+        }
+    }
+
+    /// The prefix lines start with.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The bytes of a complete line `PREFIX: KIND: MSG\n`.
+    pub fn line(&self, kind: &str, msg: &dyn fmt::Display) -> String {
+        format!("{}: {kind}: {msg}\n", self.prefix)
+    }
+
+    /// `PREFIX: fatal: MSG`.
+    pub fn fatal(&self, msg: &dyn fmt::Display) {
+        emit(&self.line("fatal", msg));
+    }
+
+    /// `PREFIX: warning: MSG`.
+    pub fn warn(&self, msg: &dyn fmt::Display) {
+        emit(&self.line("warning", msg));
+    }
+}
+
+/// Writes a whole line to stderr in one call; errors writing stderr are ignored (nowhere to report).
+pub fn emit(line: &str) {
+    let _ = io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// `usage: ARGV0USAGE` followed by an empty line, as every runit tool prints it (runit.md §0.2).
+pub fn usage_line(argv0: &str, usage: &str) -> String {
+    format!("usage: {argv0}{usage}\n\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runit_wording() {
+        assert_eq!(errno_text(libc::ENOENT), "file does not exist");
+        assert_eq!(errno_text(libc::EAGAIN), "temporary failure");
+        assert_eq!(errno_text(libc::EWOULDBLOCK), "temporary failure");
+        assert_eq!(errno_text(libc::ENXIO), "device not configured");
+        assert_eq!(errno_text(libc::EACCES), "access denied");
+        assert_eq!(errno_text(libc::EPERM), "permission denied");
+        assert_eq!(errno_text(0), "no error");
+        assert_eq!(errno_text(4095), "unknown error");
+        assert_eq!(
+            Reason::of(&io::Error::from_raw_os_error(libc::ENOTDIR)).to_string(),
+            "not a directory"
+        );
+    }
+
+    #[test]
+    fn line_grammar() {
+        let d = Diag::new("supervise web");
+        let msg = format!("unable to lock supervise/lock: {}", Reason(libc::EAGAIN));
+        assert_eq!(
+            d.line("fatal", &msg),
+            "supervise web: fatal: unable to lock supervise/lock: temporary failure\n"
+        );
+        assert_eq!(usage_line("supervise", " dir"), "usage: supervise dir\n\n");
+    }
+}

@@ -1,0 +1,433 @@
+//! The service directory as runsv lays it out (runit.md §1): every path, the `supervise/` setup
+//! (including `supervise` as a symlink), the lock, the `control` and `ok` FIFOs, and the atomic
+//! `x.new` + rename writes of `pid`, `stat` and `status`, in runsv's order.
+//!
+//! Paths are relative to the service directory, which is the caller's cwd (runsv `chdir`s there
+//! first), so error texts name them exactly as runsv does (`unable to lock supervise/lock`).
+//! Every descriptor is opened close-on-exec. This crate has no policy and no loop.
+
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::os::fd::OwnedFd;
+
+use herd_diag::Reason;
+use herd_status::{Pid, Status};
+use rustix::fs::{self, FileType, FlockOperation, Mode, OFlags, CWD};
+use rustix::io::Errno;
+
+/// Where the files of one supervised service live, relative to the service directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// The directory the service's programs run in (`.` or `./log`).
+    pub base: &'static str,
+    /// `supervise`, or `log/supervise`.
+    pub supervise: &'static str,
+    /// The name runsv uses for `supervise` in readlink errors.
+    pub supervise_link: &'static str,
+    pub lock: &'static str,
+    pub control: &'static str,
+    pub ok: &'static str,
+    pub status: &'static str,
+    pub status_new: &'static str,
+    pub stat: &'static str,
+    pub stat_new: &'static str,
+    pub pid: &'static str,
+    pub pid_new: &'static str,
+    /// herd only: `PID STARTTIME` of the last process started, to recognise it after a crash.
+    pub instance: &'static str,
+    pub instance_new: &'static str,
+    /// Present when the service starts: want down.
+    pub down: &'static str,
+}
+
+/// The main service.
+pub const MAIN: Layout = Layout {
+    base: ".",
+    supervise: "supervise",
+    supervise_link: "./supervise",
+    lock: "supervise/lock",
+    control: "supervise/control",
+    ok: "supervise/ok",
+    status: "supervise/status",
+    status_new: "supervise/status.new",
+    stat: "supervise/stat",
+    stat_new: "supervise/stat.new",
+    pid: "supervise/pid",
+    pid_new: "supervise/pid.new",
+    instance: "supervise/instance",
+    instance_new: "supervise/instance.new",
+    down: "down",
+};
+
+/// The log service in `log/`.
+pub const LOG: Layout = Layout {
+    base: "./log",
+    supervise: "log/supervise",
+    supervise_link: "./log/supervise",
+    lock: "log/supervise/lock",
+    control: "log/supervise/control",
+    ok: "log/supervise/ok",
+    status: "log/supervise/status",
+    status_new: "log/supervise/status.new",
+    stat: "log/supervise/stat",
+    stat_new: "log/supervise/stat.new",
+    pid: "log/supervise/pid",
+    pid_new: "log/supervise/pid.new",
+    instance: "log/supervise/instance",
+    instance_new: "log/supervise/instance.new",
+    down: "log/down",
+};
+
+/// The service's run program, relative to its base directory.
+pub const RUN: &str = "./run";
+/// The finish program of the main service.
+pub const FINISH: &str = "./finish";
+/// The finish program's name as runsv tests for it (`open` for reading).
+pub const FINISH_FILE: &str = "finish";
+/// The log service's directory.
+pub const LOG_DIR: &str = "log";
+/// Client-side readiness check used by `sv`.
+pub const CHECK: &str = "./check";
+
+/// Longest `supervise` symlink text runsv accepts (its readlink buffer).
+const LINK_MAX: usize = 256;
+const DIR_MODE: u32 = 0o700;
+const FIFO_MODE: u32 = 0o600;
+const LOCK_MODE: u32 = 0o600;
+const FILE_MODE: u32 = 0o644;
+
+/// A failed operation on the service directory, worded as runsv words it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Error {
+    /// `{what}{path}: {reason}`, e.g. `unable to lock supervise/lock: temporary failure`.
+    Sys {
+        what: &'static str,
+        path: &'static str,
+        errno: Errno,
+    },
+    /// `unable to rename pid.new to supervise/pid: {reason}`.
+    Rename {
+        from: &'static str,
+        to: &'static str,
+        errno: Errno,
+    },
+    /// `supervise/control exists but is not a fifo`.
+    NotFifo { path: &'static str },
+    /// `unable to readlink ./supervise: name too long`.
+    LinkTooLong { path: &'static str },
+    /// `unable to write supervise/status.new: partial write.`
+    PartialWrite { path: &'static str },
+}
+
+impl Error {
+    /// The errno behind the error, if there is one.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            Error::Sys { errno, .. } | Error::Rename { errno, .. } => Some(*errno),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Sys { what, path, errno } => {
+                write!(f, "{what}{path}: {}", Reason(errno.raw_os_error()))
+            }
+            Error::Rename { from, to, errno } => {
+                let short = from.rsplit('/').next().unwrap_or(from);
+                write!(
+                    f,
+                    "unable to rename {short} to {to}: {}",
+                    Reason(errno.raw_os_error())
+                )
+            }
+            Error::NotFifo { path } => write!(f, "{path} exists but is not a fifo"),
+            Error::LinkTooLong { path } => write!(f, "unable to readlink {path}: name too long"),
+            Error::PartialWrite { path } => write!(f, "unable to write {path}: partial write."),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+fn sys(what: &'static str, path: &'static str) -> impl FnOnce(Errno) -> Error {
+    move |errno| Error::Sys { what, path, errno }
+}
+
+/// Creates the `supervise` directory (mode 0700). If `supervise` is a symlink, creates its target
+/// instead (only the last component, relative to the service's base directory), as Debian's
+/// `/etc/sv/X/supervise -> /run/runit/supervise/X` needs. An existing directory keeps its mode.
+pub fn make_supervise(l: &Layout) -> Result<(), Error> {
+    if fs::mkdir(l.supervise, Mode::from_raw_mode(DIR_MODE)).is_ok() {
+        return Ok(());
+    }
+    match fs::readlink(l.supervise, Vec::new()) {
+        Ok(target) => {
+            if target.as_bytes().len() >= LINK_MAX {
+                return Err(Error::LinkTooLong {
+                    path: l.supervise_link,
+                });
+            }
+            // runsv ignores this error too: the lock open below reports a missing directory.
+            if let Ok(base) = fs::open(l.base, OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
+                let _ = fs::mkdirat(&base, target.as_c_str(), Mode::from_raw_mode(DIR_MODE));
+            }
+            Ok(())
+        }
+        Err(Errno::NOENT | Errno::INVAL) => Ok(()),
+        Err(e) => Err(sys("unable to readlink ", l.supervise_link)(e)),
+    }
+}
+
+/// Opens `supervise/lock` (mode 0600) and takes an exclusive `flock(2)` on it. runsv takes the
+/// main lock without blocking (a held lock is fatal) and the log's lock blocking.
+pub fn take_lock(l: &Layout, wait: bool) -> Result<OwnedFd, Error> {
+    let flags =
+        OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = fs::open(l.lock, flags, Mode::from_raw_mode(LOCK_MODE))
+        .map_err(sys("unable to open ", l.lock))?;
+    let op = if wait {
+        FlockOperation::LockExclusive
+    } else {
+        FlockOperation::NonBlockingLockExclusive
+    };
+    fs::flock(&fd, op).map_err(sys("unable to lock ", l.lock))?;
+    Ok(fd)
+}
+
+/// Creates `supervise/control` (FIFO, 0600) if missing and opens it read+write, non-blocking, so
+/// that reads never see EOF. Something other than a FIFO there is an error.
+pub fn open_control(l: &Layout) -> Result<OwnedFd, Error> {
+    let _ = fs::mkfifoat(CWD, l.control, Mode::from_raw_mode(FIFO_MODE));
+    let st = fs::stat(l.control).map_err(sys("unable to stat ", l.control))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::Fifo {
+        return Err(Error::NotFifo { path: l.control });
+    }
+    fs::open(
+        l.control,
+        OFlags::RDWR | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(sys("unable to open ", l.control))
+}
+
+/// Creates `supervise/ok` (FIFO, 0600) and opens it for reading. Holding it open is the liveness
+/// signal clients test by opening it for writing (ENXIO: no supervisor).
+pub fn open_ok(l: &Layout) -> Result<OwnedFd, Error> {
+    let _ = fs::mkfifoat(CWD, l.ok, Mode::from_raw_mode(FIFO_MODE));
+    fs::open(
+        l.ok,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(sys("unable to read ", l.ok))
+}
+
+/// Writes `bytes` to `new` (mode 0644, truncated) and renames it over `target`.
+pub fn write_atomic(new: &'static str, target: &'static str, bytes: &[u8]) -> Result<(), Error> {
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC;
+    let fd = fs::open(new, flags, Mode::from_raw_mode(FILE_MODE))
+        .map_err(sys("unable to open ", new))?;
+    match rustix::io::write(&fd, bytes) {
+        Ok(n) if n == bytes.len() => {}
+        Ok(_) => {
+            drop(fd);
+            let _ = fs::unlink(new);
+            return Err(Error::PartialWrite { path: new });
+        }
+        Err(e) => {
+            drop(fd);
+            let _ = fs::unlink(new);
+            return Err(sys("unable to write ", new)(e));
+        }
+    }
+    drop(fd);
+    fs::rename(new, target).map_err(|errno| Error::Rename {
+        from: new,
+        to: target,
+        errno,
+    })
+}
+
+/// Publishes a service's state as runsv does: `pid` (only when the pid changed since the last
+/// successful write), then `stat`, then `status`, each through `x.new` and rename. The first
+/// failure skips the rest of the update and is returned for the caller to warn about.
+#[derive(Debug)]
+pub struct StatusWriter {
+    layout: Layout,
+    /// The pid last written to `pid`; `None` until the first write.
+    written_pid: Option<Option<Pid>>,
+}
+
+impl StatusWriter {
+    pub fn new(layout: Layout) -> Self {
+        StatusWriter {
+            layout,
+            written_pid: None,
+        }
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Writes `pid` (if changed), `stat` and `status`.
+    pub fn publish(&mut self, status: &Status) -> Result<(), Error> {
+        let l = &self.layout;
+        if self.written_pid != Some(status.pid) {
+            write_atomic(l.pid_new, l.pid, status.pid_text().as_bytes())?;
+            self.written_pid = Some(status.pid);
+        }
+        write_atomic(l.stat_new, l.stat, status.stat_text().as_bytes())?;
+        write_atomic(l.status_new, l.status, &status.encode())
+    }
+}
+
+/// A process recorded in `supervise/instance`: its pid and its start time in clock ticks after
+/// boot (field 22 of `/proc/PID/stat`), which together name one process even after pid reuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Instance {
+    pub pid: Pid,
+    pub start: u64,
+}
+
+/// Records `inst` in `supervise/instance` (atomically).
+pub fn write_instance(l: &Layout, inst: Instance) -> Result<(), Error> {
+    let line = format!("{} {}\n", inst.pid, inst.start);
+    write_atomic(l.instance_new, l.instance, line.as_bytes())
+}
+
+/// Reads `supervise/instance`; `None` if it is missing or malformed.
+pub fn read_instance(l: &Layout) -> Option<Instance> {
+    let text = std::fs::read_to_string(l.instance).ok()?;
+    let mut words = text.split_ascii_whitespace();
+    let pid = Pid::new(words.next()?.parse().ok()?)?;
+    let start = words.next()?.parse().ok()?;
+    Some(Instance { pid, start })
+}
+
+/// Reads and decodes `supervise/status`.
+pub fn read_status(l: &Layout) -> Result<Status, ReadError> {
+    let fd = fs::open(l.status, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(|e| {
+        ReadError::Open {
+            path: l.status,
+            errno: e,
+        }
+    })?;
+    let mut buf = [0u8; herd_status::STATUS_LEN + 1];
+    let mut len = 0;
+    loop {
+        match rustix::io::read(&fd, &mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                len += n;
+                if len == buf.len() {
+                    break;
+                }
+            }
+            Err(Errno::INTR) => {}
+            Err(e) => {
+                return Err(ReadError::Read {
+                    path: l.status,
+                    errno: Some(e),
+                })
+            }
+        }
+    }
+    Status::decode(&buf[..len]).map_err(|_| ReadError::Read {
+        path: l.status,
+        errno: None,
+    })
+}
+
+/// Why `supervise/status` could not be read, as `sv` words it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadError {
+    /// `unable to open supervise/status: {reason}`.
+    Open { path: &'static str, errno: Errno },
+    /// `unable to read supervise/status: {reason}` (`bad format` when the length is wrong).
+    Read {
+        path: &'static str,
+        errno: Option<Errno>,
+    },
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Open { path, errno } => {
+                write!(f, "unable to open {path}: {}", Reason(errno.raw_os_error()))
+            }
+            ReadError::Read {
+                path,
+                errno: Some(e),
+            } => {
+                write!(f, "unable to read {path}: {}", Reason(e.raw_os_error()))
+            }
+            ReadError::Read { path, errno: None } => write!(f, "unable to read {path}: bad format"),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_texts_are_runsvs() {
+        let e = Error::Sys {
+            what: "unable to lock ",
+            path: MAIN.lock,
+            errno: Errno::AGAIN,
+        };
+        assert_eq!(
+            e.to_string(),
+            "unable to lock supervise/lock: temporary failure"
+        );
+        let e = Error::Rename {
+            from: LOG.pid_new,
+            to: LOG.pid,
+            errno: Errno::NOENT,
+        };
+        assert_eq!(
+            e.to_string(),
+            "unable to rename pid.new to log/supervise/pid: file does not exist"
+        );
+        assert_eq!(
+            Error::NotFifo { path: MAIN.control }.to_string(),
+            "supervise/control exists but is not a fifo"
+        );
+        assert_eq!(
+            Error::LinkTooLong {
+                path: MAIN.supervise_link
+            }
+            .to_string(),
+            "unable to readlink ./supervise: name too long"
+        );
+        assert_eq!(
+            ReadError::Read {
+                path: MAIN.status,
+                errno: None
+            }
+            .to_string(),
+            "unable to read supervise/status: bad format"
+        );
+    }
+
+    #[test]
+    fn layouts_agree() {
+        for l in [MAIN, LOG] {
+            for p in [l.lock, l.control, l.ok, l.status, l.stat, l.pid, l.instance] {
+                assert!(p.starts_with(l.supervise), "{p}");
+            }
+            assert_eq!(l.status_new, format!("{}.new", l.status));
+            assert_eq!(l.stat_new, format!("{}.new", l.stat));
+            assert_eq!(l.pid_new, format!("{}.new", l.pid));
+        }
+    }
+}

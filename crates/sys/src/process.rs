@@ -1,0 +1,271 @@
+//! Spawning and reaping children.
+
+use std::ffi::{CString, NulError};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::sys::signal::SigSet;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+/// How a child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// `exit(code)`.
+    Code(u8),
+    /// Killed by signal `signo`; `core` if it dumped core.
+    Signal { signo: i32, core: bool },
+}
+
+impl Exit {
+    /// The exit code a shell would report: the code, or 128 + signal.
+    pub fn shell_code(self) -> i32 {
+        match self {
+            Exit::Code(c) => i32::from(c),
+            Exit::Signal { signo, .. } => 128 + signo,
+        }
+    }
+}
+
+/// `waitpid(-1, WNOHANG)`: one terminated child, or `None` when no child has terminated (or
+/// there are no children). Stopped and continued children are skipped.
+pub fn reap() -> Option<(Pid, Exit)> {
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) => return Some((pid, Exit::Code(code as u8))),
+            Ok(WaitStatus::Signaled(pid, sig, core)) => {
+                return Some((
+                    pid,
+                    Exit::Signal {
+                        signo: sig as i32,
+                        core,
+                    },
+                ))
+            }
+            Ok(WaitStatus::StillAlive) => return None,
+            Ok(_) => continue,
+            Err(Errno::EINTR) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// `waitpid(pid, 0)`: blocks until that one child has terminated.
+pub fn wait_for(pid: Pid) -> Option<Exit> {
+    loop {
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, code)) => return Some(Exit::Code(code as u8)),
+            Ok(WaitStatus::Signaled(_, sig, core)) => {
+                return Some(Exit::Signal {
+                    signo: sig as i32,
+                    core,
+                })
+            }
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// The start time of process `pid` in clock ticks after boot (field 22 of `/proc/PID/stat`).
+/// With the pid it names one process: pids are reused, start times of one pid are not.
+pub fn proc_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may contain anything: skip past the last ')'.
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
+    // After ')': field 3 (state) is the first word, so field 22 is the 20th.
+    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+}
+
+/// A program to start, prepared in full before the fork so that the child allocates nothing.
+#[derive(Debug)]
+pub struct Command {
+    path: CString,
+    args: Vec<CString>,
+    argv: Vec<*const libc::c_char>,
+    chdir: Option<CString>,
+    stdin: Option<RawFd>,
+    stdout: Option<RawFd>,
+    setsid: bool,
+    mask: Option<SigSet>,
+    exec_failure: Vec<u8>,
+    chdir_failure: Vec<u8>,
+}
+
+impl Command {
+    /// Runs `path` with argv `[path]`. If exec fails, the child writes `exec_failure` followed by
+    /// runit's text for the errno and a newline to stderr, and exits 111.
+    pub fn new(path: &str, exec_failure: &str) -> Result<Self, NulError> {
+        let path = CString::new(path)?;
+        let mut c = Command {
+            args: vec![path.clone()],
+            path,
+            argv: Vec::new(),
+            chdir: None,
+            stdin: None,
+            stdout: None,
+            setsid: false,
+            mask: None,
+            exec_failure: exec_failure.as_bytes().to_vec(),
+            chdir_failure: Vec::new(),
+        };
+        c.rebuild_argv();
+        Ok(c)
+    }
+
+    fn rebuild_argv(&mut self) {
+        self.argv = self.args.iter().map(|a| a.as_ptr()).collect();
+        self.argv.push(std::ptr::null());
+    }
+
+    /// Replaces the arguments after argv[0].
+    pub fn set_args(&mut self, args: &[&str]) -> Result<(), NulError> {
+        self.args.truncate(1);
+        for a in args {
+            self.args.push(CString::new(*a)?);
+        }
+        self.rebuild_argv();
+        Ok(())
+    }
+
+    /// Changes directory in the child; on failure writes `failure` + reason and exits 111.
+    pub fn current_dir(&mut self, dir: &str, failure: &str) -> Result<(), NulError> {
+        self.chdir = Some(CString::new(dir)?);
+        self.chdir_failure = failure.as_bytes().to_vec();
+        Ok(())
+    }
+
+    /// The child's stdin is a copy of `fd` (which must stay open while this command is used).
+    pub fn stdin(&mut self, fd: BorrowedFd<'_>) {
+        self.stdin = Some(fd.as_raw_fd());
+    }
+
+    /// The child's stdout is a copy of `fd` (which must stay open while this command is used).
+    pub fn stdout(&mut self, fd: BorrowedFd<'_>) {
+        self.stdout = Some(fd.as_raw_fd());
+    }
+
+    /// The child calls `setsid()`.
+    pub fn setsid(&mut self, on: bool) {
+        self.setsid = on;
+    }
+
+    /// The signal mask the child starts with (default: the parent's current mask).
+    pub fn mask(&mut self, mask: SigSet) {
+        self.mask = Some(mask);
+    }
+
+    /// `fork(2)` + `execv(2)`. Returns the child's pid; fails only if the fork fails.
+    pub fn spawn(&self) -> Result<Pid, Errno> {
+        // SAFETY: the child branch below only makes async-signal-safe calls on data prepared
+        // before the fork, then execs or exits; it never returns into Rust code.
+        match unsafe { libc::fork() } {
+            -1 => Err(Errno::last()),
+            0 => self.child(),
+            pid => Ok(Pid::from_raw(pid)),
+        }
+    }
+
+    fn child(&self) -> ! {
+        // SAFETY: we are the child of a fork: only async-signal-safe libc calls follow, on
+        // descriptors and C strings owned by `self`, which the fork copied.
+        unsafe {
+            if let Some(fd) = self.stdin {
+                move_fd(fd, 0);
+            }
+            if let Some(fd) = self.stdout {
+                move_fd(fd, 1);
+            }
+            if self.setsid {
+                libc::setsid();
+            }
+            if let Some(dir) = &self.chdir {
+                if libc::chdir(dir.as_ptr()) == -1 {
+                    die(&self.chdir_failure);
+                }
+            }
+            // Rust's runtime ignores SIGPIPE; the program gets the default back.
+            let mut dfl: libc::sigaction = std::mem::zeroed();
+            dfl.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(libc::SIGPIPE, &dfl, std::ptr::null_mut());
+            let mask = match &self.mask {
+                Some(m) => *m.as_ref(),
+                None => {
+                    let mut empty: libc::sigset_t = std::mem::zeroed();
+                    libc::sigemptyset(&mut empty);
+                    empty
+                }
+            };
+            libc::sigprocmask(libc::SIG_SETMASK, &mask, std::ptr::null_mut());
+            libc::execv(self.path.as_ptr(), self.argv.as_ptr());
+            die(&self.exec_failure)
+        }
+    }
+}
+
+/// Makes `fd` the descriptor `target` in the child, inheritable.
+///
+/// # Safety
+/// Only for the child between fork and exec.
+unsafe fn move_fd(fd: RawFd, target: RawFd) {
+    if fd == target {
+        // dup2 onto itself keeps close-on-exec: clear it by hand.
+        // SAFETY: fcntl on a descriptor we own; async-signal-safe.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    } else {
+        // SAFETY: dup2 is async-signal-safe.
+        unsafe { libc::dup2(fd, target) };
+    }
+}
+
+/// Writes `msg`, runit's text for the current errno and a newline to fd 2, then `_exit(111)`.
+///
+/// # Safety
+/// Only for the child between fork and exec.
+unsafe fn die(msg: &[u8]) -> ! {
+    // SAFETY: reading errno and writing to fd 2 are async-signal-safe; the text is static.
+    unsafe {
+        let reason = herd_diag::errno_text(*libc::__errno_location()).as_bytes();
+        libc::write(2, msg.as_ptr().cast(), msg.len());
+        libc::write(2, reason.as_ptr().cast(), reason.len());
+        libc::write(2, b"\n".as_ptr().cast(), 1);
+        libc::_exit(111)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_time_of_self_is_stable() {
+        let me = std::process::id();
+        let a = proc_start_time(me).expect("own stat");
+        assert_eq!(proc_start_time(me), Some(a));
+        assert_eq!(proc_start_time(u32::MAX), None);
+    }
+
+    #[test]
+    fn spawn_runs_and_reports_exit() {
+        let mut c = Command::new("/bin/sh", "test: unable to start /bin/sh: ").expect("no NUL");
+        c.set_args(&["-c", "exit 3"]).expect("no NUL");
+        let pid = c.spawn().expect("fork");
+        assert_eq!(wait_for(pid), Some(Exit::Code(3)));
+    }
+
+    #[test]
+    fn exec_failure_exits_111() {
+        let c = Command::new("/nonexistent/prog", "test: unable to start: ").expect("no NUL");
+        let pid = c.spawn().expect("fork");
+        assert_eq!(wait_for(pid), Some(Exit::Code(111)));
+        assert_eq!(
+            Exit::Signal {
+                signo: 9,
+                core: false
+            }
+            .shell_code(),
+            137
+        );
+    }
+}

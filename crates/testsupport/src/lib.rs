@@ -1,0 +1,501 @@
+//! The harness every black-box test in `tests/` uses: temp service trees, the built binaries
+//! and the peers' binaries by absolute path, commands with a deadline and exact assertions,
+//! spawned processes killed (with their process group) and reaped on drop, and bounded polling.
+//!
+//! No test sleeps to wait: [`wait_until`] polls every few ms and panics with a message when its
+//! deadline passes. Our binaries come from `HERD_BIN_DIR` or the target dir next to the test
+//! executable (`cargo build --workspace --bins` first); peers come from `/usr/bin` by path,
+//! never through PATH (Debian's daemontools also ships `svscan` and `supervise`).
+
+// A harness panics on purpose: a failed expectation is a failed test.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub use herd_status::{State, Status, Want};
+
+/// Default deadline for waits and commands.
+pub const DEADLINE: Duration = Duration::from_secs(5);
+/// Interval between two checks in [`wait_until`].
+const POLL: Duration = Duration::from_millis(5);
+
+/// A run script that stays up.
+pub const RUN_SLEEP: &str = "#!/bin/sh\nexec sleep 1000\n";
+
+/// Path of one of our binaries (`supervise`, `svscan`, …).
+pub fn bin(name: &str) -> PathBuf {
+    let dir = match std::env::var_os("HERD_BIN_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            // target/<profile>/deps/main-HASH -> target/<profile>
+            let exe = std::env::current_exe().expect("test executable path");
+            let deps = exe.parent().expect("deps dir");
+            deps.parent().expect("profile dir").to_path_buf()
+        }
+    };
+    let p = dir.join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: run `cargo build --workspace --bins` first (or set HERD_BIN_DIR)",
+        p.display()
+    );
+    p
+}
+
+/// Path of a peer's binary (runit, daemontools, s6), which must be installed.
+pub fn peer(path: &str) -> PathBuf {
+    let p = PathBuf::from(path);
+    assert!(
+        p.is_file(),
+        "{path} is missing: apt-get install -y runit daemontools s6"
+    );
+    p
+}
+
+/// A fresh temporary directory, removed on drop unless `HERD_KEEP_TMP=1` (or the test failed,
+/// in which case its path is printed).
+pub struct Scenario {
+    dir: PathBuf,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Scenario {
+    pub fn new() -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let base = std::env::var_os("HERD_TMP")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        let dir = base.join(format!(
+            "herd-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create scenario dir");
+        Scenario { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `self.path()/rel`.
+    pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    /// Writes a file (creating parent directories) with the given mode.
+    pub fn file(&self, rel: impl AsRef<Path>, contents: &str, mode: u32) -> PathBuf {
+        let p = self.dir.join(rel);
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent).expect("create parent dir");
+        }
+        fs::write(&p, contents).expect("write file");
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).expect("chmod");
+        p
+    }
+
+    /// Writes an executable script (mode 0755).
+    pub fn script(&self, rel: impl AsRef<Path>, contents: &str) -> PathBuf {
+        self.file(rel, contents, 0o755)
+    }
+
+    /// A service directory `name` with an executable `run`.
+    pub fn service(&self, name: &str, run: &str) -> PathBuf {
+        self.script(Path::new(name).join("run"), run);
+        self.dir.join(name)
+    }
+
+    /// A command with its cwd in the scenario dir.
+    pub fn cmd(&self, program: impl AsRef<OsStr>) -> Cmd {
+        let mut c = Command::new(program);
+        c.current_dir(&self.dir);
+        Cmd {
+            cmd: c,
+            timeout: DEADLINE,
+        }
+    }
+
+    /// Starts a long-running process (in its own process group, cwd = scenario dir).
+    pub fn spawn(&self, program: impl AsRef<OsStr>, args: &[&str]) -> Proc {
+        let mut c = Command::new(program);
+        c.args(args).current_dir(&self.dir);
+        Proc::spawn(c)
+    }
+}
+
+impl Drop for Scenario {
+    fn drop(&mut self) {
+        if std::env::var_os("HERD_KEEP_TMP").is_some() || std::thread::panicking() {
+            eprintln!("scenario kept at {}", self.dir.display());
+        } else {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// A command with a deadline.
+pub struct Cmd {
+    cmd: Command,
+    timeout: Duration,
+}
+
+impl Cmd {
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
+        self.cmd.arg(a);
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
+        self.cmd.env(k, v);
+        self
+    }
+
+    pub fn current_dir(mut self, d: impl AsRef<Path>) -> Self {
+        self.cmd.current_dir(d);
+        self
+    }
+
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    /// Runs to completion (killed at the deadline, which fails the test).
+    pub fn run(mut self) -> Output {
+        self.cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        self.cmd.process_group(0);
+        let what = format!("{:?}", self.cmd);
+        let mut child = self
+            .cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+        let mut out = child.stdout.take().expect("stdout pipe");
+        let mut err = child.stderr.take().expect("stderr pipe");
+        let t_out = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = out.read_to_end(&mut v);
+            v
+        });
+        let t_err = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = err.read_to_end(&mut v);
+            v
+        });
+        let deadline = Instant::now() + self.timeout;
+        let status = loop {
+            if let Some(st) = child.try_wait().expect("try_wait") {
+                break st;
+            }
+            if Instant::now() > deadline {
+                kill_group(child.id());
+                let _ = child.wait();
+                panic!("{what} did not finish within {:?}", self.timeout);
+            }
+            std::thread::sleep(POLL);
+        };
+        Output {
+            code: status.code(),
+            stdout: String::from_utf8_lossy(&t_out.join().expect("stdout reader")).into_owned(),
+            stderr: String::from_utf8_lossy(&t_err.join().expect("stderr reader")).into_owned(),
+        }
+    }
+}
+
+/// What a finished command printed and returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// `None` if killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    #[track_caller]
+    pub fn code(&self, expected: i32) -> &Self {
+        assert_eq!(self.code, Some(expected), "exit code\n{}", self.show());
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout(&self, expected: &str) -> &Self {
+        assert_eq!(self.stdout, expected, "stdout\n{}", self.show());
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr(&self, expected: &str) -> &Self {
+        assert_eq!(self.stderr, expected, "stderr\n{}", self.show());
+        self
+    }
+
+    /// stdout with pids and seconds masked by [`normalize`].
+    #[track_caller]
+    pub fn stdout_norm(&self, expected: &str) -> &Self {
+        assert_eq!(
+            normalize(&self.stdout),
+            expected,
+            "normalized stdout\n{}",
+            self.show()
+        );
+        self
+    }
+
+    fn show(&self) -> String {
+        format!(
+            "--- code: {:?}\n--- stdout:\n{}--- stderr:\n{}---",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Masks what varies between runs in `sv`/`svstat` output: `(pid 123)` → `(pid N)`,
+/// ` 12s` → ` Ns`, ` 12 seconds` → ` N seconds`.
+pub fn normalize(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i..].starts_with(b"(pid ") {
+            let mut j = i + 5;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            if j > i + 5 && j < b.len() && b[j] == b')' {
+                out.push_str("(pid N)");
+                i = j + 1;
+                continue;
+            }
+        }
+        if b[i] == b' ' && i + 1 < b.len() && b[i + 1].is_ascii_digit() {
+            let mut j = i + 1;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            let rest = &b[j..];
+            if rest.starts_with(b"s") && (rest.len() == 1 || !rest[1].is_ascii_alphanumeric()) {
+                out.push_str(" Ns");
+                i = j + 1;
+                continue;
+            }
+            if rest.starts_with(b" seconds") {
+                out.push_str(" N seconds");
+                i = j + 8;
+                continue;
+            }
+        }
+        out.push(b[i] as char);
+        i += 1;
+    }
+    out
+}
+
+/// A running process, killed with its process group and reaped on drop.
+pub struct Proc {
+    child: Option<Child>,
+    pid: u32,
+}
+
+impl Proc {
+    /// Spawns `cmd` in a new process group (stdin from /dev/null).
+    pub fn spawn(mut cmd: Command) -> Proc {
+        cmd.process_group(0).stdin(Stdio::null());
+        let what = format!("{cmd:?}");
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+        let pid = child.id();
+        Proc {
+            child: Some(child),
+            pid,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Sends a signal to the process only.
+    pub fn signal(&self, sig: i32) {
+        signal(self.pid, sig);
+    }
+
+    /// Waits (bounded) for the process to exit and returns its exit code (`None`: signalled).
+    #[track_caller]
+    pub fn wait(&mut self, timeout: Duration) -> Option<i32> {
+        let child = self.child.as_mut().expect("process already waited for");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(st) = child.try_wait().expect("try_wait") {
+                return st.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pid {} did not exit within {timeout:?}",
+                self.pid
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Whether the process is still running (not exited, not a zombie we have reaped).
+    pub fn alive(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            kill_group(self.pid);
+            let _ = c.wait();
+        } else {
+            kill_group(self.pid);
+        }
+    }
+}
+
+/// `kill(pid, sig)`.
+pub fn signal(pid: u32, sig: i32) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::try_from(sig).ok(),
+    );
+}
+
+/// SIGKILL to the process group `pgid` (which the harness gives every process it starts).
+pub fn kill_group(pgid: u32) {
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
+
+/// Polls `cond` every few ms until it returns `Some`, or panics with `what` after `timeout`.
+#[track_caller]
+pub fn wait_until<T>(what: &str, timeout: Duration, mut cond: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = cond() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for: {what}"
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Polls until `cond` is true (see [`wait_until`]).
+#[track_caller]
+pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    wait_until(what, timeout, || cond().then_some(()));
+}
+
+/// Reads and decodes `DIR/supervise/status` (or `None` if missing or malformed).
+pub fn status(service: &Path) -> Option<Status> {
+    Status::decode(&fs::read(service.join("supervise/status")).ok()?).ok()
+}
+
+/// Waits until the service's status satisfies `cond`, and returns it.
+#[track_caller]
+pub fn wait_status(service: &Path, what: &str, cond: impl Fn(&Status) -> bool) -> Status {
+    wait_until(what, DEADLINE, || status(service).filter(|s| cond(s)))
+}
+
+/// Waits until the service runs (state run with a pid), returns the pid.
+#[track_caller]
+pub fn wait_running(service: &Path) -> u32 {
+    wait_status(service, &format!("{} running", service.display()), |s| {
+        s.state == State::Run && s.pid.is_some()
+    })
+    .pid
+    .map_or(0, |p| p.get())
+}
+
+/// Whether a supervisor holds `DIR/supervise/ok` open (what `svok` tests).
+pub fn supervisor_alive(service: &Path) -> bool {
+    fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(service.join("supervise/ok"))
+        .is_ok()
+}
+
+/// Process state letter from `/proc/PID/stat` (`R`, `S`, `T`, `Z`…), `None` if gone.
+pub fn proc_state(pid: u32) -> Option<char> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let close = s.rfind(')')?;
+    s[close + 1..].trim_start().chars().next()
+}
+
+/// Whether `pid` is alive and not a zombie.
+pub fn pid_alive(pid: u32) -> bool {
+    matches!(proc_state(pid), Some(c) if c != 'Z' && c != 'X')
+}
+
+/// Pids of live (non-zombie) processes whose command line is exactly `argv`.
+pub fn pids_with_cmdline(argv: &[&str]) -> Vec<u32> {
+    let want: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| a.bytes().chain(std::iter::once(0)))
+        .collect();
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if fs::read(e.path().join("cmdline")).ok().as_deref() == Some(&want[..]) && pid_alive(pid) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_masks_pids_and_seconds() {
+        assert_eq!(
+            normalize("run: web: (pid 123) 45s; run: log: (pid 7) 0s, normally down\n"),
+            "run: web: (pid N) Ns; run: log: (pid N) Ns, normally down\n"
+        );
+        assert_eq!(
+            normalize("x: up (pid 9) 12 seconds\n"),
+            "x: up (pid N) N seconds\n"
+        );
+        assert_eq!(normalize("sd/up1: 8s"), "sd/up1: Ns");
+        assert_eq!(normalize("fail: 120: unable"), "fail: 120: unable");
+    }
+}

@@ -1,0 +1,1 @@
+//! Differential tests: the same scenario under runit's runsv and under our supervise.
