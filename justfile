@@ -1,0 +1,21 @@
+# herd's tasks. `just` is optional: every recipe is a plain cargo/python command.
+
+# Build every binary, then run the whole test suite (unit + black-box + interop with runit).
+test:
+    cargo build --workspace --bins
+    cargo test --workspace
+
+# Run the bundled example service tree in the foreground (Ctrl-C or `sv exit service/hello` ends it).
+run:
+    cargo build --release --workspace --bins
+    target/release/supervise service/hello
+
+# Measure herd against runit, daemontools and s6; writes docs/benchmarks.md and docs/benchmarks.json.
+bench:
+    cargo build --release --workspace --bins
+    python3 bench/bench.py
+
+# The checks CI runs besides the tests.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
