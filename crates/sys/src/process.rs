@@ -87,6 +87,7 @@ pub struct Command {
     chdir: Option<CString>,
     stdin: Option<RawFd>,
     stdout: Option<RawFd>,
+    close_stdout: bool,
     setsid: bool,
     mask: Option<SigSet>,
     exec_failure: Vec<u8>,
@@ -105,6 +106,7 @@ impl Command {
             chdir: None,
             stdin: None,
             stdout: None,
+            close_stdout: false,
             setsid: false,
             mask: None,
             exec_failure: exec_failure.as_bytes().to_vec(),
@@ -146,6 +148,11 @@ impl Command {
         self.stdout = Some(fd.as_raw_fd());
     }
 
+    /// The child's stdout is closed (not redirected): sv's `./check` runs so.
+    pub fn close_stdout(&mut self) {
+        self.close_stdout = true;
+    }
+
     /// The child calls `setsid()`.
     pub fn setsid(&mut self, on: bool) {
         self.setsid = on;
@@ -176,6 +183,9 @@ impl Command {
             }
             if let Some(fd) = self.stdout {
                 move_fd(fd, 1);
+            }
+            if self.close_stdout {
+                libc::close(1);
             }
             if self.setsid {
                 libc::setsid();

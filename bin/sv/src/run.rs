@@ -1,0 +1,267 @@
+//! sv's flow: resolve each service, write the command, then wait for it to take effect.
+//!
+//! runit's sv re-reads every status each 420 ms. We watch each service's `supervise/`
+//! directory with inotify instead and re-check a service when its `status` is renamed into
+//! place, or when its supervisor exits (its `ok` reader or `lock` closes). A `./check` script that
+//! fails is re-run on a back-off (10 ms doubling to 420 ms). Without inotify, we poll every 420 ms
+//! as runit does. The output and its order are runit's.
+
+use std::ffi::{OsStr, OsString};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::time::{Duration, Instant, SystemTime};
+
+use herd_tai64n::Tai64n;
+use inotify::{Inotify, WatchDescriptor, WatchMask};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::fs::{self, Mode, OFlags};
+
+use crate::cli::{Cli, DEFAULT_SVDIR};
+use crate::service::{Check, Sv};
+
+/// runit's poll period, our fallback and the longest back-off for `./check`.
+const POLL: Duration = Duration::from_millis(420);
+/// First back-off for re-running a failing `./check`.
+const FIRST_BACKOFF: Duration = Duration::from_millis(10);
+/// sv's exit code for fatal errors (151 in LSB mode).
+const EXIT_FATAL: u8 = 100;
+const EXIT_FATAL_LSB: u8 = 151;
+/// The exit code is the failure count, capped.
+const MAX_RC: u32 = 99;
+
+fn tai_now() -> u64 {
+    Tai64n::from_system_time(SystemTime::now()).secs
+}
+
+/// Why sv must stop at once: `fatal: MSG: REASON` on stderr.
+struct Fatal(String);
+
+/// Runs the command line; returns the exit code.
+pub fn run(cli: &Cli) -> u8 {
+    let start = Instant::now();
+    let start_secs = tai_now();
+    let mut sv = Sv {
+        out: crate::report::Out::new(),
+        start_secs,
+        now_secs: start_secs,
+        acts: cli.action.acts,
+        lsb: cli.lsb,
+    };
+    match run_inner(cli, &mut sv, start) {
+        Ok(Some(code)) => code,
+        Ok(None) => sv.out.rc.min(MAX_RC) as u8,
+        Err(Fatal(msg)) => {
+            herd_diag::emit(&format!("fatal: {msg}\n"));
+            if cli.lsb {
+                EXIT_FATAL_LSB
+            } else {
+                EXIT_FATAL
+            }
+        }
+    }
+}
+
+fn reason(e: rustix::io::Errno) -> &'static str {
+    herd_diag::errno_text(e.raw_os_error())
+}
+
+/// One service still being waited for.
+struct Waiting {
+    name: OsString,
+    watch: Option<WatchDescriptor>,
+    /// Re-check at this instant even without an event (failing `./check`, or no inotify).
+    recheck: Option<Instant>,
+    backoff: Duration,
+    dirty: bool,
+}
+
+fn run_inner(cli: &Cli, sv: &mut Sv, start: Instant) -> Result<Option<u8>, Fatal> {
+    let home = fs::open(
+        ".",
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Fatal(format!("unable to open current directory: {}", reason(e))))?;
+    let svdir = std::env::var_os("SVDIR").unwrap_or_else(|| OsString::from(DEFAULT_SVDIR));
+    let action = cli.action;
+    let mut inotify = if action.wait {
+        Inotify::init().ok()
+    } else {
+        None
+    };
+    let mut waiting = Vec::new();
+
+    for name in &cli.services {
+        let n = name.as_bytes();
+        // Names that do not start with '/' or '.' and do not end with '/' are under SVDIR.
+        let under_svdir = !n.is_empty() && n[0] != b'/' && n[0] != b'.' && n.last() != Some(&b'/');
+        if let Err(errno) = enter(&svdir, name, under_svdir) {
+            sv.out
+                .fail(n, false, "unable to change to service directory", errno);
+            go_home(&home)?;
+            continue;
+        }
+        if action.status {
+            if let Some(code) = sv.status(n) {
+                return Ok(Some(code));
+            }
+        } else {
+            let watch = inotify.as_mut().and_then(|i| {
+                i.watches()
+                    .add(
+                        "supervise",
+                        WatchMask::MOVED_TO | WatchMask::CLOSE_WRITE | WatchMask::CLOSE_NOWRITE,
+                    )
+                    .ok()
+            });
+            let ok = !action.write || sv.control(n, action.acts);
+            if ok && action.wait {
+                waiting.push(Waiting {
+                    name: name.clone(),
+                    watch,
+                    recheck: None,
+                    backoff: FIRST_BACKOFF,
+                    dirty: true,
+                });
+            }
+        }
+        go_home(&home)?;
+    }
+    if !action.wait {
+        return Ok(None);
+    }
+
+    // Timed out once more than `wait` seconds have passed (runit: elapsed > wait).
+    let deadline = start + Duration::from_secs(cli.wait_secs) + Duration::from_millis(1);
+    let mut buf = [0u8; 4096];
+    while !waiting.is_empty() {
+        let now = Instant::now();
+        sv.now_secs = tai_now();
+        let timed_out = now >= deadline;
+        let mut i = 0;
+        while i < waiting.len() {
+            let w = &mut waiting[i];
+            let due = w.dirty || timed_out || w.recheck.is_some_and(|t| t <= now);
+            if !due {
+                i += 1;
+                continue;
+            }
+            w.dirty = false;
+            w.recheck = None;
+            let name = w.name.clone();
+            let n = name.as_bytes();
+            // The wait loop resolves names without the trailing-'/' exception, as runit's does.
+            let under_svdir = !n.is_empty() && n[0] != b'/' && n[0] != b'.';
+            let mut finished = true;
+            if let Err(errno) = enter(&svdir, &name, under_svdir) {
+                sv.out
+                    .fail(n, false, "unable to change to service directory", errno);
+            } else {
+                match sv.check(n) {
+                    Check::Done | Check::Gone => {}
+                    Check::NotYet { .. } if timed_out => sv.timeout(n, action.kill),
+                    Check::NotYet { script } => {
+                        finished = false;
+                        let w = &mut waiting[i];
+                        if script || w.watch.is_none() {
+                            let step = if w.watch.is_none() { POLL } else { w.backoff };
+                            w.recheck = Some(Instant::now() + step);
+                            w.backoff = (w.backoff * 2).min(POLL);
+                        }
+                    }
+                }
+            }
+            go_home(&home)?;
+            if finished {
+                if let (Some(wd), Some(ino)) = (waiting[i].watch.clone(), inotify.as_mut()) {
+                    if !waiting
+                        .iter()
+                        .enumerate()
+                        .any(|(j, o)| j != i && o.watch.as_ref() == Some(&wd))
+                    {
+                        let _ = ino.watches().remove(wd);
+                    }
+                }
+                waiting.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        if waiting.is_empty() {
+            break;
+        }
+        let wake = waiting
+            .iter()
+            .filter_map(|w| w.recheck)
+            .chain(std::iter::once(deadline))
+            .min()
+            .unwrap_or(deadline);
+        let left = wake.saturating_duration_since(Instant::now());
+        let ts = Timespec {
+            tv_sec: left.as_secs() as _,
+            tv_nsec: left.subsec_nanos() as _,
+        };
+        match inotify.as_mut() {
+            Some(ino) => {
+                let ready = {
+                    let fd = inotify_fd(ino);
+                    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+                    matches!(poll(&mut fds, Some(&ts)), Ok(n) if n > 0)
+                };
+                if ready {
+                    if let Ok(events) = ino.read_events(&mut buf) {
+                        for ev in events {
+                            if relevant(ev.name, ev.mask) {
+                                for w in waiting
+                                    .iter_mut()
+                                    .filter(|w| w.watch.as_ref() == Some(&ev.wd))
+                                {
+                                    w.dirty = true;
+                                    w.backoff = FIRST_BACKOFF;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            None => std::thread::sleep(left),
+        }
+    }
+    Ok(None)
+}
+
+/// A status rename, or the supervisor closing `ok`/`lock` on exit. Our own reads of `status`
+/// and opens of `ok` for writing do not count, so sv never wakes itself.
+fn relevant(name: Option<&OsStr>, mask: inotify::EventMask) -> bool {
+    use inotify::EventMask as M;
+    match name.map(OsStr::as_bytes) {
+        Some(b"status") => mask.intersects(M::MOVED_TO | M::CLOSE_WRITE),
+        Some(b"ok") => mask.contains(M::CLOSE_NOWRITE),
+        Some(b"lock") => mask.contains(M::CLOSE_WRITE),
+        _ => mask.contains(M::Q_OVERFLOW),
+    }
+}
+
+fn inotify_fd(ino: &Inotify) -> std::os::fd::BorrowedFd<'_> {
+    use std::os::fd::AsFd;
+    ino.as_fd()
+}
+
+/// `chdir` into the service: `SVDIR/NAME` or `NAME`. `Err` carries the errno for the message.
+fn enter(svdir: &OsStr, name: &OsStr, under_svdir: bool) -> Result<(), Option<i32>> {
+    let r = if under_svdir {
+        std::env::set_current_dir(svdir).and_then(|()| std::env::set_current_dir(name))
+    } else {
+        std::env::set_current_dir(name)
+    };
+    r.map_err(|e| e.raw_os_error())
+}
+
+fn go_home(home: &OwnedFd) -> Result<(), Fatal> {
+    rustix::process::fchdir(home).map_err(|e| {
+        Fatal(format!(
+            "unable to change to original directory: {}",
+            reason(e)
+        ))
+    })
+}

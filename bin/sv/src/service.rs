@@ -1,0 +1,315 @@
+//! What sv does to one service, with the process's cwd in that service's directory (sv `chdir`s
+//! there, as runit's does): read the status through the `ok` liveness test, print it, write
+//! control letters, and test whether a command has taken effect (runit.md §6.3–§6.6).
+
+use herd_control::{write_control, ControlError};
+use herd_status::{State, Status, Want, STATUS_LEN};
+use herd_svdir::{CHECK, MAIN};
+use herd_sys::process::wait_for;
+use herd_sys::{Command, Exit};
+use rustix::fs::{self, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::report::{warn_stderr, Out, KILL, OK, TIMEOUT};
+
+/// How reading a service's status went.
+enum Get {
+    Status(Status),
+    /// No supervisor reads `supervise/ok`; already reported.
+    NotRunning,
+    /// Already reported as a warning.
+    Failed,
+}
+
+/// Result of testing a command's conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Reported (`ok: …`): stop waiting for this service.
+    Done,
+    /// Reported as a failure: stop waiting for this service.
+    Gone,
+    /// Not yet. `script` says whether `./check` ran and failed (then it is worth re-running on a
+    /// back-off even without a status change).
+    NotYet { script: bool },
+}
+
+/// sv's state across services: output, the times, and the command.
+pub struct Sv {
+    pub out: Out,
+    /// TAI64 seconds when sv started (the 1-second resolution of the term/once conditions).
+    pub start_secs: u64,
+    /// TAI64 seconds of "now", refreshed before each round of checks.
+    pub now_secs: u64,
+    /// The command's letters.
+    pub acts: &'static str,
+    pub lsb: bool,
+}
+
+fn raw(e: Errno) -> i32 {
+    e.raw_os_error()
+}
+
+impl Sv {
+    /// runit's `svstatus_get`: `ok` must have a reader, then `status` must be 20 bytes.
+    fn get(&mut self, name: &[u8], log: bool) -> Get {
+        match fs::open(
+            MAIN.ok,
+            OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(_) => {}
+            Err(Errno::NXIO) => {
+                if self.acts.starts_with('x') {
+                    self.out.ok(name, log, "runsv not running");
+                } else {
+                    self.out.fail(name, log, "runsv not running", None);
+                }
+                return Get::NotRunning;
+            }
+            Err(e) => {
+                self.out
+                    .warn(name, log, "unable to open supervise/ok", Some(raw(e)));
+                return Get::Failed;
+            }
+        }
+        let fd = match fs::open(MAIN.status, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(e) => {
+                self.out
+                    .warn(name, log, "unable to open supervise/status", Some(raw(e)));
+                return Get::Failed;
+            }
+        };
+        let mut buf = [0u8; STATUS_LEN];
+        match rustix::io::read(&fd, &mut buf) {
+            Ok(STATUS_LEN) => match Status::decode(&buf) {
+                Ok(st) => Get::Status(st),
+                Err(_) => bad_format(self, name, log),
+            },
+            Ok(_) => bad_format(self, name, log),
+            Err(e) => {
+                self.out
+                    .warn(name, log, "unable to read supervise/status", Some(raw(e)));
+                Get::Failed
+            }
+        }
+    }
+
+    /// runit's `svstatus_print`: the status line without newline. `None` if `down` could not be
+    /// tested (then only a stderr warning is printed). `service` names the service in that warning.
+    fn print(&mut self, shown: &[u8], service: &[u8], st: &Status) -> Option<bool> {
+        let normally_up = match fs::stat("down") {
+            Ok(_) => false,
+            Err(Errno::NOENT) => true,
+            Err(e) => {
+                let name = String::from_utf8_lossy(service);
+                warn_stderr(&format!(
+                    "unable to stat {name}/down: {}",
+                    herd_diag::errno_text(raw(e))
+                ));
+                return None;
+            }
+        };
+        self.out.status_line(shown, st, normally_up, self.now_secs);
+        Some(st.pid.is_some())
+    }
+
+    /// `sv status`: the service's line and, if `log/` exists, `; ` and the log's. In LSB mode
+    /// returns the exit code to leave with (0 running, 3 down, 4 unknown).
+    pub fn status(&mut self, name: &[u8]) -> Option<u8> {
+        let st = match self.get(name, false) {
+            Get::Status(st) => st,
+            Get::Failed => return self.lsb.then_some(4),
+            Get::NotRunning => return None,
+        };
+        let mut up = self.print(name, name, &st);
+        match std::env::set_current_dir("log") {
+            Err(e) if e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => self.out.puts("\n"),
+            Err(e) => {
+                self.out.puts("; ");
+                self.out
+                    .warn(name, true, "unable to change directory", e.raw_os_error());
+            }
+            Ok(()) => {
+                self.out.puts("; ");
+                // runit prints a log line from the main service's bytes when the log's status
+                // cannot be read (a stale buffer); we print only the warning.
+                if let Get::Status(log) = self.get(name, true) {
+                    up = self.print(b"log", name, &log);
+                    self.out.puts("\n");
+                }
+            }
+        }
+        self.out.flush();
+        if !self.lsb {
+            return None;
+        }
+        Some(match up {
+            Some(true) => 0,
+            Some(false) => 3,
+            None => 4,
+        })
+    }
+
+    /// runit's `control`: writes `acts` unless want already says so (the write-skip rule).
+    /// `false` if the service is to be dropped (already reported).
+    pub fn control(&mut self, name: &[u8], acts: &str) -> bool {
+        let st = match self.get(name, false) {
+            Get::Status(st) => st,
+            _ => return false,
+        };
+        let first = acts.as_bytes()[0];
+        let want = if st.want == Want::Up { b'u' } else { b'd' };
+        if want == first && (first != b'd' || st.term) {
+            return true;
+        }
+        match write_control(MAIN.control, acts.as_bytes()) {
+            Ok(()) => true,
+            Err(ControlError::NotRunning) => {
+                if first == b'x' {
+                    self.out.ok(name, false, "runsv not running");
+                } else {
+                    self.out.fail(name, false, "runsv not running", None);
+                }
+                false
+            }
+            Err(ControlError::Open(e)) => {
+                self.out.warn(
+                    name,
+                    false,
+                    "unable to open supervise/control",
+                    Some(raw(e)),
+                );
+                false
+            }
+            Err(ControlError::Write(e)) => {
+                self.out.warn(
+                    name,
+                    false,
+                    "unable to write to supervise/control",
+                    e.map(raw),
+                );
+                false
+            }
+        }
+    }
+
+    /// runit's `check`: whether every condition of `acts` holds; prints `ok: …` when they do.
+    pub fn check(&mut self, name: &[u8]) -> Check {
+        let st = match self.get(name, false) {
+            Get::Status(st) => st,
+            Get::NotRunning if self.acts.starts_with('x') => return Check::Done,
+            _ => return Check::Gone,
+        };
+        let pid = st.pid.is_some();
+        let want_down = st.want != Want::Up;
+        for c in self.acts.bytes() {
+            // `check` waits for what the service wants (runit 2.1.2 ignored want: a bug).
+            let c = match c {
+                b'C' if want_down => b'd',
+                b'C' => b'u',
+                c => c,
+            };
+            let holds = match c {
+                b'x' => false,
+                b'u' => {
+                    if !pid || st.state != State::Run {
+                        false
+                    } else if !self.check_script(name) {
+                        return Check::NotYet { script: true };
+                    } else {
+                        true
+                    }
+                }
+                b'd' => !pid && st.state == State::Down,
+                b't' | b'k' => {
+                    if !pid && want_down {
+                        true
+                    } else if self.start_secs > st.stamp.secs || !pid || st.term {
+                        false
+                    } else if !self.check_script(name) {
+                        return Check::NotYet { script: true };
+                    } else {
+                        true
+                    }
+                }
+                // Once: up and wanting down, or down since sv started.
+                b'o' => {
+                    if pid {
+                        want_down
+                    } else {
+                        self.start_secs <= st.stamp.secs
+                    }
+                }
+                b'p' => !pid || st.paused,
+                b'c' => !pid || !st.paused,
+                _ => true,
+            };
+            if !holds {
+                return Check::NotYet { script: false };
+            }
+        }
+        self.out.puts(OK);
+        self.print(name, name, &st);
+        self.out.puts("\n");
+        self.out.flush();
+        Check::Done
+    }
+
+    /// Prints `timeout: …` or `kill: …` for a service that did not get there, and for `kill:`
+    /// writes `k`.
+    pub fn timeout(&mut self, name: &[u8], kill: bool) {
+        self.out.puts(if kill { KILL } else { TIMEOUT });
+        if let Get::Status(st) = self.get(name, false) {
+            self.print(name, name, &st);
+            self.out.rc += 1;
+        }
+        self.out.puts("\n");
+        self.out.flush();
+        if kill {
+            self.control(name, "k");
+        }
+    }
+
+    /// Runs `./check` if it exists: stdout closed, cwd the service dir. `true` if it exited 0.
+    /// A `./check` that cannot be run fails (runit 2.1.2 counted it as passing: a bug).
+    fn check_script(&mut self, name: &[u8]) -> bool {
+        let shown = String::from_utf8_lossy(name);
+        match fs::stat("check") {
+            Ok(_) => {}
+            Err(Errno::NOENT) => return true,
+            Err(e) => {
+                warn_stderr(&format!(
+                    "unable to stat {shown}/check: {}",
+                    herd_diag::errno_text(raw(e))
+                ));
+                return false;
+            }
+        }
+        let Ok(mut cmd) = Command::new(CHECK, &format!("warning: unable to run {shown}/check: "))
+        else {
+            return false;
+        };
+        cmd.close_stdout();
+        match cmd.spawn() {
+            Ok(pid) => wait_for(pid) == Some(Exit::Code(0)),
+            Err(e) => {
+                warn_stderr(&format!(
+                    "unable to fork for {shown}/check: {}",
+                    herd_diag::errno_text(e as i32)
+                ));
+                false
+            }
+        }
+    }
+}
+
+fn bad_format(sv: &mut Sv, name: &[u8], log: bool) -> Get {
+    sv.out.warn(
+        name,
+        log,
+        "unable to read supervise/status: bad format",
+        None,
+    );
+    Get::Failed
+}
