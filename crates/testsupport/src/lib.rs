@@ -173,6 +173,11 @@ impl Cmd {
         self
     }
 
+    pub fn env_remove(mut self, k: impl AsRef<OsStr>) -> Self {
+        self.cmd.env_remove(k);
+        self
+    }
+
     pub fn current_dir(mut self, d: impl AsRef<Path>) -> Self {
         self.cmd.current_dir(d);
         self
