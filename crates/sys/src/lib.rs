@@ -9,4 +9,4 @@
 pub mod process;
 pub mod signal;
 
-pub use process::{proc_start_time, reap, Command, Exit};
+pub use process::{descendants, proc_start_time, reap, reap_any, Command, Exit, Reaped};

@@ -50,6 +50,73 @@ pub fn reap() -> Option<(Pid, Exit)> {
     }
 }
 
+/// What a non-blocking `waitpid(-1)` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reaped {
+    /// A child terminated.
+    Child(Pid, Exit),
+    /// Children exist, none has terminated.
+    Running,
+    /// No children at all (ECHILD): for PID 1, the namespace is empty.
+    NoChildren,
+}
+
+/// `waitpid(-1, WNOHANG)`, telling "no children" apart from "none terminated yet".
+pub fn reap_any() -> Reaped {
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) => return Reaped::Child(pid, Exit::Code(code as u8)),
+            Ok(WaitStatus::Signaled(pid, sig, core)) => {
+                return Reaped::Child(
+                    pid,
+                    Exit::Signal {
+                        signo: sig as i32,
+                        core,
+                    },
+                )
+            }
+            Ok(WaitStatus::StillAlive) => return Reaped::Running,
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(Errno::ECHILD) => return Reaped::NoChildren,
+            Err(_) => return Reaped::Running,
+        }
+    }
+}
+
+/// Every live process that descends from `ancestor` (children, grandchildren…), read from `/proc`.
+pub fn descendants(ancestor: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(close) = stat.iter().rposition(|&b| b == b')') else {
+            continue;
+        };
+        let rest = String::from_utf8_lossy(&stat[close + 1..]).into_owned();
+        // After ')': state, then ppid.
+        if let Some(ppid) = rest
+            .split_ascii_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok())
+        {
+            parent_of.push((pid, ppid));
+        }
+    }
+    let mut out = vec![ancestor];
+    let mut i = 0;
+    while i < out.len() {
+        let p = out[i];
+        out.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    out.remove(0);
+    out
+}
+
 /// `waitpid(pid, 0)`: blocks until that one child has terminated.
 pub fn wait_for(pid: Pid) -> Option<Exit> {
     loop {
@@ -262,6 +329,29 @@ mod tests {
         c.set_args(&["-c", "exit 3"]).expect("no NUL");
         let pid = c.spawn().expect("fork");
         assert_eq!(wait_for(pid), Some(Exit::Code(3)));
+    }
+
+    #[test]
+    fn descendants_include_grandchildren() {
+        let mut c = Command::new("/bin/sh", "test: ").expect("no NUL");
+        c.set_args(&["-c", "sleep 30 & wait"]).expect("no NUL");
+        let pid = c.spawn().expect("fork");
+        let me = std::process::id();
+        let mut found = Vec::new();
+        for _ in 0..400 {
+            found = descendants(me);
+            if found.len() >= 2 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(found.contains(&(pid.as_raw() as u32)), "{found:?}");
+        assert!(found.len() >= 2, "{found:?}");
+        for p in found.iter().rev() {
+            let _ =
+                nix::sys::signal::kill(Pid::from_raw(*p as i32), nix::sys::signal::Signal::SIGKILL);
+        }
+        assert!(matches!(wait_for(pid), Some(Exit::Signal { signo: 9, .. })));
     }
 
     #[test]
