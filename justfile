@@ -5,10 +5,10 @@ test:
     cargo build --workspace --bins
     cargo test --workspace
 
-# Run the bundled example service tree in the foreground (Ctrl-C or `sv exit service/hello` ends it).
+# Run the bundled example service tree under svscan in the foreground (Ctrl-C stops everything).
 run:
     cargo build --release --workspace --bins
-    target/release/supervise service/hello
+    target/release/svscan -P service
 
 # Measure herd against runit, daemontools and s6; writes docs/benchmarks.md and docs/benchmarks.json.
 bench:
