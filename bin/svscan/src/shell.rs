@@ -322,51 +322,50 @@ impl Svscan<'_> {
     }
 
     /// Watches the scan dir (following symlinks) and the parent of every symlink on the way to it,
-    /// so that switching a link such as Debian's `/etc/service` is seen.
+    /// so that switching a link such as Debian's `/etc/service`, or creating a missing scan dir,
+    /// is seen at once.
     fn watch_scan_dir(&mut self) {
         let Some(w) = self.watches.as_mut() else {
             return;
         };
         let dir = Path::new(self.dir);
-        let result = (|| -> std::io::Result<()> {
-            let new = w.ino.watches().add(dir, SCAN_MASK)?;
-            if let Some(old) = w.scan.replace(new.clone()) {
-                if old != new {
+        for (wd, _) in w.chain.drain(..) {
+            let _ = w.ino.watches().remove(wd);
+        }
+        let mut link = dir.to_path_buf();
+        for _ in 0..16 {
+            let parent = match link.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            let Some(name) = link.file_name().map(OsStr::to_os_string) else {
+                break;
+            };
+            if let Ok(wd) = w
+                .ino
+                .watches()
+                .add(&parent, CHAIN_MASK | WatchMask::ONLYDIR)
+            {
+                w.chain.push((wd, name));
+            }
+            match std::fs::read_link(&link) {
+                Ok(target) => link = parent.join(target),
+                Err(_) => break,
+            }
+        }
+        match w.ino.watches().add(dir, SCAN_MASK) {
+            Ok(new) => {
+                if let Some(old) = w.scan.replace(new.clone()).filter(|old| *old != new) {
                     let _ = w.ino.watches().remove(old);
                 }
             }
-            for (wd, _) in w.chain.drain(..) {
-                let _ = w.ino.watches().remove(wd);
-            }
-            let mut link = dir.to_path_buf();
-            for _ in 0..16 {
-                let parent = match link.parent() {
-                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                    _ => PathBuf::from("."),
-                };
-                let Some(name) = link.file_name().map(OsStr::to_os_string) else {
-                    break;
-                };
-                if let Ok(wd) = w
-                    .ino
-                    .watches()
-                    .add(&parent, CHAIN_MASK | WatchMask::ONLYDIR)
-                {
-                    w.chain.push((wd, name));
-                }
-                match std::fs::read_link(&link) {
-                    Ok(target) => link = parent.join(target),
-                    Err(_) => break,
+            // A missing scan dir: the scan warns, and the watch on its parent sees it appear.
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) => {
+                if let Some(old) = w.scan.take() {
+                    let _ = w.ino.watches().remove(old);
                 }
             }
-            Ok(())
-        })();
-        if let Err(e) = result {
-            if e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) {
-                // The directory is missing: the scan warns; the chain watch sees it appear.
-                return;
-            }
-            self.inotify_lost(&e);
+            Err(e) => self.inotify_lost(&e),
         }
     }
 
@@ -424,6 +423,9 @@ impl Svscan<'_> {
                 return;
             }
         };
+        if self.watches.as_ref().is_some_and(|w| w.scan.is_none()) {
+            self.watch_scan_dir();
+        }
         let mut entries = Vec::new();
         let mut dangling = false;
         for ent in rd {
@@ -459,7 +461,9 @@ impl Svscan<'_> {
             if !md.is_dir() {
                 continue;
             }
-            let ready = path.join("run").symlink_metadata().is_ok();
+            // Ready once `run` is there and executable: starting before the chmod of a new run
+            // would cost a failed exec and a 1 s pause.
+            let ready = std::fs::metadata(path.join("run")).is_ok_and(|m| m.mode() & 0o100 != 0);
             entries.push(Entry {
                 name,
                 id: (md.dev(), md.ino()),
