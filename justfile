@@ -10,6 +10,11 @@ run:
     cargo build --release --workspace --bins
     target/release/svscan -P service
 
+# Static release binaries (glibc static, non-PIE): target/x86_64-unknown-linux-gnu/release/.
+# They run in a FROM scratch image and share their text between all supervise instances.
+release:
+    RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" cargo build --release --workspace --bins --target x86_64-unknown-linux-gnu
+
 # Measure herd against runit, daemontools and s6; writes docs/benchmarks.md and docs/benchmarks.json.
 bench:
     cargo build --release --workspace --bins

@@ -154,6 +154,10 @@ impl Svc {
     }
 
     fn control(&mut self, c: Control, fx: &mut impl Effects) {
+        // An exit, once asked for, is final: `u`, `o` and `d` no longer change what is wanted.
+        if self.want == Want::Exit && matches!(c, Control::Up | Control::Once | Control::Down) {
+            return;
+        }
         match c {
             Control::Up => {
                 self.want = Want::Up;
@@ -676,6 +680,28 @@ mod tests {
         assert_eq!(m.next_deadline(), None);
         m.child_exited(pid(100), Exit::Code(0), t1, wall(), &mut fx);
         m.tick(t1, wall(), &mut fx);
+        assert!(m.done());
+    }
+
+    #[test]
+    fn exit_is_final() {
+        let (mut m, mut fx, t0) = started(None);
+        for b in b"xu" {
+            m.control(Which::Main, *b, &mut fx);
+        }
+        m.child_exited(
+            pid(100),
+            Exit::Signal {
+                signo: 15,
+                core: false,
+            },
+            t0,
+            wall(),
+            &mut fx,
+        );
+        fx.log.clear();
+        m.tick(t0 + THROTTLE, wall(), &mut fx);
+        assert!(fx.log.is_empty(), "{:?}", fx.log);
         assert!(m.done());
     }
 
