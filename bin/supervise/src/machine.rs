@@ -163,14 +163,6 @@ impl Svc {
                 self.want = Want::Up;
                 self.publish(fx);
             }
-            Control::Down => {
-                self.want = Want::Down;
-                self.once = false;
-                self.publish(fx);
-                if self.state == State::Run {
-                    self.stop(fx);
-                }
-            }
             Control::Once => {
                 self.want = Want::Down;
                 self.publish(fx);
@@ -178,11 +170,15 @@ impl Svc {
                     self.once = true;
                 }
             }
-            Control::Exit => {
-                if !self.is_main() {
+            Control::Down | Control::Exit => {
+                if c == Control::Exit && !self.is_main() {
                     return;
                 }
-                self.want = Want::Exit;
+                self.want = if c == Control::Exit {
+                    Want::Exit
+                } else {
+                    Want::Down
+                };
                 self.once = false;
                 self.publish(fx);
                 if self.state == State::Run {
@@ -201,20 +197,19 @@ impl Svc {
                 _ => {}
             },
             Control::Pause | Control::Cont => {
-                if let (State::Run, Some(pid), Some(sig)) = (self.state, self.pid, c.signal()) {
-                    if !self.custom(c, fx) {
-                        fx.signal(pid, sig);
-                    }
-                }
+                self.forward(c, fx);
                 self.paused = c == Control::Pause;
                 self.publish(fx);
             }
-            _ => {
-                if let (State::Run, Some(pid), Some(sig)) = (self.state, self.pid, c.signal()) {
-                    if !self.custom(c, fx) {
-                        fx.signal(pid, sig);
-                    }
-                }
+            _ => self.forward(c, fx),
+        }
+    }
+
+    /// Sends the letter's signal to `./run` if it runs and no control script handled it.
+    fn forward(&self, c: Control, fx: &mut impl Effects) {
+        if let (State::Run, Some(pid), Some(sig)) = (self.state, self.pid, c.signal()) {
+            if !self.custom(c, fx) {
+                fx.signal(pid, sig);
             }
         }
     }
