@@ -15,10 +15,10 @@ run:
 release:
     RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" cargo build --release --workspace --bins --target x86_64-unknown-linux-gnu
 
-# Measure herd against runit, daemontools and s6; writes docs/benchmarks.md and docs/benchmarks.json.
-bench:
-    cargo build --release --workspace --bins
-    python3 bench/bench.py
+# Measure herd (the static release build) against runit, daemontools and s6, as root, in one run
+# (~5 min; `just bench --quick` checks the harness). Writes docs/benchmarks.md and docs/benchmarks.json.
+bench *ARGS: release
+    python3 bench/bench.py --herd target/x86_64-unknown-linux-gnu/release/supervise {{ARGS}}
 
 # The checks CI runs besides the tests.
 lint:
