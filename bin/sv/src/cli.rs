@@ -48,11 +48,7 @@ pub struct Refusal {
 
 /// runit's `scan_ulong`: the leading decimal digits, 0 if there are none.
 pub fn scan_ulong(s: &[u8]) -> u64 {
-    s.iter()
-        .take_while(|b| b.is_ascii_digit())
-        .fold(0u64, |n, d| {
-            n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
-        })
+    herd_getopt::scan_ulong(s).0
 }
 
 fn usage(prog: &str, lsb: bool) -> Refusal {
@@ -145,57 +141,28 @@ pub fn parse(argv: &[OsString], svwait: Option<&[u8]>) -> Result<Cli, Refusal> {
     let mut wait_secs = svwait.map_or(DEFAULT_WAIT, scan_ulong);
     let mut verbose = false;
 
-    let mut i = 1;
-    while i < argv.len() {
-        let a = argv[i].as_bytes();
-        if a == b"--" {
-            i += 1;
-            break;
-        }
-        if a.len() < 2 || a[0] != b'-' {
-            break;
-        }
-        let mut j = 1;
-        while j < a.len() {
-            match a[j] {
-                b'v' => verbose = true,
-                b'V' => {
-                    let mut u = usage(&prog, lsb);
-                    u.stderr = format!("{VERSION}\n{}", u.stderr);
-                    return Err(u);
-                }
-                b'w' => {
-                    let val: &[u8] = if j + 1 < a.len() {
-                        &a[j + 1..]
-                    } else {
-                        i += 1;
-                        match argv.get(i) {
-                            Some(v) => v.as_bytes(),
-                            None => {
-                                let mut u = usage(&prog, lsb);
-                                u.stderr = format!(
-                                    "{prog}: option requires an argument -- w\n{}",
-                                    u.stderr
-                                );
-                                return Err(u);
-                            }
-                        }
-                    };
-                    wait_secs = scan_ulong(val);
-                    verbose = true;
-                    j = a.len();
-                    continue;
-                }
-                c => {
-                    let mut u = usage(&prog, lsb);
-                    u.stderr = format!("{prog}: illegal option -- {}\n{}", c as char, u.stderr);
-                    return Err(u);
-                }
+    let args = argv.get(1..).unwrap_or(&[]);
+    let mut opts = herd_getopt::Getopt::new(args, "w:vV");
+    for opt in opts.by_ref() {
+        match opt {
+            Ok(o) if o.letter == b'w' => {
+                wait_secs = scan_ulong(o.value.as_ref().map_or(&b""[..], |v| v.as_bytes()));
+                verbose = true;
             }
-            j += 1;
+            Ok(o) if o.letter == b'v' => verbose = true,
+            Ok(_) => {
+                let mut u = usage(&prog, lsb);
+                u.stderr = format!("{VERSION}\n{}", u.stderr);
+                return Err(u);
+            }
+            Err(e) => {
+                let mut u = usage(&prog, lsb);
+                u.stderr = format!("{prog}: {e}\n{}", u.stderr);
+                return Err(u);
+            }
         }
-        i += 1;
     }
+    let i = 1 + opts.operands();
     let Some(word) = argv.get(i) else {
         return Err(usage(&prog, lsb));
     };

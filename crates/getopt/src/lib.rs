@@ -1,0 +1,239 @@
+//! Command-line options the way runit's tools read them (`sgetopt`, traditional `getopt(3)`).
+//!
+//! Options come first: parsing stops at the first argument that is not an option, at `-` alone,
+//! or after `--`. Flags can be grouped (`-vP`); an option's value is the rest of its argument
+//! (`-w3`) or the next argument (`-w 3`). Errors carry the option letter, and [`Error`] displays
+//! them in runit's words (`illegal option -- x`, `option requires an argument -- w`). The caller
+//! prefixes the program name and prints the usage.
+
+#![forbid(unsafe_code)]
+
+use std::ffi::OsString;
+use std::fmt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+/// One option found: its letter and, for options that take one, its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opt {
+    pub letter: u8,
+    pub value: Option<OsString>,
+}
+
+/// A bad command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Error {
+    /// A letter not in the spec.
+    Illegal(u8),
+    /// An option that takes a value came last.
+    MissingValue(u8),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Illegal(c) => write!(f, "illegal option -- {}", *c as char),
+            Error::MissingValue(c) => write!(f, "option requires an argument -- {}", *c as char),
+        }
+    }
+}
+
+/// Reads the options of `args` (without argv[0]) against `spec` (`getopt` syntax: a letter
+/// followed by `:` takes a value), one at a time, as C's `getopt` does: an error is reported
+/// only when it is reached, after the options before it.
+pub struct Getopt<'a> {
+    args: &'a [OsString],
+    spec: &'a [u8],
+    /// Index of the argument being read.
+    i: usize,
+    /// Position within it (0: at the start of a new argument).
+    j: usize,
+    done: bool,
+}
+
+impl<'a> Getopt<'a> {
+    pub fn new(args: &'a [OsString], spec: &'a str) -> Self {
+        Getopt {
+            args,
+            spec: spec.as_bytes(),
+            i: 0,
+            j: 0,
+            done: false,
+        }
+    }
+
+    /// Index in `args` of the first operand (valid once the iterator is exhausted).
+    pub fn operands(&self) -> usize {
+        self.i
+    }
+
+    fn takes(&self, c: u8) -> Option<bool> {
+        let i = self.spec.iter().position(|&s| s == c && s != b':')?;
+        Some(self.spec.get(i + 1) == Some(&b':'))
+    }
+}
+
+impl Iterator for Getopt<'_> {
+    type Item = Result<Opt, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        if self.j == 0 {
+            let Some(a) = self.args.get(self.i).map(|a| a.as_bytes()) else {
+                self.done = true;
+                return None;
+            };
+            if a == b"--" {
+                self.i += 1;
+                self.done = true;
+                return None;
+            }
+            if a.len() < 2 || a[0] != b'-' {
+                self.done = true;
+                return None;
+            }
+            self.j = 1;
+        }
+        let a = self.args[self.i].as_bytes();
+        let c = a[self.j];
+        self.j += 1;
+        let at_end = self.j >= a.len();
+        let item = match self.takes(c) {
+            None => {
+                self.done = true;
+                Err(Error::Illegal(c))
+            }
+            Some(false) => Ok(Opt {
+                letter: c,
+                value: None,
+            }),
+            Some(true) if !at_end => {
+                let value = OsString::from_vec(a[self.j..].to_vec());
+                self.i += 1;
+                self.j = 0;
+                return Some(Ok(Opt {
+                    letter: c,
+                    value: Some(value),
+                }));
+            }
+            Some(true) => match self.args.get(self.i + 1) {
+                Some(v) => {
+                    let value = v.clone();
+                    self.i += 2;
+                    self.j = 0;
+                    return Some(Ok(Opt {
+                        letter: c,
+                        value: Some(value),
+                    }));
+                }
+                None => {
+                    self.done = true;
+                    Err(Error::MissingValue(c))
+                }
+            },
+        };
+        if at_end {
+            self.i += 1;
+            self.j = 0;
+        }
+        Some(item)
+    }
+}
+
+/// Reads all the options at once: the options and the index of the first operand, or the first error.
+pub fn parse(args: &[OsString], spec: &str) -> Result<(Vec<Opt>, usize), Error> {
+    let mut g = Getopt::new(args, spec);
+    let opts = g.by_ref().collect::<Result<Vec<_>, _>>()?;
+    Ok((opts, g.operands()))
+}
+
+/// runit's `scan_ulong`: the value of the leading decimal digits and how many there were.
+pub fn scan_ulong(s: &[u8]) -> (u64, usize) {
+    let n = s.iter().take_while(|b| b.is_ascii_digit()).count();
+    let v = s[..n].iter().fold(0u64, |v, d| {
+        v.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    });
+    (v, n)
+}
+
+/// The value of `s` if it is all decimal digits (and not empty).
+pub fn all_digits(s: &[u8]) -> Option<u64> {
+    match scan_ulong(s) {
+        (v, n) if n == s.len() && n > 0 => Some(v),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<OsString> {
+        a.iter().map(OsString::from).collect()
+    }
+
+    fn o(letter: u8, value: Option<&str>) -> Opt {
+        Opt {
+            letter,
+            value: value.map(OsString::from),
+        }
+    }
+
+    #[test]
+    fn grouped_flags_and_values() {
+        let (opts, rest) =
+            parse(&args(&["-vP", "-u", "web", "-w3", "prog", "-x"]), "u:w:vP").expect("valid");
+        assert_eq!(
+            opts,
+            vec![
+                o(b'v', None),
+                o(b'P', None),
+                o(b'u', Some("web")),
+                o(b'w', Some("3"))
+            ]
+        );
+        assert_eq!(rest, 4);
+    }
+
+    #[test]
+    fn stops_at_dash_dash_and_dash() {
+        assert_eq!(
+            parse(&args(&["-v", "--", "-P"]), "vP"),
+            Ok((vec![o(b'v', None)], 2))
+        );
+        assert_eq!(parse(&args(&["-", "x"]), "v"), Ok((vec![], 0)));
+    }
+
+    #[test]
+    fn options_before_an_error_are_seen() {
+        let a = args(&["-V", "-x"]);
+        let mut g = Getopt::new(&a, "V");
+        assert_eq!(g.next(), Some(Ok(o(b'V', None))));
+        assert_eq!(g.next(), Some(Err(Error::Illegal(b'x'))));
+        assert_eq!(g.next(), None);
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(parse(&args(&["-x"]), "v"), Err(Error::Illegal(b'x')));
+        assert_eq!(
+            parse(&args(&["-vw"]), "vw:"),
+            Err(Error::MissingValue(b'w'))
+        );
+        assert_eq!(Error::Illegal(b'x').to_string(), "illegal option -- x");
+        assert_eq!(
+            Error::MissingValue(b'w').to_string(),
+            "option requires an argument -- w"
+        );
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(scan_ulong(b"12ab"), (12, 2));
+        assert_eq!(scan_ulong(b"abc"), (0, 0));
+        assert_eq!(all_digits(b"500"), Some(500));
+        assert_eq!(all_digits(b"5x"), None);
+        assert_eq!(all_digits(b""), None);
+    }
+}
