@@ -9,4 +9,6 @@
 pub mod process;
 pub mod signal;
 
-pub use process::{descendants, proc_start_time, reap, reap_any, Command, Exit, Reaped};
+pub use process::{
+    close_stdio, descendants, exec_replace, proc_start_time, reap, reap_any, Command, Exit, Reaped,
+};

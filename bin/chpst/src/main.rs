@@ -1,0 +1,266 @@
+//! `chpst` and its argv[0] forms: `envdir`, `envuidgid`, `setuidgid`, `pgrphack`, `softlimit`,
+//! `setlock` (runit's), and phusion's `setuser`. See docs/chpst.md.
+
+#![forbid(unsafe_code)]
+
+mod run;
+mod users;
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+use std::process::ExitCode;
+
+use herd_getopt::{all_digits, Getopt};
+use run::{Limit, Lock, Plan, EXIT_FAIL};
+
+const EXIT_USAGE: u8 = 100;
+const USAGE_CHPST: &str = " [-vVP012] [-u user[:group]] [-U user[:group]] [-b argv0] [-e dir] [-/ root] [-n nice] [-l|-L lock] [-m n] [-d n] [-o n] [-p n] [-f n] [-c n] [-t n] prog";
+const VERSION: &str = "$Id: f279d44141c981dd7535a12260efcf1ef7beed26 $";
+
+/// A refusal: what to print on stderr, and the exit code.
+struct Stop(String, u8);
+
+fn usage(prog: &str, text: &str) -> Stop {
+    Stop(herd_diag::usage_line(prog, text), EXIT_USAGE)
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let arg0 = argv.first().map(|a| a.as_bytes()).unwrap_or(b"chpst");
+    let base = arg0.rsplit(|&b| b == b'/').next().unwrap_or(arg0);
+    // runit drops one leading 'd' (so `dsetlock` is setlock, `dchpst` is chpst).
+    let name = String::from_utf8_lossy(base.strip_prefix(b"d").unwrap_or(base)).into_owned();
+    let args = argv.get(1..).unwrap_or(&[]);
+    let result = match name.as_str() {
+        "setuidgid" => account(&name, args, false),
+        "envuidgid" => account(&name, args, true),
+        "setuser" => setuser(args),
+        "envdir" => envdir(&name, args),
+        "pgrphack" => pgrphack(&name, args),
+        "setlock" => setlock(&name, args),
+        "softlimit" => softlimit(&name, args),
+        _ => chpst(&name, args),
+    };
+    let Stop(text, code) = match result {
+        Ok((plan, child)) => {
+            let f = run::execute(&plan, &child);
+            // runit's argv[0] forms say `chpst: fatal:`; phusion's setuser is a tool of its own.
+            let tool = if name == "setuser" {
+                "setuser"
+            } else {
+                "chpst"
+            };
+            Stop(format!("{tool}: fatal: {}\n", f.0), EXIT_FAIL)
+        }
+        Err(stop) => stop,
+    };
+    herd_diag::emit(&text);
+    ExitCode::from(code)
+}
+
+type Parsed = Result<(Plan, Vec<OsString>), Stop>;
+
+fn value(o: &herd_getopt::Opt) -> &[u8] {
+    o.value.as_ref().map_or(&b""[..], |v| v.as_bytes())
+}
+
+fn text(o: &herd_getopt::Opt) -> String {
+    String::from_utf8_lossy(value(o)).into_owned()
+}
+
+fn chpst(prog: &str, args: &[OsString]) -> Parsed {
+    let mut plan = Plan::default();
+    let mut g = Getopt::new(args, "u:U:b:e:m:d:o:p:f:c:r:t:/:n:l:L:vP012V");
+    let u = || usage(prog, USAGE_CHPST);
+    let num = |o: &herd_getopt::Opt| all_digits(value(o)).map(Limit::Value).ok_or_else(u);
+    for opt in g.by_ref() {
+        let o = opt.map_err(|e| Stop(format!("{prog}: {e}\n{}", u().0), EXIT_USAGE))?;
+        match o.letter {
+            b'u' => plan.set_user = Some((text(&o), true)),
+            b'U' => plan.env_user = Some((text(&o), true)),
+            b'b' => plan.argv0 = o.value.clone(),
+            b'e' => plan.envdir = o.value.clone(),
+            b'm' => plan.limits.memory(num(&o)?),
+            b'd' => plan.limits.data = Some(num(&o)?),
+            b'o' => plan.limits.nofile = Some(num(&o)?),
+            b'p' => plan.limits.nproc = Some(num(&o)?),
+            b'f' => plan.limits.fsize = Some(num(&o)?),
+            b'c' => plan.limits.core = Some(num(&o)?),
+            b'r' => plan.limits.rss = Some(num(&o)?),
+            b't' => plan.limits.cpu = Some(num(&o)?),
+            b'/' => plan.root = o.value.clone(),
+            b'n' => plan.nice = nice(value(&o)).ok_or_else(u)?,
+            b'l' | b'L' => {
+                if plan.lock.is_some() {
+                    return Err(u());
+                }
+                plan.lock = Some(Lock {
+                    path: o.value.clone().unwrap_or_default(),
+                    wait: o.letter == b'l',
+                    quiet: false,
+                });
+            }
+            b'v' => plan.verbose = true,
+            b'P' => plan.setsid = true,
+            b'0' => plan.close[0] = true,
+            b'1' => plan.close[1] = true,
+            b'2' => plan.close[2] = true,
+            _ => return Err(Stop(format!("{VERSION}\n{}", u().0), EXIT_USAGE)),
+        }
+    }
+    let child = args[g.operands()..].to_vec();
+    if child.is_empty() {
+        return Err(u());
+    }
+    Ok((plan, child))
+}
+
+/// `-n`: `-N`, `+N` or `N`.
+fn nice(v: &[u8]) -> Option<i32> {
+    let (neg, digits) = match v.first() {
+        Some(b'-') => (true, &v[1..]),
+        Some(b'+') => (false, &v[1..]),
+        _ => (false, v),
+    };
+    let n = i32::try_from(all_digits(digits)?).ok()?;
+    Some(if neg { -n } else { n })
+}
+
+/// `NAME account child...` for setuidgid (become) and envuidgid (set $UID/$GID).
+fn account(prog: &str, args: &[OsString], env_only: bool) -> Parsed {
+    let [account, child @ ..] = args else {
+        return Err(usage(prog, " account child"));
+    };
+    if child.is_empty() {
+        return Err(usage(prog, " account child"));
+    }
+    let spec = Some((account.to_string_lossy().into_owned(), false));
+    let plan = if env_only {
+        Plan {
+            env_user: spec,
+            ..Plan::default()
+        }
+    } else {
+        Plan {
+            set_user: spec,
+            ..Plan::default()
+        }
+    };
+    Ok((plan, child.to_vec()))
+}
+
+/// phusion's `setuser USER child...`: initgroups, setgid, setuid, and HOME/USER/LOGNAME/UID.
+fn setuser(args: &[OsString]) -> Parsed {
+    let [user, child @ ..] = args else {
+        return Err(usage("setuser", " user child"));
+    };
+    if child.is_empty() {
+        return Err(usage("setuser", " user child"));
+    }
+    let plan = Plan {
+        set_user: Some((user.to_string_lossy().into_owned(), false)),
+        setuser: true,
+        ..Plan::default()
+    };
+    Ok((plan, child.to_vec()))
+}
+
+fn envdir(prog: &str, args: &[OsString]) -> Parsed {
+    let [dir, child @ ..] = args else {
+        return Err(usage(prog, " dir child"));
+    };
+    if child.is_empty() {
+        return Err(usage(prog, " dir child"));
+    }
+    Ok((
+        Plan {
+            envdir: Some(dir.clone()),
+            envdir_strict: true,
+            ..Plan::default()
+        },
+        child.to_vec(),
+    ))
+}
+
+fn pgrphack(prog: &str, args: &[OsString]) -> Parsed {
+    if args.is_empty() {
+        return Err(usage(prog, " child"));
+    }
+    Ok((
+        Plan {
+            setsid: true,
+            ..Plan::default()
+        },
+        args.to_vec(),
+    ))
+}
+
+/// runit's setlock: non-blocking by default, `-n` waits (the reverse of daemontools), `-x`
+/// exits 0 silently when the lock cannot be had.
+fn setlock(prog: &str, args: &[OsString]) -> Parsed {
+    const USAGE: &str = " [ -nNxX ] file program [ arg ... ]";
+    let mut g = Getopt::new(args, "nNxX");
+    let (mut wait, mut quiet) = (false, false);
+    for opt in g.by_ref() {
+        match opt
+            .map_err(|e| Stop(format!("{prog}: {e}\n{}", usage(prog, USAGE).0), EXIT_USAGE))?
+            .letter
+        {
+            b'n' => wait = true,
+            b'N' => wait = false,
+            b'x' => quiet = true,
+            _ => quiet = false,
+        }
+    }
+    let [file, child @ ..] = &args[g.operands()..] else {
+        return Err(usage(prog, USAGE));
+    };
+    if child.is_empty() {
+        return Err(usage(prog, USAGE));
+    }
+    Ok((
+        Plan {
+            lock: Some(Lock {
+                path: file.clone(),
+                wait,
+                quiet,
+            }),
+            ..Plan::default()
+        },
+        child.to_vec(),
+    ))
+}
+
+fn softlimit(prog: &str, args: &[OsString]) -> Parsed {
+    const USAGE: &str = " [-a allbytes] [-c corebytes] [-d databytes] [-f filebytes] [-l lockbytes] [-m membytes] [-o openfiles] [-p processes] [-r residentbytes] [-s stackbytes] [-t cpusecs] child";
+    let mut plan = Plan::default();
+    let mut g = Getopt::new(args, "a:c:d:f:l:m:o:p:r:s:t:");
+    for opt in g.by_ref() {
+        let o =
+            opt.map_err(|e| Stop(format!("{prog}: {e}\n{}", usage(prog, USAGE).0), EXIT_USAGE))?;
+        // `=` means the hard limit; anything else must be digits (runit prints chpst's usage then).
+        let l = match value(&o) {
+            b"=" => Limit::Hard,
+            v => Limit::Value(all_digits(v).ok_or_else(|| usage(prog, USAGE_CHPST))?),
+        };
+        let lim = &mut plan.limits;
+        match o.letter {
+            b'a' => lim.address_space = Some(l),
+            b'c' => lim.core = Some(l),
+            b'd' => lim.data = Some(l),
+            b'f' => lim.fsize = Some(l),
+            b'l' => lim.memlock = Some(l),
+            b'm' => lim.memory(l),
+            b'o' => lim.nofile = Some(l),
+            b'p' => lim.nproc = Some(l),
+            b'r' => lim.rss = Some(l),
+            b's' => lim.stack = Some(l),
+            _ => lim.cpu = Some(l),
+        }
+    }
+    let child = args[g.operands()..].to_vec();
+    if child.is_empty() {
+        return Err(usage(prog, USAGE));
+    }
+    Ok((plan, child))
+}

@@ -1,0 +1,384 @@
+//! What chpst does, in runit's order (runit.md §8.1): setsid, envdir (read outside the chroot),
+//! chroot, nice, `-U`, `-u` (users looked up inside the chroot), lock, closing fds, resource
+//! limits (after dropping privileges), then exec with PATH taken from the original environment.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+use herd_diag::{errno_text, Reason};
+use nix::unistd::{Gid, Uid};
+use rustix::fs::{FlockOperation, Mode, OFlags};
+use rustix::process::{Resource, Rlimit};
+
+use crate::users::{self, Ids, LookupError};
+
+/// chpst's exit code for every failure.
+pub const EXIT_FAIL: u8 = 111;
+
+/// A fatal error: `chpst: fatal: MSG`, exit 111 (or, for setlock `-x`, exit 0 silently).
+#[derive(Debug)]
+pub struct Fatal(pub String);
+
+pub type Result<T> = std::result::Result<T, Fatal>;
+
+fn fatal(msg: impl Into<String>) -> Fatal {
+    Fatal(msg.into())
+}
+
+fn sys(what: &str, e: impl Into<i32>) -> Fatal {
+    Fatal(format!("{what}: {}", errno_text(e.into())))
+}
+
+/// A resource limit request: a value, or "the hard limit" (softlimit's `=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Value(u64),
+    Hard,
+}
+
+/// The limits chpst can set, in runit's order of application.
+#[derive(Debug, Default, Clone)]
+pub struct Limits {
+    pub data: Option<Limit>,
+    pub stack: Option<Limit>,
+    pub memlock: Option<Limit>,
+    pub address_space: Option<Limit>,
+    pub nofile: Option<Limit>,
+    pub nproc: Option<Limit>,
+    pub fsize: Option<Limit>,
+    pub core: Option<Limit>,
+    pub rss: Option<Limit>,
+    pub cpu: Option<Limit>,
+}
+
+impl Limits {
+    /// `-m`: data, stack, memlock and address space together.
+    pub fn memory(&mut self, l: Limit) {
+        self.data = Some(l);
+        self.stack = Some(l);
+        self.memlock = Some(l);
+        self.address_space = Some(l);
+    }
+}
+
+/// How to take a lock.
+#[derive(Debug, Clone)]
+pub struct Lock {
+    pub path: OsString,
+    pub wait: bool,
+    /// setlock `-x`: if the lock cannot be had, exit 0 silently.
+    pub quiet: bool,
+}
+
+/// Everything chpst was asked to do before exec.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub setsid: bool,
+    pub envdir: Option<OsString>,
+    /// envdir emulation: a subdirectory in the envdir is fatal (chpst `-e` skips it).
+    pub envdir_strict: bool,
+    pub verbose: bool,
+    pub root: Option<OsString>,
+    pub nice: i32,
+    /// `-U`: set `$UID`/`$GID`; `(spec, extended form)`.
+    pub env_user: Option<(String, bool)>,
+    /// `-u`: become this user; `(spec, extended form)`.
+    pub set_user: Option<(String, bool)>,
+    /// setuser: also `$HOME`, `$USER`, `$LOGNAME`, `$UID` from the passwd entry, and initgroups.
+    pub setuser: bool,
+    pub lock: Option<Lock>,
+    pub close: [bool; 3],
+    pub limits: Limits,
+    pub argv0: Option<OsString>,
+}
+
+/// Environment changes applied at exec: `(name, Some(value))` sets, `(name, None)` unsets.
+type EnvChanges = Vec<(OsString, Option<OsString>)>;
+
+fn lookup(spec: &str, ext: bool) -> Result<Ids> {
+    let r = if ext {
+        users::ids_ext(spec)
+    } else {
+        users::ids_account(spec)
+    };
+    r.map_err(|e| match e {
+        LookupError::Invalid => fatal(format!(
+            "invalid uid/gids: {}",
+            spec.strip_prefix(':').unwrap_or(spec)
+        )),
+        LookupError::Unknown if ext => fatal(format!("unknown user/group: {spec}")),
+        LookupError::Unknown => fatal(format!("unknown account: {spec}")),
+        LookupError::Io(e) if ext => {
+            sys("unable to get password/group file entry", Reason::of(&e).0)
+        }
+        LookupError::Io(e) => sys("unable to get password file entry", Reason::of(&e).0),
+    })
+}
+
+/// Reads an envdir: each file's first line (trailing blanks cut, NUL → newline) sets the
+/// variable named by the file; an empty file unsets it.
+fn read_envdir(dir: &OsStr, strict: bool, verbose: bool, env: &mut EnvChanges) -> Result<()> {
+    let shown = dir.to_string_lossy();
+    let rd = std::fs::read_dir(dir).map_err(|e| {
+        sys(
+            &format!("unable to switch to directory: {shown}"),
+            Reason::of(&e).0,
+        )
+    })?;
+    let mut names: Vec<OsString> = Vec::new();
+    for ent in rd {
+        let ent = ent.map_err(|e| {
+            sys(
+                &format!("unable to read directory: {shown}"),
+                Reason::of(&e).0,
+            )
+        })?;
+        names.push(ent.file_name());
+    }
+    for name in names {
+        if name.as_bytes().first() == Some(&b'.') {
+            continue;
+        }
+        let path = std::path::Path::new(dir).join(&name);
+        let contents = match std::fs::read(&path) {
+            Ok(c) => c,
+            Err(e) if e.raw_os_error() == Some(libc_eisdir()) && !strict => {
+                if verbose {
+                    herd_diag::emit(&format!(
+                        "chpst: warning: unable to read {shown}/{}: {}\n",
+                        name.to_string_lossy(),
+                        Reason::of(&e)
+                    ));
+                }
+                continue;
+            }
+            Err(e) => {
+                return Err(sys(
+                    &format!("unable to read {shown}/{}", name.to_string_lossy()),
+                    Reason::of(&e).0,
+                ));
+            }
+        };
+        if contents.is_empty() {
+            env.push((name, None));
+            continue;
+        }
+        let mut line: Vec<u8> = contents
+            .split(|&b| b == b'\n')
+            .next()
+            .unwrap_or_default()
+            .to_vec();
+        while matches!(line.last(), Some(b' ' | b'\t')) {
+            line.pop();
+        }
+        for b in &mut line {
+            if *b == 0 {
+                *b = b'\n';
+            }
+        }
+        env.push((name, Some(OsString::from_vec(line))));
+    }
+    Ok(())
+}
+
+fn libc_eisdir() -> i32 {
+    rustix::io::Errno::ISDIR.raw_os_error()
+}
+
+fn set_limit(res: Resource, l: Limit) -> Result<()> {
+    let cur = rustix::process::getrlimit(res);
+    let want = match l {
+        Limit::Hard => cur.maximum,
+        // Above the hard limit: clamped to it, as runit does.
+        Limit::Value(v) => match cur.maximum {
+            Some(max) if v > max => Some(max),
+            _ => Some(v),
+        },
+    };
+    rustix::process::setrlimit(
+        res,
+        Rlimit {
+            current: want,
+            maximum: cur.maximum,
+        },
+    )
+    .map_err(|e| sys("unable to setrlimit()", e.raw_os_error()))
+}
+
+/// Does everything in `plan`, then execs `argv` (PATH searched in the original environment).
+/// Returns only on failure.
+pub fn execute(plan: &Plan, argv: &[OsString]) -> Fatal {
+    match execute_inner(plan, argv) {
+        Ok(never) => match never {},
+        Err(f) => f,
+    }
+}
+
+enum Never {}
+
+fn execute_inner(plan: &Plan, argv: &[OsString]) -> Result<Never> {
+    let mut env: EnvChanges = Vec::new();
+    if plan.setsid {
+        let _ = nix::unistd::setsid();
+    }
+    if let Some(dir) = &plan.envdir {
+        read_envdir(dir, plan.envdir_strict, plan.verbose, &mut env)?;
+    }
+    if let Some(root) = &plan.root {
+        let shown = root.to_string_lossy();
+        std::env::set_current_dir(root).map_err(|e| {
+            sys(
+                &format!("unable to change directory: {shown}"),
+                Reason::of(&e).0,
+            )
+        })?;
+        nix::unistd::chroot(".").map_err(|e| sys("unable to change root directory", e as i32))?;
+    }
+    if plan.nice != 0 {
+        rustix::process::nice(plan.nice)
+            .map_err(|e| sys("unable to set nice level", e.raw_os_error()))?;
+    }
+    if let Some((spec, ext)) = &plan.env_user {
+        let ids = lookup(spec, *ext)?;
+        env.push(("GID".into(), Some(ids.gids[0].to_string().into())));
+        env.push(("UID".into(), Some(ids.uid.to_string().into())));
+    }
+    if let Some((spec, ext)) = &plan.set_user {
+        let mut ids = lookup(spec, *ext)?;
+        if plan.setuser {
+            let pw = users::passwd(spec)
+                .ok()
+                .flatten()
+                .ok_or_else(|| fatal(format!("unknown account: {spec}")))?;
+            ids.gids = users::member_groups(&pw.name, pw.gid)
+                .map_err(|_| fatal("unable to read /etc/group"))?;
+            env.push(("HOME".into(), Some(pw.home.clone().into())));
+            env.push(("USER".into(), Some(pw.name.clone().into())));
+            env.push(("LOGNAME".into(), Some(pw.name.clone().into())));
+            env.push(("UID".into(), Some(pw.uid.to_string().into())));
+        }
+        let gids: Vec<Gid> = ids.gids.iter().map(|g| Gid::from_raw(*g)).collect();
+        nix::unistd::setgroups(&gids).map_err(|e| sys("unable to setgroups", e as i32))?;
+        nix::unistd::setgid(gids[0]).map_err(|e| sys("unable to setgid", e as i32))?;
+        nix::unistd::setuid(Uid::from_raw(ids.uid))
+            .map_err(|e| sys("unable to setuid", e as i32))?;
+    }
+    // The lock descriptor must stay open (and inherited) across exec.
+    let _lock = match &plan.lock {
+        Some(l) => Some(take_lock(l)?),
+        None => None,
+    };
+    for (fd, name) in [(0, "stdin"), (1, "stdout"), (2, "stderr")] {
+        if plan.close[fd as usize] {
+            herd_sys::close_stdio(fd)
+                .map_err(|e| sys(&format!("unable to close {name}"), e as i32))?;
+        }
+    }
+    let l = &plan.limits;
+    for (res, lim) in [
+        (Resource::Data, l.data),
+        (Resource::Stack, l.stack),
+        (Resource::Memlock, l.memlock),
+        (Resource::As, l.address_space),
+        (Resource::Nofile, l.nofile),
+        (Resource::Nproc, l.nproc),
+        (Resource::Fsize, l.fsize),
+        (Resource::Core, l.core),
+        (Resource::Rss, l.rss),
+        (Resource::Cpu, l.cpu),
+    ] {
+        if let Some(lim) = lim {
+            set_limit(res, lim)?;
+        }
+    }
+    Err(exec(argv, plan.argv0.as_deref(), &env))
+}
+
+fn take_lock(l: &Lock) -> Result<std::os::fd::OwnedFd> {
+    let shown = l.path.to_string_lossy();
+    let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::NONBLOCK;
+    let fd =
+        rustix::fs::open(l.path.as_os_str(), flags, Mode::from_raw_mode(0o600)).map_err(|e| {
+            if l.quiet {
+                std::process::exit(0);
+            }
+            sys(&format!("unable to open lock: {shown}"), e.raw_os_error())
+        })?;
+    let op = if l.wait {
+        FlockOperation::LockExclusive
+    } else {
+        FlockOperation::NonBlockingLockExclusive
+    };
+    rustix::fs::flock(&fd, op).map_err(|e| {
+        if l.quiet {
+            std::process::exit(0);
+        }
+        sys(&format!("unable to lock: {shown}"), e.raw_os_error())
+    })?;
+    Ok(fd)
+}
+
+fn cstring(s: &OsStr) -> Option<CString> {
+    CString::new(s.as_bytes()).ok()
+}
+
+/// djb's `pathexec_env_run`: the environment with `changes` applied; `argv[0]` searched in
+/// the original `PATH` (default `/bin:/usr/bin`) unless it contains a `/`.
+fn exec(argv: &[OsString], argv0: Option<&OsStr>, changes: &EnvChanges) -> Fatal {
+    let prog = &argv[0];
+    let shown = argv0.unwrap_or(prog).to_string_lossy().into_owned();
+    let mut vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    for (k, v) in changes {
+        vars.retain(|(name, _)| name != k);
+        if let Some(v) = v {
+            vars.push((k.clone(), v.clone()));
+        }
+    }
+    let env: Vec<CString> = vars
+        .iter()
+        .filter_map(|(k, v)| {
+            let mut b = k.as_bytes().to_vec();
+            b.push(b'=');
+            b.extend_from_slice(v.as_bytes());
+            CString::new(b).ok()
+        })
+        .collect();
+    let mut args: Vec<CString> = argv.iter().filter_map(|a| cstring(a)).collect();
+    if let Some(a0) = argv0.and_then(cstring) {
+        args[0] = a0;
+    }
+    let candidates: Vec<Vec<u8>> = if prog.as_bytes().contains(&b'/') {
+        vec![prog.as_bytes().to_vec()]
+    } else {
+        let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/bin:/usr/bin"));
+        path.as_bytes()
+            .split(|&b| b == b':')
+            .map(|dir| {
+                let mut c = if dir.is_empty() {
+                    b".".to_vec()
+                } else {
+                    dir.to_vec()
+                };
+                c.push(b'/');
+                c.extend_from_slice(prog.as_bytes());
+                c
+            })
+            .collect()
+    };
+    let mut saved = None;
+    for c in candidates {
+        let Ok(path) = CString::new(c) else { continue };
+        let e = herd_sys::exec_replace(&path, &args, &env);
+        if e != nix::errno::Errno::ENOENT {
+            saved = Some(e);
+            if !matches!(
+                e,
+                nix::errno::Errno::EACCES | nix::errno::Errno::EPERM | nix::errno::Errno::EISDIR
+            ) {
+                break;
+            }
+        }
+    }
+    let errno = saved.map_or(rustix::io::Errno::NOENT.raw_os_error(), |e| e as i32);
+    sys(&format!("unable to run: {shown}"), errno)
+}
