@@ -7,3 +7,4 @@
 
 mod interop;
 mod supervise;
+mod sv;

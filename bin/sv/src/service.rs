@@ -4,7 +4,7 @@
 
 use herd_control::{write_control, ControlError};
 use herd_status::{State, Status, Want, STATUS_LEN};
-use herd_svdir::{CHECK, MAIN};
+use herd_svdir::{CHECK, CHECK_ARGV0, MAIN};
 use herd_sys::process::wait_for;
 use herd_sys::{Command, Exit};
 use rustix::fs::{self, Mode, OFlags};
@@ -275,7 +275,7 @@ impl Sv {
     /// A `./check` that cannot be run fails (runit 2.1.2 counted it as passing: a bug).
     fn check_script(&mut self, name: &[u8]) -> bool {
         let shown = String::from_utf8_lossy(name);
-        match fs::stat("check") {
+        match fs::stat(CHECK) {
             Ok(_) => {}
             Err(Errno::NOENT) => return true,
             Err(e) => {
@@ -290,6 +290,9 @@ impl Sv {
         else {
             return false;
         };
+        if cmd.arg0(CHECK_ARGV0).is_err() {
+            return false;
+        }
         cmd.close_stdout();
         match cmd.spawn() {
             Ok(pid) => wait_for(pid) == Some(Exit::Code(0)),

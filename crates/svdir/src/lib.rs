@@ -87,8 +87,10 @@ pub const FINISH: &str = "./finish";
 pub const FINISH_FILE: &str = "finish";
 /// The log service's directory.
 pub const LOG_DIR: &str = "log";
-/// Client-side readiness check used by `sv`.
-pub const CHECK: &str = "./check";
+/// Client-side readiness check used by `sv`: the path it is executed by...
+pub const CHECK: &str = "check";
+/// ...and its argv[0] (runit: `execve("check", {"./check"})`).
+pub const CHECK_ARGV0: &str = "./check";
 
 /// Longest `supervise` symlink text runsv accepts (its readlink buffer).
 const LINK_MAX: usize = 256;

@@ -188,6 +188,13 @@ impl Command {
         self.argv.push(std::ptr::null());
     }
 
+    /// Sets argv[0] (by default the path).
+    pub fn arg0(&mut self, arg0: &str) -> Result<(), NulError> {
+        self.args[0] = CString::new(arg0)?;
+        self.rebuild_argv();
+        Ok(())
+    }
+
     /// Replaces the arguments after argv[0].
     pub fn set_args(&mut self, args: &[&str]) -> Result<(), NulError> {
         self.args.truncate(1);
