@@ -318,6 +318,39 @@ unsafe fn die(msg: &[u8]) -> ! {
     }
 }
 
+/// `execve(2)` in place: replaces this process with `path`, argv `argv` and environment `env`
+/// (`NAME=value` strings). The signal mask is kept; SIGPIPE goes back to its default action
+/// (Rust's runtime ignores it). Returns only on failure, with the errno.
+pub fn exec_replace(path: &std::ffi::CStr, argv: &[CString], env: &[CString]) -> Errno {
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
+    env_ptrs.push(std::ptr::null());
+    // SAFETY: both arrays are NUL-terminated and point into CStrings that outlive the call;
+    // sigaction with a zeroed struct and SIG_DFL is valid.
+    unsafe {
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(libc::SIGPIPE, &dfl, std::ptr::null_mut());
+        libc::execve(path.as_ptr(), argv_ptrs.as_ptr(), env_ptrs.as_ptr());
+    }
+    Errno::last()
+}
+
+/// `close(2)` of a standard descriptor (0, 1 or 2), as chpst's `-0 -1 -2` do. Other
+/// descriptors are refused: Rust code may own them.
+pub fn close_stdio(fd: i32) -> Result<(), Errno> {
+    if !(0..=2).contains(&fd) {
+        return Err(Errno::EBADF);
+    }
+    // SAFETY: fds 0-2 are never owned by an OwnedFd in herd; closing one only affects what the
+    // exec'd program inherits.
+    match unsafe { libc::close(fd) } {
+        0 => Ok(()),
+        _ => Err(Errno::last()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,38 +407,5 @@ mod tests {
             .shell_code(),
             137
         );
-    }
-}
-
-/// `execve(2)` in place: replaces this process with `path`, argv `argv` and environment `env`
-/// (`NAME=value` strings). The signal mask is kept; SIGPIPE goes back to its default action
-/// (Rust's runtime ignores it). Returns only on failure, with the errno.
-pub fn exec_replace(path: &std::ffi::CStr, argv: &[CString], env: &[CString]) -> Errno {
-    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
-    argv_ptrs.push(std::ptr::null());
-    let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
-    env_ptrs.push(std::ptr::null());
-    // SAFETY: both arrays are NUL-terminated and point into CStrings that outlive the call;
-    // sigaction with a zeroed struct and SIG_DFL is valid.
-    unsafe {
-        let mut dfl: libc::sigaction = std::mem::zeroed();
-        dfl.sa_sigaction = libc::SIG_DFL;
-        libc::sigaction(libc::SIGPIPE, &dfl, std::ptr::null_mut());
-        libc::execve(path.as_ptr(), argv_ptrs.as_ptr(), env_ptrs.as_ptr());
-    }
-    Errno::last()
-}
-
-/// `close(2)` of a standard descriptor (0, 1 or 2), as chpst's `-0 -1 -2` do. Other
-/// descriptors are refused: Rust code may own them.
-pub fn close_stdio(fd: i32) -> Result<(), Errno> {
-    if !(0..=2).contains(&fd) {
-        return Err(Errno::EBADF);
-    }
-    // SAFETY: fds 0-2 are never owned by an OwnedFd in herd; closing one only affects what the
-    // exec'd program inherits.
-    match unsafe { libc::close(fd) } {
-        0 => Ok(()),
-        _ => Err(Errno::last()),
     }
 }
