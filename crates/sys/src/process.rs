@@ -152,6 +152,9 @@ pub struct Command {
     args: Vec<CString>,
     argv: Vec<*const libc::c_char>,
     chdir: Option<CString>,
+    chdir_fd: Option<RawFd>,
+    /// (source, target): the child gets a copy of source at target.
+    fds: Vec<(RawFd, RawFd)>,
     stdin: Option<RawFd>,
     stdout: Option<RawFd>,
     close_stdout: bool,
@@ -171,6 +174,8 @@ impl Command {
             path,
             argv: Vec::new(),
             chdir: None,
+            chdir_fd: None,
+            fds: Vec::new(),
             stdin: None,
             stdout: None,
             close_stdout: false,
@@ -210,6 +215,19 @@ impl Command {
         self.chdir = Some(CString::new(dir)?);
         self.chdir_failure = failure.as_bytes().to_vec();
         Ok(())
+    }
+
+    /// Changes directory in the child to the directory open at `dir` (`fchdir`); on failure
+    /// writes `failure` + reason and exits 111.
+    pub fn current_dir_fd(&mut self, dir: BorrowedFd<'_>, failure: &str) {
+        self.chdir_fd = Some(dir.as_raw_fd());
+        self.chdir_failure = failure.as_bytes().to_vec();
+    }
+
+    /// The child gets a copy of `fd` as descriptor `target` (after stdin and stdout are set).
+    /// `fd` must stay open while this command is used, and must not itself be a later target.
+    pub fn fd(&mut self, fd: BorrowedFd<'_>, target: RawFd) {
+        self.fds.push((fd.as_raw_fd(), target));
     }
 
     /// The child's stdin is a copy of `fd` (which must stay open while this command is used).
@@ -261,11 +279,19 @@ impl Command {
             if self.close_stdout {
                 libc::close(1);
             }
+            for &(fd, target) in &self.fds {
+                move_fd(fd, target);
+            }
             if self.setsid {
                 libc::setsid();
             }
             if let Some(dir) = &self.chdir {
                 if libc::chdir(dir.as_ptr()) == -1 {
+                    die(&self.chdir_failure);
+                }
+            }
+            if let Some(fd) = self.chdir_fd {
+                if libc::fchdir(fd) == -1 {
                     die(&self.chdir_failure);
                 }
             }

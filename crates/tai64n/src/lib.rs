@@ -97,6 +97,57 @@ impl Tai64n {
     }
 }
 
+/// Length of [`Tai64n::utc`]: `YYYY-MM-DD_HH:MM:SS.xxxxx`.
+pub const UTC_LEN: usize = 25;
+
+impl Tai64n {
+    /// The UTC time as svlogd's `-tt` writes it, `YYYY-MM-DD_HH:MM:SS.xxxxx` (5 fractional
+    /// digits), or with `T` instead of `_` for `-ttt` (`iso`). Leap seconds are not applied,
+    /// as in runit.
+    pub fn utc(&self, iso: bool) -> [u8; UTC_LEN] {
+        let secs = self.unix_secs();
+        let days = secs.div_euclid(86_400);
+        let rem = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        let mut out = [0u8; UTC_LEN];
+        let mut put = |at: usize, v: i64, width: usize| {
+            let mut v = v.unsigned_abs();
+            for i in (0..width).rev() {
+                out[at + i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, y, 4);
+        put(5, m, 2);
+        put(8, d, 2);
+        put(11, rem / 3600, 2);
+        put(14, rem / 60 % 60, 2);
+        put(17, rem % 60, 2);
+        put(20, i64::from(self.nanos / 10_000), 5);
+        out[4] = b'-';
+        out[7] = b'-';
+        out[10] = if iso { b'T' } else { b'_' };
+        out[13] = b':';
+        out[16] = b':';
+        out[19] = b'.';
+        out
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
 fn hex_digit(c: u8) -> Option<u8> {
     match c {
         b'0'..=b'9' => Some(c - b'0'),
@@ -141,6 +192,22 @@ mod tests {
         assert_eq!(Tai64n::parse_label(b"@400000006b032a5c19e2ee2"), None);
         assert_eq!(Tai64n::parse_label(b"#400000006b032a5c19e2ee24"), None);
         assert_eq!(Tai64n::parse_label(b"@400000006b032a5c19e2ee2g"), None);
+    }
+
+    #[test]
+    fn utc_text() {
+        // 2026-11-22 17:41:17.471105 UTC, as svlogd -tt printed it (runit.md §7.1).
+        let t = Tai64n::from_unix(1_795_369_277, 471_105_500);
+        assert_eq!(&t.utc(false), b"2026-11-22_17:41:17.47110");
+        assert_eq!(&t.utc(true), b"2026-11-22T17:41:17.47110");
+        assert_eq!(
+            &Tai64n::from_unix(0, 0).utc(false),
+            b"1970-01-01_00:00:00.00000"
+        );
+        assert_eq!(
+            &Tai64n::from_unix(951_782_400, 0).utc(false),
+            b"2000-02-29_00:00:00.00000"
+        );
     }
 
     #[test]

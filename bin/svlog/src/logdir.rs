@@ -1,0 +1,656 @@
+//! One log directory (runit.md §7.2–§7.5, §7.8): its lock, `config`, `current` and the rotated
+//! `@TAI64N.s/.u/.t` files, the processor, and writes that never lose or split a line.
+//!
+//! Output is buffered per directory and written in large writes. Rotation happens only between
+//! records, so a file holds whole lines and never more than `s` bytes (a single record longer
+//! than `s` is the one exception: it is split at the limit). A write error pauses: the record
+//! stays buffered, input is not read (the writer is held back by the pipe), and the write is
+//! retried every 3 s; SIGTERM during a pause ends svlog in bounded time.
+
+use std::net::{SocketAddrV4, UdpSocket};
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant, SystemTime};
+
+use herd_diag::errno_text;
+use herd_tai64n::Tai64n;
+use rustix::fs::{self as rfs, FlockOperation, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::pattern;
+
+/// Default `s`: rotate at 1 000 000 bytes.
+const DEFAULT_SIZE: u64 = 1_000_000;
+/// Default `n` and `N`.
+const DEFAULT_COUNT: u64 = 10;
+/// Default UDP port.
+const SYSLOG_PORT: u16 = 514;
+/// A rotated file's name: `@` + 24 hex + `.` + state letter.
+const SAVED_LEN: usize = 27;
+/// Flush a directory's buffer once it holds this much.
+pub const FLUSH_AT: usize = 64 * 1024;
+/// Descriptors handed to the processor are first moved at or above this.
+const HIGH_FD: i32 = 10;
+/// svlogd's pause before retrying a failed operation.
+pub const PAUSE: Duration = Duration::from_secs(3);
+
+/// The messages svlog prints, with svlogd's prefixes.
+pub fn warn(msg: &str) {
+    herd_diag::emit(&format!("svlogd: warning: {msg}\n"));
+}
+pub fn info(msg: &str) {
+    herd_diag::emit(&format!("svlogd: info: {msg}\n"));
+}
+pub fn pausing(msg: &str) {
+    herd_diag::emit(&format!("svlogd: pausing: {msg}\n"));
+}
+
+/// A directory's `config`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub size: u64,
+    pub nmax: u64,
+    pub nmin: u64,
+    pub tmax: u64,
+    pub processor: Option<String>,
+    pub udp: Option<SocketAddrV4>,
+    pub udp_only: bool,
+    pub prefix: Vec<u8>,
+    /// `+ - e E` lines, letter first.
+    pub rules: Vec<Vec<u8>>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            size: DEFAULT_SIZE,
+            nmax: DEFAULT_COUNT,
+            nmin: DEFAULT_COUNT,
+            tmax: 0,
+            processor: None,
+            udp: None,
+            udp_only: false,
+            prefix: Vec::new(),
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// Leading digits and the unit letter after them (`s10k`, `t5m`).
+fn number_with_unit(s: &[u8]) -> (u64, Option<u8>) {
+    let (v, n) = herd_getopt::scan_ulong(s);
+    (v, s.get(n).copied())
+}
+
+/// `a.b.c.d[:port]`, as svlogd reads it; the warnings are svlogd's.
+fn udp_target(s: &[u8]) -> Option<SocketAddrV4> {
+    let text = String::from_utf8_lossy(s);
+    let (ip, port) = match text.split_once(':') {
+        Some((ip, p)) => {
+            let (port, _) = herd_getopt::scan_ulong(p.as_bytes());
+            if port == 0 || port > u64::from(u16::MAX) {
+                warn(&format!("unable to scan port number: {p}"));
+                return None;
+            }
+            (ip.to_string(), port as u16)
+        }
+        None => (text.to_string(), SYSLOG_PORT),
+    };
+    match ip.parse() {
+        Ok(addr) => Some(SocketAddrV4::new(addr, port)),
+        Err(_) => {
+            warn(&format!("unable to scan ip address: {text}"));
+            None
+        }
+    }
+}
+
+impl Config {
+    /// Parses `config`: only the first character of each line matters (runit.md §7.3).
+    pub fn parse(text: &[u8]) -> Config {
+        let mut c = Config::default();
+        for line in text.split(|&b| b == b'\n') {
+            let Some((&kind, rest)) = line.split_first() else {
+                continue;
+            };
+            match kind {
+                b'+' | b'-' | b'e' | b'E' => c.rules.push(line.to_vec()),
+                b's' => {
+                    let (v, unit) = number_with_unit(rest);
+                    c.size = match unit {
+                        Some(b'k') => v.saturating_mul(1024),
+                        Some(b'm') => v.saturating_mul(1024 * 1024),
+                        _ => v,
+                    };
+                }
+                b'n' => c.nmax = herd_getopt::scan_ulong(rest).0,
+                b'N' => c.nmin = herd_getopt::scan_ulong(rest).0,
+                b't' => {
+                    let (v, unit) = number_with_unit(rest);
+                    c.tmax = match unit {
+                        Some(b'm') => v.saturating_mul(60),
+                        Some(b'h') => v.saturating_mul(3600),
+                        _ => v,
+                    };
+                }
+                b'!' if !rest.is_empty() => {
+                    c.processor = Some(String::from_utf8_lossy(rest).into_owned())
+                }
+                b'u' | b'U' => {
+                    if let Some(t) = udp_target(rest) {
+                        c.udp = Some(t);
+                        c.udp_only = kind == b'U';
+                    }
+                }
+                b'p' if !rest.is_empty() => c.prefix = rest.to_vec(),
+                _ => {}
+            }
+        }
+        c
+    }
+}
+
+/// Why a write did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGTERM arrived while paused.
+    Terminate,
+}
+
+/// Waits up to `PAUSE` for SIGTERM while an operation is paused; `Err` if it came.
+pub type PauseWait<'a> = &'a mut dyn FnMut() -> Result<(), Stop>;
+
+pub struct Logdir {
+    pub name: String,
+    dir: OwnedFd,
+    _lock: OwnedFd,
+    cur: OwnedFd,
+    /// Bytes in `current`, written or buffered.
+    size: u64,
+    pub cfg: Config,
+    /// When `t` rotates next.
+    pub trotate: Option<Instant>,
+    /// The running processor and the `.u` file it works on.
+    processor: Option<(nix::unistd::Pid, String)>,
+    buf: Vec<u8>,
+    verbose: bool,
+}
+
+fn sys_msg(what: &str, name: &str, e: Errno) -> String {
+    format!("{what}: {name}: {}", errno_text(e.raw_os_error()))
+}
+
+/// Retries `op` on `dir` every 3 s with svlogd's `pausing:` message until it works.
+fn retry<T>(
+    dir: &OwnedFd,
+    name: &str,
+    wait: PauseWait<'_>,
+    what: &str,
+    mut op: impl FnMut(&OwnedFd) -> Result<T, Errno>,
+) -> Result<T, Stop> {
+    loop {
+        match op(dir) {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                pausing(&sys_msg(what, name, e));
+                wait()?;
+            }
+        }
+    }
+}
+
+fn open_current(dir: &OwnedFd, name: &str, wait: PauseWait<'_>) -> Result<OwnedFd, Stop> {
+    let flags =
+        OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = retry(dir, name, wait, "unable to open current", |d| {
+        rfs::openat(d, "current", flags, Mode::from_raw_mode(0o644))
+    })?;
+    retry(dir, name, wait, "unable to set mode of current", |_| {
+        rfs::fchmod(&fd, Mode::from_raw_mode(0o644))
+    })?;
+    Ok(fd)
+}
+
+/// The number of `@….s`/`.u` files in `dir` and the oldest one (other than `keep`); leftover
+/// `.t` files of a processor are removed on the way.
+fn saved_files(dir: &OwnedFd, keep: Option<&str>) -> (u64, Option<String>) {
+    let mut count = 0;
+    let mut oldest: Option<String> = None;
+    let Ok(list) = rfs::Dir::read_from(dir) else {
+        return (0, None);
+    };
+    for e in list.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.len() != SAVED_LEN || !n.starts_with('@') {
+            continue;
+        }
+        if n.ends_with('t') {
+            let _ = rfs::unlinkat(dir, n.as_str(), rfs::AtFlags::empty());
+            continue;
+        }
+        count += 1;
+        if Some(n.as_str()) != keep && oldest.as_ref().is_none_or(|o| n < *o) {
+            oldest = Some(n);
+        }
+    }
+    (count, oldest)
+}
+
+/// Deletes the oldest saved file if there are more than `nmax` (one per rotation, as svlogd).
+fn remove_oldest(dir: &OwnedFd, name: &str, nmax: u64, keep: Option<&str>, verbose: bool) {
+    let (count, oldest) = saved_files(dir, keep);
+    if nmax > 0 && count > nmax {
+        if let Some(old) = oldest {
+            if verbose {
+                info(&format!("delete: {name}/{old}"));
+            }
+            if let Err(e) = rfs::unlinkat(dir, old.as_str(), rfs::AtFlags::empty()) {
+                warn(&sys_msg("unable to unlink oldest logfile", name, e));
+            }
+        }
+    }
+}
+
+/// A fresh `@TAI64N.x` name that does not exist yet in `dir`.
+fn saved_name(dir: &OwnedFd, state: u8) -> String {
+    loop {
+        let label = Tai64n::from_system_time(SystemTime::now()).label();
+        let mut name = String::from_utf8_lossy(&label).into_owned();
+        name.push('.');
+        name.push(state as char);
+        if matches!(
+            rfs::statat(dir, name.as_str(), rfs::AtFlags::empty()),
+            Err(Errno::NOENT)
+        ) {
+            return name;
+        }
+        std::thread::sleep(Duration::from_micros(1));
+    }
+}
+
+impl Logdir {
+    /// Opens and locks `name`, reads its config, recovers an unclean `current`. `None` (after a
+    /// warning) if the directory cannot be used.
+    pub fn open(name: &str, verbose: bool, wait: PauseWait<'_>) -> Result<Option<Logdir>, Stop> {
+        let dir = match rfs::open(
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(d) => d,
+            Err(e) => {
+                warn(&sys_msg("unable to open log directory", name, e));
+                return Ok(None);
+            }
+        };
+        let lock_flags =
+            OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let lock = match rfs::openat(&dir, "lock", lock_flags, Mode::from_raw_mode(0o600))
+            .and_then(|fd| rfs::flock(&fd, FlockOperation::NonBlockingLockExclusive).map(|()| fd))
+        {
+            Ok(fd) => fd,
+            Err(e) => {
+                warn(&sys_msg("unable to lock directory", name, e));
+                return Ok(None);
+            }
+        };
+        let cfg = match rfs::openat(
+            &dir,
+            "config",
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => {
+                if verbose {
+                    info(&format!("read: {name}/config"));
+                }
+                let mut text = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    match rustix::io::read(&fd, &mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => text.extend_from_slice(&chunk[..n]),
+                        Err(Errno::INTR) => {}
+                        Err(e) => {
+                            warn(&sys_msg("unable to read config", name, e));
+                            break;
+                        }
+                    }
+                }
+                Config::parse(&text)
+            }
+            Err(Errno::NOENT) => Config::default(),
+            Err(e) => {
+                warn(&sys_msg("unable to read config", name, e));
+                Config::default()
+            }
+        };
+        let mut fresh = true;
+        let mut size = 0;
+        match rfs::statat(&dir, "current", rfs::AtFlags::empty()) {
+            Ok(st) if st.st_size > 0 && st.st_mode & 0o100 == 0 => {
+                // Not closed cleanly: keep it as an unfinished file.
+                let saved = saved_name(&dir, b'u');
+                retry(&dir, name, wait, "unable to rename current", |d| {
+                    rfs::renameat(d, "current", d, saved.as_str())
+                })?;
+                remove_oldest(&dir, name, cfg.nmax, None, verbose);
+            }
+            Ok(st) => {
+                size = st.st_size as u64;
+                fresh = false;
+            }
+            Err(Errno::NOENT) => {}
+            Err(e) => {
+                warn(&sys_msg("unable to stat current", name, e));
+                return Ok(None);
+            }
+        }
+        let cur = open_current(&dir, name, wait)?;
+        if verbose {
+            info(&format!(
+                "{}: {name}/current",
+                if fresh { "new" } else { "append" }
+            ));
+        }
+        let ld = Logdir {
+            name: name.to_string(),
+            dir,
+            _lock: lock,
+            cur,
+            size,
+            trotate: (cfg.tmax > 0).then(|| Instant::now() + Duration::from_secs(cfg.tmax)),
+            cfg,
+            processor: None,
+            buf: Vec::with_capacity(FLUSH_AT * 2),
+            verbose,
+        };
+        Ok(Some(ld))
+    }
+
+    /// Appends one record, rotating first if it would not fit in `s` (runit.md §7.4, but whole
+    /// lines: see the module doc), and after it if `current` is within `len` of `s`.
+    pub fn write_record(
+        &mut self,
+        rec: &[u8],
+        linemax: u64,
+        wait: PauseWait<'_>,
+    ) -> Result<(), Stop> {
+        let max = self.cfg.size;
+        if max > 0 && self.size > 0 && self.size + rec.len() as u64 > max {
+            self.rotate(wait)?;
+        }
+        let mut rest = rec;
+        while max > 0 && self.size + rest.len() as u64 > max {
+            // One record longer than `s`: split it at the limit.
+            let room = (max - self.size) as usize;
+            self.buf.extend_from_slice(&rest[..room]);
+            self.size = max;
+            rest = &rest[room..];
+            self.rotate(wait)?;
+        }
+        self.buf.extend_from_slice(rest);
+        self.size += rest.len() as u64;
+        if self.buf.len() >= FLUSH_AT {
+            self.flush(wait)?;
+        }
+        if max > 0 && rec.last() == Some(&b'\n') && self.size >= max.saturating_sub(linemax) {
+            self.rotate(wait)?;
+        }
+        Ok(())
+    }
+
+    /// Writes out the buffer; on a full disk applies `N`, otherwise pauses and retries.
+    pub fn flush(&mut self, wait: PauseWait<'_>) -> Result<(), Stop> {
+        let mut off = 0;
+        while off < self.buf.len() {
+            match rustix::io::write(&self.cur, &self.buf[off..]) {
+                Ok(n) => off += n,
+                Err(Errno::INTR | Errno::AGAIN) => {}
+                Err(e) => {
+                    if e == Errno::NOSPC && self.cfg.nmin < self.cfg.nmax && self.delete_for_space()
+                    {
+                        continue;
+                    }
+                    // Keep what is written out of the buffer: a retry must not duplicate it.
+                    self.buf.drain(..off);
+                    off = 0;
+                    pausing(&sys_msg("unable to write to current", &self.name, e));
+                    wait()?;
+                }
+            }
+        }
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// On ENOSPC with `N` < `n`: delete the oldest saved file while more than `N` exist.
+    fn delete_for_space(&mut self) -> bool {
+        let (count, oldest) = saved_files(&self.dir, None);
+        match oldest {
+            Some(old) if count > self.cfg.nmin => {
+                warn(&format!("out of disk space, delete: {}/{old}", self.name));
+                rfs::unlinkat(&self.dir, old.as_str(), rfs::AtFlags::empty()).is_ok()
+            }
+            _ => false,
+        }
+    }
+
+    /// Rotates `current` if it is not empty: flush, fsync, mode 0744, rename to `@….s` (`.u`
+    /// with a processor), new `current`, delete the oldest, start the processor.
+    pub fn rotate(&mut self, wait: PauseWait<'_>) -> Result<(), Stop> {
+        if self.cfg.tmax > 0 {
+            self.trotate = Some(Instant::now() + Duration::from_secs(self.cfg.tmax));
+        }
+        if self.size == 0 {
+            return Ok(());
+        }
+        self.flush(wait)?;
+        self.finish_processor(true, wait)?;
+        let (dir, name, cur) = (&self.dir, self.name.as_str(), &self.cur);
+        retry(dir, name, wait, "unable to fsync current logfile", |_| {
+            rfs::fsync(cur)
+        })?;
+        retry(dir, name, wait, "unable to set mode of current", |_| {
+            rfs::fchmod(cur, Mode::from_raw_mode(0o744))
+        })?;
+        let saved = saved_name(
+            &self.dir,
+            if self.cfg.processor.is_some() {
+                b'u'
+            } else {
+                b's'
+            },
+        );
+        if self.verbose {
+            info(&format!(
+                "rename: {}/current {saved} {}",
+                self.name, self.size
+            ));
+        }
+        retry(
+            &self.dir,
+            &self.name,
+            wait,
+            "unable to rename current",
+            |d| rfs::renameat(d, "current", d, saved.as_str()),
+        )?;
+        self.cur = open_current(&self.dir, &self.name, wait)?;
+        self.size = 0;
+        remove_oldest(
+            &self.dir,
+            &self.name,
+            self.cfg.nmax,
+            Some(&saved),
+            self.verbose,
+        );
+        if self.cfg.processor.is_some() {
+            self.start_processor(saved);
+        }
+        Ok(())
+    }
+
+    /// `/bin/sh -c CMD` with stdin `@X.u`, stdout `@X.t`, fd 4 `state`, fd 5 `newstate`, in the
+    /// log directory.
+    fn start_processor(&mut self, unfinished: String) {
+        let Some(cmd) = self.cfg.processor.clone() else {
+            return;
+        };
+        let out_name = format!("{}t", &unfinished[..SAVED_LEN - 1]);
+        let ro = OFlags::RDONLY | OFlags::CLOEXEC;
+        let trunc = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC;
+        let mode = Mode::from_raw_mode(0o644);
+        let files = (|| -> Result<[OwnedFd; 4], Errno> {
+            let input = rfs::openat(&self.dir, unfinished.as_str(), ro, Mode::empty())?;
+            let output = rfs::openat(&self.dir, out_name.as_str(), trunc, mode)?;
+            let state = match rfs::openat(&self.dir, "state", ro, Mode::empty()) {
+                Err(Errno::NOENT) => {
+                    drop(rfs::openat(&self.dir, "state", trunc, mode)?);
+                    rfs::openat(&self.dir, "state", ro, Mode::empty())?
+                }
+                r => r?,
+            };
+            let newstate = rfs::openat(&self.dir, "newstate", trunc, mode)?;
+            Ok([input, output, state, newstate])
+        })();
+        let files = match files {
+            Ok(f) => f,
+            Err(e) => {
+                warn(&sys_msg(
+                    "unable to open files for processor",
+                    &self.name,
+                    e,
+                ));
+                return;
+            }
+        };
+        // Out of the way of the targets 0, 1, 4 and 5, so that no dup2 clobbers another source.
+        let files: Vec<OwnedFd> = match files
+            .iter()
+            .map(|f| rustix::io::fcntl_dupfd_cloexec(f, HIGH_FD))
+            .collect()
+        {
+            Ok(f) => f,
+            Err(e) => {
+                warn(&sys_msg("unable to set up processor", &self.name, e));
+                return;
+            }
+        };
+        let Ok(mut c) = herd_sys::Command::new(
+            "/bin/sh",
+            &format!("svlogd: fatal: unable to run processor: {}: ", self.name),
+        ) else {
+            return;
+        };
+        if c.arg0("sh")
+            .and_then(|()| c.set_args(&["-c", &cmd]))
+            .is_err()
+        {
+            return;
+        }
+        c.current_dir_fd(
+            self.dir.as_fd(),
+            &format!("svlogd: fatal: unable to change directory: {}: ", self.name),
+        );
+        c.stdin(files[0].as_fd());
+        c.stdout(files[1].as_fd());
+        c.fd(files[2].as_fd(), 4);
+        c.fd(files[3].as_fd(), 5);
+        if self.verbose {
+            info(&format!("processing: {}/{unfinished}", self.name));
+        }
+        match c.spawn() {
+            Ok(pid) => self.processor = Some((pid, unfinished)),
+            Err(e) => warn(&sys_msg(
+                "unable to fork for processor",
+                &self.name,
+                Errno::from_raw_os_error(e as i32),
+            )),
+        }
+    }
+
+    /// Whether `pid` is this directory's processor.
+    pub fn owns(&self, pid: nix::unistd::Pid) -> bool {
+        self.processor.as_ref().is_some_and(|(p, _)| *p == pid)
+    }
+
+    /// After the processor exited with `ok`: keep its output as `.s`, or discard it and run again.
+    pub fn processor_done(&mut self, ok: bool) {
+        let Some((_, unfinished)) = self.processor.take() else {
+            return;
+        };
+        let stem = &unfinished[..SAVED_LEN - 1];
+        let (t, s) = (format!("{stem}t"), format!("{stem}s"));
+        let none = rfs::AtFlags::empty();
+        if !ok {
+            warn(&format!("processor failed, restart: {}", self.name));
+            let _ = rfs::unlinkat(&self.dir, t.as_str(), none);
+            self.start_processor(unfinished);
+            return;
+        }
+        let d = &self.dir;
+        if rfs::renameat(d, t.as_str(), d, s.as_str()).is_ok() {
+            let _ = rfs::chmodat(d, s.as_str(), Mode::from_raw_mode(0o744), none);
+            let _ = rfs::unlinkat(d, unfinished.as_str(), none);
+            let _ = rfs::renameat(d, "newstate", d, "state");
+            if self.verbose {
+                info(&format!("processed: {}/{s}", self.name));
+            }
+        }
+    }
+
+    /// Waits for a running processor (svlogd runs one at a time per directory).
+    pub fn finish_processor(&mut self, blocking: bool, _wait: PauseWait<'_>) -> Result<(), Stop> {
+        while let Some((pid, _)) = self.processor.clone() {
+            if !blocking {
+                return Ok(());
+            }
+            let ok = herd_sys::process::wait_for(pid) == Some(herd_sys::Exit::Code(0));
+            self.processor_done(ok);
+        }
+        Ok(())
+    }
+
+    /// Flush, fsync, mode 0744, as at exit and on HUP.
+    pub fn close(&mut self, wait: PauseWait<'_>) -> Result<(), Stop> {
+        if self.verbose {
+            info(&format!("close: {}", self.name));
+        }
+        self.flush(wait)?;
+        self.finish_processor(true, wait)?;
+        let _ = rfs::fsync(&self.cur);
+        let _ = rfs::fchmod(&self.cur, Mode::from_raw_mode(0o744));
+        Ok(())
+    }
+
+    /// Sends a UDP copy; a failure is written into the log, as svlogd does.
+    pub fn send_udp(
+        &mut self,
+        sock: Option<&UdpSocket>,
+        msg: &[u8],
+        linemax: u64,
+        wait: PauseWait<'_>,
+    ) -> Result<(), Stop> {
+        let Some(target) = self.cfg.udp else {
+            return Ok(());
+        };
+        let sent = sock.map(|s| s.send_to(msg, target));
+        match sent {
+            Some(Ok(n)) if n == msg.len() => Ok(()),
+            Some(_) => {
+                let mut rec = b"warning: failure sending through udp: ".to_vec();
+                rec.extend_from_slice(msg);
+                self.write_record(&rec, linemax, wait)
+            }
+            None => {
+                let mut rec = b"warning: no udp socket available: ".to_vec();
+                rec.extend_from_slice(msg);
+                self.write_record(&rec, linemax, wait)
+            }
+        }
+    }
+
+    /// The selection of `line` by this directory's patterns.
+    pub fn select(&self, line: &[u8]) -> pattern::Selection {
+        pattern::select(&self.cfg.rules, line)
+    }
+}

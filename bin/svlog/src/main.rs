@@ -1,0 +1,410 @@
+//! `svlog [-tttv] [-r c] [-R xyz] [-l len] [-b buflen] dir...`: runit's svlogd, losing nothing.
+//! See docs/svlog.md.
+
+#![forbid(unsafe_code)]
+
+mod logdir;
+mod pattern;
+
+use std::ffi::OsString;
+use std::net::UdpSocket;
+use std::os::unix::ffi::OsStrExt;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use herd_getopt::Getopt;
+use herd_sys::signal::{self, Sig};
+use herd_sys::{reap_any, Exit, Reaped};
+use herd_tai64n::Tai64n;
+use logdir::{Logdir, Stop, PAUSE};
+use nix::sys::signal::Signal;
+use nix::sys::signalfd::SignalFd;
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
+
+const EXIT_FAIL: u8 = 111;
+const USAGE: &str = " [-ttv] [-r c] [-R abc] [-l len] [-b buflen] dir ...";
+const VERSION: &str = "$Id: 5e55a90e0a1b35ec47fed3021453c50675ea1117 $";
+const DEFAULT_LINEMAX: u64 = 1000;
+const DEFAULT_BUFLEN: u64 = 1024;
+/// Our read size, whatever `-b` says (it stays accepted).
+const READ_SIZE: usize = 128 * 1024;
+/// How long SIGTERM waits for the rest of a line in progress.
+const FINISH_LINE: Duration = Duration::from_secs(1);
+const HANDLED: [Sig; 4] = [Sig::SIGTERM, Sig::SIGALRM, Sig::SIGHUP, Sig::SIGCHLD];
+
+struct Opts {
+    /// 0 none, 1 TAI64N, 2 `_` UTC, 3 `T` UTC.
+    timestamp: u8,
+    replace_char: Option<u8>,
+    replace: Vec<u8>,
+    linemax: u64,
+    verbose: bool,
+    dirs: Vec<String>,
+}
+
+fn usage(argv0: &str) -> ExitCode {
+    herd_diag::emit(&herd_diag::usage_line(argv0, USAGE));
+    ExitCode::from(EXIT_FAIL)
+}
+
+fn parse(argv0: &str, args: &[OsString]) -> Result<Opts, ExitCode> {
+    let mut o = Opts {
+        timestamp: 0,
+        replace_char: None,
+        replace: Vec::new(),
+        linemax: DEFAULT_LINEMAX,
+        verbose: false,
+        dirs: Vec::new(),
+    };
+    let mut buflen = DEFAULT_BUFLEN;
+    let mut g = Getopt::new(args, "R:r:l:b:tvV");
+    for opt in g.by_ref() {
+        let opt = match opt {
+            Ok(opt) => opt,
+            Err(e) => {
+                herd_diag::emit(&format!("{argv0}: {e}\n"));
+                return Err(usage(argv0));
+            }
+        };
+        let v = opt.value.as_ref().map_or(&b""[..], |v| v.as_bytes());
+        match opt.letter {
+            b'R' => {
+                o.replace = v.to_vec();
+                o.replace_char.get_or_insert(b'_');
+            }
+            b'r' => match v {
+                [c] => o.replace_char = Some(*c),
+                _ => return Err(usage(argv0)),
+            },
+            b'l' => {
+                o.linemax = Some(herd_getopt::scan_ulong(v).0)
+                    .filter(|&n| n > 0)
+                    .unwrap_or(DEFAULT_LINEMAX)
+            }
+            b'b' => {
+                buflen = Some(herd_getopt::scan_ulong(v).0)
+                    .filter(|&n| n > 0)
+                    .unwrap_or(DEFAULT_BUFLEN)
+            }
+            b't' => o.timestamp = (o.timestamp + 1).min(3),
+            b'v' => o.verbose = true,
+            _ => {
+                herd_diag::emit(&format!("{VERSION}\n"));
+                return Err(usage(argv0));
+            }
+        }
+    }
+    o.dirs = args[g.operands()..]
+        .iter()
+        .map(|d| d.to_string_lossy().into_owned())
+        .collect();
+    if o.dirs.is_empty() || buflen <= o.linemax {
+        return Err(usage(argv0));
+    }
+    Ok(o)
+}
+
+/// Waits out one pause (3 s) on the signalfd; SIGTERM ends it with `Stop::Terminate`, other
+/// signals are kept for later.
+fn pause_wait(sigfd: &SignalFd, pending: &mut Vec<i32>) -> Result<(), Stop> {
+    let deadline = Instant::now() + PAUSE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        let ts = Timespec {
+            tv_sec: left.as_secs() as _,
+            tv_nsec: left.subsec_nanos() as _,
+        };
+        let mut fds = [PollFd::new(sigfd, PollFlags::IN)];
+        let _ = poll(&mut fds, Some(&ts));
+        let mut term = false;
+        signal::drain(sigfd, |s| {
+            if s == Signal::SIGTERM as i32 {
+                term = true;
+            } else {
+                pending.push(s);
+            }
+        });
+        if term {
+            return Err(Stop::Terminate);
+        }
+    }
+}
+
+fn stamp(kind: u8) -> Vec<u8> {
+    let now = Tai64n::from_system_time(SystemTime::now());
+    let mut s = match kind {
+        1 => now.label().to_vec(),
+        2 => now.utc(false).to_vec(),
+        3 => now.utc(true).to_vec(),
+        _ => return Vec::new(),
+    };
+    s.push(b' ');
+    s
+}
+
+fn open_all(o: &Opts, sigfd: &SignalFd, pending: &mut Vec<i32>) -> Result<Vec<Logdir>, Stop> {
+    let mut dirs = Vec::new();
+    for name in &o.dirs {
+        if let Some(d) = Logdir::open(name, o.verbose, &mut || pause_wait(sigfd, pending))? {
+            dirs.push(d);
+        }
+    }
+    Ok(dirs)
+}
+
+fn udp_socket(dirs: &[Logdir]) -> Option<UdpSocket> {
+    dirs.iter()
+        .any(|d| d.cfg.udp.is_some())
+        .then(|| UdpSocket::bind("0.0.0.0:0").ok())
+        .flatten()
+}
+
+/// Everything about one complete line: where it goes and how.
+struct Out<'a> {
+    o: &'a Opts,
+    rec: Vec<u8>,
+}
+
+impl Out<'_> {
+    fn line(
+        &mut self,
+        line: &[u8],
+        stamp: &[u8],
+        dirs: &mut [Logdir],
+        udp: Option<&UdpSocket>,
+        wait: logdir::PauseWait<'_>,
+    ) -> Result<(), Stop> {
+        let linemax = self.o.linemax;
+        let cut = &line[..line.len().min(linemax as usize)];
+        let dots: &[u8] = if line.len() as u64 >= linemax {
+            b"..."
+        } else {
+            b""
+        };
+        for d in dirs.iter_mut() {
+            let sel = d.select(cut);
+            if sel.stderr {
+                self.rec.clear();
+                self.rec.extend_from_slice(stamp);
+                self.rec.extend_from_slice(&d.cfg.prefix);
+                self.rec.extend_from_slice(cut);
+                self.rec.extend_from_slice(dots);
+                self.rec.push(b'\n');
+                let _ = rustix::io::write(rustix::stdio::stderr(), &self.rec);
+            }
+            if !sel.file {
+                continue;
+            }
+            if d.cfg.udp.is_some() {
+                self.rec.clear();
+                self.rec.extend_from_slice(stamp);
+                self.rec.extend_from_slice(&d.cfg.prefix);
+                self.rec.extend_from_slice(cut);
+                self.rec.extend_from_slice(dots);
+                self.rec.push(b'\n');
+                let msg = std::mem::take(&mut self.rec);
+                d.send_udp(udp, &msg, linemax, wait)?;
+                self.rec = msg;
+            }
+            if !d.cfg.udp_only {
+                self.rec.clear();
+                self.rec.extend_from_slice(stamp);
+                self.rec.extend_from_slice(&d.cfg.prefix);
+                self.rec.extend_from_slice(line);
+                self.rec.push(b'\n');
+                let rec = std::mem::take(&mut self.rec);
+                d.write_record(&rec, linemax, wait)?;
+                self.rec = rec;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let argv0 = argv
+        .first()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "svlog".into());
+    let o = match parse(&argv0, argv.get(1..).unwrap_or(&[])) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let sigfd = match signal::block(&HANDLED).and_then(|_| signal::signal_fd(&HANDLED)) {
+        Ok(fd) => fd,
+        Err(e) => {
+            herd_diag::emit(&format!(
+                "svlogd: fatal: unable to set up signals: {}\n",
+                herd_diag::Reason(e as i32)
+            ));
+            return ExitCode::from(EXIT_FAIL);
+        }
+    };
+    let _ = rustix::io::ioctl_fionbio(rustix::stdio::stdin(), true);
+    match run(&o, &sigfd) {
+        Ok(code) => ExitCode::from(code),
+        Err(Stop::Terminate) => ExitCode::SUCCESS,
+    }
+}
+
+fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
+    let mut pending: Vec<i32> = Vec::new();
+    let mut dirs = open_all(o, sigfd, &mut pending)?;
+    if dirs.is_empty() {
+        herd_diag::emit("svlogd: fatal: no functional log directories.\n");
+        return Ok(EXIT_FAIL);
+    }
+    let mut udp = udp_socket(&dirs);
+    let mut out = Out {
+        o,
+        rec: Vec::with_capacity(4096),
+    };
+    let mut inbuf = vec![0u8; READ_SIZE];
+    let mut line: Vec<u8> = Vec::with_capacity(o.linemax as usize + 64);
+    let mut line_stamp: Vec<u8> = Vec::new();
+    let mut term_deadline: Option<Instant> = None;
+    let mut eof = false;
+
+    loop {
+        // Signals first (also those that arrived during a pause).
+        let mut sigs = std::mem::take(&mut pending);
+        signal::drain(sigfd, |s| sigs.push(s));
+        for s in sigs {
+            match Signal::try_from(s) {
+                Ok(Signal::SIGTERM) => {
+                    if o.verbose {
+                        logdir::info("sigterm received.");
+                    }
+                    term_deadline.get_or_insert(Instant::now() + FINISH_LINE);
+                }
+                Ok(Signal::SIGALRM) => {
+                    if o.verbose {
+                        logdir::info("sigalarm received.");
+                    }
+                    for d in dirs.iter_mut() {
+                        d.rotate(&mut || pause_wait(sigfd, &mut pending))?;
+                    }
+                }
+                Ok(Signal::SIGHUP) => {
+                    if o.verbose {
+                        logdir::info("sighangup received.");
+                    }
+                    for d in dirs.iter_mut() {
+                        d.close(&mut || pause_wait(sigfd, &mut pending))?;
+                    }
+                    dirs.clear();
+                    dirs = open_all(o, sigfd, &mut pending)?;
+                    if dirs.is_empty() {
+                        herd_diag::emit("svlogd: fatal: no functional log directories.\n");
+                        return Ok(EXIT_FAIL);
+                    }
+                    udp = udp_socket(&dirs);
+                }
+                Ok(Signal::SIGCHLD) => {
+                    while let Reaped::Child(pid, exit) = reap_any() {
+                        if let Some(d) = dirs.iter_mut().find(|d| d.owns(pid)) {
+                            d.processor_done(exit == Exit::Code(0));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let now = Instant::now();
+        for d in dirs.iter_mut() {
+            if d.trotate.is_some_and(|t| t <= now) {
+                d.rotate(&mut || pause_wait(sigfd, &mut pending))?;
+            }
+        }
+        // SIGTERM ends at a line boundary, or when the line in progress does not end in time:
+        // either way what was read is written.
+        let terminating = term_deadline.is_some();
+        let give_up = term_deadline.is_some_and(|t| now >= t);
+        if eof || (terminating && (line.is_empty() || give_up)) {
+            if !line.is_empty() {
+                out.line(&line, &line_stamp, &mut dirs, udp.as_ref(), &mut || {
+                    pause_wait(sigfd, &mut pending)
+                })?;
+            }
+            for d in dirs.iter_mut() {
+                d.close(&mut || pause_wait(sigfd, &mut pending))?;
+            }
+            return Ok(0);
+        }
+
+        let wake = dirs
+            .iter()
+            .filter_map(|d| d.trotate)
+            .chain(term_deadline)
+            .min();
+        let timeout = wake.map(|w| {
+            let left = w.saturating_duration_since(Instant::now());
+            Timespec {
+                tv_sec: left.as_secs() as _,
+                tv_nsec: left.subsec_nanos() as _,
+            }
+        });
+        let (input, sig) = {
+            let stdin = rustix::stdio::stdin();
+            let mut fds = [
+                PollFd::new(&stdin, PollFlags::IN),
+                PollFd::new(sigfd, PollFlags::IN),
+            ];
+            let _ = poll(&mut fds, timeout.as_ref());
+            (!fds[0].revents().is_empty(), !fds[1].revents().is_empty())
+        };
+        if sig || !input {
+            continue;
+        }
+        // While finishing a line for SIGTERM, read one byte at a time: what follows the line
+        // stays in the pipe for the next logger.
+        let want = if terminating { 1 } else { READ_SIZE };
+        let n = match rustix::io::read(rustix::stdio::stdin(), &mut inbuf[..want]) {
+            Ok(0) => {
+                eof = true;
+                continue;
+            }
+            Ok(n) => n,
+            Err(Errno::AGAIN | Errno::INTR) => continue,
+            Err(e) => {
+                logdir::warn(&format!(
+                    "unable to read standard input: {}",
+                    herd_diag::errno_text(e.raw_os_error())
+                ));
+                eof = true;
+                continue;
+            }
+        };
+        let chunk_stamp = stamp(o.timestamp);
+        let mut done_line = false;
+        for &b in &inbuf[..n] {
+            if line.is_empty() && line_stamp.is_empty() {
+                line_stamp.clone_from(&chunk_stamp);
+            }
+            if b == b'\n' {
+                out.line(&line, &line_stamp, &mut dirs, udp.as_ref(), &mut || {
+                    pause_wait(sigfd, &mut pending)
+                })?;
+                line.clear();
+                line_stamp.clear();
+                done_line = true;
+                continue;
+            }
+            let b = match o.replace_char {
+                Some(r) if !(32..=126).contains(&b) || o.replace.contains(&b) => r,
+                _ => b,
+            };
+            line.push(b);
+        }
+        if done_line || !terminating {
+            for d in dirs.iter_mut() {
+                d.flush(&mut || pause_wait(sigfd, &mut pending))?;
+            }
+        }
+    }
+}
