@@ -6,5 +6,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod interop;
+mod pid1;
 mod supervise;
 mod sv;
+mod svscan;

@@ -134,6 +134,12 @@ fn find_supervise() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("supervise"))
 }
 
+/// Ready once `run` is there and executable: starting before the chmod of a new run would
+/// cost a failed exec and a 1 s pause.
+fn run_ready(service: &Path) -> bool {
+    std::fs::metadata(service.join("run")).is_ok_and(|m| m.mode() & 0o100 != 0)
+}
+
 /// Runs svscan until it exits; returns the exit code.
 pub fn run(args: &Args, argv: &[OsString]) -> u8 {
     let diag = Diag::new(format!("svscan {}", args.dir.to_string_lossy()));
@@ -374,26 +380,33 @@ impl Svscan<'_> {
             return;
         };
         let mut rewatch = false;
-        let mut any = false;
+        let mut rescan = false;
         match w.ino.read_events(buf) {
             Ok(events) => {
                 for ev in events {
-                    any = true;
                     if ev.mask.contains(inotify::EventMask::Q_OVERFLOW) {
                         rewatch = true;
+                        rescan = true;
                     }
+                    // A parent directory on the way to DIR: only the name that leads to DIR counts,
+                    // so that busy parents such as /etc cost no rescan.
                     if w.chain
                         .iter()
                         .any(|(wd, name)| *wd == ev.wd && ev.name == Some(name.as_os_str()))
                     {
                         rewatch = true;
+                        rescan = true;
                     }
-                    if w.scan.as_ref() == Some(&ev.wd)
-                        && ev.mask.intersects(
+                    if w.scan.as_ref() == Some(&ev.wd) {
+                        rescan = true;
+                        if ev.mask.intersects(
                             inotify::EventMask::DELETE_SELF | inotify::EventMask::MOVE_SELF,
-                        )
-                    {
-                        rewatch = true;
+                        ) {
+                            rewatch = true;
+                        }
+                    }
+                    if w.pending.iter().any(|(_, wd)| *wd == ev.wd) {
+                        rescan = true;
                     }
                 }
             }
@@ -403,7 +416,7 @@ impl Svscan<'_> {
         if rewatch {
             self.watch_scan_dir();
         }
-        if any && self.shutdown.is_none() {
+        if rescan && self.shutdown.is_none() {
             self.rescan();
         }
     }
@@ -471,7 +484,12 @@ impl Svscan<'_> {
             });
         }
         self.retry_at = dangling.then(|| Instant::now() + RESCAN);
-        self.update_pending(&entries);
+        if self.update_pending(&mut entries) {
+            // A `run` appeared between our look and the watch: it counts now.
+            for e in entries.iter_mut() {
+                e.ready = e.ready || run_ready(&dir.join(&e.name));
+            }
+        }
         let mut actions = std::mem::take(&mut self.actions);
         self.table.scan(&entries, Instant::now(), &mut actions);
         self.apply(&mut actions);
@@ -479,31 +497,35 @@ impl Svscan<'_> {
     }
 
     /// Keeps a watch on each service directory that waits for its `run`, and only on those.
-    fn update_pending(&mut self, entries: &[Entry]) {
+    /// Returns whether a newly watched directory turned out ready after all (its `run` came
+    /// between the scan's look and the watch), so that the caller looks again.
+    fn update_pending(&mut self, entries: &mut [Entry]) -> bool {
         let Some(w) = self.watches.as_mut() else {
-            return;
+            return false;
         };
         let table = &self.table;
-        let waiting = |id: Id| entries.iter().any(|e| e.id == id && !e.ready) && !table.knows(id);
+        let waiting = |id: Id, entries: &[Entry]| {
+            entries.iter().any(|e| e.id == id && !e.ready) && !table.knows(id)
+        };
         w.pending.retain(|(id, wd)| {
-            let keep = waiting(*id);
+            let keep = waiting(*id, entries);
             if !keep {
                 let _ = w.ino.watches().remove(wd.clone());
             }
             keep
         });
-        for e in entries.iter().filter(|e| waiting(e.id)) {
-            if w.pending.iter().any(|(id, _)| *id == e.id) {
+        let mut late = false;
+        for e in entries.iter() {
+            if !waiting(e.id, entries) || w.pending.iter().any(|(id, _)| *id == e.id) {
                 continue;
             }
-            if let Ok(wd) = w
-                .ino
-                .watches()
-                .add(Path::new(self.dir).join(&e.name), PENDING_MASK)
-            {
+            let path = Path::new(self.dir).join(&e.name);
+            if let Ok(wd) = w.ino.watches().add(&path, PENDING_MASK) {
                 w.pending.push((e.id, wd));
             }
+            late |= run_ready(&path);
         }
+        late
     }
 
     fn start_due(&mut self, now: Instant) {
@@ -550,6 +572,7 @@ impl Svscan<'_> {
         )
         .ok()?;
         c.setsid(self.setsid);
+        c.reset_signals(true);
         match c.spawn() {
             Ok(pid) => Some(pid.as_raw()),
             Err(e) => {

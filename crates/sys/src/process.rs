@@ -158,6 +158,7 @@ pub struct Command {
     stdin: Option<RawFd>,
     stdout: Option<RawFd>,
     close_stdout: bool,
+    reset_signals: bool,
     setsid: bool,
     mask: Option<SigSet>,
     exec_failure: Vec<u8>,
@@ -179,6 +180,7 @@ impl Command {
             stdin: None,
             stdout: None,
             close_stdout: false,
+            reset_signals: false,
             setsid: false,
             mask: None,
             exec_failure: exec_failure.as_bytes().to_vec(),
@@ -245,6 +247,12 @@ impl Command {
         self.close_stdout = true;
     }
 
+    /// Every signal goes back to its default action in the child, even one this process
+    /// inherited as ignored (svscan's children start clean). Without this only SIGPIPE is reset.
+    pub fn reset_signals(&mut self, on: bool) {
+        self.reset_signals = on;
+    }
+
     /// The child calls `setsid()`.
     pub fn setsid(&mut self, on: bool) {
         self.setsid = on;
@@ -270,6 +278,17 @@ impl Command {
         // SAFETY: we are the child of a fork: only async-signal-safe libc calls follow, on
         // descriptors and C strings owned by `self`, which the fork copied.
         unsafe {
+            // The directory first: moving descriptors could overwrite the one `chdir_fd` names.
+            if let Some(dir) = &self.chdir {
+                if libc::chdir(dir.as_ptr()) == -1 {
+                    die(&self.chdir_failure);
+                }
+            }
+            if let Some(fd) = self.chdir_fd {
+                if libc::fchdir(fd) == -1 {
+                    die(&self.chdir_failure);
+                }
+            }
             if let Some(fd) = self.stdin {
                 move_fd(fd, 0);
             }
@@ -285,20 +304,18 @@ impl Command {
             if self.setsid {
                 libc::setsid();
             }
-            if let Some(dir) = &self.chdir {
-                if libc::chdir(dir.as_ptr()) == -1 {
-                    die(&self.chdir_failure);
-                }
-            }
-            if let Some(fd) = self.chdir_fd {
-                if libc::fchdir(fd) == -1 {
-                    die(&self.chdir_failure);
-                }
-            }
             // Rust's runtime ignores SIGPIPE; the program gets the default back.
             let mut dfl: libc::sigaction = std::mem::zeroed();
             dfl.sa_sigaction = libc::SIG_DFL;
             libc::sigaction(libc::SIGPIPE, &dfl, std::ptr::null_mut());
+            if self.reset_signals {
+                for sig in 1..=libc::SIGRTMAX() {
+                    if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                        // glibc-internal signals refuse this; that is fine.
+                        libc::sigaction(sig, &dfl, std::ptr::null_mut());
+                    }
+                }
+            }
             let mask = match &self.mask {
                 Some(m) => *m.as_ref(),
                 None => {

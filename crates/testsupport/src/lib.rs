@@ -486,9 +486,183 @@ pub fn pids_with_cmdline(argv: &[&str]) -> Vec<u32> {
     out
 }
 
+/// Argument vector of `pid` from `/proc/PID/cmdline` (`None` if gone; empty for a zombie).
+pub fn proc_cmdline(pid: u32) -> Option<Vec<String>> {
+    let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(
+        raw.split(|&b| b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+    )
+}
+
+/// Fields 4 to 6 of `/proc/PID/stat`: parent pid, process group, session.
+fn proc_stat_numbers(pid: u32) -> Option<Vec<u32>> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain anything: count from the last ')'.
+    let close = s.rfind(')')?;
+    s[close + 1..]
+        .split_ascii_whitespace()
+        .skip(1)
+        .take(3)
+        .map(|f| f.parse().ok())
+        .collect()
+}
+
+/// Parent pid of `pid` (`None` if gone).
+pub fn proc_ppid(pid: u32) -> Option<u32> {
+    proc_stat_numbers(pid)?.first().copied()
+}
+
+/// (process group, session) of `pid` (`None` if gone).
+pub fn proc_pgid_sid(pid: u32) -> Option<(u32, u32)> {
+    let n = proc_stat_numbers(pid)?;
+    Some((*n.get(1)?, *n.get(2)?))
+}
+
+/// The value of line `key:` of `/proc/PID/status`, whitespace-trimmed (`None` if gone).
+pub fn proc_status_line(pid: u32, key: &str) -> Option<String> {
+    let s = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .map(|v| v.trim().to_string())
+}
+
+/// Every pid in `/proc` with its parent pid (zombies included).
+fn all_ppids() -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if let Some(pp) = proc_ppid(pid) {
+            out.push((pid, pp));
+        }
+    }
+    out
+}
+
+/// Direct children of `pid` (zombies included), in pid order.
+pub fn proc_children(pid: u32) -> Vec<u32> {
+    let mut v: Vec<u32> = all_ppids()
+        .into_iter()
+        .filter(|&(_, pp)| pp == pid)
+        .map(|(p, _)| p)
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// Every descendant of `pid` (not `pid` itself; zombies included), in pid order.
+pub fn proc_descendants(pid: u32) -> Vec<u32> {
+    let all = all_ppids();
+    let mut out = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        for &(c, pp) in &all {
+            if pp == p && !out.contains(&c) {
+                out.push(c);
+                todo.push(c);
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// The pid namespace of `pid` (the text of the `/proc/PID/ns/pid` link, e.g. `pid:[4026532]`).
+pub fn pid_ns(pid: u32) -> Option<String> {
+    fs::read_link(format!("/proc/{pid}/ns/pid"))
+        .ok()
+        .map(|l| l.to_string_lossy().into_owned())
+}
+
+/// Host pids of every process (zombies included) whose pid namespace is `ns` (see [`pid_ns`]).
+pub fn pids_in_ns(ns: &str) -> Vec<u32> {
+    let mut out: Vec<u32> = fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&p| pid_ns(p).as_deref() == Some(ns))
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// Pids of every process (zombies excluded) whose cwd is `dir` or below it: what a test whose
+/// services all run inside its scenario dir can use to see that nothing was left behind.
+pub fn pids_with_cwd_under(dir: &Path) -> Vec<u32> {
+    let mut out: Vec<u32> = fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&p| {
+            fs::read_link(format!("/proc/{p}/cwd")).is_ok_and(|c| c.starts_with(dir))
+                && pid_alive(p)
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// `SigIgn:`/`SigBlk:`/`SigCgt:` lines (as in `/proc/PID/status`) with the bits of glibc's
+/// internal signals 32 and 33 cleared. A program started by glibc's `posix_spawn` (cargo starts
+/// the test binary so, Rust's `Command` starts everything so) gets them as SIG_IGN, which survives
+/// exec, and no program can reset them through glibc (its `sigaction` refuses them); every libc
+/// installs its own handlers for them when it needs them. Other lines are kept as they are.
+pub fn without_glibc_internal_signals(lines: &str) -> String {
+    const INTERNAL: u64 = (1 << 31) | (1 << 32);
+    let mut out = String::new();
+    for l in lines.lines() {
+        let masked = ["SigIgn:", "SigBlk:", "SigCgt:"].iter().find_map(|k| {
+            let hex = l.strip_prefix(k)?.trim();
+            let v = u64::from_str_radix(hex, 16).ok()?;
+            Some(format!("{k}\t{:016x}", v & !INTERNAL))
+        });
+        out.push_str(masked.as_deref().unwrap_or(l));
+        out.push('\n');
+    }
+    out
+}
+
+/// SIGKILLs `pid` and every descendant, even those in other sessions or process groups: the
+/// whole tree is first frozen with SIGSTOP (until no new process appears), so that nothing can
+/// fork or be re-parented out of reach while it is being killed.
+pub fn kill_tree(pid: u32) {
+    let mut seen: Vec<u32> = Vec::new();
+    for _ in 0..50 {
+        let mut tree = proc_descendants(pid);
+        tree.push(pid);
+        let fresh: Vec<u32> = tree.into_iter().filter(|p| !seen.contains(p)).collect();
+        if fresh.is_empty() {
+            break;
+        }
+        for &p in &fresh {
+            signal(p, libc::SIGSTOP);
+        }
+        seen.extend(fresh);
+    }
+    for &p in &seen {
+        signal(p, libc::SIGKILL);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn glibc_internal_signals_are_masked() {
+        assert_eq!(
+            without_glibc_internal_signals(
+                "SigBlk:\t0000000180000000\nSigIgn:\t0000000080000806\n"
+            ),
+            "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000806\n"
+        );
+    }
 
     #[test]
     fn normalize_masks_pids_and_seconds() {
