@@ -15,10 +15,11 @@ run:
 release:
     RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" cargo build --release --workspace --bins --target x86_64-unknown-linux-gnu
 
-# Measure herd (the static release build) against runit, daemontools and s6, as root, in one run
-# (~5 min; `just bench --quick` checks the harness). Writes docs/benchmarks.md and docs/benchmarks.json.
+# Measure herd's supervise, sv and svscan (the static release build) against runit, daemontools and
+# s6, as root, in one run (~15 min; `just bench --quick` checks the harness in ~5 min).
+# Writes docs/benchmarks.md and docs/benchmarks.json.
 bench *ARGS: release
-    python3 bench/bench.py --herd target/x86_64-unknown-linux-gnu/release/supervise {{ARGS}}
+    python3 bench/bench.py --herd-dir target/x86_64-unknown-linux-gnu/release {{ARGS}}
 
 # The checks CI runs besides the tests.
 lint:

@@ -1,30 +1,43 @@
 #!/usr/bin/env python3
-"""Benchmark herd's `supervise` against runit's `runsv`, daemontools' `supervise` and `s6-supervise`.
+"""Benchmark herd (`supervise`, `sv`, `svscan`) against runit, daemontools and s6.
 
 Usage (as root, from the repository root):
 
-    cargo build --release --workspace --bins && python3 bench/bench.py [--quick]
+    just bench            # = just release; python3 bench/bench.py --herd-dir target/x86_64-unknown-linux-gnu/release
+    python3 bench/bench.py [--quick] [--herd-dir DIR] [--sections supervise,sv,scanners] [--only herd,runit,...]
 
-Writes docs/benchmarks.md (a table, one column per supervisor) and docs/benchmarks.json (every raw
-sample). Python 3.11 standard library only; needs gcc for bench/stamp.c, which is compiled into the
-scratch directory at bench time.
+Writes docs/benchmarks.md (one table per section, one column per flavor) and docs/benchmarks.json
+(every raw sample). Python 3.11 standard library only; needs gcc for bench/stamp.c, which is
+compiled into the scratch directory at bench time, and util-linux `unshare` for the PID-1 tests.
 
 What is measured, with the flavors interleaved trial by trial (the order rotates each trial):
+
+supervise (herd `supervise`, runit `runsv`, daemontools `supervise`, `s6-supervise`):
   1. RSS and PSS (from /proc/PID/smaps_rollup) of one idle supervisor, with a logger and without;
-     and the mean PSS of ten idle supervisors of one flavor running together.
+     and the mean PSS and private dirty of 10 and of 100 idle supervisors of one flavor at once.
   2. Idle wakeups: context switches of each idle supervisor over one shared window.
   3. Restart latency: time from the exit of a `run` that lived 2 s to the next start of `run`.
   4. Crash-loop interval: time between two starts of a `run` that exits at once.
-  5. Control restart: time from writing `t` to supervise/control (`s6-svc -r` for s6) to the new
-     start; and the wall time of runit's `sv -w 7 restart` against herd and runsv.
-  6. Harness overhead: the cost of the stamp helper itself.
+  5. Control restart: time from writing `t` to supervise/control (`s6-svc -r` for s6) to the new start.
+sv (herd's `sv` and runit's `/usr/bin/sv`, each against herd `supervise` and against `runsv`):
+  6. Wall time of `sv -w 7 restart`, of `sv start` from down, and of `sv status`.
+scanners (herd `svscan`, runit `runsvdir`, daemontools `svscan`, `s6-svscan`):
+  7. Pickup: a complete service dir `mv`ed into the running scanner's dir → its `run` started.
+  8. Start of 100 and 500 services: scanner start → every `run` started.
+  9. Shutdown as PID 1 (`unshare --pid --fork --mount-proc`) of 50 services that log a clean TERM,
+     and of 50 with one that ignores TERM: SIGTERM → namespace empty, clean count, exit status.
+ 10. Idle wakeups of the scanner and its 10 supervisors; 11. the scanner's own memory;
+ 12. zombies: a service makes 500 orphans under the scanner as PID 1; zombies left after 2 s, and
+     time until none is left.
+  And the harness overhead: the cost of the stamp helper itself and of running a client.
 
-Every start and exit is timed by the `stamp` helper inside the supervised process (the service's
-`run` is a symlink to it), on CLOCK_MONOTONIC, which is also Python's time.monotonic_ns(). Scratch
-service directories live on tmpfs (/dev/shm); herd's binary is measured from a synced copy on disk
-(/var/tmp), taken at the start. Every trial has a deadline: a flavor that misses one
-gets a note in the report, never a hang. Every process the harness starts is killed by pid or
-process group; the harness is a child subreaper so that orphans come back to it to be reaped.
+Every start is timed by the `stamp` helper inside the supervised process (the service's `run` is a
+symlink to it), on CLOCK_MONOTONIC, which is also Python's time.monotonic_ns(). Scratch service and
+scan directories live on tmpfs (/dev/shm); the files the PID-1 services log to, and herd's
+binaries, are on disk (/var/tmp): herd's binaries are copied there and synced at the start. Every
+trial has a deadline: a flavor that misses one gets a note in the report, never a hang. Every
+process the harness starts is killed by pid or process group (a PID-1 namespace by SIGKILL to its
+init); the harness is a child subreaper so that orphans come back to it to be reaped.
 """
 
 from __future__ import annotations
@@ -35,6 +48,8 @@ import hashlib
 import json
 import math
 import os
+import select
+import shlex
 import shutil
 import signal
 import statistics
@@ -48,18 +63,39 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 STAMP_SRC = ROOT / "bench" / "stamp.c"
 DOCS = ROOT / "docs"
+DEFAULT_HERD_DIR = "target/x86_64-unknown-linux-gnu/release"
+HERD_BINS = ("supervise", "svscan", "sv")
 SV = "/usr/bin/sv"
 S6_SVC = "/usr/bin/s6-svc"
-REPRODUCE = "cargo build --release --workspace --bins && python3 bench/bench.py"
+S6_SVSCANCTL = "/usr/bin/s6-svscanctl"
+UNSHARE = "/usr/bin/unshare"
+REPRODUCE = ("just bench (= just release, then python3 bench/bench.py --herd-dir "
+             f"{DEFAULT_HERD_DIR})")
+# Scanners find their supervisor on PATH (runsvdir: runsv, daemontools: supervise); herd's svscan
+# uses the supervise next to it, s6-svscan an absolute path. No SVDIR/SVWAIT/SVSCAN_STOP_TIMEOUT.
+CLEAN_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 
 PR_SET_CHILD_SUBREAPER = 36
 SETTLE_S = 0.5  # idle time before a memory reading
 WAKEUP_SETTLE_S = 2.0  # idle time before the wakeup window (daemontools wakes once 1 s after a start)
-MANY = 10  # supervisors of one flavor running together in the shared-pages memory test
+MANY_SIZES = (10, 100)  # supervisors of one flavor running together in the shared-pages memory test
 RUN_LIFE_S = 2  # how long `run` lives in the restart-latency scenario
 THROTTLE_CLEAR_S = 1.2  # wait after a start before a control restart, past every 1 s throttle
 POLL_S = 0.002
-REPORT_WINDOW_S = 20  # wakeups are reported per this many seconds
+REPORT_WINDOW_S = 20  # supervisor wakeups are reported per this many seconds
+SV_WAIT = 7  # `sv -w` in the sv scenario
+SCAN_SERVICES = 10  # services under a scanner in the wakeup and memory scenarios
+PICKUP_IDLE_S = 1.0  # the scanner is idle this long before each pickup trial
+PICKUP_BOUND_S = 8.0
+START_SIZES = (100, 500)
+START_BOUND_S = 30.0
+STOP_SERVICES = 50
+STOP_SETTLE_S = 1.2  # every service up this long before the SIGTERM, past every 1 s throttle
+STOP_BOUND_S = 15.0
+ORPHANS = 500
+ZOMBIE_CHECK_S = 2.0
+ZOMBIE_BOUND_S = 8.0
+ZOMBIE_POLL_S = 0.005
 
 
 @dataclass(frozen=True)
@@ -75,12 +111,46 @@ class Flavor:
         return os.access(self.path, os.X_OK)
 
 
-FLAVORS = [
-    Flavor("herd", "herd `supervise`", str(ROOT / "target/release/supervise"), True, "fifo", True),
-    Flavor("runit", "runit `runsv`", "/usr/bin/runsv", True, "fifo", True),
-    Flavor("daemontools", "daemontools `supervise`", "/usr/bin/supervise", False, "fifo", False),
-    Flavor("s6", "s6 `s6-supervise`", "/usr/bin/s6-supervise", False, "s6-svc", False),
-]
+@dataclass(frozen=True)
+class Scanner:
+    key: str
+    label: str
+    path: str
+
+    def available(self) -> bool:
+        return os.access(self.path, os.X_OK)
+
+    def argv(self, scandir: Path) -> list[str]:
+        # s6-svscan 2.11's default cap is 500 services, enough for START_SIZES: run as shipped.
+        return [self.path, str(scandir)]
+
+
+@dataclass(frozen=True)
+class SvCombo:
+    """One `sv` client driving one supervisor flavor."""
+
+    key: str
+    label: str
+    client: str
+    sup: Flavor
+
+
+def make_flavors(herd_dir: Path) -> list[Flavor]:
+    return [
+        Flavor("herd", "herd `supervise`", str(herd_dir / "supervise"), True, "fifo", True),
+        Flavor("runit", "runit `runsv`", "/usr/bin/runsv", True, "fifo", True),
+        Flavor("daemontools", "daemontools `supervise`", "/usr/bin/supervise", False, "fifo", False),
+        Flavor("s6", "s6 `s6-supervise`", "/usr/bin/s6-supervise", False, "s6-svc", False),
+    ]
+
+
+def make_scanners(herd_dir: Path) -> list[Scanner]:
+    return [
+        Scanner("herd", "herd `svscan`", str(herd_dir / "svscan")),
+        Scanner("runit", "runit `runsvdir`", "/usr/bin/runsvdir"),
+        Scanner("daemontools", "daemontools `svscan`", "/usr/bin/svscan"),
+        Scanner("s6", "s6 `s6-svscan`", "/usr/bin/s6-svscan"),
+    ]
 
 
 @dataclass
@@ -95,16 +165,39 @@ class Config:
     crash_per_trial: int
     control_trials: int
     control_per_trial: int
-    sv_trials: int
     overhead_calls: int
+    sv_trials: int
+    sv_status_per_trial: int
+    pickup_trials: int
+    pickup_untriggered_trials: int  # s6 without `s6-svscanctl -a`: each one waits out the bound
+    pickup_cap_s: float
+    start_trials: int
+    stop_trials: int
+    scan_window_s: float
+    scan_mem_trials: int
+    zombie_trials: int
 
 
-FULL = Config(False, 10, 3, 20.0, 5, 2, 3, 3, 5, 2, 5, 100)
-QUICK = Config(True, 2, 1, 3.0, 2, 1, 1, 3, 1, 2, 2, 100)
+FULL = Config(quick=False, mem_trials=10, many_trials=3, wakeup_window_s=20.0, restart_trials=5,
+              restart_per_trial=2, crash_trials=3, crash_per_trial=3, control_trials=5, control_per_trial=2,
+              overhead_calls=100, sv_trials=10, sv_status_per_trial=3, pickup_trials=10,
+              pickup_untriggered_trials=1, pickup_cap_s=240.0, start_trials=3, stop_trials=3,
+              scan_window_s=20.0, scan_mem_trials=5, zombie_trials=3)
+QUICK = Config(quick=True, mem_trials=2, many_trials=1, wakeup_window_s=3.0, restart_trials=2,
+               restart_per_trial=1, crash_trials=1, crash_per_trial=3, control_trials=1, control_per_trial=2,
+               overhead_calls=100, sv_trials=3, sv_status_per_trial=2, pickup_trials=2,
+               pickup_untriggered_trials=1, pickup_cap_s=60.0, start_trials=1, stop_trials=1,
+               scan_window_s=3.0, scan_mem_trials=1, zombie_trials=1)
+
+SECTIONS = ("supervise", "sv", "scanners")
 
 
 class TrialFailed(Exception):
     """A trial missed its deadline or a flavor misbehaved; becomes a note, not a crash."""
+
+
+class Bounded(Exception):
+    """What a trial waits for did not happen within its bound: a result (noted), not a harness fault."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,8 +220,8 @@ def proc_children_map() -> dict[int, list[int]]:
     return kids
 
 
-def descendants(pid: int) -> list[int]:
-    kids = proc_children_map()
+def descendants(pid: int, kids: dict[int, list[int]] | None = None) -> list[int]:
+    kids = proc_children_map() if kids is None else kids
     out, todo = [], [pid]
     while todo:
         for c in kids.get(todo.pop(), []):
@@ -157,11 +250,38 @@ def ctx_switches(pid: int) -> int:
     return total
 
 
+def pid_ns(pid: int) -> str:
+    return os.readlink(f"/proc/{pid}/ns/pid")
+
+
+def ns_zombies(ns: str) -> int:
+    """Processes in state Z whose pid namespace is `ns`, from a scan of /proc."""
+    n = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+            if stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"Z" and pid_ns(int(name)) == ns:
+                n += 1
+        except OSError:
+            continue
+    return n
+
+
 def read_stamps(path: Path) -> list[int]:
     try:
         return [int(x) for x in path.read_text().split()]
     except FileNotFoundError:
         return []
+
+
+def distinct_lines(path: Path) -> int:
+    try:
+        return len(set(path.read_text().split()))
+    except FileNotFoundError:
+        return 0
 
 
 def wait_until(what: str, deadline: float, cond) -> None:
@@ -171,22 +291,41 @@ def wait_until(what: str, deadline: float, cond) -> None:
         time.sleep(POLL_S)
 
 
+def wait_exit_ns(p: subprocess.Popen, timeout_s: float) -> int | None:
+    """CLOCK_MONOTONIC (ns) when `p` exits, seen through a pidfd (no polling); None at the timeout."""
+    try:
+        fd = os.pidfd_open(p.pid)
+    except ProcessLookupError:  # already reaped
+        return time.monotonic_ns()
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        if not poller.poll(timeout_s * 1000):
+            return None
+        t = time.monotonic_ns()
+    finally:
+        os.close(fd)
+    p.wait()
+    return t
+
+
 # ---------------------------------------------------------------------------------------------
 # Processes
 
 
 class Harness:
-    """Scratch directory, the stamp helper, and every process started (for cleanup)."""
+    """Scratch directories, the stamp helper, and every process started (for cleanup)."""
 
-    def __init__(self, scratch: Path):
-        self.scratch = scratch
+    def __init__(self, scratch: Path, disk: Path):
+        self.scratch = scratch  # tmpfs
+        self.disk = disk  # on disk
         self.stamp = scratch / "stamp"
         self.live: dict[int, subprocess.Popen] = {}
         self.counter = 0
 
-    def new_dir(self, tag: str) -> Path:
+    def new_dir(self, tag: str, base: Path | None = None) -> Path:
         self.counter += 1
-        d = self.scratch / f"{self.counter:04d}-{tag}"
+        d = (base or self.scratch) / f"{self.counter:04d}-{tag}"
         d.mkdir()
         return d
 
@@ -199,42 +338,61 @@ class Harness:
             write_stamped_run(d / "log", self.stamp, [str(d / "log" / "started"), "/bin/cat"])
         return d
 
-    def spawn(self, argv: list[str], errlog: Path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL):
+    def add_service(self, scandir: Path, name: str, run_argv: list[str]) -> Path:
+        d = scandir / name
+        d.mkdir()
+        write_stamped_run(d, self.stamp, run_argv)
+        return d
+
+    @staticmethod
+    def add_script_service(scandir: Path, name: str, script: str) -> Path:
+        d = scandir / name
+        d.mkdir()
+        run = d / "run"
+        run.write_text(script)
+        run.chmod(0o755)
+        return d
+
+    def spawn(self, argv: list[str], errlog: Path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+              env: dict | None = None):
         with open(errlog, "ab") as err:
-            p = subprocess.Popen(
-                argv, stdin=stdin, stdout=stdout, stderr=err, start_new_session=True, close_fds=True
-            )
+            p = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=err, start_new_session=True,
+                                 close_fds=True, env=env)
         self.live[p.pid] = p
         return p
 
     def stop(self, p: subprocess.Popen) -> None:
-        """SIGSTOP the supervisor so that it cannot fork, SIGKILL it and all its descendants."""
-        pid = p.pid
-        try:
-            os.kill(pid, signal.SIGSTOP)
-        except ProcessLookupError:
-            pass
-        victims = descendants(pid)
-        for v in victims:  # freeze the tree, then look again for anything forked meanwhile
+        self.stop_many([p])
+
+    def stop_many(self, procs: list[subprocess.Popen]) -> None:
+        """SIGSTOP the roots so that they cannot fork, SIGKILL them and all their descendants."""
+
+        def each(pids, sig):
+            for v in pids:
+                try:
+                    os.kill(v, sig)
+                except ProcessLookupError:
+                    pass
+
+        roots = [p.pid for p in procs]
+        each(roots, signal.SIGSTOP)
+        kids = proc_children_map()
+        victims = {v for r in roots for v in descendants(r, kids)}
+        each(victims, signal.SIGSTOP)  # freeze the trees, then look again for anything forked meanwhile
+        kids = proc_children_map()
+        victims |= {v for r in roots for v in descendants(r, kids)}
+        each([*roots, *sorted(victims)], signal.SIGKILL)
+        for pid in roots:
             try:
-                os.kill(v, signal.SIGSTOP)
-            except ProcessLookupError:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
                 pass
-        victims = sorted(set(victims) | set(descendants(pid)))
-        for v in [pid, *victims]:
+        for p in procs:
             try:
-                os.kill(v, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            print(f"bench: warning: pid {pid} did not die", file=sys.stderr)
-        self.live.pop(pid, None)
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                print(f"bench: warning: pid {p.pid} did not die", file=sys.stderr)
+            self.live.pop(p.pid, None)
         self.reap_orphans()
 
     def reap_orphans(self, deadline_s: float = 2.0) -> None:
@@ -257,13 +415,20 @@ class Harness:
             time.sleep(0.01)
 
     def stop_all(self) -> None:
-        for p in list(self.live.values()):
-            self.stop(p)
+        self.stop_many(list(self.live.values()))
 
 
 def write_stamped_run(d: Path, stamp: Path, argv: list[str]) -> None:
     (d / "stamp.argv").write_text("\n".join(argv) + "\n")
     os.symlink(stamp, d / "run")
+
+
+def stderr_tail(errlog: Path) -> str:
+    try:
+        text = errlog.read_text(errors="replace").strip()
+    except FileNotFoundError:
+        return ""
+    return f" (stderr: {text.splitlines()[-1][:200]})" if text else ""
 
 
 class Supervised:
@@ -293,16 +458,13 @@ class Supervised:
                 raise TrialFailed(f"supervisor exited with {p.returncode}{self.stderr_tail()}")
 
     def stderr_tail(self) -> str:
-        try:
-            text = self.errlog.read_text(errors="replace").strip()
-        except FileNotFoundError:
-            return ""
-        return f" (stderr: {text.splitlines()[-1][:200]})" if text else ""
+        return stderr_tail(self.errlog)
 
     def stop(self) -> None:
-        for p in (self.logger, self.proc):
-            if p is not None:
-                self.h.stop(p)
+        self.h.stop_many([p for p in (self.logger, self.proc) if p is not None])
+        self.close_pipe()
+
+    def close_pipe(self) -> None:
         if self.pipe:
             for fd in self.pipe:
                 os.close(fd)
@@ -321,6 +483,44 @@ class Supervised:
         return read_stamps(path)
 
 
+class Scan:
+    """One scanner on one scan dir: a plain process, or PID 1 of a new pid namespace."""
+
+    def __init__(self, h: Harness, sc: Scanner, scandir: Path, pid1: bool = False):
+        self.h, self.sc, self.dir, self.pid1 = h, sc, scandir, pid1
+        self.errlog = scandir.parent / f"{scandir.name}.stderr"
+        argv = sc.argv(scandir)
+        if pid1:
+            # --kill-child: should the harness die, the namespace goes with unshare.
+            argv = [UNSHARE, "--pid", "--fork", "--mount-proc", "--kill-child", *argv]
+        self.proc = h.spawn(argv, self.errlog, env=CLEAN_ENV)
+
+    def check_alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise TrialFailed(f"{self.sc.key} scanner exited with {self.proc.returncode}"
+                              f"{stderr_tail(self.errlog)}")
+
+    def scanner_pid(self, deadline: float) -> int:
+        """The scanner's host pid (for PID 1: the child unshare forked, which execs the scanner)."""
+        if not self.pid1:
+            return self.proc.pid
+        found: list[int] = []
+
+        def child() -> bool:
+            self.check_alive()
+            found[:] = proc_children_map().get(self.proc.pid, [])
+            return bool(found)
+
+        wait_until("unshare's child", deadline, child)
+        return found[0]
+
+    def supervisors(self) -> list[int]:
+        return proc_children_map().get(self.scanner_pid(time.monotonic() + 1), [])
+
+    def stop(self) -> None:
+        self.h.stop(self.proc)
+
+
 # ---------------------------------------------------------------------------------------------
 # Statistics and bookkeeping
 
@@ -337,10 +537,19 @@ def p90(xs):
     return s[max(0, math.ceil(0.9 * len(s)) - 1)]
 
 
+def section_of(metric: str) -> str:
+    if metric.startswith("sv_"):
+        return "sv"
+    if metric.startswith("scan_"):
+        return "scanners"
+    return "supervise"
+
+
 @dataclass
 class Results:
     samples: dict[str, dict[str, list]] = field(default_factory=dict)
     failures: list[dict] = field(default_factory=list)
+    bounded: list[dict] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 
     def add(self, metric: str, flavor: str, value) -> None:
@@ -350,8 +559,16 @@ class Results:
         self.failures.append({"metric": metric, "flavor": flavor, "trial": trial, "why": why})
         print(f"bench: {flavor}: {metric} trial {trial}: {why}", file=sys.stderr)
 
+    def bound(self, metric: str, flavor: str, trial: int, bound_s: float, what: str) -> None:
+        self.bounded.append({"metric": metric, "flavor": flavor, "trial": trial, "bound_s": bound_s,
+                             "what": what})
+        print(f"bench: {flavor}: {metric} trial {trial}: not within {bound_s:g} s: {what}", file=sys.stderr)
+
     def get(self, metric: str, flavor: str) -> list:
         return self.samples.get(metric, {}).get(flavor, [])
+
+    def bounded_for(self, metric: str, flavor: str) -> list[dict]:
+        return [b for b in self.bounded if b["metric"] == metric and b["flavor"] == flavor]
 
 
 def rotated(xs: list, i: int) -> list:
@@ -359,7 +576,7 @@ def rotated(xs: list, i: int) -> list:
     return xs[k:] + xs[:k]
 
 
-def trial(res: Results, metric: str, flavor: Flavor, i: int, body) -> None:
+def trial(res: Results, metric: str, flavor, i: int, body) -> None:
     """Runs one trial; a TrialFailed (or an OSError from a dead flavor) becomes a note."""
     try:
         body()
@@ -368,7 +585,7 @@ def trial(res: Results, metric: str, flavor: Flavor, i: int, body) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Scenarios
+# supervise scenarios
 
 
 def idle_run_argv() -> list[str]:
@@ -413,29 +630,32 @@ def bench_memory(h: Harness, cfg: Config, flavors: list[Flavor], res: Results) -
 
 
 def bench_memory_many(h: Harness, cfg: Config, flavors: list[Flavor], res: Results) -> None:
-    """MANY supervisors of one flavor (no log) at once: mean PSS per instance, pages shared."""
-    print(f"bench: memory, {MANY} at once, {cfg.many_trials} trials", file=sys.stderr)
+    """N supervisors of one flavor (no log) at once: mean PSS and private dirty per instance."""
+    print(f"bench: memory, {' and '.join(map(str, MANY_SIZES))} at once, {cfg.many_trials} trials",
+          file=sys.stderr)
     for i in range(cfg.many_trials):
-        for fl in rotated(flavors, i):
+        for n in MANY_SIZES:
+            for fl in rotated(flavors, i):
 
-            def body(fl=fl):
-                group: list[Supervised] = []
-                try:
-                    for _ in range(MANY):
-                        d = h.make_service(f"many-{fl.key}", idle_run_argv())
-                        group.append(Supervised(h, fl, d))
-                    deadline = time.monotonic() + 10
-                    for s in group:
-                        s.wait_stamps(s.dir / "started", 1, deadline, "run to start")
-                    time.sleep(SETTLE_S)
-                    for s in group:
-                        s.check_alive()
-                    res.add("pss_many", fl.key, statistics.mean(smaps_rollup(s.pid)["pss"] for s in group))
-                finally:
-                    for s in group:
-                        s.stop()
+                def body(fl=fl, n=n):
+                    group: list[Supervised] = []
+                    try:
+                        for _ in range(n):
+                            d = h.make_service(f"many{n}-{fl.key}", idle_run_argv())
+                            group.append(Supervised(h, fl, d))
+                        deadline = time.monotonic() + 10 + n / 10
+                        for s in group:
+                            s.wait_stamps(s.dir / "started", 1, deadline, "run to start")
+                        time.sleep(SETTLE_S)
+                        for s in group:
+                            s.check_alive()
+                        m = [smaps_rollup(s.pid) for s in group]
+                        res.add(f"pss_many_{n}", fl.key, statistics.mean(x["pss"] for x in m))
+                        res.add(f"dirty_many_{n}", fl.key, statistics.mean(x["private_dirty"] for x in m))
+                    finally:
+                        h.stop_many([s.proc for s in group])
 
-            trial(res, "memory_many", fl, i, body)
+                trial(res, f"memory_many_{n}", fl, i, body)
 
 
 def bench_wakeups(h: Harness, cfg: Config, flavors: list[Flavor], res: Results) -> None:
@@ -472,8 +692,9 @@ def bench_wakeups(h: Harness, cfg: Config, flavors: list[Flavor], res: Results) 
             except (TrialFailed, OSError) as e:
                 res.fail("wakeups", fl.key, 0, str(e))
     finally:
+        h.stop_many([p for _, s in running for p in (s.logger, s.proc) if p is not None])
         for _, s in running:
-            s.stop()
+            s.close_pipe()
 
 
 def bench_restart(h: Harness, cfg: Config, flavors: list[Flavor], res: Results) -> None:
@@ -520,17 +741,21 @@ def bench_crash_loop(h: Harness, cfg: Config, flavors: list[Flavor], res: Result
             trial(res, "crash_ms", fl, i, body)
 
 
+def write_control(d: Path, letters: bytes) -> None:
+    # O_NONBLOCK: ENXIO (no reader) instead of blocking if the supervisor is gone.
+    fd = os.open(d / "supervise" / "control", os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        os.write(fd, letters)
+    finally:
+        os.close(fd)
+
+
 def send_restart(fl: Flavor, d: Path) -> None:
     if fl.control == "s6-svc":
         subprocess.run([S6_SVC, "-r", str(d)], check=True, timeout=5,
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     else:
-        # O_NONBLOCK: ENXIO (no reader) instead of blocking if the supervisor is gone.
-        fd = os.open(d / "supervise" / "control", os.O_WRONLY | os.O_NONBLOCK)
-        try:
-            os.write(fd, b"t")
-        finally:
-            os.close(fd)
+        write_control(d, b"t")
 
 
 def wait_throttle_clear(starts: list[int]) -> None:
@@ -564,50 +789,424 @@ def bench_control(h: Harness, cfg: Config, flavors: list[Flavor], res: Results) 
             trial(res, "control_ms", fl, i, body)
 
 
-def bench_sv_restart(h: Harness, cfg: Config, flavors: list[Flavor], res: Results) -> None:
-    targets = [f for f in flavors if f.runit_sv]
-    if not os.access(SV, os.X_OK) or not targets:
-        res.extra["sv_restart_skipped"] = f"{SV} not found" if targets else "no runit-compatible flavor"
-        return
-    print(f"bench: sv -w 7 restart, {cfg.sv_trials} trials", file=sys.stderr)
-    for i in range(cfg.sv_trials):
-        for fl in rotated(targets, i):
-
-            def body(fl=fl):
-                d = h.make_service(f"sv-{fl.key}", ["{dir}/starts", "/bin/sleep", "100000"])
-                s = Supervised(h, fl, d)
-                try:
-                    starts = s.wait_stamps(d / "starts", 1, time.monotonic() + 5, "first start")
-                    wait_until("supervise/ok", time.monotonic() + 5, lambda: (d / "supervise" / "ok").exists())
-                    wait_throttle_clear(starts)
-                    t0 = time.monotonic_ns()
-                    out = subprocess.run([SV, "-w", "7", "restart", str(d)], timeout=12,
-                                         stdin=subprocess.DEVNULL, capture_output=True, text=True)
-                    t1 = time.monotonic_ns()
-                    if out.returncode != 0:
-                        raise TrialFailed(f"sv exited {out.returncode}: {out.stdout.strip()} {out.stderr.strip()}")
-                    starts = s.wait_stamps(d / "starts", 2, time.monotonic() + 2, "restart")
-                    res.add("sv_restart_ms", fl.key, (t1 - t0) / 1e6)
-                    res.add("sv_restart_start_ms", fl.key, (starts[1] - t0) / 1e6)
-                    res.add("sv_restart_output", fl.key, out.stdout.strip())
-                finally:
-                    s.stop()
-
-            trial(res, "sv_restart_ms", fl, i, body)
-
-
 def bench_overhead(h: Harness, cfg: Config, res: Results) -> None:
-    """Per call: posix_spawn + exit + waitpid of the stamp helper, and spawn → stamp written."""
+    """Per call: posix_spawn + exit + waitpid of the stamp helper, and spawn → stamp written; and
+    subprocess.run with captured output, as the sv scenario runs its clients."""
     f = h.scratch / "overhead-stamps"
-    walls, to_stamp = [], []
+    walls, to_stamp, runs = [], [], []
     for _ in range(cfg.overhead_calls):
         t0 = time.monotonic_ns()
         pid = os.posix_spawn(str(h.stamp), [str(h.stamp), str(f)], {})
         os.waitpid(pid, 0)
         walls.append((time.monotonic_ns() - t0) / 1e6)
         to_stamp.append((read_stamps(f)[-1] - t0) / 1e6)
+    for _ in range(cfg.overhead_calls):
+        t0 = time.monotonic_ns()
+        subprocess.run([str(h.stamp), str(f)], timeout=5, stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, env=CLEAN_ENV)
+        runs.append((time.monotonic_ns() - t0) / 1e6)
     res.samples["overhead_spawn_wait_ms"] = {"harness": walls}
     res.samples["overhead_spawn_to_stamp_ms"] = {"harness": to_stamp}
+    res.samples["overhead_run_capture_ms"] = {"harness": runs}
+    res.samples["overhead_inotify_close_ms"] = {"harness": inotify_close_ms(h.scratch, 30)}
+
+
+def inotify_close_ms(d: Path, n: int) -> list[float]:
+    """close(2) of an inotify fd after inotify_rm_watch, as herd's sv does before it exits (50 ms
+    apart): the kernel may wait for an SRCU grace period when it tears down a group that had marks."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    in_close_write, in_close_nowrite, in_moved_to = 0x8, 0x10, 0x80
+    out = []
+    for _ in range(n):
+        time.sleep(0.05)
+        fd = libc.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK)
+        if fd < 0:
+            return out
+        wd = libc.inotify_add_watch(fd, str(d).encode(), in_close_write | in_close_nowrite | in_moved_to)
+        libc.inotify_rm_watch(fd, wd)
+        t0 = time.monotonic_ns()
+        os.close(fd)
+        out.append((time.monotonic_ns() - t0) / 1e6)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# sv scenario
+
+
+def status_down(d: Path) -> bool:
+    """runit's 20-byte supervise/status: pid (bytes 12–15, little-endian) 0 and state (byte 19) down."""
+    try:
+        b = (d / "supervise" / "status").read_bytes()
+    except FileNotFoundError:
+        return False
+    return len(b) >= 20 and int.from_bytes(b[12:16], "little") == 0 and b[19] == 0
+
+
+def run_client(client: str, args: list[str]) -> tuple[subprocess.CompletedProcess, float]:
+    t0 = time.monotonic_ns()
+    out = subprocess.run([client, *args], timeout=SV_WAIT + 5, stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True, env=CLEAN_ENV)
+    return out, t0
+
+
+def bench_sv(h: Harness, cfg: Config, flavors: list[Flavor], herd_sv: str | None, res: Results) -> None:
+    """herd's and runit's `sv` against the same supervisors: one service per (client, supervisor)."""
+    clients = ([("herd", herd_sv)] if herd_sv else []) + ([("runit", SV)] if os.access(SV, os.X_OK) else [])
+    combos = [SvCombo(f"{ck}-sv:{fl.key}", f"{ck} `sv` → {fl.label}", cp, fl)
+              for fl in flavors if fl.runit_sv for ck, cp in clients]
+    res.extra["sv_combos"] = {c.key: c.label for c in combos}
+    if not combos:
+        res.extra["sv_skipped"] = "no sv client or no runit-compatible supervisor"
+        return
+    print(f"bench: sv restart/start/status, {cfg.sv_trials} trials x {len(combos)} client/supervisor pairs",
+          file=sys.stderr)
+    svc: dict[str, tuple[Supervised, Path]] = {}
+    try:
+        for c in combos:
+            d = h.make_service(f"sv-{c.key.replace(':', '-')}", ["{dir}/starts", "/bin/sleep", "100000"])
+            svc[c.key] = (Supervised(h, c.sup, d), d)
+        for c in combos:
+            s, d = svc[c.key]
+            trial(res, "sv_setup", c, 0, lambda s=s, d=d: (
+                s.wait_stamps(d / "starts", 1, time.monotonic() + 5, "first start"),
+                wait_until("supervise/ok", time.monotonic() + 5, lambda: (d / "supervise" / "ok").exists())))
+
+        def restart(c: SvCombo):
+            s, d = svc[c.key]
+            starts = read_stamps(d / "starts")
+            wait_throttle_clear(starts)  # up > 1 s: no throttle, and sv's 1 s status resolution is past
+            out, t0 = run_client(c.client, ["-w", str(SV_WAIT), "restart", str(d)])
+            t1 = time.monotonic_ns()
+            if out.returncode != 0:
+                raise TrialFailed(f"sv restart exited {out.returncode}: {out.stdout.strip()} {out.stderr.strip()}")
+            new = s.wait_stamps(d / "starts", len(starts) + 1, time.monotonic() + 2, "the restart")
+            res.add("sv_restart_ms", c.key, (t1 - t0) / 1e6)
+            res.add("sv_restart_run_ms", c.key, (new[len(starts)] - t0) / 1e6)
+            res.extra.setdefault("sv_output", {})[f"{c.key} restart"] = out.stdout.strip()
+
+        def start(c: SvCombo):
+            s, d = svc[c.key]
+            starts = read_stamps(d / "starts")
+            wait_throttle_clear(starts)  # runsv sleeps 1 s after a run that lived < 1 s
+            write_control(d, b"d")
+            wait_until("the service to be down", time.monotonic() + 5,
+                       lambda: s.check_alive() or status_down(d))
+            out, t0 = run_client(c.client, ["start", str(d)])
+            t1 = time.monotonic_ns()
+            if out.returncode != 0:
+                raise TrialFailed(f"sv start exited {out.returncode}: {out.stdout.strip()} {out.stderr.strip()}")
+            new = s.wait_stamps(d / "starts", len(starts) + 1, time.monotonic() + 2, "the start")
+            res.add("sv_start_ms", c.key, (t1 - t0) / 1e6)
+            res.add("sv_start_run_ms", c.key, (new[len(starts)] - t0) / 1e6)
+            res.extra.setdefault("sv_output", {})[f"{c.key} start"] = out.stdout.strip()
+
+        def status(c: SvCombo):
+            _, d = svc[c.key]
+            for _ in range(cfg.sv_status_per_trial):
+                out, t0 = run_client(c.client, ["status", str(d)])
+                t1 = time.monotonic_ns()
+                if out.returncode != 0 or not out.stdout.startswith("run: "):
+                    raise TrialFailed(f"sv status exited {out.returncode}: {out.stdout.strip()} "
+                                      f"{out.stderr.strip()}")
+                res.add("sv_status_ms", c.key, (t1 - t0) / 1e6)
+            res.extra.setdefault("sv_output", {})[f"{c.key} status"] = out.stdout.strip()
+
+        for i in range(cfg.sv_trials):
+            order = rotated(combos, i)
+            for op, metric in ((restart, "sv_restart_ms"), (start, "sv_start_ms"), (status, "sv_status_ms")):
+                for c in order:
+                    trial(res, metric, c, i, lambda op=op, c=c: op(c))
+    finally:
+        h.stop_many([s.proc for s, _ in svc.values()])
+
+
+# ---------------------------------------------------------------------------------------------
+# scanner scenarios
+
+
+def scan_services(h: Harness, scandir: Path, n: int, stamps: Path) -> None:
+    """n idle services whose runs all append their start stamp to one file."""
+    for j in range(n):
+        h.add_service(scandir, f"s{j:03d}", [str(stamps), "/bin/sleep", "100000"])
+
+
+def bench_scan_pickup(h: Harness, cfg: Config, scanners: list[Scanner], res: Results) -> None:
+    """A complete service dir renamed into a running scanner's (empty) dir → its run stamps."""
+    print(f"bench: scanner pickup, {cfg.pickup_trials} trials (each bounded at {PICKUP_BOUND_S:g} s)",
+          file=sys.stderr)
+    prep = h.new_dir("pickup-prep")
+    stamps = h.new_dir("pickup-stamps")
+    running: dict[str, Scan] = {}
+    last: dict[str, float] = {}
+    try:
+        for sc in scanners:
+            running[sc.key] = Scan(h, sc, h.new_dir(f"pickup-{sc.key}"))
+            last[sc.key] = time.monotonic()
+
+        def pickup(sc: Scanner, i: int, trigger: bool, metric: str) -> None:
+            scan = running[sc.key]
+            idle = last[sc.key] + PICKUP_IDLE_S - time.monotonic()
+            if idle > 0:
+                time.sleep(idle)
+            name = f"p{i:03d}" + ("a" if trigger else "n")
+            src, stampf = prep / f"{sc.key}-{name}", stamps / f"{sc.key}-{name}"
+            src.mkdir()
+            write_stamped_run(src, h.stamp, [str(stampf), "/bin/sleep", "100000"])
+            scan.check_alive()
+            t0 = time.monotonic_ns()
+            os.rename(src, scan.dir / name)
+            if trigger:
+                subprocess.run([S6_SVSCANCTL, "-a", str(scan.dir)], check=True, timeout=5,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            try:
+                wait_until("run to start", time.monotonic() + PICKUP_BOUND_S,
+                           lambda: scan.check_alive() or read_stamps(stampf))
+            except TrialFailed:
+                scan.check_alive()
+                res.bound(metric, sc.key, i, PICKUP_BOUND_S, "the new service's run never started")
+                if not trigger:
+                    shutil.rmtree(scan.dir / name)  # so that a later `s6-svscanctl -a` does not start it
+                return
+            finally:
+                last[sc.key] = time.monotonic()
+            res.add(metric, sc.key, (read_stamps(stampf)[0] - t0) / 1e6)
+
+        s6 = next((sc for sc in scanners if sc.key == "s6"), None)
+        for i in range(cfg.pickup_untriggered_trials if s6 else 0):
+            trial(res, "scan_pickup_ms", s6, i, lambda i=i: pickup(s6, i, False, "scan_pickup_ms"))
+        cap = time.monotonic() + cfg.pickup_cap_s
+        for i in range(cfg.pickup_trials):
+            if time.monotonic() > cap:
+                res.extra["scan_pickup_capped"] = (f"stopped after {i} of {cfg.pickup_trials} trials: the "
+                                                   f"{cfg.pickup_cap_s:g} s cap on this scenario passed")
+                print(f"bench: pickup: {res.extra['scan_pickup_capped']}", file=sys.stderr)
+                break
+            for sc in rotated(scanners, i):
+                metric = "scan_pickup_a_ms" if sc.key == "s6" else "scan_pickup_ms"
+                trial(res, metric, sc, i, lambda sc=sc, i=i, m=metric: pickup(sc, i, sc.key == "s6", m))
+    finally:
+        h.stop_many([s.proc for s in running.values()])
+
+
+def bench_scan_start(h: Harness, cfg: Config, scanners: list[Scanner], res: Results) -> None:
+    print(f"bench: scanner start of {' and '.join(map(str, START_SIZES))} services, {cfg.start_trials} trials",
+          file=sys.stderr)
+    for i in range(cfg.start_trials):
+        for n in START_SIZES:
+            for sc in rotated(scanners, i):
+                metric = f"scan_start{n}_ms"
+
+                def body(sc=sc, n=n, metric=metric):
+                    d = h.new_dir(f"start{n}-{sc.key}")
+                    stampf = d.parent / f"{d.name}.stamps"
+                    scan_services(h, d, n, stampf)
+                    t0 = time.monotonic_ns()
+                    scan = Scan(h, sc, d)
+                    try:
+                        try:
+                            wait_until(f"{n} runs to start", time.monotonic() + START_BOUND_S,
+                                       lambda: scan.check_alive() or len(read_stamps(stampf)) >= n)
+                        except TrialFailed:
+                            scan.check_alive()
+                            res.bound(metric, sc.key, i, START_BOUND_S,
+                                      f"{len(read_stamps(stampf))} of {n} runs started{stderr_tail(scan.errlog)}")
+                            return
+                        res.add(metric, sc.key, (max(read_stamps(stampf)) - t0) / 1e6)
+                    finally:
+                        scan.stop()
+                        shutil.rmtree(d, ignore_errors=True)
+
+                trial(res, metric, sc, i, body)
+
+
+def stop_script(name: str, startf: Path, termf: Path, stubborn: bool) -> str:
+    """A run that logs a clean exit on TERM at once (`wait` returns on a trapped signal), or ignores it."""
+    trap = "trap '' TERM" if stubborn else f"trap 'echo {name} >> {termf}; exit 0' TERM"
+    return f"#!/bin/sh\n{trap}\necho {name} >> {startf}\nwhile :; do sleep 1 & wait; done\n"
+
+
+def bench_scan_stop(h: Harness, cfg: Config, scanners: list[Scanner], res: Results) -> None:
+    """The scanner as PID 1 of a new pid namespace with 50 services; SIGTERM → unshare exits."""
+    print(f"bench: scanner shutdown as PID 1, {cfg.stop_trials} trials (each bounded at {STOP_BOUND_S:g} s)",
+          file=sys.stderr)
+    skip: set[tuple[str, str]] = set()
+    for i in range(cfg.stop_trials):
+        for variant, prefix in (("clean", "scan_stop"), ("stubborn", "scan_stopx")):
+            for sc in rotated(scanners, i):
+                if (prefix, sc.key) in skip:
+                    continue
+
+                def body(sc=sc, variant=variant, prefix=prefix):
+                    d = h.new_dir(f"stop-{variant}-{sc.key}")
+                    logs = h.new_dir(f"stop-{variant}-{sc.key}", base=h.disk)
+                    startf, termf = logs / "started", logs / "term"
+                    for j in range(STOP_SERVICES):
+                        name = f"s{j:02d}"
+                        h.add_script_service(d, name, stop_script(name, startf, termf, variant == "stubborn" and j == 0))
+                    scan = Scan(h, sc, d, pid1=True)
+                    try:
+                        deadline = time.monotonic() + 15
+                        init = scan.scanner_pid(deadline)
+                        wait_until(f"{STOP_SERVICES} services to start", deadline,
+                                   lambda: scan.check_alive() or distinct_lines(startf) >= STOP_SERVICES)
+                        time.sleep(STOP_SETTLE_S)
+                        scan.check_alive()
+                        t0 = time.monotonic_ns()
+                        os.kill(init, signal.SIGTERM)
+                        t1 = wait_exit_ns(scan.proc, STOP_BOUND_S)
+                        if t1 is None:
+                            res.bound(f"{prefix}_ms", sc.key, i, STOP_BOUND_S,
+                                      f"PID 1 still running {STOP_BOUND_S:g} s after SIGTERM "
+                                      f"({distinct_lines(termf)} clean TERMs logged by then); namespace SIGKILLed")
+                            skip.add((prefix, sc.key))
+                            os.kill(init, signal.SIGKILL)  # the kernel kills the rest of the namespace
+                            if wait_exit_ns(scan.proc, 5) is None:
+                                raise TrialFailed("the namespace did not go away after SIGKILL to its init")
+                            res.add(f"{prefix}_clean", sc.key, distinct_lines(termf))
+                            res.add(f"{prefix}_rc", sc.key, f"SIGKILLed after {STOP_BOUND_S:g} s")
+                            return
+                        res.add(f"{prefix}_ms", sc.key, (t1 - t0) / 1e6)
+                        res.add(f"{prefix}_clean", sc.key, distinct_lines(termf))
+                        rc = scan.proc.returncode
+                        res.add(f"{prefix}_rc", sc.key, rc if rc >= 0 else f"signal {-rc}")
+                    finally:
+                        scan.stop()
+                        shutil.rmtree(d, ignore_errors=True)
+
+                trial(res, f"{prefix}_ms", sc, i, body)
+    res.extra["scan_stop_single_trial"] = sorted(f"{k} ({p})" for p, k in skip)
+
+
+def bench_scan_wakeups(h: Harness, cfg: Config, scanners: list[Scanner], res: Results) -> None:
+    """All scanners, each with 10 idle services, side by side through one shared window."""
+    window = cfg.scan_window_s
+    print(f"bench: scanner idle wakeups, one {window:g} s window", file=sys.stderr)
+    running: list[tuple[Scanner, Scan, Path]] = []
+    try:
+        for sc in scanners:
+            d = h.new_dir(f"scanwake-{sc.key}")
+            stampf = d.parent / f"{d.name}.stamps"
+            scan_services(h, d, SCAN_SERVICES, stampf)
+            running.append((sc, Scan(h, sc, d), stampf))
+        ready = []
+        deadline = time.monotonic() + 10
+        for sc, scan, stampf in running:
+            try:
+                wait_until("runs to start", deadline,
+                           lambda: scan.check_alive() or len(read_stamps(stampf)) >= SCAN_SERVICES)
+                ready.append((sc, scan))
+            except TrialFailed as e:
+                res.fail("scan_wakeups_min", sc.key, 0, str(e))
+        time.sleep(WAKEUP_SETTLE_S)
+        before = {}
+        for sc, scan in ready:
+            pids = [scan.proc.pid, *scan.supervisors()]
+            before[sc.key] = (pids, {p: ctx_switches(p) for p in pids})
+        t0 = time.monotonic()
+        time.sleep(window)
+        elapsed = time.monotonic() - t0
+        for sc, scan in ready:
+            try:
+                scan.check_alive()
+                pids, ctx0 = before[sc.key]
+                now = set(scan.supervisors())
+                if now != set(pids[1:]):
+                    res.fail("scan_wakeups_min", sc.key, 0, "its supervisors changed during the window")
+                    continue
+                per = {p: ctx_switches(p) - ctx0[p] for p in pids}
+                total = sum(per.values())
+                res.add("scan_wakeups_min", sc.key, total * 60 / elapsed)
+                res.add("scan_wakeups_self_min", sc.key, per[pids[0]] * 60 / elapsed)
+                res.add("scan_wakeups_raw", sc.key, {"scanner": per[pids[0]], "all": total,
+                                                     "supervisors": len(pids) - 1, "window_s": round(elapsed, 3)})
+            except (TrialFailed, OSError) as e:
+                res.fail("scan_wakeups_min", sc.key, 0, str(e))
+    finally:
+        h.stop_many([scan.proc for _, scan, _ in running])
+
+
+def bench_scan_memory(h: Harness, cfg: Config, scanners: list[Scanner], res: Results) -> None:
+    """One scanner at a time with 10 services; smaps_rollup of the scanner process only."""
+    print(f"bench: scanner memory, {cfg.scan_mem_trials} trials", file=sys.stderr)
+    for i in range(cfg.scan_mem_trials):
+        for sc in rotated(scanners, i):
+
+            def body(sc=sc):
+                d = h.new_dir(f"scanmem-{sc.key}")
+                stampf = d.parent / f"{d.name}.stamps"
+                scan_services(h, d, SCAN_SERVICES, stampf)
+                scan = Scan(h, sc, d)
+                try:
+                    wait_until("runs to start", time.monotonic() + 10,
+                               lambda: scan.check_alive() or len(read_stamps(stampf)) >= SCAN_SERVICES)
+                    time.sleep(SETTLE_S)
+                    scan.check_alive()
+                    m = smaps_rollup(scan.proc.pid)
+                    res.add("scan_rss", sc.key, m["rss"])
+                    res.add("scan_pss", sc.key, m["pss"])
+                    res.add("scan_dirty", sc.key, m["private_dirty"])
+                finally:
+                    scan.stop()
+
+            trial(res, "scan_memory", sc, i, body)
+
+
+def orphans_script(donef: Path, stamp: Path) -> str:
+    # `( : & )`: the subshell exits at once, so its background child ends up a child of PID 1.
+    return (f"#!/bin/sh\ni=0\nwhile [ $i -lt {ORPHANS} ]; do ( : & ); i=$((i+1)); done\n"
+            f"{stamp} {donef}\nexec /bin/sleep 100000\n")
+
+
+def bench_scan_zombies(h: Harness, cfg: Config, scanners: list[Scanner], res: Results) -> None:
+    print(f"bench: scanner zombie reaping as PID 1, {cfg.zombie_trials} trials", file=sys.stderr)
+    for i in range(cfg.zombie_trials):
+        for sc in rotated(scanners, i):
+
+            def body(sc=sc):
+                d = h.new_dir(f"zombies-{sc.key}")
+                donef = d.parent / f"{d.name}.done"
+                h.add_script_service(d, "orphans", orphans_script(donef, h.stamp))
+                scan = Scan(h, sc, d, pid1=True)
+                try:
+                    deadline = time.monotonic() + 20
+                    ns = pid_ns(scan.scanner_pid(deadline))
+                    wait_until(f"{ORPHANS} orphans to be made", deadline,
+                               lambda: scan.check_alive() or read_stamps(donef))
+                    t_done = read_stamps(donef)[0]
+                    t_check, t_bound = t_done + int(ZOMBIE_CHECK_S * 1e9), t_done + int(ZOMBIE_BOUND_S * 1e9)
+                    gone = at_check = None
+                    peak = slowest = 0
+                    left = 0
+                    while True:
+                        ts = time.monotonic_ns()
+                        left = ns_zombies(ns)
+                        te = time.monotonic_ns()
+                        slowest, peak = max(slowest, te - ts), max(peak, left)
+                        if left == 0 and gone is None:
+                            gone = te  # an upper bound: none was left when this scan ended
+                        if at_check is None and ts >= t_check:
+                            at_check = left
+                        if at_check is not None and (gone is not None or te > t_bound):
+                            break
+                        if gone is not None:
+                            time.sleep(max(0.0, (t_check - time.monotonic_ns()) / 1e9))
+                        else:
+                            time.sleep(ZOMBIE_POLL_S)
+                    scan.check_alive()
+                    res.add("scan_zombies_2s", sc.key, at_check)
+                    res.add("scan_zombies_peak", sc.key, peak)
+                    res.add("scan_zombies_scan_ms", sc.key, slowest / 1e6)
+                    if gone is None:
+                        res.bound("scan_zombies_gone_ms", sc.key, i, ZOMBIE_BOUND_S,
+                                  f"{left} zombies still there {ZOMBIE_BOUND_S:g} s after the last orphan was made")
+                    else:
+                        res.add("scan_zombies_gone_ms", sc.key, (gone - t_done) / 1e6)
+                finally:
+                    scan.stop()
+                    shutil.rmtree(d, ignore_errors=True)
+
+            trial(res, "scan_zombies_gone_ms", sc, i, body)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -672,23 +1271,34 @@ def elf_linkage(path: str) -> str:
     return "dynamic" if pt_interp in types else "static"
 
 
-def snapshot(fl: Flavor, dest_dir: Path) -> tuple[Flavor, dict]:
-    """Copies a binary that may be rebuilt during the run (herd's) to `dest_dir`, on disk, synced.
+def snapshot(herd_dir: Path, dest_dir: Path) -> dict[str, dict]:
+    """Copies herd's binaries (which may be rebuilt during the run) to `dest_dir`, on disk, synced.
 
     On disk and synced because smaps counts a file page as dirty until it is written back: a
-    freshly built binary, or any binary on tmpfs, would show its whole text as Private_Dirty.
+    freshly built binary, or any binary on tmpfs, would show its whole text as Private_Dirty. All
+    three go to one directory: svscan runs the supervise next to it.
     """
-    src = os.path.realpath(fl.path)
-    data = Path(src).read_bytes()
-    dest = dest_dir / fl.key / os.path.basename(fl.path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    dest.chmod(0o755)
-    info = {"source": src, "copy": str(dest), "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-    return Flavor(fl.key, fl.label, str(dest), fl.supervises_log, fl.control, fl.runit_sv), info
+    out = {}
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    for name in HERD_BINS:
+        src = herd_dir / name
+        if not os.access(src, os.X_OK):
+            continue
+        data = Path(os.path.realpath(src)).read_bytes()
+        dest = dest_dir / name
+        with open(dest, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        dest.chmod(0o755)
+        out[name] = {"source": os.path.realpath(src), "copy": str(dest),
+                     "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    fd = os.open(dest_dir, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return out
 
 
 def compile_stamp(scratch: Path) -> Path:
@@ -701,8 +1311,8 @@ def compile_stamp(scratch: Path) -> Path:
     raise SystemExit("bench: fatal: unable to compile bench/stamp.c with gcc")
 
 
-ROWS = [
-    # (row label, metric, statistic, decimals)
+# (row label, metric, statistic, decimals); statistic: "median", "p90" or "values" (distinct values)
+SUPERVISE_ROWS = [
     ("Binary size (KiB)", "binary_kib", "median", 0),
     ("RSS, idle, with log service (KiB)", "rss_log", "median", 0),
     ("PSS, idle, with log service (KiB)", "pss_log", "median", 0),
@@ -710,37 +1320,135 @@ ROWS = [
     ("PSS, all supervisor processes for service + logger (KiB)", "pss_pair", "median", 0),
     ("RSS, idle, no log (KiB)", "rss_nolog", "median", 0),
     ("PSS, idle, no log (KiB)", "pss_nolog", "median", 0),
-    (f"PSS per supervisor, {MANY} running at once, no log (KiB)", "pss_many", "median", 0),
+    *[row for n in MANY_SIZES for row in (
+        (f"PSS per supervisor, {n} running at once, no log (KiB)", f"pss_many_{n}", "median", 0),
+        (f"Private dirty per supervisor, {n} running at once (KiB)", f"dirty_many_{n}", "median", 0))],
     ("Idle wakeups (context switches per 20 s)", "wakeups", "median", 1),
     ("Restart after a 2 s run, median (ms)", "restart_ms", "median", 2),
     ("Restart after a 2 s run, p90 (ms)", "restart_ms", "p90", 2),
     ("Crash-loop interval, median (ms)", "crash_ms", "median", 1),
     ("Control restart to new start, median (ms)", "control_ms", "median", 2),
-    ("`sv -w 7 restart` wall time, median (ms)", "sv_restart_ms", "median", 1),
+]
+
+SV_ROWS = [
+    (f"`sv -w {SV_WAIT} restart` wall time, median (ms)", "sv_restart_ms", "median", 1),
+    (f"`sv -w {SV_WAIT} restart` wall time, p90 (ms)", "sv_restart_ms", "p90", 1),
+    ("`sv restart`: invocation → new `run` started, median (ms)", "sv_restart_run_ms", "median", 2),
+    ("`sv start` (from down) wall time, median (ms)", "sv_start_ms", "median", 1),
+    ("`sv start` (from down) wall time, p90 (ms)", "sv_start_ms", "p90", 1),
+    ("`sv start`: invocation → `run` started, median (ms)", "sv_start_run_ms", "median", 2),
+    ("`sv status` wall time, median (ms)", "sv_status_ms", "median", 2),
+    ("`sv status` wall time, p90 (ms)", "sv_status_ms", "p90", 2),
+]
+
+SCAN_ROWS = [
+    ("Binary size (KiB)", "scan_binary_kib", "median", 0),
+    ("Pickup: service dir `mv`ed in → its `run` started, median (ms)", "scan_pickup_ms", "median", 1),
+    ("Pickup, p90 (ms)", "scan_pickup_ms", "p90", 1),
+    ("Pickup with `s6-svscanctl -a DIR` right after the `mv`, median (ms)", "scan_pickup_a_ms", "median", 1),
+    ("Pickup with `s6-svscanctl -a DIR`, p90 (ms)", "scan_pickup_a_ms", "p90", 1),
+    *[(f"Start of {n} services: scanner start → every `run` started, median (ms)", f"scan_start{n}_ms",
+       "median", 0) for n in START_SIZES],
+    (f"PID 1, {STOP_SERVICES} services: SIGTERM → namespace empty, median (ms)", "scan_stop_ms", "median", 0),
+    (f"… services that logged a clean TERM (of {STOP_SERVICES}), median", "scan_stop_clean", "median", 0),
+    ("… exit status of PID 1", "scan_stop_rc", "values", 0),
+    (f"PID 1, {STOP_SERVICES} services, one ignores TERM: SIGTERM → namespace empty, median (ms)",
+     "scan_stopx_ms", "median", 0),
+    (f"… services that logged a clean TERM (of {STOP_SERVICES - 1}), median", "scan_stopx_clean", "median", 0),
+    ("… exit status of PID 1", "scan_stopx_rc", "values", 0),
+    (f"Idle wakeups, scanner + its {SCAN_SERVICES} supervisors (context switches per minute)",
+     "scan_wakeups_min", "median", 1),
+    ("Idle wakeups, scanner alone (per minute)", "scan_wakeups_self_min", "median", 1),
+    (f"Scanner RSS, {SCAN_SERVICES} services (KiB)", "scan_rss", "median", 0),
+    (f"Scanner PSS, {SCAN_SERVICES} services (KiB)", "scan_pss", "median", 0),
+    (f"Scanner private dirty, {SCAN_SERVICES} services (KiB)", "scan_dirty", "median", 0),
+    (f"PID 1: zombies left {ZOMBIE_CHECK_S:g} s after a service made {ORPHANS} orphans, median",
+     "scan_zombies_2s", "median", 0),
+    ("PID 1: last orphan made → no zombie left, median (ms)", "scan_zombies_gone_ms", "median", 0),
 ]
 
 
 def fmt(v, decimals: int) -> str:
     if v is None:
         return "—"
+    if isinstance(v, str):
+        return v
     return f"{v:.{decimals}f}" if decimals else f"{round(v)}"
 
 
-def summarize(res: Results, flavors: list[Flavor]) -> dict:
+def stat_of(xs: list, stat: str):
+    if stat == "median":
+        return median(xs)
+    if stat == "p90":
+        return p90(xs)
+    seen = []
+    for x in xs:
+        if x not in seen:
+            seen.append(x)
+    return ", ".join(map(str, seen)) if seen else None
+
+
+def summarize(res: Results, rows: list, keys: list[str]) -> dict:
     out = {}
-    for _, metric, stat, _ in ROWS:
+    for _, metric, stat, _ in rows:
         key = metric if stat == "median" else f"{metric}_{stat}"
-        out[key] = {}
-        for fl in flavors:
-            xs = res.get(metric, fl.key)
-            out[key][fl.key] = median(xs) if stat == "median" else p90(xs)
+        out[key] = {k: stat_of(res.get(metric, k), stat) for k in keys}
     return out
 
 
-def render_md(meta: dict, cfg: Config, flavors: list[Flavor], res: Results, summary: dict) -> str:
+def render_table(L: list[str], res: Results, rows: list, columns: list[tuple[str, str]], summary: dict,
+                 mark=None) -> None:
+    L.append("| metric | " + " | ".join(label for _, label in columns) + " |")
+    L.append("|---|" + "---:|" * len(columns))
+    for label, metric, stat, dec in rows:
+        key = metric if stat == "median" else f"{metric}_{stat}"
+        cells = []
+        for k, _ in columns:
+            val = summary[key][k]
+            bounded = res.bounded_for(metric, k)
+            if val is None and bounded:
+                cell = f"not within {bounded[0]['bound_s']:g} s"
+            else:
+                cell = fmt(val, dec)
+                if bounded and stat != "values":
+                    cell += " ⁺"
+            if mark:
+                cell += mark(metric, k, val)
+            cells.append(cell)
+        L.append(f"| {label} | " + " | ".join(cells) + " |")
+    L.append("")
+
+
+def section_issues(res: Results, section: str) -> list[str]:
+    notes = []
+    bounded = [b for b in res.bounded if section_of(b["metric"]) == section]
+    if bounded:
+        notes.append(f"{len(bounded)} trial(s) reached their bound (a result, not a harness failure; "
+                     "`bounded` in the JSON). A cell marked ⁺ is the median of the trials that finished:")
+        for b in bounded:
+            notes.append(f"  - {b['flavor']}: `{b['metric']}` trial {b['trial']}: not within {b['bound_s']:g} s: "
+                         f"{b['what']}")
+    fails = [f for f in res.failures if section_of(f["metric"]) == section]
+    if fails:
+        notes.append(f"{len(fails)} trial(s) failed (all of them are in `failures` in the JSON):")
+        for f in fails[:20]:
+            notes.append(f"  - {f['flavor']}: `{f['metric']}` trial {f['trial']}: {f['why']}")
+    elif not bounded:
+        notes.append("Every trial finished within its deadline.")
+    return notes
+
+
+def render_notes(L: list[str], notes: list[str]) -> None:
+    for note in notes:
+        L.append(note if note.startswith("  - ") else f"- {note}")
+    L.append("")
+
+
+def render_md(meta: dict, cfg: Config, flavors: list[Flavor], scanners: list[Scanner], res: Results,
+              summary: dict, sections: list[str]) -> str:
     m, v = meta["machine"], meta["versions"]
     L = []
-    L.append("# Benchmarks: herd `supervise` vs runsv, daemontools `supervise`, s6-supervise")
+    L.append("# Benchmarks: herd vs runit, daemontools and s6")
     L.append("")
     if cfg.quick:
         L.append("> **Quick run (`--quick`)**: few samples and short windows, for checking the harness only. "
@@ -752,71 +1460,122 @@ def render_md(meta: dict, cfg: Config, flavors: list[Flavor], res: Results, summ
     L.append(f"- Versions: herd {v.get('herd')}; runit {v.get('runit', '?')}; "
              f"daemontools {v.get('daemontools', '?')}; s6 {v.get('s6', '?')} (Debian packages)")
     L.append(f"- Reproduce (as root, from the repository root): `{REPRODUCE}`"
-             + (" (this run: `--quick`)" if cfg.quick else ""))
+             + (f" (this run: `{meta['argv']}`)" if meta.get("argv") else ""))
     L.append(f"- Wall time of this run: {meta['elapsed_s']:.0f} s. Raw samples: `docs/benchmarks.json`.")
     L.append("")
-    header = "| metric | " + " | ".join(fl.label for fl in flavors) + " |"
-    L.append(header)
-    L.append("|---|" + "---:|" * len(flavors))
-    for label, metric, stat, dec in ROWS:
-        key = metric if stat == "median" else f"{metric}_{stat}"
-        cells = []
-        for fl in flavors:
-            val = summary[key][fl.key]
-            cell = fmt(val, dec)
-            if metric in ("rss_log", "pss_log", "dirty_log") and not fl.supervises_log and val is not None:
-                cell += " ¹"
-            if metric == "pss_pair" and not fl.supervises_log and val is not None:
-                cell += " ²"
-            cells.append(cell)
-        L.append(f"| {label} | " + " | ".join(cells) + " |")
+    L.append("## General notes")
     L.append("")
-    L.append("¹ This supervisor does not run `log/run` itself (svscan / s6-svscan make the log pipe and "
-             "supervise `log/` separately): measured alone, in a service directory that has a `log/`.  ")
-    L.append("² Two supervisor processes, summed (measured in their own trials): one for the service and one "
-             "for `DIR/log`, joined by a pipe the harness holds open, as svscan / s6-svscan would. The two "
-             "share their text pages, which lowers each one's PSS. For herd and runsv: the one process.")
+    render_notes(L, meta["notes"] + general_notes(cfg, flavors, scanners, res))
+
+    L.append("## supervise")
     L.append("")
-    L.append("## Notes")
+    if "supervise" in sections:
+        sup = summary["supervise"]
+
+        def mark(metric, k, val):
+            fl = next(f for f in flavors if f.key == k)
+            if val is None or fl.supervises_log:
+                return ""
+            return " ¹" if metric in ("rss_log", "pss_log", "dirty_log") else " ²" if metric == "pss_pair" else ""
+
+        render_table(L, res, SUPERVISE_ROWS, [(f.key, f.label) for f in flavors], sup, mark)
+        L.append("¹ This supervisor does not run `log/run` itself (svscan / s6-svscan make the log pipe and "
+                 "supervise `log/` separately): measured alone, in a service directory that has a `log/`.  ")
+        L.append("² Two supervisor processes, summed (measured in their own trials): one for the service and one "
+                 "for `DIR/log`, joined by a pipe the harness holds open, as svscan / s6-svscan would. The two "
+                 "share their text pages, which lowers each one's PSS. For herd and runsv: the one process.")
+        L.append("")
+        L.append("### Notes")
+        L.append("")
+        render_notes(L, supervise_notes(cfg, flavors, res) + section_issues(res, "supervise"))
+    else:
+        L.append("Not run in this invocation (`--sections`).")
+        L.append("")
+
+    L.append("## sv")
     L.append("")
-    for note in meta["notes"] + build_notes(cfg, flavors, res, summary):
-        L.append(note if note.startswith("  - ") else f"- {note}")
+    combos = res.extra.get("sv_combos", {})
+    if "sv" in sections and combos:
+        render_table(L, res, SV_ROWS, list(combos.items()), summary["sv"])
+        L.append("### Notes")
+        L.append("")
+        render_notes(L, sv_notes(cfg, res) + section_issues(res, "sv"))
+    else:
+        L.append("Not run in this invocation" + (f": {res.extra['sv_skipped']}." if "sv_skipped" in res.extra
+                                                 else " (`--sections`)."))
+        L.append("")
+
+    L.append("## Scanners (svscan)")
     L.append("")
+    if "scanners" in sections and scanners:
+        render_table(L, res, SCAN_ROWS, [(s.key, s.label) for s in scanners], summary["scanners"])
+        L.append("### Notes")
+        L.append("")
+        render_notes(L, scanner_notes(cfg, scanners, res) + section_issues(res, "scanners"))
+    else:
+        L.append("Not run in this invocation (`--sections`, or no scanner found).")
+        L.append("")
     return "\n".join(L)
 
 
-def build_notes(cfg: Config, flavors: list[Flavor], res: Results, summary: dict) -> list[str]:
+def general_notes(cfg: Config, flavors: list[Flavor], scanners: list[Scanner], res: Results) -> list[str]:
+    notes = []
+    notes.append("Flavors are interleaved within each trial, and the order rotates from trial to trial. "
+                 "Scratch service and scan directories are on tmpfs (/dev/shm); herd's binaries and the "
+                 "files the PID-1 services log to are on disk (/var/tmp).")
+    hb = res.extra.get("herd_binaries", {})
+    if hb:
+        srcs = {os.path.relpath(os.path.dirname(b["source"]), ROOT) for b in hb.values()}
+        notes.append(
+            f"herd's binaries ({', '.join(f'`{k}`' for k in hb)}) were copied from `{', '.join(sorted(srcs))}` at "
+            "the start of the run (sha256 " + ", ".join(f"{k} `{b['sha256'][:12]}…` {b['bytes']} bytes"
+                                                         for k, b in hb.items())
+            + ") and the copies measured, so a rebuild during the run cannot change them. The copies are on disk "
+            "and synced: smaps counts a file page as dirty until it is written back, so a freshly built binary "
+            "(or one on tmpfs) would show its text as Private_Dirty. svscan runs the `supervise` next to it.")
+    link = res.extra.get("linkage", {})
+    if link:
+        notes.append(
+            "Linkage: " + ", ".join(f"{k} {v}" for k, v in link.items()) + ". A dynamically linked "
+            "program shares libc's pages with every other process, which keeps its PSS low; a static "
+            "one shares its pages only with other instances of itself, so a lone instance's PSS is close "
+            "to its RSS.")
+    wall = median(res.get("overhead_spawn_wait_ms", "harness"))
+    to_stamp = median(res.get("overhead_spawn_to_stamp_ms", "harness"))
+    run = median(res.get("overhead_run_capture_ms", "harness"))
+    if wall is not None:
+        notes.append(
+            f"Harness overhead: the stamp helper ({res.extra.get('stamp_link', 'gcc')}), spawned "
+            f"{cfg.overhead_calls} times from Python with `posix_spawn`: {fmt(wall, 3)} ms per call "
+            f"(spawn, stamp, exit, reap), median; {fmt(to_stamp, 3)} ms from the spawn call to the stamp; "
+            f"{fmt(run, 3)} ms through `subprocess.run` with captured output (as the sv clients are run). "
+            "Stamps are taken inside the supervised processes, so the harness's polling does not enter any "
+            "timing; an exec of the helper is part of every start (as an exec of `run` is in real use).")
+    for fl in res.extra.get("unavailable", []):
+        notes.append(f"{fl} was skipped: not executable.")
+    if res.extra.get("left_out"):
+        notes.append(f"Left out with `--only`: {', '.join(res.extra['left_out'])}.")
+    return notes
+
+
+def supervise_notes(cfg: Config, flavors: list[Flavor], res: Results) -> list[str]:
     notes = []
     notes.append(
-        f"Samples per flavor: memory {cfg.mem_trials} trials; wakeups one {cfg.wakeup_window_s:g} s window "
+        f"Samples per flavor: memory {cfg.mem_trials} trials; {' and '.join(map(str, MANY_SIZES))} at once "
+        f"{cfg.many_trials} trial(s) each; wakeups one {cfg.wakeup_window_s:g} s window "
         f"(all supervisors idle side by side, scaled to 20 s); restart {cfg.restart_trials}×{cfg.restart_per_trial}; "
         f"crash loop {cfg.crash_trials}×{cfg.crash_per_trial} intervals; control restart "
-        f"{cfg.control_trials}×{cfg.control_per_trial}; `sv` restart {cfg.sv_trials}. "
-        f"Flavors are interleaved within each trial, and the order rotates from trial to trial.")
+        f"{cfg.control_trials}×{cfg.control_per_trial}.")
     notes.append(
         "Memory: `Rss`, `Pss` and `Private_Dirty` from `/proc/PID/smaps_rollup` of the supervisor process only (not `run`, "
         f"not the logger), {SETTLE_S:g} s after `run` (and `log/run`) started. `run` is `exec sleep`, "
         "`log/run` is `exec cat` with output to /dev/null. One supervisor runs at a time (except in the "
         "² row), so no two instances of one binary split shared pages: PSS is that of a lone instance. With "
-        f"many services, text pages are shared and PSS per instance drops: the \"{MANY} running at once\" "
-        f"row is the mean PSS of {MANY} supervisors of one flavor started together (median over "
-        f"{cfg.many_trials} trial(s)), closer to the per-service cost under runsvdir/svscan. PSS also depends on how many "
-        "other processes on the machine map the same libc pages, so compare columns from one run only. Private dirty (heap, stack, written data) is what each "
-        "further instance costs no matter how pages are shared.")
-    hb = res.extra.get("herd_binary")
-    if hb:
-        notes.append(
-            f"herd's binary was copied from `{os.path.relpath(hb['source'], ROOT)}` at the start of the run "
-            f"(sha256 `{hb['sha256'][:16]}…`, {hb['bytes']} bytes) and the copy measured, so a rebuild during "
-            "the run cannot change it. The copy is on disk and synced: smaps counts a file page as dirty until it "
-            "is written back, so a freshly built binary (or one on tmpfs) would show its text as Private_Dirty.")
-    link = res.extra.get("linkage", {})
-    if link:
-        notes.append(
-            "Linkage: " + ", ".join(f"{k} {v}" for k, v in link.items()) + ". A dynamically linked "
-            "supervisor shares libc's pages with every other process, which keeps its PSS low; a static "
-            "one shares its pages only with other instances of itself, so a lone instance's PSS is close "
-            "to its RSS.")
+        "many services, text pages are shared and PSS per instance drops: the \"N running at once\" "
+        "rows are the mean PSS and private dirty of N supervisors of one flavor started together (median over "
+        f"{cfg.many_trials} trial(s)), closer to the per-service cost under a scanner. PSS also depends on how many "
+        "other processes on the machine map the same libc pages, so compare columns from one run only. Private dirty "
+        "(heap, stack, written data) is what each further instance costs no matter how pages are shared.")
     notes.append(
         "Idle wakeups: voluntary + nonvoluntary context switches from `/proc/PID/status` of each supervisor, "
         f"with `run` and the logger up and idle; the window opens {WAKEUP_SETTLE_S:g} s after both started, "
@@ -830,28 +1589,9 @@ def build_notes(cfg: Config, flavors: list[Flavor], res: Results, summary: dict)
     notes.append(
         "Control restart: from just before the harness writes `t` to `supervise/control` (herd, runsv, "
         "daemontools) or runs `s6-svc -r DIR` (s6; includes spawning s6-svc) to the new `run`'s start stamp. "
-        f"Each restart is sent at least {THROTTLE_CLEAR_S:g} s after the previous start, past every 1 s throttle.")
-    sv_note = ("`sv -w 7 restart DIR` is runit's `sv` (`/usr/bin/sv`) against herd and runsv only; it polls "
-               "the status every 420 ms, so its wall time measures `sv`, not the supervisor (~420 ms is "
-               "expected for both). herd's own `sv` comes in a later issue.")
-    sv_starts = {fl.key: median(res.get("sv_restart_start_ms", fl.key)) for fl in flavors if fl.runit_sv}
-    if any(x is not None for x in sv_starts.values()):
-        sv_note += " Time from invoking `sv` to the new start stamp, median: " + ", ".join(
-            f"{k} {fmt(x, 2)} ms" for k, x in sv_starts.items()) + "."
-    if "sv_restart_skipped" in res.extra:
-        sv_note += f" Skipped: {res.extra['sv_restart_skipped']}."
-    notes.append(sv_note)
-    wall = median(res.get("overhead_spawn_wait_ms", "harness"))
-    to_stamp = median(res.get("overhead_spawn_to_stamp_ms", "harness"))
-    if wall is not None:
-        notes.append(
-            f"Harness overhead: the stamp helper ({res.extra.get('stamp_link', 'gcc')}), spawned "
-            f"{cfg.overhead_calls} times from Python with `posix_spawn`: {fmt(wall, 3)} ms per call "
-            f"(spawn, stamp, exit, reap), median; {fmt(to_stamp, 3)} ms from the spawn call to the stamp. "
-            "Stamps are taken inside the supervised processes, so the harness's polling does not enter any "
-            "timing; an exec of the helper is part of every start (as an exec of `run` is in real use).")
-    s6 = next((fl for fl in flavors if fl.key == "s6"), None)
-    if s6 is not None:
+        f"Each restart is sent at least {THROTTLE_CLEAR_S:g} s after the previous start, past every 1 s throttle. "
+        "`sv` is measured in its own section below.")
+    if any(fl.key == "s6" for fl in flavors):
         notes.append(
             "s6-supervise waits 1 s before every restart unless the service was *ready* for more than 1 s "
             "(these services have no readiness notification), so its restart and control-restart times "
@@ -860,21 +1600,118 @@ def build_notes(cfg: Config, flavors: list[Flavor], res: Results, summary: dict)
         empty = [fl.key for fl in flavors if not res.get(metric, fl.key)]
         if empty:
             notes.append(f"No `{metric}` samples for: {', '.join(empty)}.")
-    measured = {fl.key for fl in flavors}
-    for fl in FLAVORS:
-        if fl.key in measured:
-            continue
-        if not fl.available():
-            notes.append(f"{fl.label} was skipped: `{fl.path}` is not executable"
-                         + (" (run `cargo build --release --workspace --bins`)." if fl.key == "herd" else "."))
-        else:
-            notes.append(f"{fl.label} was left out with `--only`.")
-    if res.failures:
-        notes.append(f"{len(res.failures)} trial(s) failed (all of them are in `failures` in the JSON):")
-        for f in res.failures[:20]:
-            notes.append(f"  - {f['flavor']}: `{f['metric']}` trial {f['trial']}: {f['why']}")
-    else:
-        notes.append("Every trial finished within its deadline.")
+    return notes
+
+
+def sv_notes(cfg: Config, res: Results) -> list[str]:
+    notes = []
+    run = median(res.get("overhead_run_capture_ms", "harness"))
+    notes.append(
+        f"Columns: client → supervisor. herd's `sv` (static) and runit's `/usr/bin/sv` (dynamic) drive the same "
+        f"supervisor binaries: one service per column, idle `run` (`exec sleep`). {cfg.sv_trials} trials; in each, "
+        f"every column gets one restart, then one start, then {cfg.sv_status_per_trial} status calls, the columns "
+        "in rotating order. Wall time is from just before `subprocess.run` to its return (client started with "
+        f"`PATH` only, output captured); the same call on the do-nothing stamp helper takes "
+        f"{fmt(run, 2)} ms (general notes), which is part of every figure here.")
+    notes.append(
+        f"`sv -w {SV_WAIT} restart DIR`: sent at least {THROTTLE_CLEAR_S:g} s after the service's last start, so no "
+        "supervisor throttles it, and the 1-second resolution of sv's `ok` test (the status time must be before "
+        "sv's start second) is past: both clients wait for the new process. \"→ new `run` started\" is the new "
+        "`run`'s own start stamp minus the invocation time.")
+    notes.append(
+        f"`sv start DIR` (default wait, {SV_WAIT} s): the harness first writes `d` to `supervise/control` "
+        f"(at least {THROTTLE_CLEAR_S:g} s after the last start: runsv sleeps 1 s after a `run` that lived less "
+        "than 1 s) and waits until `supervise/status` says down; then times `sv start`, which writes `u` and waits "
+        "until the service is up. `sv status DIR`: a running service.")
+    notes.append(
+        "runit's `sv` checks once right after writing and then every 420 ms, so a restart or start costs it at "
+        "least one 420 ms sleep whatever the supervisor (unless its first check already succeeds); herd's `sv` "
+        "waits on inotify events on `supervise/` and returns as soon as the status file says the command took "
+        "effect.")
+    ino = res.get("overhead_inotify_close_ms", "harness")
+    if ino:
+        notes.append(
+            "Kernel cost in herd's waiting commands: herd's `sv` removes its inotify watch and closes the fd "
+            "before exiting (exiting with it open would pay the same). The harness did the same "
+            f"(`inotify_add_watch`, `inotify_rm_watch`, `close`) {len(ino)} times, 50 ms apart: `close` took "
+            f"{fmt(median(ino), 2)} ms median, {fmt(p90(ino), 2)} ms p90, {fmt(max(ino), 2)} ms max. The cost is "
+            "bimodal (well under 1 ms, or 10–20 ms): the kernel may wait for an SRCU grace "
+            "period when it tears down an inotify group that had marks. It lands in herd's `sv` wall times "
+            "(not in the \"→ `run` started\" rows). In an strace here, herd's `sv start` from down found the "
+            "service up at its first check (the supervisor starts `run` while handling the `u` write), so it "
+            "never needed the watch; `sv status` does not use inotify.")
+    return notes
+
+
+def scanner_notes(cfg: Config, scanners: list[Scanner], res: Results) -> list[str]:
+    keys = {s.key for s in scanners}
+    notes = []
+    notes.append(
+        "Scanners run with `PATH=/usr/sbin:/usr/bin:/sbin:/bin` and nothing else in the environment: runsvdir "
+        "starts `runsv` and daemontools' svscan `supervise` from PATH (the Debian binaries), s6-svscan "
+        "`/usr/bin/s6-supervise`, herd's svscan the `supervise` copied next to it. Each service's `run` is the "
+        "stamp helper (`exec sleep` after the stamp) unless said otherwise. Scan directories are on tmpfs.")
+    pick = [f"{cfg.pickup_trials} trials"]
+    if "s6" in keys:
+        pick.append(f"s6 without a trigger {cfg.pickup_untriggered_trials}")
+    notes.append(
+        f"Pickup ({', '.join(pick)}; each bounded at {PICKUP_BOUND_S:g} s, the whole scenario capped at "
+        f"{cfg.pickup_cap_s:g} s): each scanner runs on its own scan dir; a complete service dir (`run` in place) "
+        "is prepared on the same tmpfs and renamed into the scan dir; latency = the new `run`'s start stamp − "
+        f"the time just before `rename(2)`. The scanner has been idle at least {PICKUP_IDLE_S:g} s before each "
+        "trial (its previous pickup done). The scan dirs keep the services picked up so far. s6-svscan never "
+        "scans on its own (no `-t`): the first row shows it without a trigger; the next rows with "
+        "`s6-svscanctl -a DIR` run right after the rename (spawning s6-svscanctl is part of the time). "
+        "runsvdir and daemontools' svscan look at the directory every 5 s, so their latency is spread over 0–5 s."
+        + (f" {res.extra['scan_pickup_capped']}." if "scan_pickup_capped" in res.extra else ""))
+    notes.append(
+        f"Start of N services ({cfg.start_trials} trial(s) per N): N service dirs prepared in the scan dir; "
+        "time from just before the scanner is spawned to the last of the N start stamps (all runs append to "
+        f"one file); bounded at {START_BOUND_S:g} s. s6-svscan 2.11 is run with its default cap of 500 services.")
+    notes.append(
+        f"Shutdown as PID 1 ({cfg.stop_trials} trial(s) per variant): `unshare --pid --fork --mount-proc "
+        f"--kill-child SCANNER DIR`, {STOP_SERVICES} services whose `run` is `#!/bin/sh` with `trap 'echo NAME >> "
+        "FILE; exit 0' TERM` and `while :; do sleep 1 & wait; done` (FILE on disk); in the second variant one of "
+        "them has `trap '' TERM` instead. Every service has been up at least "
+        f"{STOP_SETTLE_S:g} s when the harness sends SIGTERM to the scanner (its host pid); the time runs until "
+        "the unshare process exits (which it does when its child, the namespace's init, has exited; the kernel "
+        "then kills whatever is left in the namespace), seen through a pidfd. Clean = distinct names in FILE. "
+        f"Each trial is bounded at {STOP_BOUND_S:g} s: then the harness SIGKILLs the init (which empties the "
+        "namespace), counts FILE, and leaves that flavor out of that variant's later trials"
+        + (f" ({', '.join(res.extra['scan_stop_single_trial'])})" if res.extra.get("scan_stop_single_trial") else "")
+        + ". Exit status: that of unshare, which passes on its child's (`signal N` when it was killed).")
+    beh = []
+    if "herd" in keys:
+        beh.append("herd's svscan stops every service in parallel and exits when none is left, with its default "
+                   "7 s bound (no `-t`, no `SVSCAN_STOP_TIMEOUT`): the TERM-ignoring service is SIGKILLed at 7 s and "
+                   "svscan exits 124")
+    if "runit" in keys:
+        beh.append("runsvdir exits 0 at once on SIGTERM, leaving every runsv running: as PID 1 its exit makes the "
+                   "kernel SIGKILL the whole namespace, so no service sees a TERM")
+    if "daemontools" in keys:
+        beh.append("daemontools' svscan has no SIGTERM handler and, as PID 1, the kernel drops the signal: it runs on")
+    if "s6" in keys:
+        beh.append("s6-svscan 2.11 (run as `s6-svscan DIR`, with no `.s6-svscan/` scripts of ours) shuts down on "
+                   "SIGTERM: SIGTERM to every s6-supervise, waits for them, then exits; it has no global bound, so "
+                   "a service that ignores TERM and has no `timeout-kill` file keeps it waiting")
+    if beh:
+        notes.append("What each does on SIGTERM as PID 1: " + "; ".join(beh) + ".")
+    notes.append(
+        f"Idle wakeups: one {cfg.scan_window_s:g} s window, all scanners side by side, each with {SCAN_SERVICES} idle "
+        f"services, opened {WAKEUP_SETTLE_S:g} s after every `run` started; voluntary + nonvoluntary context "
+        "switches of the scanner and its direct children (the supervisors, not the `run` processes), scaled to one "
+        "minute. runsvdir and daemontools' svscan wake every 5 s by design (12 per minute for the scanner alone).")
+    notes.append(
+        f"Scanner memory ({cfg.scan_mem_trials} trial(s)): `smaps_rollup` of the scanner process alone, one scanner "
+        f"at a time, {SETTLE_S:g} s after its {SCAN_SERVICES} services' `run`s started.")
+    notes.append(
+        f"Zombies ({cfg.zombie_trials} trial(s)): the scanner as PID 1 of a new pid namespace, with one service whose "
+        f"`run` (`#!/bin/sh`) makes {ORPHANS} orphans with `( : & )` in a loop (each subshell exits at once, so its "
+        "background child is reparented to PID 1 and exits), then stamps and execs `sleep`. The harness scans "
+        "/proc for processes in state Z in that namespace from the stamp on: the count at "
+        f"{ZOMBIE_CHECK_S:g} s, and the end of the first scan that found none (an upper bound: a scan takes "
+        f"{fmt(max((x for k in keys for x in res.get('scan_zombies_scan_ms', k)), default=None), 1)} ms at most "
+        f"here, and scans are {ZOMBIE_POLL_S * 1000:g} ms apart). Bounded at {ZOMBIE_BOUND_S:g} s.")
     return notes
 
 
@@ -887,26 +1724,38 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="few samples, short windows (checks the harness)")
     ap.add_argument("--md", default=str(DOCS / "benchmarks.md"), help="report path")
     ap.add_argument("--json", default=str(DOCS / "benchmarks.json"), help="raw samples path")
-    ap.add_argument("--herd", default="", help="herd supervise binary to measure (default target/release/supervise)")
+    ap.add_argument("--herd-dir", default=str(ROOT / DEFAULT_HERD_DIR),
+                    help=f"directory holding herd's supervise, svscan and sv (default {DEFAULT_HERD_DIR})")
     ap.add_argument("--note", action="append", default=[], help="a line for the report's notes (repeatable)")
     ap.add_argument("--only", default="", help="comma-separated flavor keys (herd,runit,daemontools,s6)")
+    ap.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of {','.join(SECTIONS)}")
     args = ap.parse_args()
     cfg = QUICK if args.quick else FULL
+    sections = [s for s in args.sections.split(",") if s]
+    if not set(sections) <= set(SECTIONS):
+        ap.error(f"--sections takes {','.join(SECTIONS)}")
 
     if os.geteuid() != 0:
-        print("bench: warning: not root; smaps_rollup of other users' processes may be unreadable",
-              file=sys.stderr)
-    if args.herd:
-        FLAVORS[0] = Flavor("herd", "herd `supervise`", os.path.abspath(args.herd), True, "fifo", True)
-    flavors = [fl for fl in FLAVORS if fl.available()]
-    if args.only:
-        keep = set(args.only.split(","))
-        flavors = [fl for fl in flavors if fl.key in keep]
-    if not any(fl.key == "herd" for fl in flavors) and (not args.only or "herd" in args.only):
-        print("bench: warning: target/release/supervise missing: run "
-              "`cargo build --release --workspace --bins` first; benchmarking the peers only", file=sys.stderr)
-    if not flavors:
-        print("bench: fatal: no supervisor to benchmark", file=sys.stderr)
+        print("bench: warning: not root; smaps_rollup of other users' processes may be unreadable, "
+              "and the PID-1 scenarios need root", file=sys.stderr)
+    herd_dir = Path(args.herd_dir).resolve()
+    res = Results()
+    keep = set(args.only.split(",")) if args.only else None
+    flavors, scanners = [], []
+    for group, out in ((make_flavors(herd_dir), flavors), (make_scanners(herd_dir), scanners)):
+        for x in group:
+            if keep is not None and x.key not in keep:
+                res.extra.setdefault("left_out", []).append(x.label)
+            elif not x.available():
+                res.extra.setdefault("unavailable", []).append(f"{x.label} (`{x.path}`)")
+            else:
+                out.append(x)
+    herd_sv = str(herd_dir / "sv") if os.access(herd_dir / "sv", os.X_OK) and (keep is None or "herd" in keep) else None
+    if (keep is None or "herd" in keep) and not all(os.access(herd_dir / b, os.X_OK) for b in HERD_BINS):
+        print(f"bench: warning: herd's binaries are not all in {herd_dir}: run `just release` first; "
+              "benchmarking what is there", file=sys.stderr)
+    if not flavors and not scanners:
+        print("bench: fatal: nothing to benchmark", file=sys.stderr)
         return 111
 
     libc = ctypes.CDLL(None, use_errno=True)
@@ -918,30 +1767,49 @@ def main() -> int:
 
     tmp_base = "/dev/shm" if os.path.isdir("/dev/shm") else "/run"
     scratch = Path(tempfile.mkdtemp(prefix="herd-bench-", dir=tmp_base))
-    bin_dir = Path(tempfile.mkdtemp(prefix="herd-bench-bin-", dir="/var/tmp" if os.path.isdir("/var/tmp") else None))
-    h = Harness(scratch)
-    res = Results()
+    disk = Path(tempfile.mkdtemp(prefix="herd-bench-disk-", dir="/var/tmp" if os.path.isdir("/var/tmp") else None))
+    h = Harness(scratch, disk)
     load_start = loadavg()
     machine = machine_info()  # the date is the start of the run
     started = time.monotonic()
     try:
         compile_stamp(scratch)
         res.extra["stamp_link"] = elf_linkage(str(h.stamp))
-        # A concurrent `cargo build` must not swap herd's binary mid-run: measure a copy.
-        for n, fl in enumerate(flavors):
-            if fl.key == "herd":
-                flavors[n], res.extra["herd_binary"] = snapshot(fl, bin_dir)
+        # A concurrent `cargo build` must not swap herd's binaries mid-run: measure copies.
+        if any(x.key == "herd" for x in [*flavors, *scanners]) or herd_sv:
+            copies = snapshot(herd_dir, disk / "herd")
+            res.extra["herd_binaries"] = copies
+            flavors = [Flavor(f.key, f.label, copies["supervise"]["copy"], f.supervises_log, f.control, f.runit_sv)
+                       if f.key == "herd" else f for f in flavors]
+            scanners = [Scanner(s.key, s.label, copies["svscan"]["copy"]) if s.key == "herd" else s
+                        for s in scanners]
+            herd_sv = copies["sv"]["copy"] if herd_sv else None
         for fl in flavors:
             res.add("binary_kib", fl.key, os.path.getsize(os.path.realpath(fl.path)) / 1024)
-            res.extra.setdefault("linkage", {})[fl.key] = elf_linkage(fl.path)
+            res.extra.setdefault("linkage", {})[f"`{os.path.basename(fl.path)}` ({fl.key})"] = elf_linkage(fl.path)
+        for sc in scanners:
+            res.add("scan_binary_kib", sc.key, os.path.getsize(os.path.realpath(sc.path)) / 1024)
+            res.extra.setdefault("linkage", {})[f"`{os.path.basename(sc.path)}` ({sc.key})"] = elf_linkage(sc.path)
+        for name, path in (("herd", herd_sv), ("runit", SV if os.access(SV, os.X_OK) else None)):
+            if path:
+                res.extra.setdefault("linkage", {})[f"`sv` ({name})"] = elf_linkage(path)
         bench_overhead(h, cfg, res)
-        bench_memory(h, cfg, flavors, res)
-        bench_memory_many(h, cfg, flavors, res)
-        bench_wakeups(h, cfg, flavors, res)
-        bench_restart(h, cfg, flavors, res)
-        bench_crash_loop(h, cfg, flavors, res)
-        bench_control(h, cfg, flavors, res)
-        bench_sv_restart(h, cfg, flavors, res)
+        if "supervise" in sections and flavors:
+            bench_memory(h, cfg, flavors, res)
+            bench_memory_many(h, cfg, flavors, res)
+            bench_wakeups(h, cfg, flavors, res)
+            bench_restart(h, cfg, flavors, res)
+            bench_crash_loop(h, cfg, flavors, res)
+            bench_control(h, cfg, flavors, res)
+        if "sv" in sections:
+            bench_sv(h, cfg, flavors, herd_sv, res)
+        if "scanners" in sections and scanners:
+            bench_scan_pickup(h, cfg, scanners, res)
+            bench_scan_start(h, cfg, scanners, res)
+            bench_scan_stop(h, cfg, scanners, res)
+            bench_scan_wakeups(h, cfg, scanners, res)
+            bench_scan_memory(h, cfg, scanners, res)
+            bench_scan_zombies(h, cfg, scanners, res)
     except KeyboardInterrupt:
         print("bench: interrupted; cleaning up", file=sys.stderr)
         return 130
@@ -949,23 +1817,36 @@ def main() -> int:
         h.stop_all()
         h.reap_orphans()
         if os.environ.get("HERD_KEEP_TMP") == "1":
-            print(f"bench: kept {scratch} and {bin_dir}", file=sys.stderr)
+            print(f"bench: kept {scratch} and {disk}", file=sys.stderr)
         else:
             shutil.rmtree(scratch, ignore_errors=True)
-            shutil.rmtree(bin_dir, ignore_errors=True)
+            shutil.rmtree(disk, ignore_errors=True)
 
+    shown, skip = [], False  # the command line, without the --note texts (they are in the notes)
+    for a in sys.argv[1:]:
+        if skip or a == "--note":
+            skip = not skip and a == "--note"
+            continue
+        if not a.startswith("--note="):
+            shown.append(a)
+    argv = shlex.join(["python3", "bench/bench.py", *shown])
     meta = {"machine": machine, "versions": versions(), "quick": cfg.quick,
             "elapsed_s": round(time.monotonic() - started, 1), "load_start": load_start, "load_end": loadavg(),
-            "notes": args.note, "command": REPRODUCE + (" --quick" if cfg.quick else ""),
-            "flavors": {fl.key: res.extra.get("herd_binary", {}).get("source", fl.path) if fl.key == "herd" else fl.path
-                        for fl in flavors}, "config": cfg.__dict__}
-    summary = summarize(res, flavors)
-    for fl in flavors:
-        summary.setdefault("sv_restart_start_ms", {})[fl.key] = median(res.get("sv_restart_start_ms", fl.key))
+            "notes": args.note, "command": REPRODUCE, "argv": argv, "sections": sections,
+            "flavors": {fl.key: res.extra.get("herd_binaries", {}).get("supervise", {}).get("source", fl.path)
+                        if fl.key == "herd" else fl.path for fl in flavors},
+            "scanners": {sc.key: res.extra.get("herd_binaries", {}).get("svscan", {}).get("source", sc.path)
+                         if sc.key == "herd" else sc.path for sc in scanners},
+            "config": cfg.__dict__}
+    summary = {
+        "supervise": summarize(res, SUPERVISE_ROWS, [fl.key for fl in flavors]),
+        "sv": summarize(res, SV_ROWS, list(res.extra.get("sv_combos", {}))),
+        "scanners": summarize(res, SCAN_ROWS, [sc.key for sc in scanners]),
+    }
     Path(args.json).write_text(json.dumps(
-        {"meta": meta, "summary": summary, "samples": res.samples, "failures": res.failures, "extra": res.extra},
-        indent=1) + "\n")
-    Path(args.md).write_text(render_md(meta, cfg, flavors, res, summary))
+        {"meta": meta, "summary": summary, "samples": res.samples, "failures": res.failures,
+         "bounded": res.bounded, "extra": res.extra}, indent=1) + "\n")
+    Path(args.md).write_text(render_md(meta, cfg, flavors, scanners, res, summary, sections))
     print(f"bench: wrote {args.md} and {args.json} in {meta['elapsed_s']:.0f} s", file=sys.stderr)
     return 0
 
