@@ -5,6 +5,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod chpst;
 mod interop;
 mod pid1;
 mod supervise;

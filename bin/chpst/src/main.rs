@@ -10,12 +10,18 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
-use herd_getopt::{all_digits, Getopt};
+use herd_getopt::Getopt;
 use run::{Limit, Lock, Plan, EXIT_FAIL};
 
 const EXIT_USAGE: u8 = 100;
 const USAGE_CHPST: &str = " [-vVP012] [-u user[:group]] [-U user[:group]] [-b argv0] [-e dir] [-/ root] [-n nice] [-l|-L lock] [-m n] [-d n] [-o n] [-p n] [-f n] [-c n] [-t n] prog";
 const VERSION: &str = "$Id: f279d44141c981dd7535a12260efcf1ef7beed26 $";
+
+/// runit's check on a number: `scan_ulong` must consume the whole argument (so an empty one is 0).
+fn number(v: &[u8]) -> Option<u64> {
+    let (n, used) = herd_getopt::scan_ulong(v);
+    (used == v.len()).then_some(n)
+}
 
 /// A refusal: what to print on stderr, and the exit code.
 struct Stop(String, u8);
@@ -30,6 +36,8 @@ fn main() -> ExitCode {
     let base = arg0.rsplit(|&b| b == b'/').next().unwrap_or(arg0);
     // runit drops one leading 'd' (so `dsetlock` is setlock, `dchpst` is chpst).
     let name = String::from_utf8_lossy(base.strip_prefix(b"d").unwrap_or(base)).into_owned();
+    // Option errors name the program as invoked; usage lines use the name without the `d`.
+    let invoked = String::from_utf8_lossy(base).into_owned();
     let args = argv.get(1..).unwrap_or(&[]);
     let result = match name.as_str() {
         "setuidgid" => account(&name, args, false),
@@ -37,9 +45,9 @@ fn main() -> ExitCode {
         "setuser" => setuser(args),
         "envdir" => envdir(&name, args),
         "pgrphack" => pgrphack(&name, args),
-        "setlock" => setlock(&name, args),
-        "softlimit" => softlimit(&name, args),
-        _ => chpst(&name, args),
+        "setlock" => setlock(&name, &invoked, args),
+        "softlimit" => softlimit(&name, &invoked, args),
+        _ => chpst(&name, &invoked, args),
     };
     let Stop(text, code) = match result {
         Ok((plan, child)) => {
@@ -68,13 +76,13 @@ fn text(o: &herd_getopt::Opt) -> String {
     String::from_utf8_lossy(value(o)).into_owned()
 }
 
-fn chpst(prog: &str, args: &[OsString]) -> Parsed {
+fn chpst(prog: &str, invoked: &str, args: &[OsString]) -> Parsed {
     let mut plan = Plan::default();
     let mut g = Getopt::new(args, "u:U:b:e:m:d:o:p:f:c:r:t:/:n:l:L:vP012V");
     let u = || usage(prog, USAGE_CHPST);
-    let num = |o: &herd_getopt::Opt| all_digits(value(o)).map(Limit::Value).ok_or_else(u);
+    let num = |o: &herd_getopt::Opt| number(value(o)).map(Limit::Value).ok_or_else(u);
     for opt in g.by_ref() {
-        let o = opt.map_err(|e| Stop(format!("{prog}: {e}\n{}", u().0), EXIT_USAGE))?;
+        let o = opt.map_err(|e| Stop(format!("{invoked}: {e}\n{}", u().0), EXIT_USAGE))?;
         match o.letter {
             b'u' => plan.set_user = Some((text(&o), true)),
             b'U' => plan.env_user = Some((text(&o), true)),
@@ -122,7 +130,7 @@ fn nice(v: &[u8]) -> Option<i32> {
         Some(b'+') => (false, &v[1..]),
         _ => (false, v),
     };
-    let n = i32::try_from(all_digits(digits)?).ok()?;
+    let n = i32::try_from(number(digits)?).ok()?;
     Some(if neg { -n } else { n })
 }
 
@@ -197,13 +205,18 @@ fn pgrphack(prog: &str, args: &[OsString]) -> Parsed {
 
 /// runit's setlock: non-blocking by default, `-n` waits (the reverse of daemontools), `-x`
 /// exits 0 silently when the lock cannot be had.
-fn setlock(prog: &str, args: &[OsString]) -> Parsed {
+fn setlock(prog: &str, invoked: &str, args: &[OsString]) -> Parsed {
     const USAGE: &str = " [ -nNxX ] file program [ arg ... ]";
     let mut g = Getopt::new(args, "nNxX");
     let (mut wait, mut quiet) = (false, false);
     for opt in g.by_ref() {
         match opt
-            .map_err(|e| Stop(format!("{prog}: {e}\n{}", usage(prog, USAGE).0), EXIT_USAGE))?
+            .map_err(|e| {
+                Stop(
+                    format!("{invoked}: {e}\n{}", usage(prog, USAGE).0),
+                    EXIT_USAGE,
+                )
+            })?
             .letter
         {
             b'n' => wait = true,
@@ -231,17 +244,21 @@ fn setlock(prog: &str, args: &[OsString]) -> Parsed {
     ))
 }
 
-fn softlimit(prog: &str, args: &[OsString]) -> Parsed {
+fn softlimit(prog: &str, invoked: &str, args: &[OsString]) -> Parsed {
     const USAGE: &str = " [-a allbytes] [-c corebytes] [-d databytes] [-f filebytes] [-l lockbytes] [-m membytes] [-o openfiles] [-p processes] [-r residentbytes] [-s stackbytes] [-t cpusecs] child";
     let mut plan = Plan::default();
     let mut g = Getopt::new(args, "a:c:d:f:l:m:o:p:r:s:t:");
     for opt in g.by_ref() {
-        let o =
-            opt.map_err(|e| Stop(format!("{prog}: {e}\n{}", usage(prog, USAGE).0), EXIT_USAGE))?;
+        let o = opt.map_err(|e| {
+            Stop(
+                format!("{invoked}: {e}\n{}", usage(prog, USAGE).0),
+                EXIT_USAGE,
+            )
+        })?;
         // `=` means the hard limit; anything else must be digits (runit prints chpst's usage then).
         let l = match value(&o) {
             b"=" => Limit::Hard,
-            v => Limit::Value(all_digits(v).ok_or_else(|| usage(prog, USAGE_CHPST))?),
+            v => Limit::Value(number(v).ok_or_else(|| usage(prog, USAGE_CHPST))?),
         };
         let lim = &mut plan.limits;
         match o.letter {

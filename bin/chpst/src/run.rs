@@ -327,21 +327,41 @@ fn cstring(s: &OsStr) -> Option<CString> {
 fn exec(argv: &[OsString], argv0: Option<&OsStr>, changes: &EnvChanges) -> Fatal {
     let prog = &argv[0];
     let shown = argv0.unwrap_or(prog).to_string_lossy().into_owned();
-    let mut vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    for (k, v) in changes {
-        vars.retain(|(name, _)| name != k);
-        if let Some(v) = v {
-            vars.push((k.clone(), v.clone()));
-        }
-    }
-    let env: Vec<CString> = vars
-        .iter()
-        .filter_map(|(k, v)| {
-            let mut b = k.as_bytes().to_vec();
+    // djb's pathexec_env: each change removes the first variable with the same name (the text
+    // before the change's first `=`, so a file named `A=B` replaces `A`), moving the last
+    // variable into its slot, then appends itself when it has a value.
+    let mut env: Vec<Vec<u8>> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut b = k.into_vec();
             b.push(b'=');
             b.extend_from_slice(v.as_bytes());
-            CString::new(b).ok()
+            b
         })
+        .collect();
+    for (k, v) in changes {
+        let mut change = k.as_bytes().to_vec();
+        if let Some(v) = v {
+            change.push(b'=');
+            change.extend_from_slice(v.as_bytes());
+        }
+        let key_len = change
+            .iter()
+            .position(|&b| b == b'=')
+            .unwrap_or(change.len());
+        let key = &change[..key_len];
+        if let Some(j) = env
+            .iter()
+            .position(|e| e.len() > key_len && e.starts_with(key) && e[key_len] == b'=')
+        {
+            env.swap_remove(j);
+        }
+        if v.is_some() {
+            env.push(change);
+        }
+    }
+    let env: Vec<CString> = env
+        .into_iter()
+        .filter_map(|e| CString::new(e).ok())
         .collect();
     let mut args: Vec<CString> = argv.iter().filter_map(|a| cstring(a)).collect();
     if let Some(a0) = argv0.and_then(cstring) {
