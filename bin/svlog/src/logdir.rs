@@ -30,6 +30,8 @@ const SAVED_LEN: usize = 27;
 pub const FLUSH_AT: usize = 64 * 1024;
 /// Descriptors handed to the processor are first moved at or above this.
 const HIGH_FD: i32 = 10;
+/// Time between two runs of a processor that failed.
+const PROCESSOR_RETRY: Duration = Duration::from_secs(1);
 /// svlogd's pause before retrying a failed operation.
 pub const PAUSE: Duration = Duration::from_secs(3);
 
@@ -171,6 +173,9 @@ pub struct Logdir {
     pub trotate: Option<Instant>,
     /// The running processor and the `.u` file it works on.
     processor: Option<(nix::unistd::Pid, String)>,
+    /// A processor that failed, to run again on its `.u` at this instant (svlogd restarts it at
+    /// once, in a loop; we wait a second between tries).
+    pub retry: Option<(Instant, String)>,
     buf: Vec<u8>,
     verbose: bool,
 }
@@ -361,6 +366,7 @@ impl Logdir {
             trotate: (cfg.tmax > 0).then(|| Instant::now() + Duration::from_secs(cfg.tmax)),
             cfg,
             processor: None,
+            retry: None,
             buf: Vec::with_capacity(FLUSH_AT * 2),
             verbose,
         };
@@ -445,7 +451,7 @@ impl Logdir {
             return Ok(());
         }
         self.flush(wait)?;
-        self.finish_processor(true, wait)?;
+        self.finish_processor(wait)?;
         let (dir, name, cur) = (&self.dir, self.name.as_str(), &self.cur);
         retry(dir, name, wait, "unable to fsync current logfile", |_| {
             rfs::fsync(cur)
@@ -584,7 +590,7 @@ impl Logdir {
         if !ok {
             warn(&format!("processor failed, restart: {}", self.name));
             let _ = rfs::unlinkat(&self.dir, t.as_str(), none);
-            self.start_processor(unfinished);
+            self.retry = Some((Instant::now() + PROCESSOR_RETRY, unfinished));
             return;
         }
         let d = &self.dir;
@@ -598,15 +604,31 @@ impl Logdir {
         }
     }
 
-    /// Waits for a running processor (svlogd runs one at a time per directory).
-    pub fn finish_processor(&mut self, blocking: bool, _wait: PauseWait<'_>) -> Result<(), Stop> {
-        while let Some((pid, _)) = self.processor.clone() {
-            if !blocking {
-                return Ok(());
+    /// Starts the processor again on its `.u` if its retry is due.
+    pub fn retry_due(&mut self, now: Instant) {
+        if self.processor.is_none() && self.retry.as_ref().is_some_and(|(t, _)| *t <= now) {
+            if let Some((_, unfinished)) = self.retry.take() {
+                self.start_processor(unfinished);
             }
-            let ok = herd_sys::process::wait_for(pid) == Some(herd_sys::Exit::Code(0));
-            self.processor_done(ok);
         }
+    }
+
+    /// Waits for the running processor (svlogd runs one at a time per directory); a failed one
+    /// waiting for its retry gets one more run now. A second failure leaves its `.u` in place.
+    pub fn finish_processor(&mut self, _wait: PauseWait<'_>) -> Result<(), Stop> {
+        for _ in 0..2 {
+            if self.processor.is_none() {
+                match self.retry.take() {
+                    Some((_, unfinished)) => self.start_processor(unfinished),
+                    None => return Ok(()),
+                }
+            }
+            if let Some((pid, _)) = self.processor.clone() {
+                let ok = herd_sys::process::wait_for(pid) == Some(herd_sys::Exit::Code(0));
+                self.processor_done(ok);
+            }
+        }
+        self.retry = None;
         Ok(())
     }
 
@@ -616,7 +638,7 @@ impl Logdir {
             info(&format!("close: {}", self.name));
         }
         self.flush(wait)?;
-        self.finish_processor(true, wait)?;
+        self.finish_processor(wait)?;
         let _ = rfs::fsync(&self.cur);
         let _ = rfs::fchmod(&self.cur, Mode::from_raw_mode(0o744));
         Ok(())

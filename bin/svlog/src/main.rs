@@ -320,6 +320,7 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
             if d.trotate.is_some_and(|t| t <= now) {
                 d.rotate(&mut || pause_wait(sigfd, &mut pending))?;
             }
+            d.retry_due(now);
         }
         // SIGTERM ends at a line boundary, or when the line in progress does not end in time:
         // either way what was read is written.
