@@ -1,8 +1,10 @@
 //! sv's flow: resolve each service, write the command, then wait for it to take effect.
 //!
-//! runit's sv re-reads every status each 420 ms. We watch each service's `supervise/`
-//! directory with inotify instead and re-check a service when its `status` is renamed into
-//! place, or when its supervisor exits (its `ok` reader or `lock` closes). A `./check` script that
+//! runit's sv re-reads every status each 420 ms. We check right after writing, then 1, 2, 4 and
+//! 8 ms later (most commands are done by then, and an inotify instance costs 5-20 ms of kernel
+//! teardown at exit), then watch the service's `supervise/` directory with inotify and re-check
+//! it when its `status` is renamed into place, or when its supervisor exits (its `ok` reader or
+//! `lock` closes). A `./check` script that
 //! fails is re-run on a back-off (10 ms doubling to 420 ms). Without inotify, we poll every 420 ms
 //! as runit does. The output and its order are runit's.
 
@@ -21,6 +23,13 @@ use crate::service::{Check, Sv};
 
 /// runit's poll period, our fallback and the longest back-off for `./check`.
 const POLL: Duration = Duration::from_millis(420);
+/// Quick re-checks right after writing, before any watch (1, 2, 4, 8 ms).
+const QUICK_CHECKS: u32 = 4;
+const FIRST_QUICK: Duration = Duration::from_millis(1);
+/// What a status change or a supervisor exit looks like in `supervise/`.
+const WATCH_MASK: WatchMask = WatchMask::MOVED_TO
+    .union(WatchMask::CLOSE_WRITE)
+    .union(WatchMask::CLOSE_NOWRITE);
 /// First back-off for re-running a failing `./check`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(10);
 /// sv's exit code for fatal errors (151 in LSB mode).
@@ -72,6 +81,8 @@ struct Waiting {
     /// Re-check at this instant even without an event (failing `./check`, or no inotify).
     recheck: Option<Instant>,
     backoff: Duration,
+    /// Quick re-checks done before a watch is set up.
+    quick: u32,
     dirty: bool,
 }
 
@@ -84,11 +95,10 @@ fn run_inner(cli: &Cli, sv: &mut Sv, start: Instant) -> Result<Option<u8>, Fatal
     .map_err(|e| Fatal(format!("unable to open current directory: {}", reason(e))))?;
     let svdir = std::env::var_os("SVDIR").unwrap_or_else(|| OsString::from(DEFAULT_SVDIR));
     let action = cli.action;
-    let mut inotify = if action.wait {
-        Inotify::init().ok()
-    } else {
-        None
-    };
+    // Created only when a service is not there after the quick checks: tearing down an inotify
+    // instance costs an RCU grace period in the kernel (5-20 ms) at exit.
+    let mut inotify: Option<Inotify> = None;
+    let mut inotify_failed = false;
     let mut waiting = Vec::new();
 
     for name in &cli.services {
@@ -106,19 +116,12 @@ fn run_inner(cli: &Cli, sv: &mut Sv, start: Instant) -> Result<Option<u8>, Fatal
                 return Ok(Some(code));
             }
         } else {
-            let watch = inotify.as_mut().and_then(|i| {
-                i.watches()
-                    .add(
-                        "supervise",
-                        WatchMask::MOVED_TO | WatchMask::CLOSE_WRITE | WatchMask::CLOSE_NOWRITE,
-                    )
-                    .ok()
-            });
             let ok = !action.write || sv.control(n, action.acts);
             if ok && action.wait {
                 waiting.push(Waiting {
                     name: name.clone(),
-                    watch,
+                    watch: None,
+                    quick: 0,
                     recheck: None,
                     backoff: FIRST_BACKOFF,
                     dirty: true,
@@ -163,10 +166,28 @@ fn run_inner(cli: &Cli, sv: &mut Sv, start: Instant) -> Result<Option<u8>, Fatal
                     Check::NotYet { script } => {
                         finished = false;
                         let w = &mut waiting[i];
-                        if script || w.watch.is_none() {
-                            let step = if w.watch.is_none() { POLL } else { w.backoff };
-                            w.recheck = Some(Instant::now() + step);
-                            w.backoff = (w.backoff * 2).min(POLL);
+                        if w.watch.is_none() && w.quick < QUICK_CHECKS {
+                            w.recheck = Some(Instant::now() + FIRST_QUICK * (1 << w.quick));
+                            w.quick += 1;
+                        } else {
+                            if w.watch.is_none() && !inotify_failed {
+                                // Still in the service directory: watch its supervise/, then look
+                                // again at once, so that nothing between the check and the watch
+                                // is missed.
+                                if inotify.is_none() {
+                                    inotify = Inotify::init().ok();
+                                    inotify_failed = inotify.is_none();
+                                }
+                                w.watch = inotify.as_mut().and_then(|ino| {
+                                    ino.watches().add("supervise", WATCH_MASK).ok()
+                                });
+                                w.dirty = w.watch.is_some();
+                            }
+                            if !w.dirty && (script || w.watch.is_none()) {
+                                let step = if w.watch.is_none() { POLL } else { w.backoff };
+                                w.recheck = Some(Instant::now() + step);
+                                w.backoff = (w.backoff * 2).min(POLL);
+                            }
                         }
                     }
                 }
@@ -189,6 +210,10 @@ fn run_inner(cli: &Cli, sv: &mut Sv, start: Instant) -> Result<Option<u8>, Fatal
         }
         if waiting.is_empty() {
             break;
+        }
+        // A service to look at again at once (its watch was just added): no waiting.
+        if waiting.iter().any(|w| w.dirty) {
+            continue;
         }
         let wake = waiting
             .iter()
