@@ -868,3 +868,46 @@ fn signals_ignored_when_svscan_started_are_default_in_services() {
     let _s = Svscan::spawn(&sc, c);
     assert_eq!(recorded_mask(&sc), CLEAN_MASK);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The readproctitle log argument (runit.md §5.5)
+
+/// stderr of svscan and of everything below it scrolls through the `log` argument in place: the
+/// first five characters stay, the rest shows the latest bytes (what `ps` then displays).
+#[test]
+fn log_argument_shows_the_latest_stderr_bytes_in_place() {
+    let sc = Scenario::new();
+    let scan = sc.join("scan");
+    sc.service(
+        "scan/e",
+        "#!/bin/sh\necho 'some error message' >&2\nexec sleep 1000\n",
+    );
+    let log = format!("log: {}", ".".repeat(30));
+    let s = Svscan::start(&sc, &[scan.as_os_str(), OsStr::new(&log)]);
+    let want = format!(
+        "log: {}some error message\n",
+        ".".repeat(30 - "some error message\n".len())
+    );
+    wait_until("the message in svscan's argv", DEADLINE, || {
+        let argv = proc_cmdline(s.pid())?;
+        (argv.last() == Some(&want)).then_some(())
+    });
+    // The argument keeps its length: argv[2] is exactly as long as it was given.
+    assert_eq!(want.len(), log.len());
+    // svscan's own stderr went into the window, not to its original stderr.
+    assert_eq!(s.stderr(), "");
+}
+
+#[test]
+fn log_argument_shorter_than_seven_characters_is_refused() {
+    let sc = Scenario::new();
+    let scan = sc.join("scan");
+    sc.service("scan/a", RUN_SLEEP);
+    let s = Svscan::start(&sc, &[scan.as_os_str(), OsStr::new("log: x")]);
+    wait_running(&scan.join("a"));
+    let p = scan.display();
+    let want = format!(
+        "svscan {p}: warning: log must have at least seven characters.\nsvscan {p}: warning: log service disabled.\n"
+    );
+    wait_for("the two warnings", DEADLINE, || s.stderr() == want);
+}
