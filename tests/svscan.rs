@@ -911,3 +911,23 @@ fn log_argument_shorter_than_seven_characters_is_refused() {
     );
     wait_for("the two warnings", DEADLINE, || s.stderr() == want);
 }
+
+/// Without inotify (SVSCAN_INOTIFY=0, or no kernel support) svscan rescans every 5 s, as runsvdir.
+#[test]
+fn without_inotify_a_new_service_is_found_by_the_5_second_rescan() {
+    let sc = Scenario::new();
+    let scan = sc.join("scan");
+    sc.service("scan/first", RUN_SLEEP);
+    let s = Svscan::start_env(&sc, &[&scan], &[("SVSCAN_INOTIFY", "0")]);
+    wait_running(&scan.join("first"));
+    sc.service("prep/late", RUN_SLEEP);
+    std::fs::rename(sc.join("prep/late"), scan.join("late")).expect("mv into the scan dir");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        s.supervise_of("late").is_none(),
+        "picked up at once: inotify was used"
+    );
+    s.wait_supervise("late", Duration::from_secs(6));
+    wait_running(&scan.join("late"));
+    assert_eq!(s.stderr(), "");
+}

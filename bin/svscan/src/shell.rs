@@ -44,6 +44,8 @@ const BLOCKED: [Sig; 19] = [
     Sig::SIGPROF,
     Sig::SIGWINCH,
 ];
+/// Set to `0` to do without inotify.
+const INOTIFY_ENV: &str = "SVSCAN_INOTIFY";
 /// runsvdir's rescan period, used only when inotify is missing (or a dangling symlink waits).
 const RESCAN: Duration = Duration::from_secs(5);
 /// How long to wait for the last reaps after the final SIGKILL.
@@ -184,16 +186,20 @@ pub fn run(args: &Args, argv: &[OsString]) -> u8 {
         stop_timeout: args.stop_timeout,
         actions: Vec::new(),
     };
-    match Inotify::init() {
-        Ok(ino) => {
-            sv.watches = Some(Watches {
-                ino,
-                scan: None,
-                chain: Vec::new(),
-                pending: Vec::new(),
-            })
+    // SVSCAN_INOTIFY=0: rescan every 5 s instead, as runsvdir does (for scan dirs on filesystems
+    // whose changes inotify does not see, such as NFS).
+    if std::env::var_os(INOTIFY_ENV).is_none_or(|v| v != "0") {
+        match Inotify::init() {
+            Ok(ino) => {
+                sv.watches = Some(Watches {
+                    ino,
+                    scan: None,
+                    chain: Vec::new(),
+                    pending: Vec::new(),
+                })
+            }
+            Err(e) => sv.inotify_lost(&e),
         }
-        Err(e) => sv.inotify_lost(&e),
     }
     sv.watch_scan_dir();
     sv.rescan();
