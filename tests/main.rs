@@ -10,4 +10,5 @@ mod interop;
 mod pid1;
 mod supervise;
 mod sv;
+mod svlog;
 mod svscan;

@@ -276,17 +276,25 @@ impl Logdir {
     /// Opens and locks `name`, reads its config, recovers an unclean `current`. `None` (after a
     /// warning) if the directory cannot be used.
     pub fn open(name: &str, verbose: bool, wait: PauseWait<'_>) -> Result<Option<Logdir>, Stop> {
-        let dir = match rfs::open(
-            name,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
+        let dir = match rfs::open(name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
             Ok(d) => d,
             Err(e) => {
                 warn(&sys_msg("unable to open log directory", name, e));
                 return Ok(None);
             }
         };
+        // svlogd opens the path, then fails at fchdir when it is not a directory.
+        match rfs::fstat(&dir) {
+            Ok(st) if rfs::FileType::from_raw_mode(st.st_mode) == rfs::FileType::Directory => {}
+            Ok(_) => {
+                warn(&sys_msg("unable to change directory", name, Errno::NOTDIR));
+                return Ok(None);
+            }
+            Err(e) => {
+                warn(&sys_msg("unable to change directory", name, e));
+                return Ok(None);
+            }
+        }
         let lock_flags =
             OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::NONBLOCK | OFlags::CLOEXEC;
         let lock = match rfs::openat(&dir, "lock", lock_flags, Mode::from_raw_mode(0o600))
@@ -305,9 +313,6 @@ impl Logdir {
             Mode::empty(),
         ) {
             Ok(fd) => {
-                if verbose {
-                    info(&format!("read: {name}/config"));
-                }
                 let mut text = Vec::new();
                 let mut chunk = [0u8; 4096];
                 loop {
@@ -321,11 +326,18 @@ impl Logdir {
                         }
                     }
                 }
+                // As svlogd: `read:` comes after the attempt, even a failed one.
+                if verbose {
+                    info(&format!("read: {name}/config"));
+                }
                 Config::parse(&text)
             }
             Err(Errno::NOENT) => Config::default(),
             Err(e) => {
                 warn(&sys_msg("unable to read config", name, e));
+                if verbose {
+                    info(&format!("read: {name}/config"));
+                }
                 Config::default()
             }
         };
@@ -399,7 +411,7 @@ impl Logdir {
         if self.buf.len() >= FLUSH_AT {
             self.flush(wait)?;
         }
-        if max > 0 && rec.last() == Some(&b'\n') && self.size >= max.saturating_sub(linemax) {
+        if max > 0 && max >= linemax && rec.last() == Some(&b'\n') && self.size >= max - linemax {
             self.rotate(wait)?;
         }
         Ok(())
@@ -444,8 +456,11 @@ impl Logdir {
     /// Rotates `current` if it is not empty: flush, fsync, mode 0744, rename to `@….s` (`.u`
     /// with a processor), new `current`, delete the oldest, start the processor.
     pub fn rotate(&mut self, wait: PauseWait<'_>) -> Result<(), Stop> {
-        if self.cfg.tmax > 0 {
-            self.trotate = Some(Instant::now() + Duration::from_secs(self.cfg.tmax));
+        // As svlogd, the `t` schedule moves only when it has expired: other rotations (size,
+        // ALRM) do not push it back.
+        let now = Instant::now();
+        if self.cfg.tmax > 0 && self.trotate.is_none_or(|t| t <= now) {
+            self.trotate = Some(now + Duration::from_secs(self.cfg.tmax));
         }
         if self.size == 0 {
             return Ok(());

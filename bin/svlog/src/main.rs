@@ -63,7 +63,9 @@ fn parse(argv0: &str, args: &[OsString]) -> Result<Opts, ExitCode> {
         let opt = match opt {
             Ok(opt) => opt,
             Err(e) => {
-                herd_diag::emit(&format!("{argv0}: {e}\n"));
+                // As sgetopt: the last part of argv[0].
+                let base = argv0.rsplit('/').next().unwrap_or(argv0);
+                herd_diag::emit(&format!("{base}: {e}\n"));
                 return Err(usage(argv0));
             }
         };
@@ -341,6 +343,10 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
         let wake = dirs
             .iter()
             .filter_map(|d| d.trotate)
+            .chain(
+                dirs.iter()
+                    .filter_map(|d| d.retry.as_ref().map(|(t, _)| *t)),
+            )
             .chain(term_deadline)
             .min();
         let timeout = wake.map(|w| {

@@ -126,6 +126,7 @@ impl Scenario {
         Cmd {
             cmd: c,
             timeout: DEADLINE,
+            input: None,
         }
     }
 
@@ -151,6 +152,8 @@ impl Drop for Scenario {
 pub struct Cmd {
     cmd: Command,
     timeout: Duration,
+    /// Bytes fed on stdin (then EOF); `None`: stdin is /dev/null.
+    input: Option<Vec<u8>>,
 }
 
 impl Cmd {
@@ -188,10 +191,26 @@ impl Cmd {
         self
     }
 
+    /// Sets `argv[0]` (the program is still run by its path).
+    pub fn arg0(mut self, a: impl AsRef<OsStr>) -> Self {
+        self.cmd.arg0(a);
+        self
+    }
+
+    /// Feeds `bytes` on stdin, then EOF (instead of /dev/null).
+    pub fn input(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.input = Some(bytes.into());
+        self
+    }
+
     /// Runs to completion (killed at the deadline, which fails the test).
     pub fn run(mut self) -> Output {
         self.cmd
-            .stdin(Stdio::null())
+            .stdin(if self.input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         self.cmd.process_group(0);
@@ -200,6 +219,14 @@ impl Cmd {
             .cmd
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+        let t_in = self.input.take().map(|bytes| {
+            let mut stdin = child.stdin.take().expect("stdin pipe");
+            std::thread::spawn(move || {
+                use std::io::Write;
+                // The program may exit without reading everything: a broken pipe is its business.
+                let _ = stdin.write_all(&bytes);
+            })
+        });
         let mut out = child.stdout.take().expect("stdout pipe");
         let mut err = child.stderr.take().expect("stderr pipe");
         let t_out = std::thread::spawn(move || {
@@ -224,6 +251,9 @@ impl Cmd {
             }
             std::thread::sleep(POLL);
         };
+        if let Some(t) = t_in {
+            let _ = t.join();
+        }
         Output {
             code: status.code(),
             stdout: String::from_utf8_lossy(&t_out.join().expect("stdout reader")).into_owned(),
@@ -331,6 +361,18 @@ impl Proc {
     /// Spawns `cmd` in a new process group (stdin from /dev/null).
     pub fn spawn(mut cmd: Command) -> Proc {
         cmd.process_group(0).stdin(Stdio::null());
+        let what = format!("{cmd:?}");
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+        let pid = child.id();
+        Proc {
+            child: Some(child),
+            pid,
+        }
+    }
+
+    /// Spawns `cmd` in a new process group, keeping the stdin (and other stdio) the caller set.
+    pub fn spawn_with_stdio(mut cmd: Command) -> Proc {
+        cmd.process_group(0);
         let what = format!("{cmd:?}");
         let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
         let pid = child.id();
@@ -527,6 +569,17 @@ pub fn proc_status_line(pid: u32, key: &str) -> Option<String> {
     s.lines()
         .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
         .map(|v| v.trim().to_string())
+}
+
+/// CPU time used by `pid` so far (utime + stime from `/proc/PID/stat`; `None` if gone).
+pub fn proc_cpu_time(pid: u32) -> Option<Duration> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let close = s.rfind(')')?;
+    // Fields 14 and 15 (utime, stime) in clock ticks; field 3 (the state) is the first after ')'.
+    let f: Vec<&str> = s[close + 1..].split_ascii_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ, which Linux uses in /proc whatever the kernel's HZ.
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// Every pid in `/proc` with its parent pid (zombies included).
