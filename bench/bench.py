@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Benchmark herd (`supervise`, `sv`, `svscan`) against runit, daemontools and s6.
+"""Benchmark herd (`supervise`, `sv`, `svscan`, `svlog`) against runit, daemontools and s6.
 
 Usage (as root, from the repository root):
 
     just bench            # = just release; python3 bench/bench.py --herd-dir target/x86_64-unknown-linux-gnu/release
-    python3 bench/bench.py [--quick] [--herd-dir DIR] [--sections supervise,sv,scanners] [--only herd,runit,...]
+    python3 bench/bench.py [--quick] [--herd-dir DIR] [--sections supervise,sv,scanners,loggers]
+                           [--only herd,runit,...]
 
 Writes docs/benchmarks.md (one table per section, one column per flavor) and docs/benchmarks.json
-(every raw sample). Python 3.11 standard library only; needs gcc for bench/stamp.c, which is
-compiled into the scratch directory at bench time, and util-linux `unshare` for the PID-1 tests.
+(every raw sample). Python 3.11 standard library only; needs gcc for bench/stamp.c and
+bench/loggen.c, which are compiled into the scratch directory at bench time, and util-linux
+`unshare` for the PID-1 tests.
 
 What is measured, with the flavors interleaved trial by trial (the order rotates each trial):
 
@@ -29,6 +31,13 @@ scanners (herd `svscan`, runit `runsvdir`, daemontools `svscan`, `s6-svscan`):
  10. Idle wakeups of the scanner and its 10 supervisors; 11. the scanner's own memory;
  12. zombies: a service makes 500 orphans under the scanner as PID 1; zombies left after 2 s, and
      time until none is left.
+loggers (herd `svlog -tt`, runit `svlogd -tt`, daemontools `multilog t`, `s6-log t`, `s6-log -b t`;
+         every one rotating at 10 MB and keeping 5 old files, in a log dir on disk):
+ 13. Throughput: 200 MB of numbered 100-byte lines through a pipe from a C writer (bench/loggen.c)
+     to the logger's exit at EOF: MB/s, lines/s, the logger's CPU time and peak RSS (wait4), and
+     every line checked in the files (rotated files are hard-linked aside as they appear, so the
+     logger's own deletion of old files does not hide them): lost, duplicated, malformed, reordered.
+ 14. Idle wakeups: context switches of each logger with an open, idle stdin.
   And the harness overhead: the cost of the stamp helper itself and of running a client.
 
 Every start is timed by the `stamp` helper inside the supervised process (the service's `run` is a
@@ -64,7 +73,8 @@ ROOT = Path(__file__).resolve().parent.parent
 STAMP_SRC = ROOT / "bench" / "stamp.c"
 DOCS = ROOT / "docs"
 DEFAULT_HERD_DIR = "target/x86_64-unknown-linux-gnu/release"
-HERD_BINS = ("supervise", "svscan", "sv")
+HERD_BINS = ("supervise", "svscan", "sv", "svlog")
+LOGGEN_SRC = ROOT / "bench" / "loggen.c"
 SV = "/usr/bin/sv"
 S6_SVC = "/usr/bin/s6-svc"
 S6_SVSCANCTL = "/usr/bin/s6-svscanctl"
@@ -96,6 +106,12 @@ ORPHANS = 500
 ZOMBIE_CHECK_S = 2.0
 ZOMBIE_BOUND_S = 8.0
 ZOMBIE_POLL_S = 0.005
+LOG_LINE = 100  # bytes per line written to the loggers, newline included (bench/loggen.c)
+LOG_FILE_SIZE = 10_000_000  # every logger rotates at this size ...
+LOG_KEEP = 5  # ... and keeps this many old files
+LOG_BOUND_S = 180.0  # one throughput run: writer start → logger exit
+LOG_START_BOUND_S = 5.0  # logger start → its `current` exists
+LOG_IDLE_LINES = 10  # lines written to each logger before its idle window
 
 
 @dataclass(frozen=True)
@@ -126,6 +142,24 @@ class Scanner:
 
 
 @dataclass(frozen=True)
+class Logger:
+    """One logger command line; `{dir}` in args is the log directory."""
+
+    key: str  # column
+    family: str  # for --only
+    label: str
+    path: str
+    args: tuple[str, ...]
+    config: bool  # svlogd-style: size and count go in DIR/config, not on the command line
+
+    def available(self) -> bool:
+        return os.access(self.path, os.X_OK)
+
+    def argv(self, logdir: Path) -> list[str]:
+        return [self.path, *(a.replace("{dir}", str(logdir)) for a in self.args)]
+
+
+@dataclass(frozen=True)
 class SvCombo:
     """One `sv` client driving one supervisor flavor."""
 
@@ -153,6 +187,17 @@ def make_scanners(herd_dir: Path) -> list[Scanner]:
     ]
 
 
+def make_loggers(herd_dir: Path) -> list[Logger]:
+    script = ("t", f"s{LOG_FILE_SIZE}", f"n{LOG_KEEP}", "{dir}")
+    return [
+        Logger("herd", "herd", "herd `svlog -tt`", str(herd_dir / "svlog"), ("-tt", "{dir}"), True),
+        Logger("runit", "runit", "runit `svlogd -tt`", "/usr/bin/svlogd", ("-tt", "{dir}"), True),
+        Logger("daemontools", "daemontools", "daemontools `multilog t`", "/usr/bin/multilog", script, False),
+        Logger("s6", "s6", "s6 `s6-log t`", "/usr/bin/s6-log", script, False),
+        Logger("s6-b", "s6", "s6 `s6-log -b t`", "/usr/bin/s6-log", ("-b", *script), False),
+    ]
+
+
 @dataclass
 class Config:
     quick: bool
@@ -176,20 +221,26 @@ class Config:
     scan_window_s: float
     scan_mem_trials: int
     zombie_trials: int
+    log_trials: int
+    log_bytes: int  # per throughput run, a multiple of LOG_LINE
+    log_window_s: float
+    writer_trials: int
 
 
 FULL = Config(quick=False, mem_trials=10, many_trials=3, wakeup_window_s=20.0, restart_trials=5,
               restart_per_trial=2, crash_trials=3, crash_per_trial=3, control_trials=5, control_per_trial=2,
               overhead_calls=100, sv_trials=10, sv_status_per_trial=3, pickup_trials=10,
               pickup_untriggered_trials=1, pickup_cap_s=240.0, start_trials=3, stop_trials=3,
-              scan_window_s=20.0, scan_mem_trials=5, zombie_trials=3)
+              scan_window_s=20.0, scan_mem_trials=5, zombie_trials=3, log_trials=3, log_bytes=200_000_000,
+              log_window_s=20.0, writer_trials=3)
 QUICK = Config(quick=True, mem_trials=2, many_trials=1, wakeup_window_s=3.0, restart_trials=2,
                restart_per_trial=1, crash_trials=1, crash_per_trial=3, control_trials=1, control_per_trial=2,
                overhead_calls=100, sv_trials=3, sv_status_per_trial=2, pickup_trials=2,
                pickup_untriggered_trials=1, pickup_cap_s=60.0, start_trials=1, stop_trials=1,
-               scan_window_s=3.0, scan_mem_trials=1, zombie_trials=1)
+               scan_window_s=3.0, scan_mem_trials=1, zombie_trials=1, log_trials=2, log_bytes=20_000_000,
+              log_window_s=3.0, writer_trials=2)
 
-SECTIONS = ("supervise", "sv", "scanners")
+SECTIONS = ("supervise", "sv", "scanners", "loggers")
 
 
 class TrialFailed(Exception):
@@ -320,6 +371,7 @@ class Harness:
         self.scratch = scratch  # tmpfs
         self.disk = disk  # on disk
         self.stamp = scratch / "stamp"
+        self.loggen = scratch / "loggen"
         self.live: dict[int, subprocess.Popen] = {}
         self.counter = 0
 
@@ -542,6 +594,8 @@ def section_of(metric: str) -> str:
         return "sv"
     if metric.startswith("scan_"):
         return "scanners"
+    if metric.startswith("log_"):
+        return "loggers"
     return "supervise"
 
 
@@ -1210,6 +1264,340 @@ def bench_scan_zombies(h: Harness, cfg: Config, scanners: list[Scanner], res: Re
 
 
 # ---------------------------------------------------------------------------------------------
+# logger scenarios
+
+LOG_FILLER = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyz"
+LOG_DIGITS = 10
+LOG_TS = 25  # `@` + 24 hex digits (TAI64N), or svlogd -tt's `YYYY-MM-DD_HH:MM:SS.xxxxx`; then a space
+IN_CREATE, IN_MOVED_TO = 0x100, 0x80
+
+
+def log_line(k: int) -> bytes:
+    """Line k as bench/loggen.c writes it."""
+    return b"%010d-" % k + LOG_FILLER + b"\n"
+
+
+class RotatedLinker:
+    """Hard-links each rotated file (`@….s`) into a side directory as soon as it appears (inotify),
+    so that the logger's deletion of old files (n5) frees nothing the check needs."""
+
+    def __init__(self, logdir: Path, side: Path):
+        self.logdir, self.side = logdir, side
+        self.inodes: set[int] = set()
+        self.missed: list[str] = []  # gone before the harness could link it
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        if libc.inotify_add_watch(self.fd, str(logdir).encode(), IN_CREATE | IN_MOVED_TO) < 0:
+            err = ctypes.get_errno()
+            os.close(self.fd)
+            raise OSError(err, f"inotify_add_watch {logdir}")
+
+    def drain(self) -> None:
+        while True:
+            try:
+                buf = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                return
+            off = 0
+            while off + 16 <= len(buf):
+                nlen = int.from_bytes(buf[off + 12 : off + 16], "little")
+                name = buf[off + 16 : off + 16 + nlen].rstrip(b"\0").decode(errors="replace")
+                off += 16 + nlen
+                self.link(name)
+
+    def link(self, name: str) -> None:
+        if not (name.startswith("@") and name.endswith(".s")) or (self.side / name).exists():
+            return
+        try:
+            ino = os.stat(self.logdir / name).st_ino
+            if ino in self.inodes:
+                return
+            os.link(self.logdir / name, self.side / name)
+            self.inodes.add(ino)
+        except FileNotFoundError:
+            self.missed.append(name)
+
+    def sweep(self) -> None:
+        self.drain()
+        for name in sorted(os.listdir(self.logdir)):
+            self.link(name)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def check_log(files: list[Path], n: int) -> dict:
+    """Streams the files (rotated ones in name order, then `current`) and compares the lines, with
+    the timestamp prefix stripped, with loggen's lines 0..n-1."""
+    counts = bytearray(n)
+    tail = b"-" + LOG_FILLER + b"\n"
+    length = LOG_TS + 1 + LOG_LINE
+    a, b = LOG_TS + 1, LOG_TS + 1 + LOG_DIGITS
+    valid = malformed = breaks = 0
+    prev = -1
+    largest = 0
+    for f in files:
+        try:
+            largest = max(largest, f.stat().st_size)
+            fh = open(f, "rb", buffering=1 << 20)
+        except FileNotFoundError:
+            continue
+        with fh:
+            for line in fh:
+                if len(line) != length or line[LOG_TS] != 32 or line[b:] != tail or not line[a:b].isdigit():
+                    malformed += 1
+                    continue
+                k = int(line[a:b])
+                if k >= n:
+                    malformed += 1
+                    continue
+                if counts[k] < 255:
+                    counts[k] += 1
+                if k != prev + 1:
+                    breaks += 1
+                prev = k
+                valid += 1
+    lost = counts.count(0)
+    return {"lines": valid, "lost": lost, "duplicated": valid - (n - lost), "malformed": malformed,
+            "breaks": breaks, "largest_file": largest}
+
+
+def reap_rusage(h: Harness, p: subprocess.Popen, timeout_s: float):
+    """Waits (pidfd, bounded) for `p` and reaps it with wait4: (exit code, rusage), or None."""
+    if wait_pidfd(p.pid, timeout_s) is None:
+        return None
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    h.live.pop(p.pid, None)
+    return p.returncode, ru
+
+
+def wait_pidfd(pid: int, timeout_s: float, also=None) -> int | None:
+    """CLOCK_MONOTONIC (ns) when `pid` exits (it stays unreaped), or None at the timeout; `also` is
+    an optional (fd, callback) polled meanwhile."""
+    fd = os.pidfd_open(pid)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        if also:
+            poller.register(also[0], select.POLLIN)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            events = poller.poll(left * 1000)
+            t = time.monotonic_ns()
+            if any(e[0] == fd for e in events):
+                return t
+            if also and events:
+                also[1]()
+    finally:
+        os.close(fd)
+
+
+def ru_cpu(ru) -> tuple[float, float]:
+    return ru.ru_utime, ru.ru_stime
+
+
+def bench_log_writer(h: Harness, cfg: Config, res: Results) -> None:
+    """The writer alone: into /dev/null, and through a pipe into `loggen -s` (a bare pipe's rate)."""
+    n = cfg.log_bytes // LOG_LINE
+    print(f"bench: log writer alone, {cfg.writer_trials} trials", file=sys.stderr)
+    errlog = h.scratch / "loggen.stderr"
+    for i in range(cfg.writer_trials):
+        with open(os.devnull, "wb") as null:
+            t0 = time.monotonic_ns()
+            p = h.spawn([str(h.loggen), str(n)], errlog, stdout=null)
+            out = reap_rusage(h, p, 60)
+            t1 = time.monotonic_ns()
+        if out is None or out[0] != 0:
+            if out is None:
+                h.stop_many([p])
+            res.fail("log_writer", "harness", i, f"loggen into /dev/null: {out and out[0]}{stderr_tail(errlog)}")
+            continue
+        res.add("log_writer_null_mbps", "harness", cfg.log_bytes / 1e6 / ((t1 - t0) / 1e9))
+        res.add("log_writer_null_cpu_s", "harness", sum(ru_cpu(out[1])))
+        r, w = os.pipe()
+        try:
+            t0 = time.monotonic_ns()
+            sink = h.spawn([str(h.loggen), "-s"], errlog, stdin=r)
+            os.close(r)
+            r = -1
+            p = h.spawn([str(h.loggen), str(n)], errlog, stdout=w)
+            os.close(w)
+            w = -1
+            out = reap_rusage(h, sink, 60)
+            t1 = time.monotonic_ns()
+            wout = reap_rusage(h, p, 10)
+        finally:
+            for fd in (r, w):
+                if fd >= 0:
+                    os.close(fd)
+            h.stop_many([x for x in (sink, p) if x.returncode is None])
+        if out is None or wout is None:
+            res.fail("log_writer", "harness", i, f"loggen | loggen -s did not finish{stderr_tail(errlog)}")
+            continue
+        res.add("log_writer_pipe_mbps", "harness", cfg.log_bytes / 1e6 / ((t1 - t0) / 1e9))
+        res.add("log_writer_pipe_cpu_s", "harness", sum(ru_cpu(wout[1])))
+
+
+def new_logdir(h: Harness, lg: Logger, tag: str) -> tuple[Path, Path]:
+    """(top, logdir): a fresh directory on disk, with DIR/config for svlogd-style loggers."""
+    top = h.new_dir(f"{tag}-{lg.key}", base=h.disk)
+    logdir = top / "main"
+    logdir.mkdir()
+    if lg.config:
+        (logdir / "config").write_text(f"s{LOG_FILE_SIZE}\nn{LOG_KEEP}\n")
+    return top, logdir
+
+
+def wait_current(p: subprocess.Popen, logdir: Path, errlog: Path, deadline: float) -> None:
+    def ready() -> bool:
+        if p.poll() is not None:
+            raise TrialFailed(f"logger exited with {p.returncode} at start{stderr_tail(errlog)}")
+        return (logdir / "current").exists()
+
+    wait_until("the logger's current", deadline, ready)
+
+
+def bench_log_throughput(h: Harness, cfg: Config, loggers: list[Logger], res: Results) -> None:
+    n = cfg.log_bytes // LOG_LINE
+    print(f"bench: logger throughput, {cfg.log_bytes / 1e6:g} MB, {cfg.log_trials} trials "
+          f"(each bounded at {LOG_BOUND_S:g} s)", file=sys.stderr)
+    for i in range(cfg.log_trials):
+        for lg in rotated(loggers, i):
+
+            def body(lg=lg):
+                top, logdir = new_logdir(h, lg, "logput")
+                side = top / "rotated"
+                side.mkdir()
+                errlog = top / "stderr"
+                os.sync()  # nothing of the previous run left to write back
+                linker = RotatedLinker(logdir, side)
+                r, w = os.pipe()
+                procs: list[subprocess.Popen] = []
+                try:
+                    rufile = top / "rusage"
+                    # Through `loggen -x`, which forks and execs the logger and writes its wait4 rusage:
+                    # a peak RSS carries over an exec, so a child of this Python would report Python's.
+                    logger = h.spawn([str(h.loggen), "-x", str(rufile), *lg.argv(logdir)], errlog, stdin=r)
+                    procs.append(logger)
+                    os.close(r)
+                    r = -1
+                    wait_current(logger, logdir, errlog, time.monotonic() + LOG_START_BOUND_S)
+                    linker.drain()
+                    t0 = time.monotonic_ns()
+                    writer = h.spawn([str(h.loggen), str(n)], errlog, stdout=w)
+                    procs.append(writer)
+                    os.close(w)
+                    w = -1
+                    t1 = wait_pidfd(logger.pid, LOG_BOUND_S, (linker.fd, linker.drain))
+                    if t1 is None:
+                        linker.sweep()
+                        res.bound("log_mbps", lg.key, i, LOG_BOUND_S,
+                                  f"the logger had not exited {LOG_BOUND_S:g} s after the writer started "
+                                  f"({len(linker.inodes)} rotated files by then)")
+                        return
+                    rc, _ = reap_rusage(h, logger, 1)
+                    wout = reap_rusage(h, writer, 10)
+                    if rc != 0:
+                        raise TrialFailed(f"logger exited with {rc}{stderr_tail(errlog)}")
+                    if wout is None or wout[0] != 0:
+                        raise TrialFailed(f"writer: {wout and wout[0]}{stderr_tail(errlog)}")
+                    _, user_us, sys_us, maxrss = map(int, rufile.read_text().split())
+                    linker.sweep()
+                    secs = (t1 - t0) / 1e9
+                    user, system = user_us / 1e6, sys_us / 1e6
+                    kept = sorted(x for x in os.listdir(logdir) if x.startswith("@"))
+                    others = sorted(set(os.listdir(logdir)) - set(kept) - {"current", "lock", "state", "config"})
+                    chk = check_log([*sorted(side.iterdir()), logdir / "current"], n)
+                    res.add("log_mbps", lg.key, cfg.log_bytes / 1e6 / secs)
+                    res.add("log_lines_s", lg.key, n / secs)
+                    res.add("log_secs", lg.key, secs)
+                    res.add("log_cpu_s", lg.key, user + system)
+                    res.add("log_cpu_user_s", lg.key, user)
+                    res.add("log_cpu_sys_s", lg.key, system)
+                    res.add("log_maxrss_kib", lg.key, maxrss)
+                    res.add("log_writer_cpu_s", lg.key, sum(ru_cpu(wout[1])))
+                    for k in ("lost", "duplicated", "malformed", "breaks", "largest_file", "lines"):
+                        res.add(f"log_{k}", lg.key, chk[k])
+                    res.add("log_rotated", lg.key, len(linker.inodes))
+                    res.add("log_kept", lg.key, len(kept))
+                    res.add("log_unlinked", lg.key, len(linker.missed))
+                    if others:
+                        res.extra.setdefault("log_other_files", {})[f"{lg.key} trial {i}"] = others
+                    print(f"bench:   {lg.key}: {cfg.log_bytes / 1e6 / secs:.1f} MB/s, cpu {user + system:.2f} s, "
+                          f"lost {chk['lost']}, dup {chk['duplicated']}, malformed {chk['malformed']}",
+                          file=sys.stderr)
+                finally:
+                    linker.close()
+                    for fd in (r, w):
+                        if fd >= 0:
+                            os.close(fd)
+                    h.stop_many([p for p in procs if p.returncode is None])
+                    shutil.rmtree(top, ignore_errors=True)
+                    os.sync()
+
+            trial(res, "log_mbps", lg, i, body)
+
+
+def bench_log_wakeups(h: Harness, cfg: Config, loggers: list[Logger], res: Results) -> None:
+    """Every logger side by side, each with an open pipe on stdin, idle after a few lines."""
+    window = cfg.log_window_s
+    print(f"bench: logger idle wakeups, one {window:g} s window", file=sys.stderr)
+    running: list[tuple[Logger, subprocess.Popen, int, Path, Path]] = []
+    try:
+        for lg in loggers:
+            top, logdir = new_logdir(h, lg, "logwake")
+            r, w = os.pipe()
+            try:
+                p = h.spawn(lg.argv(logdir), top / "stderr", stdin=r)
+            except OSError:
+                os.close(w)
+                raise
+            finally:
+                os.close(r)
+            running.append((lg, p, w, logdir, top / "stderr"))
+        ready = []
+        deadline = time.monotonic() + LOG_START_BOUND_S
+        lines = b"".join(log_line(k) for k in range(LOG_IDLE_LINES))
+        for lg, p, w, logdir, errlog in running:
+            try:
+                wait_current(p, logdir, errlog, deadline)
+                os.write(w, lines)
+                ready.append((lg, p, logdir))
+            except (TrialFailed, OSError) as e:
+                res.fail("log_wakeups", lg.key, 0, str(e))
+        time.sleep(WAKEUP_SETTLE_S)
+        for lg, p, _ in ready:
+            m = smaps_rollup(p.pid)
+            res.add("log_idle_rss_kib", lg.key, m["rss"])
+            res.add("log_idle_dirty_kib", lg.key, m["private_dirty"])
+        before = {lg.key: ctx_switches(p.pid) for lg, p, _ in ready}
+        t0 = time.monotonic()
+        time.sleep(window)
+        elapsed = time.monotonic() - t0
+        for lg, p, logdir in ready:
+            try:
+                if p.poll() is not None:
+                    raise TrialFailed(f"logger exited with {p.returncode}")
+                k = ctx_switches(p.pid) - before[lg.key]
+                res.add("log_wakeups", lg.key, k * REPORT_WINDOW_S / elapsed)
+                res.add("log_wakeups_raw", lg.key, {"switches": k, "window_s": round(elapsed, 3)})
+                res.add("log_idle_flushed", lg.key, (logdir / "current").read_bytes().count(b"\n"))
+            except (TrialFailed, OSError) as e:
+                res.fail("log_wakeups", lg.key, 0, str(e))
+    finally:
+        h.stop_many([p for _, p, _, _, _ in running])
+        for _, _, w, _, _ in running:
+            os.close(w)
+
+
+
+# ---------------------------------------------------------------------------------------------
 # Setup and report
 
 
@@ -1301,14 +1689,14 @@ def snapshot(herd_dir: Path, dest_dir: Path) -> dict[str, dict]:
     return out
 
 
-def compile_stamp(scratch: Path) -> Path:
-    out = scratch / "stamp"
-    base = ["gcc", "-O2", "-Wall", "-o", str(out), str(STAMP_SRC)]
+def compile_helper(scratch: Path, src: Path) -> Path:
+    out = scratch / src.stem
+    base = ["gcc", "-O2", "-Wall", "-o", str(out), str(src)]
     # Static if possible: no dynamic loader on the start path keeps the marker cheap.
     for argv in (base[:1] + ["-static"] + base[1:], base):
         if subprocess.run(argv, capture_output=True).returncode == 0:
             return out
-    raise SystemExit("bench: fatal: unable to compile bench/stamp.c with gcc")
+    raise SystemExit(f"bench: fatal: unable to compile {os.path.relpath(src, ROOT)} with gcc")
 
 
 # (row label, metric, statistic, decimals); statistic: "median", "p90" or "values" (distinct values)
@@ -1368,6 +1756,30 @@ SCAN_ROWS = [
 ]
 
 
+def log_rows(cfg: Config) -> list:
+    mb = f"{cfg.log_bytes / 1e6:g}"
+    t = cfg.log_trials
+    return [
+        ("Binary size (KiB)", "log_binary_kib", "median", 0),
+        (f"Throughput, {mb} MB of {LOG_LINE}-byte lines through a pipe, median (MB/s)", "log_mbps", "median", 1),
+        (f"Throughput, slowest of {t} trials (MB/s)", "log_mbps", "min", 1),
+        ("Lines per second, median", "log_lines_s", "median", 0),
+        ("Logger CPU time, user + system, median (s)", "log_cpu_s", "median", 2),
+        ("… user, median (s)", "log_cpu_user_s", "median", 2),
+        ("… system, median (s)", "log_cpu_sys_s", "median", 2),
+        ("Logger peak RSS during the run, largest (KiB)", "log_maxrss_kib", "max", 0),
+        ("Logger RSS, idle (KiB)", "log_idle_rss_kib", "median", 0),
+        ("Logger private dirty, idle (KiB)", "log_idle_dirty_kib", "median", 0),
+        (f"Lines lost, sum of {t} trials", "log_lost", "sum", 0),
+        (f"Lines duplicated, sum of {t} trials", "log_duplicated", "sum", 0),
+        (f"Malformed lines, sum of {t} trials", "log_malformed", "sum", 0),
+        ("Largest log file, any trial (bytes)", "log_largest_file", "max", 0),
+        ("Rotations per run, median", "log_rotated", "median", 0),
+        ("Old files left at the end, median", "log_kept", "median", 0),
+        ("Idle wakeups (context switches per 20 s)", "log_wakeups", "median", 1),
+    ]
+
+
 def fmt(v, decimals: int) -> str:
     if v is None:
         return "—"
@@ -1381,6 +1793,8 @@ def stat_of(xs: list, stat: str):
         return median(xs)
     if stat == "p90":
         return p90(xs)
+    if stat in ("min", "max", "sum"):
+        return {"min": min, "max": max, "sum": sum}[stat](xs) if xs else None
     seen = []
     for x in xs:
         if x not in seen:
@@ -1444,8 +1858,8 @@ def render_notes(L: list[str], notes: list[str]) -> None:
     L.append("")
 
 
-def render_md(meta: dict, cfg: Config, flavors: list[Flavor], scanners: list[Scanner], res: Results,
-              summary: dict, sections: list[str]) -> str:
+def render_md(meta: dict, cfg: Config, flavors: list[Flavor], scanners: list[Scanner], loggers: list[Logger],
+              res: Results, summary: dict, sections: list[str]) -> str:
     m, v = meta["machine"], meta["versions"]
     L = []
     L.append("# Benchmarks: herd vs runit, daemontools and s6")
@@ -1515,14 +1929,145 @@ def render_md(meta: dict, cfg: Config, flavors: list[Flavor], scanners: list[Sca
     else:
         L.append("Not run in this invocation (`--sections`, or no scanner found).")
         L.append("")
+
+    L.append("## Loggers (svlog)")
+    L.append("")
+    if "loggers" in sections and loggers:
+        render_table(L, res, log_rows(cfg), [(lg.key, lg.label) for lg in loggers], summary["loggers"])
+        L.append("### Notes")
+        L.append("")
+        render_notes(L, logger_notes(cfg, loggers, res) + section_issues(res, "loggers"))
+    else:
+        L.append("Not run in this invocation (`--sections`, or no logger found).")
+        L.append("")
     return "\n".join(L)
+
+
+def fs_of(path: Path) -> str:
+    """The file system type of the mount holding `path`, from /proc/self/mountinfo."""
+    best, kind = "", "unknown"
+    try:
+        for line in open("/proc/self/mountinfo"):
+            fields = line.split()
+            mnt = fields[4]
+            fstype = fields[fields.index("-") + 1]
+            if (str(path) == mnt or str(path).startswith(mnt.rstrip("/") + "/")) and len(mnt) > len(best):
+                best, kind = mnt, fstype
+    except (OSError, ValueError, IndexError):
+        pass
+    return kind
+
+
+def logger_notes(cfg: Config, loggers: list[Logger], res: Results) -> list[str]:
+    keys = [lg.key for lg in loggers]
+    n = cfg.log_bytes // LOG_LINE
+    notes = []
+    cmd = []
+    for lg in loggers:
+        shown = " ".join(os.path.basename(lg.path) if j == 0 else a
+                         for j, a in enumerate(lg.argv(Path("DIR"))))
+        cmd.append(f"{lg.key}: `{shown}`" + (f" with `DIR/config` = `s{LOG_FILE_SIZE}`, `n{LOG_KEEP}`"
+                                            if lg.config else ""))
+    notes.append(
+        "Command lines: " + "; ".join(cmd) + ". Every one rotates `current` at 10 MB and keeps 5 old files "
+        f"(`@….s`). DIR is a fresh directory on disk ({res.extra.get('log_fs', '?')}, under /var/tmp), "
+        "made by the harness. Timestamps: svlog and svlogd `-tt` write `YYYY-MM-DD_HH:MM:SS.xxxxx` and a space, "
+        "multilog and s6-log `t` write `@` + 24 hex digits (TAI64N) and a space: 26 bytes each, so every "
+        f"{LOG_LINE}-byte input line is a {LOG_TS + 1 + LOG_LINE}-byte line in the files.")
+    if "s6" in keys and "s6-b" in keys:
+        notes.append(
+            "s6-log is run in its default mode and with `-b` (blocking: it stops reading stdin while it has "
+            "unflushed buffers, as multilog does; by default it reads on and buffers in memory).")
+    wnull = median(res.get("log_writer_null_mbps", "harness"))
+    wpipe = median(res.get("log_writer_pipe_mbps", "harness"))
+    wcpu = [x for k in keys for x in res.get("log_writer_cpu_s", k)]
+    notes.append(
+        f"Throughput ({cfg.log_trials} trials, the loggers interleaved in a rotating order, each run bounded at "
+        f"{LOG_BOUND_S:g} s): {n} lines ({cfg.log_bytes / 1e6:g} MB), line k being the 10-digit zero-padded k, "
+        f"a `-` and {len(LOG_FILLER)} filler characters, from a C writer (`bench/loggen.c`, 64,000-byte writes) "
+        "through a pipe to the logger's stdin. The logger is started first; the clock starts just before the writer "
+        "is spawned, once the logger has made `current`, and stops when the logger exits at EOF (pidfd), after its "
+        "last write, fsync and close; MB/s = input bytes (10^6) / that time. CPU time and peak RSS are the "
+        "logger's own, from `wait4` in a small static parent (`loggen -x`) that forks and execs it (a peak RSS "
+        "carries over an exec: forked from the Python harness, every logger would show Python's). On this kernel "
+        "`ru_maxrss` reads about 150 KiB below the `VmHWM` that /proc shows for the same process (svlog, checked "
+        "by hand), so compare it across columns, not with the idle RSS row. The harness runs `sync` before each run and deletes the run's files after "
+        "it is checked.")
+    if wnull is not None:
+        notes.append(
+            f"The writer is not the bottleneck: alone, `loggen` writes the {cfg.log_bytes / 1e6:g} MB at "
+            f"{fmt(wnull, 0)} MB/s into /dev/null and at {fmt(wpipe, 0)} MB/s through a pipe into a reader that "
+            f"discards it (`loggen -s`), medians of {cfg.writer_trials}; its CPU time while feeding the loggers "
+            f"was {fmt(min(wcpu, default=None), 2)}–{fmt(max(wcpu, default=None), 2)} s per run.")
+    unlinked = sum(x for k in keys for x in res.get("log_unlinked", k))
+    other = res.extra.get("log_other_files")
+    notes.append(
+        "Lines are checked in the files, after the logger exited: each rotated file is hard-linked into a side "
+        "directory as soon as inotify reports it (so the logger's deletion of old files, `n5`, frees nothing "
+        "the check needs), then the rotated files are read in name order and `current` last. A line must be "
+        f"{LOG_TS + 1 + LOG_LINE} bytes: a {LOG_TS}-character timestamp, a space and one of the input lines, "
+        "byte for byte, else it counts as malformed. Lost = input lines never found; duplicated = extra copies. "
+        "The input ends with a newline, so svlogd's loss of a last line without one does not apply. "
+        + ("Every rotated file was linked before the logger deleted it." if not unlinked else
+           f"{unlinked} rotated file(s) were deleted before the harness could link them: their lines count as "
+           "lost (a harness limit, see `log_unlinked` in the JSON).")
+        + (f" Files other than `@….s`, `current`, `lock`, `state`, `config` left in DIR: {other}." if other else ""))
+    over = {k: max(res.get("log_largest_file", k)) for k in keys
+            if res.get("log_largest_file", k) and max(res.get("log_largest_file", k)) > LOG_FILE_SIZE}
+    if over:
+        notes.append(f"Files larger than the {LOG_FILE_SIZE}-byte limit: "
+                     + ", ".join(f"{k} up to {v} bytes (+{v - LOG_FILE_SIZE})" for k, v in over.items())
+                     + ". The others rotate before a line that would not fit.")
+    kept = {k: median(res.get("log_kept", k)) for k in keys
+            if res.get("log_kept", k)
+            and median(res.get("log_kept", k)) != min(LOG_KEEP, median(res.get("log_rotated", k)))}
+    if kept:
+        notes.append(f"Old files left with `n{LOG_KEEP}` after {fmt(median(res.get('log_rotated', keys[0])), 0)} "
+                     "rotations: " + ", ".join(f"{k} {fmt(v, 0)}" for k, v in kept.items())
+                     + f" (the others {LOG_KEEP}).")
+    notes.append(
+        "System calls, counted by hand with `strace -c` for 100,000 lines (10 MB, one rotation): svlogd makes one "
+        "`write` per line (100,000) and reads stdin in 1 KiB pieces (its default `-b`), each after a `poll` "
+        "(9,772 `read`s); multilog 29,297 `write`s and 9,768 `read`s; s6-log 1,221 `write`s and 1,222 `readv`s "
+        "(2,443 `ppoll`s with `-b`); svlog 314 `write`s, 320 `read`s (159 of them EAGAIN) and 158 `ppoll`s. That "
+        "is most of the difference in system time. All but multilog set O_NONBLOCK on stdin.")
+    breaks = {k: sum(res.get("log_breaks", k)) for k in keys if sum(res.get("log_breaks", k))}
+    if breaks:
+        notes.append("Lines out of sequence (a number other than the previous + 1; a lost line also makes one): "
+                     + ", ".join(f"{k} {v}" for k, v in breaks.items()) + ".")
+    flushed = {k: res.get("log_idle_flushed", k) for k in keys}
+    notes.append(
+        f"Idle wakeups: one {cfg.log_window_s:g} s window, all loggers side by side, each on its own pipe that the "
+        f"harness holds open; {LOG_IDLE_LINES} lines are written to each, then the window opens "
+        f"{WAKEUP_SETTLE_S:g} s later; voluntary + nonvoluntary context switches of the logger, scaled to 20 s. "
+        "Idle RSS and private dirty: `smaps_rollup` of each logger just before that window (the loggers run "
+        "side by side here, so PSS, which two s6-log instances would split, is not reported). "
+        "Lines in `current` at the end of the window (of "
+        f"{LOG_IDLE_LINES}): " + ", ".join(f"{k} {v[0] if v else '—'}" for k, v in flushed.items()) + ".")
+    h = "herd"
+    if h in keys:
+        mbps, cpu = median(res.get("log_mbps", h)), median(res.get("log_cpu_s", h))
+        s6cpu = median(res.get("log_cpu_s", "s6"))
+        lost = sum(res.get("log_lost", h)) + sum(res.get("log_duplicated", h)) + sum(res.get("log_malformed", h))
+        wake = median(res.get("log_wakeups", h))
+
+        def verdict(ok):
+            return "—" if ok is None else "met" if ok else "**not met**"
+
+        notes.append(
+            "Goal for svlog (issue): ≥ 150 MB/s: " + f"{fmt(mbps, 1)} MB/s, {verdict(None if mbps is None else mbps >= 150)}; "
+            "CPU ≤ s6-log's (default mode): " + f"{fmt(cpu, 2)} s vs {fmt(s6cpu, 2)} s, "
+            f"{verdict(None if cpu is None or s6cpu is None else cpu <= s6cpu)}; 0 lines lost, duplicated or "
+            f"malformed: {lost}, {verdict(lost == 0 if res.get('log_lost', h) else None)}; 0 idle wakeups: "
+            f"{fmt(wake, 1)}, {verdict(None if wake is None else wake == 0)}.")
+    return notes
 
 
 def general_notes(cfg: Config, flavors: list[Flavor], scanners: list[Scanner], res: Results) -> list[str]:
     notes = []
     notes.append("Flavors are interleaved within each trial, and the order rotates from trial to trial. "
-                 "Scratch service and scan directories are on tmpfs (/dev/shm); herd's binaries and the "
-                 "files the PID-1 services log to are on disk (/var/tmp).")
+                 "Scratch service and scan directories are on tmpfs (/dev/shm); herd's binaries, the "
+                 "files the PID-1 services log to and the loggers' log directories are on disk (/var/tmp).")
     hb = res.extra.get("herd_binaries", {})
     if hb:
         srcs = {os.path.relpath(os.path.dirname(b["source"]), ROOT) for b in hb.values()}
@@ -1750,11 +2295,19 @@ def main() -> int:
                 res.extra.setdefault("unavailable", []).append(f"{x.label} (`{x.path}`)")
             else:
                 out.append(x)
+    loggers = []
+    for lg in make_loggers(herd_dir):
+        if keep is not None and lg.family not in keep:
+            res.extra.setdefault("left_out", []).append(lg.label)
+        elif not lg.available():
+            res.extra.setdefault("unavailable", []).append(f"{lg.label} (`{lg.path}`)")
+        else:
+            loggers.append(lg)
     herd_sv = str(herd_dir / "sv") if os.access(herd_dir / "sv", os.X_OK) and (keep is None or "herd" in keep) else None
     if (keep is None or "herd" in keep) and not all(os.access(herd_dir / b, os.X_OK) for b in HERD_BINS):
         print(f"bench: warning: herd's binaries are not all in {herd_dir}: run `just release` first; "
               "benchmarking what is there", file=sys.stderr)
-    if not flavors and not scanners:
+    if not flavors and not scanners and not loggers:
         print("bench: fatal: nothing to benchmark", file=sys.stderr)
         return 111
 
@@ -1773,10 +2326,11 @@ def main() -> int:
     machine = machine_info()  # the date is the start of the run
     started = time.monotonic()
     try:
-        compile_stamp(scratch)
+        compile_helper(scratch, STAMP_SRC)
+        compile_helper(scratch, LOGGEN_SRC)
         res.extra["stamp_link"] = elf_linkage(str(h.stamp))
         # A concurrent `cargo build` must not swap herd's binaries mid-run: measure copies.
-        if any(x.key == "herd" for x in [*flavors, *scanners]) or herd_sv:
+        if any(x.key == "herd" for x in [*flavors, *scanners, *loggers]) or herd_sv:
             copies = snapshot(herd_dir, disk / "herd")
             res.extra["herd_binaries"] = copies
             flavors = [Flavor(f.key, f.label, copies["supervise"]["copy"], f.supervises_log, f.control, f.runit_sv)
@@ -1784,12 +2338,18 @@ def main() -> int:
             scanners = [Scanner(s.key, s.label, copies["svscan"]["copy"]) if s.key == "herd" else s
                         for s in scanners]
             herd_sv = copies["sv"]["copy"] if herd_sv else None
+            loggers = [Logger(lg.key, lg.family, lg.label, copies["svlog"]["copy"], lg.args, lg.config)
+                       if lg.key == "herd" else lg for lg in loggers]
         for fl in flavors:
             res.add("binary_kib", fl.key, os.path.getsize(os.path.realpath(fl.path)) / 1024)
             res.extra.setdefault("linkage", {})[f"`{os.path.basename(fl.path)}` ({fl.key})"] = elf_linkage(fl.path)
         for sc in scanners:
             res.add("scan_binary_kib", sc.key, os.path.getsize(os.path.realpath(sc.path)) / 1024)
             res.extra.setdefault("linkage", {})[f"`{os.path.basename(sc.path)}` ({sc.key})"] = elf_linkage(sc.path)
+        for lg in loggers:
+            res.add("log_binary_kib", lg.key, os.path.getsize(os.path.realpath(lg.path)) / 1024)
+            res.extra.setdefault("linkage", {})[f"`{os.path.basename(lg.path)}` ({lg.family})"] = elf_linkage(lg.path)
+        res.extra["log_fs"] = fs_of(disk)
         for name, path in (("herd", herd_sv), ("runit", SV if os.access(SV, os.X_OK) else None)):
             if path:
                 res.extra.setdefault("linkage", {})[f"`sv` ({name})"] = elf_linkage(path)
@@ -1810,6 +2370,10 @@ def main() -> int:
             bench_scan_wakeups(h, cfg, scanners, res)
             bench_scan_memory(h, cfg, scanners, res)
             bench_scan_zombies(h, cfg, scanners, res)
+        if "loggers" in sections and loggers:
+            bench_log_writer(h, cfg, res)
+            bench_log_wakeups(h, cfg, loggers, res)
+            bench_log_throughput(h, cfg, loggers, res)
     except KeyboardInterrupt:
         print("bench: interrupted; cleaning up", file=sys.stderr)
         return 130
@@ -1837,16 +2401,19 @@ def main() -> int:
                         if fl.key == "herd" else fl.path for fl in flavors},
             "scanners": {sc.key: res.extra.get("herd_binaries", {}).get("svscan", {}).get("source", sc.path)
                          if sc.key == "herd" else sc.path for sc in scanners},
+            "loggers": {lg.key: res.extra.get("herd_binaries", {}).get("svlog", {}).get("source", lg.path)
+                        if lg.key == "herd" else lg.path for lg in loggers},
             "config": cfg.__dict__}
     summary = {
         "supervise": summarize(res, SUPERVISE_ROWS, [fl.key for fl in flavors]),
         "sv": summarize(res, SV_ROWS, list(res.extra.get("sv_combos", {}))),
         "scanners": summarize(res, SCAN_ROWS, [sc.key for sc in scanners]),
+        "loggers": summarize(res, log_rows(cfg), [lg.key for lg in loggers]),
     }
     Path(args.json).write_text(json.dumps(
         {"meta": meta, "summary": summary, "samples": res.samples, "failures": res.failures,
          "bounded": res.bounded, "extra": res.extra}, indent=1) + "\n")
-    Path(args.md).write_text(render_md(meta, cfg, flavors, scanners, res, summary, sections))
+    Path(args.md).write_text(render_md(meta, cfg, flavors, scanners, loggers, res, summary, sections))
     print(f"bench: wrote {args.md} and {args.json} in {meta['elapsed_s']:.0f} s", file=sys.stderr)
     return 0
 
