@@ -189,35 +189,30 @@ impl Out<'_> {
         };
         for d in dirs.iter_mut() {
             let sel = d.select(cut);
-            if sel.stderr {
+            let copies = sel.stderr || (sel.file && d.cfg.udp.is_some());
+            if copies {
+                // The stderr and UDP copies: cut to `len`, with `...` when cut.
                 self.rec.clear();
-                self.rec.extend_from_slice(stamp);
-                self.rec.extend_from_slice(&d.cfg.prefix);
-                self.rec.extend_from_slice(cut);
-                self.rec.extend_from_slice(dots);
-                self.rec.push(b'\n');
+                for part in [stamp, &d.cfg.prefix, cut, dots, b"\n"] {
+                    self.rec.extend_from_slice(part);
+                }
+            }
+            if sel.stderr {
                 let _ = rustix::io::write(rustix::stdio::stderr(), &self.rec);
             }
             if !sel.file {
                 continue;
             }
             if d.cfg.udp.is_some() {
-                self.rec.clear();
-                self.rec.extend_from_slice(stamp);
-                self.rec.extend_from_slice(&d.cfg.prefix);
-                self.rec.extend_from_slice(cut);
-                self.rec.extend_from_slice(dots);
-                self.rec.push(b'\n');
                 let msg = std::mem::take(&mut self.rec);
                 d.send_udp(udp, &msg, linemax, wait)?;
                 self.rec = msg;
             }
             if !d.cfg.udp_only {
                 self.rec.clear();
-                self.rec.extend_from_slice(stamp);
-                self.rec.extend_from_slice(&d.cfg.prefix);
-                self.rec.extend_from_slice(line);
-                self.rec.push(b'\n');
+                for part in [stamp, &d.cfg.prefix, line, b"\n"] {
+                    self.rec.extend_from_slice(part);
+                }
                 let rec = std::mem::take(&mut self.rec);
                 d.write_record(&rec, linemax, wait)?;
                 self.rec = rec;
