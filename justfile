@@ -15,6 +15,10 @@ run:
 release:
     RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" cargo build --release --workspace --bins --target x86_64-unknown-linux-gnu
 
+# Install the static release binaries and the runit-named links: `just install DESTDIR=/img PREFIX=/usr`.
+install DESTDIR="" PREFIX="/usr": release
+    scripts/install.sh "{{DESTDIR}}" "{{PREFIX}}"
+
 # Measure herd's supervise, sv and svscan (the static release build) against runit, daemontools and
 # s6, as root, in one run (~15 min; `just bench --quick` checks the harness in ~5 min).
 # Writes docs/benchmarks.md and docs/benchmarks.json.
