@@ -142,7 +142,9 @@ fn read_envdir(dir: &OsStr, strict: bool, verbose: bool, env: &mut EnvChanges) -
         let path = std::path::Path::new(dir).join(&name);
         let contents = match std::fs::read(&path) {
             Ok(c) => c,
-            Err(e) if e.raw_os_error() == Some(libc_eisdir()) && !strict => {
+            Err(e)
+                if e.raw_os_error() == Some(rustix::io::Errno::ISDIR.raw_os_error()) && !strict =>
+            {
                 if verbose {
                     herd_diag::emit(&format!(
                         "chpst: warning: unable to read {shown}/{}: {}\n",
@@ -179,10 +181,6 @@ fn read_envdir(dir: &OsStr, strict: bool, verbose: bool, env: &mut EnvChanges) -
         env.push((name, Some(OsString::from_vec(line))));
     }
     Ok(())
-}
-
-fn libc_eisdir() -> i32 {
-    rustix::io::Errno::ISDIR.raw_os_error()
 }
 
 fn set_limit(res: Resource, l: Limit) -> Result<()> {

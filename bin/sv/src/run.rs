@@ -229,7 +229,7 @@ fn run_inner(cli: &Cli, sv: &mut Sv, start: Instant) -> Result<Option<u8>, Fatal
         match inotify.as_mut() {
             Some(ino) => {
                 let ready = {
-                    let fd = inotify_fd(ino);
+                    let fd = std::os::fd::AsFd::as_fd(ino);
                     let mut fds = [PollFd::new(&fd, PollFlags::IN)];
                     matches!(poll(&mut fds, Some(&ts)), Ok(n) if n > 0)
                 };
@@ -265,11 +265,6 @@ fn relevant(name: Option<&OsStr>, mask: inotify::EventMask) -> bool {
         Some(b"lock") => mask.contains(M::CLOSE_WRITE),
         _ => mask.contains(M::Q_OVERFLOW),
     }
-}
-
-fn inotify_fd(ino: &Inotify) -> std::os::fd::BorrowedFd<'_> {
-    use std::os::fd::AsFd;
-    ino.as_fd()
 }
 
 /// `chdir` into the service: `SVDIR/NAME` or `NAME`. `Err` carries the errno for the message.

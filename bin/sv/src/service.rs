@@ -3,8 +3,8 @@
 //! control letters, and test whether a command has taken effect (runit.md §6.3–§6.6).
 
 use herd_control::{write_control, ControlError};
-use herd_status::{State, Status, Want, STATUS_LEN};
-use herd_svdir::{CHECK, CHECK_ARGV0, MAIN};
+use herd_status::{State, Status, Want};
+use herd_svdir::{ReadError, CHECK, CHECK_ARGV0, MAIN};
 use herd_sys::process::wait_for;
 use herd_sys::{Command, Exit};
 use rustix::fs::{self, Mode, OFlags};
@@ -72,24 +72,29 @@ impl Sv {
                 return Get::Failed;
             }
         }
-        let fd = match fs::open(MAIN.status, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(e) => {
-                self.out
-                    .warn(name, log, "unable to open supervise/status", Some(raw(e)));
-                return Get::Failed;
+        match herd_svdir::read_status(&MAIN) {
+            Ok(st) => Get::Status(st),
+            Err(ReadError::Open { errno, .. }) => {
+                self.out.warn(
+                    name,
+                    log,
+                    "unable to open supervise/status",
+                    Some(raw(errno)),
+                );
+                Get::Failed
             }
-        };
-        let mut buf = [0u8; STATUS_LEN];
-        match rustix::io::read(&fd, &mut buf) {
-            Ok(STATUS_LEN) => match Status::decode(&buf) {
-                Ok(st) => Get::Status(st),
-                Err(_) => bad_format(self, name, log),
-            },
-            Ok(_) => bad_format(self, name, log),
-            Err(e) => {
+            Err(ReadError::Read { errno: Some(e), .. }) => {
                 self.out
                     .warn(name, log, "unable to read supervise/status", Some(raw(e)));
+                Get::Failed
+            }
+            Err(ReadError::Read { errno: None, .. }) => {
+                self.out.warn(
+                    name,
+                    log,
+                    "unable to read supervise/status: bad format",
+                    None,
+                );
                 Get::Failed
             }
         }
@@ -305,14 +310,4 @@ impl Sv {
             }
         }
     }
-}
-
-fn bad_format(sv: &mut Sv, name: &[u8], log: bool) -> Get {
-    sv.out.warn(
-        name,
-        log,
-        "unable to read supervise/status: bad format",
-        None,
-    );
-    Get::Failed
 }

@@ -311,25 +311,20 @@ pub fn read_instance(l: &Layout) -> Option<Instance> {
     Some(Instance { pid, start })
 }
 
-/// Reads and decodes `supervise/status`.
+/// Reads and decodes `supervise/status` as runit's clients do: one read of at most 20 bytes,
+/// which must return exactly 20 (a shorter file, daemontools' 18 bytes included, is a bad format;
+/// bytes past the 20th are not looked at).
 pub fn read_status(l: &Layout) -> Result<Status, ReadError> {
-    let fd = fs::open(l.status, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(|e| {
-        ReadError::Open {
-            path: l.status,
-            errno: e,
-        }
-    })?;
-    let mut buf = [0u8; herd_status::STATUS_LEN + 1];
-    let mut len = 0;
-    loop {
-        match rustix::io::read(&fd, &mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => {
-                len += n;
-                if len == buf.len() {
-                    break;
-                }
+    let fd =
+        fs::open(l.status, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(|errno| {
+            ReadError::Open {
+                path: l.status,
+                errno,
             }
+        })?;
+    let mut buf = [0u8; herd_status::STATUS_LEN];
+    let n = loop {
+        match rustix::io::read(&fd, &mut buf) {
             Err(Errno::INTR) => {}
             Err(e) => {
                 return Err(ReadError::Read {
@@ -337,12 +332,17 @@ pub fn read_status(l: &Layout) -> Result<Status, ReadError> {
                     errno: Some(e),
                 })
             }
+            Ok(n) => break n,
         }
-    }
-    Status::decode(&buf[..len]).map_err(|_| ReadError::Read {
+    };
+    let bad = ReadError::Read {
         path: l.status,
         errno: None,
-    })
+    };
+    if n != herd_status::STATUS_LEN {
+        return Err(bad);
+    }
+    Status::decode(&buf).map_err(|_| bad)
 }
 
 /// Why `supervise/status` could not be read, as `sv` words it.

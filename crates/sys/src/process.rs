@@ -30,23 +30,9 @@ impl Exit {
 /// `waitpid(-1, WNOHANG)`: one terminated child, or `None` when no child has terminated (or
 /// there are no children). Stopped and continued children are skipped.
 pub fn reap() -> Option<(Pid, Exit)> {
-    loop {
-        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(pid, code)) => return Some((pid, Exit::Code(code as u8))),
-            Ok(WaitStatus::Signaled(pid, sig, core)) => {
-                return Some((
-                    pid,
-                    Exit::Signal {
-                        signo: sig as i32,
-                        core,
-                    },
-                ))
-            }
-            Ok(WaitStatus::StillAlive) => return None,
-            Ok(_) => continue,
-            Err(Errno::EINTR) => continue,
-            Err(_) => return None,
-        }
+    match reap_any() {
+        Reaped::Child(pid, exit) => Some((pid, exit)),
+        Reaped::Running | Reaped::NoChildren => None,
     }
 }
 

@@ -360,14 +360,8 @@ pub struct Proc {
 impl Proc {
     /// Spawns `cmd` in a new process group (stdin from /dev/null).
     pub fn spawn(mut cmd: Command) -> Proc {
-        cmd.process_group(0).stdin(Stdio::null());
-        let what = format!("{cmd:?}");
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-        let pid = child.id();
-        Proc {
-            child: Some(child),
-            pid,
-        }
+        cmd.stdin(Stdio::null());
+        Self::spawn_with_stdio(cmd)
     }
 
     /// Spawns `cmd` in a new process group, keeping the stdin (and other stdio) the caller set.
