@@ -136,16 +136,36 @@ fn pause_wait(sigfd: &SignalFd, pending: &mut Vec<i32>) -> Result<(), Stop> {
     }
 }
 
-fn stamp(kind: u8) -> Vec<u8> {
-    let now = Tai64n::from_system_time(SystemTime::now());
-    let mut s = match kind {
-        1 => now.label().to_vec(),
-        2 => now.utc(false).to_vec(),
-        3 => now.utc(true).to_vec(),
-        _ => return Vec::new(),
-    };
-    s.push(b' ');
-    s
+/// A line's timestamp and the space after it, on the stack (svlog takes one per read).
+#[derive(Clone, Copy)]
+struct Stamp {
+    buf: [u8; herd_tai64n::LABEL_LEN + 1],
+    len: usize,
+}
+
+impl Stamp {
+    /// The time now in the `-t`/`-tt`/`-ttt` form of `kind` (empty for 0).
+    fn now(kind: u8) -> Stamp {
+        let now = Tai64n::from_system_time(SystemTime::now());
+        let mut st = Stamp {
+            buf: [0; herd_tai64n::LABEL_LEN + 1],
+            len: 0,
+        };
+        let text: &[u8] = match kind {
+            1 => &now.label(),
+            2 => &now.utc(false),
+            3 => &now.utc(true),
+            _ => return st,
+        };
+        st.buf[..text.len()].copy_from_slice(text);
+        st.buf[text.len()] = b' ';
+        st.len = text.len() + 1;
+        st
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
 }
 
 fn open_all(o: &Opts, sigfd: &SignalFd, pending: &mut Vec<i32>) -> Result<Vec<Logdir>, Stop> {
@@ -263,7 +283,7 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
     };
     let mut inbuf = vec![0u8; READ_SIZE];
     let mut line: Vec<u8> = Vec::with_capacity(o.linemax as usize + 64);
-    let mut line_stamp: Vec<u8> = Vec::new();
+    let mut line_stamp: Option<Stamp> = None;
     let mut term_deadline: Option<Instant> = None;
     let mut eof = false;
 
@@ -325,9 +345,13 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
         let give_up = term_deadline.is_some_and(|t| now >= t);
         if eof || (terminating && (line.is_empty() || give_up)) {
             if !line.is_empty() {
-                out.line(&line, &line_stamp, &mut dirs, udp.as_ref(), &mut || {
-                    pause_wait(sigfd, &mut pending)
-                })?;
+                out.line(
+                    &line,
+                    line_stamp.as_ref().map_or(&[][..], Stamp::as_bytes),
+                    &mut dirs,
+                    udp.as_ref(),
+                    &mut || pause_wait(sigfd, &mut pending),
+                )?;
             }
             for d in dirs.iter_mut() {
                 d.close(&mut || pause_wait(sigfd, &mut pending))?;
@@ -382,18 +406,22 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
                 continue;
             }
         };
-        let chunk_stamp = stamp(o.timestamp);
+        let chunk_stamp = Stamp::now(o.timestamp);
         let mut done_line = false;
         for &b in &inbuf[..n] {
-            if line.is_empty() && line_stamp.is_empty() {
-                line_stamp.clone_from(&chunk_stamp);
+            if line.is_empty() && line_stamp.is_none() {
+                line_stamp = Some(chunk_stamp);
             }
             if b == b'\n' {
-                out.line(&line, &line_stamp, &mut dirs, udp.as_ref(), &mut || {
-                    pause_wait(sigfd, &mut pending)
-                })?;
+                out.line(
+                    &line,
+                    line_stamp.as_ref().map_or(&[][..], Stamp::as_bytes),
+                    &mut dirs,
+                    udp.as_ref(),
+                    &mut || pause_wait(sigfd, &mut pending),
+                )?;
                 line.clear();
-                line_stamp.clear();
+                line_stamp = None;
                 done_line = true;
                 continue;
             }
