@@ -8,6 +8,7 @@
 mod chpst;
 mod install;
 mod interop;
+mod myinit;
 mod pid1;
 mod supervise;
 mod sv;

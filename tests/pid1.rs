@@ -22,7 +22,7 @@ const STOP_ENV: &str = "SVSCAN_STOP_TIMEOUT";
 
 /// svscan as PID 1 of a fresh pid namespace. Dropping it kills unshare's process group (unshare
 /// and svscan), which ends the namespace.
-struct Ns {
+pub(crate) struct Ns {
     /// `unshare`.
     proc: Proc,
     /// svscan's host pid.
@@ -35,13 +35,13 @@ struct Ns {
 impl Ns {
     /// `unshare --pid --fork --mount-proc --kill-child svscan ARGS…`, cwd the scenario dir,
     /// stdout on /dev/null, stderr in `SC/svscan.stderr`, no `SVSCAN_STOP_TIMEOUT`.
-    fn start(sc: &Scenario, args: &[&str]) -> Ns {
+    pub(crate) fn start(sc: &Scenario, args: &[&str]) -> Ns {
         Self::start_via(sc, &[], args)
     }
 
     /// The same, with `unshare` started through `via` (e.g. `env --default-signal`), which
     /// must exec it in the process it starts.
-    fn start_via(sc: &Scenario, via: &[&str], args: &[&str]) -> Ns {
+    pub(crate) fn start_via(sc: &Scenario, via: &[&str], args: &[&str]) -> Ns {
         let svscan = bin("svscan");
         let stderr = sc.join("svscan.stderr");
         let unshare = peer("/usr/bin/unshare");
@@ -85,7 +85,7 @@ impl Ns {
     }
 
     /// Sends `sig` to svscan (PID 1 inside).
-    fn signal(&self, sig: i32) {
+    pub(crate) fn signal(&self, sig: i32) {
         signal(self.init, sig);
     }
 
@@ -110,7 +110,7 @@ impl Ns {
             .collect()
     }
 
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         read(&self.stderr)
     }
 
@@ -118,7 +118,12 @@ impl Ns {
     /// how long that took. Afterwards the namespace is empty, and nothing the scenario started
     /// is left anywhere.
     #[track_caller]
-    fn stop(&mut self, sc: &Scenario, sig: i32, timeout: Duration) -> (Option<i32>, Duration) {
+    pub(crate) fn stop(
+        &mut self,
+        sc: &Scenario,
+        sig: i32,
+        timeout: Duration,
+    ) -> (Option<i32>, Duration) {
         let t0 = Instant::now();
         self.signal(sig);
         let code = self.proc.wait(timeout);

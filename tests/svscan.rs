@@ -172,7 +172,10 @@ fn scan_with_first(sc: &Scenario) -> (PathBuf, Svscan) {
 fn usage_is_runsvdirs_with_t_and_exit_1() {
     let sc = Scenario::new();
     let svscan = bin("svscan");
-    let usage = format!("usage: {} [-P] [-t sec] dir [log]\n\n", svscan.display());
+    let usage = format!(
+        "usage: {} [-P] [-t sec] dir [log] [-- command...]\n\n",
+        svscan.display()
+    );
     for args in [
         &[][..],
         &["-P"],

@@ -1,26 +1,31 @@
-//! svscan's shell: the scan directory and its inotify watches, starting and reaping supervise
-//! processes, signals, and the ordered, deadline-bounded shutdown. One loop, one `poll`; its
-//! timeout is the nearest deadline (a throttled restart, the shutdown bound), or none: an idle
-//! svscan never wakes. Without inotify it rescans every 5 s, as runsvdir does.
+//! svscan's shell: start-up scripts and the container environment, the scan directory and its
+//! inotify watches, starting and reaping supervise processes, the main command, signals, and the
+//! ordered, deadline-bounded shutdown. One loop, one `poll`; its timeout is the nearest deadline
+//! (a throttled restart, a shutdown bound), or none: an idle svscan never wakes. Without inotify
+//! it rescans every 5 s, as runsvdir does.
 
+use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
-use std::os::fd::{AsFd, OwnedFd};
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use herd_diag::{Diag, Reason};
+use herd_diag::{emit, Diag, Reason};
 use herd_sys::signal::{self, Sig};
-use herd_sys::{descendants, reap_any, Command, Reaped};
+use herd_sys::{descendants, reap_any, Command, Exit, Reaped};
 use inotify::{Inotify, WatchDescriptor, WatchMask};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
+use crate::contenv_stub as herd_contenv;
 use crate::proctitle::{self, Title};
+use crate::scripts;
 use crate::table::{Action, Entry, Id, Table};
-use crate::Args;
+use crate::{Config, StopBound};
 
 /// Every signal that has no job must not kill svscan: all are blocked and read from a signalfd.
 const BLOCKED: [Sig; 19] = [
@@ -44,8 +49,20 @@ const BLOCKED: [Sig; 19] = [
     Sig::SIGPROF,
     Sig::SIGWINCH,
 ];
+/// Signals passed on to the main command while it runs (SIGTERM and SIGINT also stop svscan).
+const FORWARDED: [Sig; 7] = [
+    Sig::SIGTERM,
+    Sig::SIGINT,
+    Sig::SIGHUP,
+    Sig::SIGQUIT,
+    Sig::SIGUSR1,
+    Sig::SIGUSR2,
+    Sig::SIGWINCH,
+];
 /// Set to `0` to do without inotify.
 const INOTIFY_ENV: &str = "SVSCAN_INOTIFY";
+/// Tells each supervise which inherited descriptor takes its essential-service notices.
+const NOTIFY_ENV: &str = "SVSCAN_NOTIFY_FD";
 /// runsvdir's rescan period, used only when inotify is missing (or a dangling symlink waits).
 const RESCAN: Duration = Duration::from_secs(5);
 /// How long to wait for the last reaps after the final SIGKILL.
@@ -59,6 +76,10 @@ pub const EXIT_FATAL: u8 = 100;
 pub const EXIT_HANGUP: u8 = 111;
 /// The shutdown bound passed and something had to be SIGKILLed.
 pub const EXIT_FORCED: u8 = 124;
+/// The main command or a script exists but cannot be executed.
+pub const EXIT_CANNOT_EXEC: u8 = 126;
+/// The main command was not found.
+pub const EXIT_NOT_FOUND: u8 = 127;
 
 const SCAN_MASK: WatchMask = WatchMask::CREATE
     .union(WatchMask::DELETE)
@@ -80,9 +101,15 @@ const CHAIN_MASK: WatchMask = WatchMask::CREATE
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
+    /// The main command got the signal; waiting for it to exit.
+    Cmd,
+    /// Pre-shutdown scripts run one by one.
+    PreScripts,
     /// Every supervise got SIGTERM; waiting for them.
     Supervisors,
-    /// Supervisors are gone; leftovers got SIGTERM; waiting for no child to be left.
+    /// Post-shutdown scripts run one by one.
+    PostScripts,
+    /// What is left got SIGTERM; waiting for no child to be left.
     Leftovers,
     /// The bound passed: everything got SIGKILL.
     Killed,
@@ -90,8 +117,29 @@ enum Stage {
 
 struct Shutdown {
     code: u8,
-    deadline: Instant,
+    /// The code is the main command's, an essential service's or a failed start-up's: it stands
+    /// even when the bound forces a kill.
+    fixed: bool,
     stage: Stage,
+    /// The main command and the pre-shutdown scripts get until this.
+    early: Instant,
+    /// The supervisors get until this.
+    services: Instant,
+    /// Everything left is killed at this.
+    end: Instant,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScriptKind {
+    Startup,
+    PreShutdown,
+    PostShutdown,
+}
+
+struct Script {
+    pid: i32,
+    path: PathBuf,
+    kind: ScriptKind,
 }
 
 /// The inotify watches: the scan dir, the parents of each symlink on the way to it, and new
@@ -105,18 +153,28 @@ struct Watches {
 }
 
 struct Svscan<'a> {
+    config: &'a Config,
     diag: Diag,
-    dir: &'a OsStr,
+    dir: Option<&'a OsStr>,
     supervise: PathBuf,
-    setsid: bool,
     pid1: bool,
     table: Table,
     watches: Option<Watches>,
     /// A scan found a dangling symlink: look again in 5 s (it may be fixed without an event here).
     retry_at: Option<Instant>,
     shutdown: Option<Shutdown>,
-    stop_timeout: Duration,
     actions: Vec<Action>,
+    /// Start-up is over: the services are scanned and the main command runs.
+    started: bool,
+    /// The scripts still to run in this phase, and the one running.
+    queue: VecDeque<PathBuf>,
+    script: Option<Script>,
+    /// The main command, while it runs.
+    cmd: Option<i32>,
+    /// The essential-service notice pipe (read end, write end), and a partial line read from it.
+    notify: Option<(OwnedFd, OwnedFd)>,
+    notice: Vec<u8>,
+    env: Option<herd_contenv::ContainerEnv>,
 }
 
 /// Where `supervise` is: next to this svscan, else on PATH.
@@ -129,11 +187,18 @@ fn find_supervise() -> PathBuf {
             return p;
         }
     }
+    find_in_path(OsStr::new("supervise")).unwrap_or_else(|| PathBuf::from("supervise"))
+}
+
+/// `name` looked up as `execvp` would: as is if it holds a `/`, else in each `PATH` directory.
+fn find_in_path(name: &OsStr) -> Option<PathBuf> {
+    if name.as_bytes().contains(&b'/') {
+        return Some(PathBuf::from(name));
+    }
     let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/bin:/usr/bin"));
     std::env::split_paths(&path)
-        .map(|d| d.join("supervise"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from("supervise"))
+        .map(|d| d.join(name))
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0))
 }
 
 /// Ready once `run` is there and executable: starting before the chmod of a new run would
@@ -142,9 +207,17 @@ fn run_ready(service: &Path) -> bool {
     std::fs::metadata(service.join("run")).is_ok_and(|m| m.mode() & 0o100 != 0)
 }
 
+fn timespec(until: Instant) -> Timespec {
+    let left = until.saturating_duration_since(Instant::now());
+    Timespec {
+        tv_sec: left.as_secs() as _,
+        tv_nsec: left.subsec_nanos() as _,
+    }
+}
+
 /// Runs svscan until it exits; returns the exit code.
-pub fn run(args: &Args, argv: &[OsString]) -> u8 {
-    let diag = Diag::new(format!("svscan {}", args.dir.to_string_lossy()));
+pub fn run(config: &Config, argv: &[OsString]) -> u8 {
+    let diag = Diag::new(config.name.clone());
     let sigfd = match signal::block(&BLOCKED).and_then(|_| signal::signal_fd(&BLOCKED)) {
         Ok(fd) => fd,
         Err(e) => {
@@ -163,7 +236,7 @@ pub fn run(args: &Args, argv: &[OsString]) -> u8 {
 
     let mut title = None;
     let mut title_pipe: Option<OwnedFd> = None;
-    if let Some((index, log)) = &args.log {
+    if let Some((index, log)) = &config.log {
         match setup_log(argv, *index, log, &diag) {
             Some((t, r)) => {
                 title = Some(t);
@@ -172,23 +245,37 @@ pub fn run(args: &Args, argv: &[OsString]) -> u8 {
             None => diag.warn(&"log service disabled."),
         }
     }
+    // Both ends close-on-exec: each supervise gets the write end by number (`Command::fd`).
+    let notify = rustix::pipe::pipe_with(
+        rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+    )
+    .ok();
 
     let mut sv = Svscan {
+        config,
         diag,
-        dir: &args.dir,
+        dir: config.dir.as_deref(),
         supervise: find_supervise(),
-        setsid: args.setsid,
         pid1,
         table: Table::default(),
         watches: None,
         retry_at: None,
         shutdown: None,
-        stop_timeout: args.stop_timeout,
         actions: Vec::new(),
+        started: false,
+        queue: VecDeque::new(),
+        script: None,
+        cmd: None,
+        notify,
+        notice: Vec::new(),
+        env: config
+            .env_dir
+            .as_ref()
+            .map(|d| herd_contenv::ContainerEnv::new(d.clone())),
     };
     // SVSCAN_INOTIFY=0: rescan every 5 s instead, as runsvdir does (for scan dirs on filesystems
     // whose changes inotify does not see, such as NFS).
-    if std::env::var_os(INOTIFY_ENV).is_none_or(|v| v != "0") {
+    if sv.dir.is_some() && std::env::var_os(INOTIFY_ENV).is_none_or(|v| v != "0") {
         match Inotify::init() {
             Ok(ino) => {
                 sv.watches = Some(Watches {
@@ -201,8 +288,17 @@ pub fn run(args: &Args, argv: &[OsString]) -> u8 {
             Err(e) => sv.inotify_lost(&e),
         }
     }
-    sv.watch_scan_dir();
-    sv.rescan();
+    if let Some(env) = &sv.env {
+        if let Err(f) = env
+            .import_initial()
+            .and_then(|()| env.export(&vars(), true))
+        {
+            sv.diag.fatal(&f);
+            return EXIT_FATAL;
+        }
+    }
+    sv.queue = scripts::list(&config.startup);
+    sv.advance_startup();
 
     let mut buf = [0u8; 4096];
     let mut title_at = Instant::now() + TITLE_TICK;
@@ -215,63 +311,41 @@ pub fn run(args: &Args, argv: &[OsString]) -> u8 {
         let mut wake = [
             sv.table.next_deadline(),
             sv.retry_at,
-            sv.shutdown.as_ref().map(|s| s.deadline),
+            sv.shutdown.as_ref().map(Shutdown::next_deadline),
         ]
         .into_iter()
         .flatten()
         .min();
-        if sv.watches.is_none() && sv.shutdown.is_none() {
+        if sv.dir.is_some() && sv.started && sv.watches.is_none() && sv.shutdown.is_none() {
             wake = Some(wake.map_or(now + RESCAN, |w| w.min(now + RESCAN)));
         }
         if title.is_some() {
             wake = Some(wake.map_or(title_at, |w| w.min(title_at)));
         }
-        let timeout = wake.map(|w| {
-            let left = w.saturating_duration_since(Instant::now());
-            Timespec {
-                tv_sec: left.as_secs() as _,
-                tv_nsec: left.subsec_nanos() as _,
-            }
-        });
+        let timeout = wake.map(timespec);
 
-        let (sig_ready, ino_ready, log_ready) = {
+        let (sig_ready, ino_ready, log_ready, notice_ready) = {
             let ino_fd = sv.watches.as_ref().map(|w| w.ino.as_fd());
             let mut fds = vec![PollFd::new(&sigfd, PollFlags::IN)];
-            if let Some(fd) = &ino_fd {
-                fds.push(PollFd::new(fd, PollFlags::IN));
+            fn add<'f>(fd: Option<BorrowedFd<'f>>, fds: &mut Vec<PollFd<'f>>) -> Option<usize> {
+                fds.push(PollFd::from_borrowed_fd(fd?, PollFlags::IN));
+                Some(fds.len() - 1)
             }
-            if let Some(fd) = &title_pipe {
-                fds.push(PollFd::new(fd, PollFlags::IN));
-            }
+            let ino_i = add(ino_fd, &mut fds);
+            let log_i = add(title_pipe.as_ref().map(|f| f.as_fd()), &mut fds);
+            let notice_i = add(sv.notify.as_ref().map(|(r, _)| r.as_fd()), &mut fds);
             let _ = poll(&mut fds, timeout.as_ref());
-            let r = |i: usize| fds.get(i).is_some_and(|f| !f.revents().is_empty());
-            let ino_i = ino_fd.is_some().then_some(1);
-            let log_i = title_pipe
-                .as_ref()
-                .map(|_| 1 + usize::from(ino_fd.is_some()));
-            (r(0), ino_i.is_some_and(r), log_i.is_some_and(r))
+            let r = |i: Option<usize>| i.is_some_and(|i| !fds[i].revents().is_empty());
+            (r(Some(0)), r(ino_i), r(log_i), r(notice_i))
         };
 
         if sig_ready {
-            let mut rescan = false;
-            let mut stop = None;
-            let mut reap = false;
-            signal::drain(&sigfd, |s| match Signal::try_from(s) {
-                Ok(Signal::SIGCHLD) => reap = true,
-                Ok(Signal::SIGTERM | Signal::SIGINT) => stop = stop.or(Some(EXIT_CLEAN)),
-                Ok(Signal::SIGHUP) => stop = Some(EXIT_HANGUP),
-                Ok(Signal::SIGALRM) => rescan = true,
-                _ => {}
-            });
-            if reap {
-                sv.reap();
-            }
-            if let Some(code) = stop {
-                sv.begin_shutdown(code);
-            }
-            if rescan && sv.shutdown.is_none() {
-                sv.rescan();
-            }
+            let mut pending = 0u64;
+            signal::drain(&sigfd, |s| pending |= 1 << (s as u64 & 63));
+            sv.signals(pending);
+        }
+        if notice_ready {
+            sv.read_notices();
         }
         if ino_ready {
             sv.read_events(&mut buf);
@@ -288,13 +362,24 @@ pub fn run(args: &Args, argv: &[OsString]) -> u8 {
             || (sv.watches.is_none() && wake.is_some_and(|w| w <= now))
         {
             sv.retry_at = None;
-            if sv.shutdown.is_none() {
+            if sv.shutdown.is_none() && sv.started {
                 sv.rescan();
             }
         }
         if let Some(t) = title.as_mut().filter(|_| now >= title_at) {
             t.push(b".");
             title_at = now + TITLE_TICK;
+        }
+    }
+}
+
+impl Shutdown {
+    /// When the shutdown must next move on without an event.
+    fn next_deadline(&self) -> Instant {
+        match self.stage {
+            Stage::Cmd | Stage::PreScripts => self.early.min(self.end),
+            Stage::Supervisors => self.services.min(self.end),
+            Stage::PostScripts | Stage::Leftovers | Stage::Killed => self.end,
         }
     }
 }
@@ -340,7 +425,9 @@ impl Svscan<'_> {
         let Some(w) = self.watches.as_mut() else {
             return;
         };
-        let dir = Path::new(self.dir);
+        let Some(dir) = self.dir.map(Path::new) else {
+            return;
+        };
         for (wd, _) in w.chain.drain(..) {
             let _ = w.ino.watches().remove(wd);
         }
@@ -422,14 +509,16 @@ impl Svscan<'_> {
         if rewatch {
             self.watch_scan_dir();
         }
-        if rescan && self.shutdown.is_none() {
+        if rescan && self.shutdown.is_none() && self.started {
             self.rescan();
         }
     }
 
     /// Reads the scan dir and updates the table; watches new directories that have no `run` yet.
     fn rescan(&mut self) {
-        let dir = Path::new(self.dir);
+        let Some(dir) = self.dir.map(Path::new) else {
+            return;
+        };
         let rd = match std::fs::read_dir(dir) {
             Ok(rd) => rd,
             Err(e) => {
@@ -525,7 +614,10 @@ impl Svscan<'_> {
             if !waiting(e.id, entries) || w.pending.iter().any(|(id, _)| *id == e.id) {
                 continue;
             }
-            let path = Path::new(self.dir).join(&e.name);
+            let Some(dir) = self.dir else {
+                continue;
+            };
+            let path = Path::new(dir).join(&e.name);
             if let Ok(wd) = w.ino.watches().add(&path, PENDING_MASK) {
                 w.pending.push((e.id, wd));
             }
@@ -535,7 +627,7 @@ impl Svscan<'_> {
     }
 
     fn start_due(&mut self, now: Instant) {
-        if self.shutdown.is_some() {
+        if self.shutdown.is_some() || !self.started {
             return;
         }
         let mut actions = std::mem::take(&mut self.actions);
@@ -559,8 +651,9 @@ impl Svscan<'_> {
     }
 
     /// `supervise NAME` with cwd the scan dir (re-resolved at each start, so a switched symlink
-    /// counts), an empty signal mask and default signal dispositions.
+    /// counts), an empty signal mask, default signal dispositions, and the notice pipe.
     fn spawn(&self, name: &OsStr) -> Option<i32> {
+        let dir = Path::new(self.dir?);
         let prefix = self.diag.prefix();
         let shown = name.to_string_lossy();
         let mut c = Command::new(
@@ -570,15 +663,21 @@ impl Svscan<'_> {
         .ok()?;
         c.set_args(&[&shown]).ok()?;
         c.current_dir(
-            &Path::new(self.dir).to_string_lossy(),
+            &dir.to_string_lossy(),
             &format!(
                 "{prefix}: fatal: unable to change directory to {}: ",
-                Path::new(self.dir).display()
+                dir.display()
             ),
         )
         .ok()?;
-        c.setsid(self.setsid);
+        c.setsid(self.config.setsid);
         c.reset_signals(true);
+        if let Some((_, w)) = &self.notify {
+            let fd = w.as_raw_fd();
+            c.fd(w.as_fd(), fd);
+            c.env(OsStr::new(NOTIFY_ENV), OsStr::new(&fd.to_string()))
+                .ok()?;
+        }
         match c.spawn() {
             Ok(pid) => Some(pid.as_raw()),
             Err(e) => {
@@ -591,31 +690,289 @@ impl Svscan<'_> {
         }
     }
 
-    /// Reaps every child that has terminated: supervise processes and orphans alike.
-    fn reap(&mut self) {
-        while let Reaped::Child(pid, _) = reap_any() {
-            self.table.reaped(pid.as_raw());
+    /// my_init's `*** ` progress line on stderr (not with `--quiet`, never for plain svscan).
+    fn info(&self, msg: fmt::Arguments<'_>) {
+        if self.config.verbose {
+            emit(&format!("*** {msg}\n"));
         }
     }
 
-    fn begin_shutdown(&mut self, code: u8) {
-        match &mut self.shutdown {
-            Some(s) => {
-                if code == EXIT_HANGUP {
-                    s.code = code;
+    /// Runs start-up scripts one at a time; when none is left, starts the services and the
+    /// main command.
+    fn advance_startup(&mut self) {
+        while !self.started && self.shutdown.is_none() && self.script.is_none() {
+            match self.queue.pop_front() {
+                Some(path) => {
+                    self.info(format_args!("Running {}...", path.display()));
+                    if !self.start_script(path, ScriptKind::Startup) {
+                        self.begin_shutdown(EXIT_CANNOT_EXEC, true);
+                    }
                 }
-            }
-            None => {
-                for pid in self.table.pids() {
-                    let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+                None => {
+                    self.started = true;
+                    if let Some(dir) = self.dir {
+                        self.info(format_args!(
+                            "Starting the services in {}...",
+                            Path::new(dir).display()
+                        ));
+                        self.watch_scan_dir();
+                        self.rescan();
+                    }
+                    if !self.config.cmd.is_empty() {
+                        self.spawn_cmd();
+                    }
                 }
-                self.shutdown = Some(Shutdown {
-                    code,
-                    deadline: Instant::now() + self.stop_timeout,
-                    stage: Stage::Supervisors,
-                });
             }
         }
+    }
+
+    /// Starts one script; `false` if it could not be forked.
+    fn start_script(&mut self, path: PathBuf, kind: ScriptKind) -> bool {
+        let shown = path.display().to_string();
+        let prefix = self.diag.prefix();
+        let Ok(mut c) = Command::new(&shown, &format!("{prefix}: fatal: unable to run {shown}: "))
+        else {
+            return false;
+        };
+        c.failure_code(EXIT_CANNOT_EXEC);
+        c.reset_signals(true);
+        match c.spawn() {
+            Ok(pid) => {
+                self.script = Some(Script {
+                    pid: pid.as_raw(),
+                    path,
+                    kind,
+                });
+                true
+            }
+            Err(e) => {
+                self.diag.warn(&format_args!(
+                    "unable to fork for {shown}: {}",
+                    Reason(e as i32)
+                ));
+                false
+            }
+        }
+    }
+
+    fn script_done(&mut self, script: Script, exit: Exit) {
+        let code = exit.shell_code();
+        let shown = script.path.display();
+        match script.kind {
+            ScriptKind::Startup if self.shutdown.is_some() => {}
+            ScriptKind::Startup if code != 0 => {
+                self.diag
+                    .fatal(&format_args!("{shown} failed with status {code}"));
+                self.begin_shutdown(code as u8, true);
+            }
+            ScriptKind::Startup => {
+                // A script may have changed the container environment: what it wrote is what
+                // later scripts, the services and the main command see.
+                if let Some(env) = &self.env {
+                    if let Err(f) = env
+                        .import_replace()
+                        .and_then(|()| env.export(&vars(), false))
+                    {
+                        self.diag.fatal(&f);
+                        self.begin_shutdown(EXIT_FATAL, true);
+                    }
+                }
+            }
+            ScriptKind::PreShutdown | ScriptKind::PostShutdown if code != 0 => {
+                self.diag
+                    .warn(&format_args!("{shown} failed with status {code}"));
+            }
+            ScriptKind::PreShutdown | ScriptKind::PostShutdown => {}
+        }
+    }
+
+    /// Runs the main command in the foreground: its own process group, given the terminal.
+    fn spawn_cmd(&mut self) {
+        let cmd = &self.config.cmd;
+        let shown = cmd[0].to_string_lossy().into_owned();
+        let Some(path) = find_in_path(&cmd[0]) else {
+            self.diag.fatal(&format_args!(
+                "unable to run {shown}: {}",
+                Reason(libc_enoent())
+            ));
+            self.begin_shutdown(EXIT_NOT_FOUND, true);
+            return;
+        };
+        let prefix = self.diag.prefix();
+        let args: Vec<String> = cmd[1..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let spawned = Command::new(
+            &path.to_string_lossy(),
+            &format!("{prefix}: fatal: unable to run {shown}: "),
+        )
+        .and_then(|mut c| {
+            c.arg0(&shown)?;
+            c.set_args(&args)?;
+            c.failure_code(EXIT_CANNOT_EXEC);
+            c.reset_signals(true);
+            c.foreground(true);
+            Ok(c)
+        });
+        let pid = match spawned.map(|c| c.spawn()) {
+            Ok(Ok(pid)) => pid,
+            _ => {
+                self.diag.fatal(&format_args!("unable to start {shown}"));
+                self.begin_shutdown(EXIT_CANNOT_EXEC, true);
+                return;
+            }
+        };
+        // The child does the same; whichever runs first wins the race with a signal.
+        let _ = nix::unistd::setpgid(pid, pid);
+        self.cmd = Some(pid.as_raw());
+        let line: Vec<String> = cmd
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        self.info(format_args!("Running {}...", line.join(" ")));
+    }
+
+    fn cmd_done(&mut self, exit: Exit) {
+        // Take the terminal back from the main command's process group.
+        let stdin = std::io::stdin();
+        if nix::unistd::isatty(&stdin).unwrap_or(false) {
+            let _ = nix::unistd::tcsetpgrp(&stdin, nix::unistd::getpgrp());
+        }
+        let code = exit.shell_code().clamp(0, 255) as u8;
+        self.info(format_args!(
+            "{} exited with status {code}.",
+            self.config.cmd[0].to_string_lossy()
+        ));
+        match &mut self.shutdown {
+            Some(s) if !s.fixed => {
+                s.code = code;
+                s.fixed = true;
+            }
+            Some(_) => {}
+            None => self.begin_shutdown(code, true),
+        }
+    }
+
+    /// Handles a set of signals (bit n = signal n).
+    fn signals(&mut self, pending: u64) {
+        let has = |s: Signal| pending & (1 << s as u64) != 0;
+        if has(Signal::SIGCHLD) {
+            self.reap();
+        }
+        if let Some(cmd) = self.cmd {
+            for s in FORWARDED {
+                if has(s) {
+                    let _ = kill(Pid::from_raw(cmd), s);
+                }
+            }
+        }
+        if has(Signal::SIGTERM) || has(Signal::SIGINT) {
+            self.begin_shutdown(EXIT_CLEAN, false);
+        }
+        if has(Signal::SIGHUP) && self.cmd.is_none() {
+            self.begin_shutdown(EXIT_HANGUP, false);
+        }
+        if has(Signal::SIGALRM) && self.shutdown.is_none() && self.started {
+            self.rescan();
+        }
+    }
+
+    /// Reads essential-service notices (`PID CODE\n` from a supervise): such a service stopped
+    /// for good, so everything stops, and svscan exits with its code.
+    fn read_notices(&mut self) {
+        let Some((r, _)) = self.notify.as_ref() else {
+            return;
+        };
+        let mut buf = [0u8; 256];
+        while let Ok(n @ 1..) = rustix::io::read(r, &mut buf) {
+            self.notice.extend_from_slice(&buf[..n]);
+        }
+        while let Some(nl) = self.notice.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.notice.drain(..=nl).collect();
+            let text = String::from_utf8_lossy(&line[..nl]);
+            let mut words = text.split(' ');
+            let (Some(Ok(pid)), Some(Ok(code))) = (
+                words.next().map(str::parse::<i32>),
+                words.next().map(str::parse::<u8>),
+            ) else {
+                continue;
+            };
+            let Some(name) = self.table.name_of(pid) else {
+                continue;
+            };
+            if self.shutdown.is_none() {
+                self.diag.warn(&format_args!(
+                    "essential service {} stopped with status {code}: stopping everything",
+                    name.to_string_lossy()
+                ));
+                self.begin_shutdown(code, true);
+            }
+        }
+        // A notice never needs more than a line; drop garbage.
+        if self.notice.len() > 4096 {
+            self.notice.clear();
+        }
+    }
+
+    /// Reaps every child that has terminated: supervise processes, scripts, the main command
+    /// and orphans alike. `true` when no child is left at all.
+    fn reap(&mut self) -> bool {
+        loop {
+            match reap_any() {
+                Reaped::Child(pid, exit) => self.reaped(pid.as_raw(), exit),
+                Reaped::NoChildren => return true,
+                Reaped::Running => return false,
+            }
+        }
+    }
+
+    fn reaped(&mut self, pid: i32, exit: Exit) {
+        if self.table.reaped(pid) {
+            return;
+        }
+        if self.script.as_ref().is_some_and(|s| s.pid == pid) {
+            if let Some(s) = self.script.take() {
+                self.script_done(s, exit);
+                self.advance_startup();
+            }
+        } else if self.cmd == Some(pid) {
+            self.cmd = None;
+            self.cmd_done(exit);
+        }
+    }
+
+    fn begin_shutdown(&mut self, code: u8, fixed: bool) {
+        if let Some(s) = &mut self.shutdown {
+            if !s.fixed && (fixed || code == EXIT_HANGUP) {
+                s.code = code;
+                s.fixed = fixed;
+            }
+            return;
+        }
+        let now = Instant::now();
+        let (early, services, end) = match self.config.stop {
+            StopBound::Total(d) => (now + d / 2, now + d, now + d),
+            StopBound::Phased { services, all } => {
+                (now + services / 2, now + services, now + services + all)
+            }
+        };
+        self.queue.clear();
+        // A start-up script still running is stopped now and waited for with the leftovers.
+        if let Some(s) = self.script.take_if(|s| s.kind == ScriptKind::Startup) {
+            let _ = kill(Pid::from_raw(s.pid), Signal::SIGTERM);
+            let _ = kill(Pid::from_raw(s.pid), Signal::SIGCONT);
+        }
+        self.info(format_args!("Shutting down..."));
+        self.shutdown = Some(Shutdown {
+            code,
+            fixed,
+            stage: Stage::Cmd,
+            early,
+            services,
+            end,
+        });
     }
 
     /// Signals every process left: as PID 1 every process of the namespace, otherwise our own
@@ -630,50 +987,112 @@ impl Svscan<'_> {
         }
     }
 
+    /// Starts the next script of the queue, if any; `true` if one runs.
+    fn next_script(&mut self, kind: ScriptKind) -> bool {
+        while self.script.is_none() {
+            let Some(path) = self.queue.pop_front() else {
+                return false;
+            };
+            self.start_script(path, kind);
+        }
+        true
+    }
+
     /// Moves the shutdown on; `Some(code)` when svscan should exit now.
     fn shutdown_progress(&mut self, now: Instant) -> Option<u8> {
-        let s = self.shutdown.as_ref()?;
-        let (stage, deadline, code) = (s.stage, s.deadline, s.code);
-        if stage == Stage::Supervisors && self.table.pids().next().is_none() {
-            self.signal_leftovers(Signal::SIGTERM);
-            self.signal_leftovers(Signal::SIGCONT);
-            if let Some(s) = self.shutdown.as_mut() {
-                s.stage = Stage::Leftovers;
-            }
-        }
+        self.shutdown.as_ref()?;
+        let empty = self.reap();
         loop {
-            match reap_any() {
-                Reaped::Child(pid, _) => {
-                    self.table.reaped(pid.as_raw());
-                }
-                Reaped::NoChildren => {
-                    if self.table.pids().next().is_none() {
-                        return Some(if stage == Stage::Killed {
-                            EXIT_FORCED
-                        } else {
-                            code
-                        });
+            let s = self.shutdown.as_ref()?;
+            let (stage, code) = (s.stage, s.code);
+            let (early, services) = (now >= s.early, now >= s.services);
+            let final_code = if stage == Stage::Killed && !s.fixed {
+                EXIT_FORCED
+            } else {
+                code
+            };
+            let next = match stage {
+                Stage::Cmd if self.cmd.is_none() || early => {
+                    if let Some(dir) = &self.config.pre_shutdown {
+                        self.queue = scripts::list(std::slice::from_ref(dir));
                     }
-                    break;
+                    Stage::PreScripts
                 }
-                Reaped::Running => break,
+                Stage::PreScripts => {
+                    if early {
+                        if let Some(s) = self.script.take() {
+                            self.diag
+                                .warn(&format_args!("{} took too long: killed", s.path.display()));
+                            let _ = kill(Pid::from_raw(s.pid), Signal::SIGKILL);
+                        }
+                        self.queue.clear();
+                    }
+                    if self.next_script(ScriptKind::PreShutdown) {
+                        break;
+                    }
+                    if self.dir.is_some() {
+                        self.info(format_args!("Stopping the services..."));
+                    }
+                    for pid in self.table.pids() {
+                        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+                    }
+                    Stage::Supervisors
+                }
+                Stage::Supervisors if self.table.pids().next().is_none() || services => {
+                    if let Some(dir) = &self.config.post_shutdown {
+                        self.queue = scripts::list(std::slice::from_ref(dir));
+                    }
+                    Stage::PostScripts
+                }
+                Stage::PostScripts => {
+                    if self.next_script(ScriptKind::PostShutdown) {
+                        break;
+                    }
+                    if !self.config.kill_all {
+                        return Some(code);
+                    }
+                    self.info(format_args!("Killing all processes..."));
+                    self.signal_leftovers(Signal::SIGTERM);
+                    self.signal_leftovers(Signal::SIGCONT);
+                    Stage::Leftovers
+                }
+                Stage::Leftovers | Stage::Killed if empty || self.reap() => {
+                    return Some(final_code);
+                }
+                _ => break,
+            };
+            if let Some(s) = self.shutdown.as_mut() {
+                s.stage = next;
             }
         }
-        if now >= deadline {
-            if stage == Stage::Killed {
-                return Some(EXIT_FORCED);
+        let s = self.shutdown.as_ref()?;
+        if now >= s.end {
+            if s.stage == Stage::Killed {
+                return Some(if s.fixed { s.code } else { EXIT_FORCED });
             }
             self.diag
                 .warn(&"shutdown timed out: killing every process left");
             self.signal_leftovers(Signal::SIGKILL);
-            for pid in self.table.pids() {
+            for pid in self.table.pids().chain(self.cmd) {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            if let Some(sc) = self.script.take() {
+                let _ = kill(Pid::from_raw(sc.pid), Signal::SIGKILL);
             }
             if let Some(s) = self.shutdown.as_mut() {
                 s.stage = Stage::Killed;
-                s.deadline = now + KILL_GRACE;
+                s.end = now + KILL_GRACE;
             }
         }
         None
     }
+}
+
+/// This process's environment, as the container environment is written from it.
+fn vars() -> Vec<(OsString, OsString)> {
+    std::env::vars_os().collect()
+}
+
+fn libc_enoent() -> i32 {
+    rustix::io::Errno::NOENT.raw_os_error()
 }

@@ -123,6 +123,14 @@ impl Table {
         self.slots.iter().filter_map(|s| s.pid)
     }
 
+    /// The service name of a live supervise.
+    pub fn name_of(&self, pid: i32) -> Option<&std::ffi::OsStr> {
+        self.slots
+            .iter()
+            .find(|s| s.pid == Some(pid))
+            .map(|s| s.name.as_os_str())
+    }
+
     /// Whether a service with this id has a slot (started or waiting to restart).
     pub fn knows(&self, id: Id) -> bool {
         self.slots.iter().any(|s| s.id == id && !s.gone)

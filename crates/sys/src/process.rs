@@ -1,7 +1,8 @@
 //! Spawning and reaping children.
 
-use std::ffi::{CString, NulError};
+use std::ffi::{CString, NulError, OsStr};
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use nix::errno::Errno;
 use nix::sys::signal::SigSet;
@@ -147,8 +148,15 @@ pub struct Command {
     reset_signals: bool,
     setsid: bool,
     mask: Option<SigSet>,
+    /// `Some`: the child's whole environment (`NAME=value`), for `execve`; `None`: inherited.
+    env: Option<Vec<CString>>,
+    envp: Vec<*const libc::c_char>,
+    /// The child makes its own process group and, if fd 0 is a terminal, its foreground group.
+    foreground: bool,
     exec_failure: Vec<u8>,
     chdir_failure: Vec<u8>,
+    /// The child's exit code when exec (or chdir) fails.
+    failure_code: i32,
 }
 
 impl Command {
@@ -169,8 +177,12 @@ impl Command {
             reset_signals: false,
             setsid: false,
             mask: None,
+            env: None,
+            envp: Vec::new(),
+            foreground: false,
             exec_failure: exec_failure.as_bytes().to_vec(),
             chdir_failure: Vec::new(),
+            failure_code: 111,
         };
         c.rebuild_argv();
         Ok(c)
@@ -249,6 +261,43 @@ impl Command {
         self.mask = Some(mask);
     }
 
+    /// Sets one environment variable for the child only. The first call takes a copy of this
+    /// process's environment, which the child then gets with the changes (`execve`).
+    pub fn env(&mut self, name: &OsStr, value: &OsStr) -> Result<(), NulError> {
+        let env = self.env.get_or_insert_with(|| {
+            std::env::vars_os()
+                .filter_map(|(n, v)| {
+                    let mut b = n.into_vec();
+                    b.push(b'=');
+                    b.extend_from_slice(v.as_bytes());
+                    CString::new(b).ok()
+                })
+                .collect()
+        });
+        let mut entry = name.as_bytes().to_vec();
+        entry.push(b'=');
+        let prefix = entry.len();
+        entry.extend_from_slice(value.as_bytes());
+        let entry = CString::new(entry)?;
+        env.retain(|e| e.as_bytes().get(..prefix) != Some(&entry.as_bytes()[..prefix]));
+        env.push(entry);
+        self.envp = env.iter().map(|e| e.as_ptr()).collect();
+        self.envp.push(std::ptr::null());
+        Ok(())
+    }
+
+    /// The child runs in a process group of its own and, when fd 0 is a terminal, takes it as
+    /// the foreground group (`setpgid` + `tcsetpgrp`): a container's main command gets the
+    /// terminal and its ^C. The caller should also `setpgid(child, child)` to close the race.
+    pub fn foreground(&mut self, on: bool) {
+        self.foreground = on;
+    }
+
+    /// The child's exit code when exec fails (default 111, runit's).
+    pub fn failure_code(&mut self, code: u8) {
+        self.failure_code = i32::from(code);
+    }
+
     /// `fork(2)` + `execv(2)`. Returns the child's pid; fails only if the fork fails.
     pub fn spawn(&self) -> Result<Pid, Errno> {
         // SAFETY: the child branch below only makes async-signal-safe calls on data prepared
@@ -267,12 +316,12 @@ impl Command {
             // The directory first: moving descriptors could overwrite the one `chdir_fd` names.
             if let Some(dir) = &self.chdir {
                 if libc::chdir(dir.as_ptr()) == -1 {
-                    die(&self.chdir_failure);
+                    die(&self.chdir_failure, self.failure_code);
                 }
             }
             if let Some(fd) = self.chdir_fd {
                 if libc::fchdir(fd) == -1 {
-                    die(&self.chdir_failure);
+                    die(&self.chdir_failure, self.failure_code);
                 }
             }
             if let Some(fd) = self.stdin {
@@ -289,6 +338,13 @@ impl Command {
             }
             if self.setsid {
                 libc::setsid();
+            }
+            if self.foreground {
+                libc::setpgid(0, 0);
+                // Signals are still blocked here, so SIGTTOU does not stop us.
+                if libc::isatty(0) == 1 {
+                    libc::tcsetpgrp(0, libc::getpid());
+                }
             }
             // Rust's runtime ignores SIGPIPE; the program gets the default back.
             let mut dfl: libc::sigaction = std::mem::zeroed();
@@ -311,8 +367,12 @@ impl Command {
                 }
             };
             libc::sigprocmask(libc::SIG_SETMASK, &mask, std::ptr::null_mut());
-            libc::execv(self.path.as_ptr(), self.argv.as_ptr());
-            die(&self.exec_failure)
+            if self.env.is_some() {
+                libc::execve(self.path.as_ptr(), self.argv.as_ptr(), self.envp.as_ptr());
+            } else {
+                libc::execv(self.path.as_ptr(), self.argv.as_ptr());
+            }
+            die(&self.exec_failure, self.failure_code)
         }
     }
 }
@@ -332,18 +392,18 @@ unsafe fn move_fd(fd: RawFd, target: RawFd) {
     }
 }
 
-/// Writes `msg`, runit's text for the current errno and a newline to fd 2, then `_exit(111)`.
+/// Writes `msg`, runit's text for the current errno and a newline to fd 2, then `_exit(code)`.
 ///
 /// # Safety
 /// Only for the child between fork and exec.
-unsafe fn die(msg: &[u8]) -> ! {
+unsafe fn die(msg: &[u8], code: i32) -> ! {
     // SAFETY: reading errno and writing to fd 2 are async-signal-safe; the text is static.
     unsafe {
         let reason = herd_diag::errno_text(*libc::__errno_location()).as_bytes();
         libc::write(2, msg.as_ptr().cast(), msg.len());
         libc::write(2, reason.as_ptr().cast(), reason.len());
         libc::write(2, b"\n".as_ptr().cast(), 1);
-        libc::_exit(111)
+        libc::_exit(code)
     }
 }
 
