@@ -50,7 +50,8 @@ fn polite(sc: &Scenario, name: &str) {
 /// A shell command for the main command: waits (bounded by the test's deadline) until `line`
 /// is in `SC/order`.
 fn wait_line(line: &str) -> String {
-    format!("until grep -qx '{line}' order 2>/dev/null; do sleep 0.01; done")
+    let quoted = line.replace('\'', "'\"'\"'");
+    format!("until grep -qxF '{quoted}' order 2>/dev/null; do sleep 0.01; done")
 }
 
 #[test]
@@ -334,4 +335,423 @@ fn my_init_skip_runit_runs_only_the_command() {
              *** Shutting down...\n\
              *** Killing all processes...\n",
         );
+}
+
+/// `env -i sh -c '. FILE; printf …'`: the values a shell gets from sourcing FILE.
+fn sourced(file: &Path, names: &[&str]) -> String {
+    let mut script = format!(". {}", file.display());
+    for n in names {
+        script.push_str(&format!("; printf '%s=%s\\n' {n} \"${{{n}-unset}}\""));
+    }
+    let out = std::process::Command::new("/usr/bin/env")
+        .args(["-i", "/bin/sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `python3 -c 'json.load…'`: the values of NAMES in a JSON file.
+fn from_json(file: &Path, names: &[&str]) -> String {
+    let script = format!(
+        "import json,sys\nd=json.load(open({:?}))\nfor n in sys.argv[1:]: print(n + '=' + d.get(n, 'unset'))",
+        file.display().to_string()
+    );
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(names)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The container environment of `SVSCAN_ENV_DIR=env`, with start-up scripts changing it.
+fn env_scenario(sc: &Scenario) {
+    sc.file("env/FOO", "from-file\n", 0o644);
+    sc.file("env/KEEP", "from-file", 0o644);
+    sc.file("env/GONE", "here", 0o644);
+    sc.script(
+        "init/10",
+        "#!/bin/sh\n\
+         echo \"10 FOO=$FOO KEEP=$KEEP GONE=${GONE-unset} NEW=${NEW-unset}\" >> order\n\
+         printf 'it'\"'\"'s changed' > env/FOO\n\
+         echo brand new > env/NEW\n\
+         rm env/GONE\n",
+    );
+    sc.script(
+        "init/20",
+        "#!/bin/sh\necho \"20 FOO=$FOO KEEP=$KEEP GONE=${GONE-unset} NEW=${NEW-unset}\" >> order\n",
+    );
+    sc.service(
+        "scan/web",
+        "#!/bin/sh\necho \"web FOO=$FOO NEW=$NEW\" >> ../../order\nexec sleep 100\n",
+    );
+}
+
+#[test]
+fn the_container_environment_is_imported_changed_by_scripts_and_exported() {
+    let sc = Scenario::new();
+    env_scenario(&sc);
+    let cmd = format!(
+        "{}; echo \"cmd FOO=$FOO GONE=${{GONE-unset}}\" >> order",
+        wait_line("web FOO=it's changed NEW=brand new")
+    );
+    run_ns(
+        &sc,
+        &[
+            ("SVSCAN_STARTUP_DIR", "init"),
+            ("SVSCAN_ENV_DIR", "env"),
+            ("KEEP", "from-docker"),
+        ],
+        &["scan", "--", "/bin/sh", "-c", &cmd],
+    )
+    .code(0)
+    .stderr("");
+    assert_eq!(
+        read(&sc.join("order")),
+        "10 FOO=from-file KEEP=from-docker GONE=here NEW=unset\n\
+         20 FOO=it's changed KEEP=from-docker GONE=unset NEW=brand new\n\
+         web FOO=it's changed NEW=brand new\n\
+         cmd FOO=it's changed GONE=unset\n"
+    );
+    // The directory was written at start (Docker's KEEP won), then changed by the script.
+    assert_eq!(read(&sc.join("env/KEEP")), "from-docker");
+    assert_eq!(read(&sc.join("env/FOO")), "it's changed");
+    assert_eq!(
+        read(&sc.join("env/STOP_ENV_NOT_SET_HERE")),
+        "",
+        "no file for an unset variable"
+    );
+    // .sh and .json were rewritten after the last script.
+    let names = ["FOO", "KEEP", "GONE", "NEW"];
+    let expected = "FOO=it's changed\nKEEP=from-docker\nGONE=unset\nNEW=brand new\n";
+    assert_eq!(sourced(&sc.join("env.sh"), &names), expected);
+    assert_eq!(from_json(&sc.join("env.json"), &names), expected);
+    assert!(
+        read(&sc.join("env.sh")).contains("\nexport FOO='it'\"'\"'s changed'\n"),
+        "{}",
+        read(&sc.join("env.sh"))
+    );
+}
+
+#[test]
+fn the_container_environment_works_as_non_root_and_fails_clearly_without_access() {
+    let sc = Scenario::new();
+    env_scenario(&sc);
+    let nobody = "65534";
+    let chown = |p: &str| {
+        let st = std::process::Command::new("chown")
+            .args([
+                "-R",
+                &format!("{nobody}:{nobody}"),
+                &sc.join(p).display().to_string(),
+            ])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    for p in ["env", "scan", "init"] {
+        chown(p);
+    }
+    // The scenario dir itself: the scripts write `order` there, and `env.sh` goes there.
+    chown(".");
+    let as_nobody = |env: &[(&str, &str)]| {
+        let mut c = sc
+            .cmd(peer("/usr/bin/unshare"))
+            .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+            .arg(peer("/usr/bin/setpriv"))
+            .args(["--reuid", nobody, "--regid", nobody, "--clear-groups"])
+            .arg(bin("svscan"))
+            .args(["scan", "--", "/bin/sh", "-c"])
+            .arg(format!(
+                "{}; id -u >> order",
+                wait_line("web FOO=it's changed NEW=brand new")
+            ))
+            .env_remove(STOP_ENV)
+            .timeout(Duration::from_secs(15));
+        for (k, v) in env {
+            c = c.env(k, v);
+        }
+        c.run()
+    };
+    as_nobody(&[("SVSCAN_STARTUP_DIR", "init"), ("SVSCAN_ENV_DIR", "env")])
+        .code(0)
+        .stderr("");
+    assert!(read(&sc.join("order")).ends_with("web FOO=it's changed NEW=brand new\n65534\n"));
+    assert_eq!(sourced(&sc.join("env.sh"), &["FOO"]), "FOO=it's changed\n");
+
+    // A directory the user cannot write: one clear line, exit 100, nothing started.
+    let sc2 = Scenario::new();
+    sc2.file("env/FOO", "x", 0o644);
+    fs::set_permissions(
+        sc2.join("env"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    sc2.service(
+        "scan/web",
+        "#!/bin/sh\necho web >> ../../order\nexec sleep 100\n",
+    );
+    let out = sc2
+        .cmd(peer("/usr/bin/unshare"))
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .arg(peer("/usr/bin/setpriv"))
+        .args(["--reuid", nobody, "--regid", nobody, "--clear-groups"])
+        .arg(bin("svscan"))
+        .arg("scan")
+        .env("SVSCAN_ENV_DIR", "env")
+        .env_remove(STOP_ENV)
+        .run();
+    out.code(100);
+    assert!(
+        out.stderr
+            .starts_with("svscan scan: fatal: unable to write env/")
+            && out.stderr.ends_with(": access denied\n")
+            && out.stderr.lines().count() == 1,
+        "{out:?}"
+    );
+    assert_eq!(read(&sc2.join("order")), "");
+}
+
+/// The shared libraries a binary needs (`ldd`), as (path on the host).
+fn libraries(binary: &Path) -> Vec<std::path::PathBuf> {
+    let out = std::process::Command::new("ldd")
+        .arg(binary)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+        .map(std::path::PathBuf::from)
+        .collect()
+}
+
+/// A phusion/baseimage-style root: busybox for the shell tools, herd's svscan, supervise and sv
+/// (with their libraries) in /usr/bin, `/sbin/my_init -> /usr/bin/svscan`, and the image's
+/// `/etc/my_init.d`, `/etc/rc.local`, `/etc/container_environment`, `/etc/service/*` and
+/// shutdown script directories, unchanged from what a phusion image holds.
+fn phusion_root(sc: &Scenario) -> std::path::PathBuf {
+    let root = sc.join("root");
+    for d in ["bin", "sbin", "usr/bin", "proc", "out", "tmp"] {
+        fs::create_dir_all(root.join(d)).unwrap();
+    }
+    fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    for applet in ["sh", "echo", "cat", "sleep", "rm", "printf", "grep", "id"] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
+    }
+    for b in ["svscan", "supervise", "sv"] {
+        let src = bin(b);
+        fs::copy(&src, root.join("usr/bin").join(b)).unwrap();
+        for lib in libraries(&src) {
+            let dst = root.join(lib.strip_prefix("/").unwrap());
+            fs::create_dir_all(dst.parent().unwrap()).unwrap();
+            if !dst.exists() {
+                fs::copy(&lib, &dst).unwrap();
+            }
+        }
+    }
+    std::os::unix::fs::symlink("/usr/bin/svscan", root.join("sbin/my_init")).unwrap();
+    // busybox sh reads a backgrounded job's stdin from /dev/null.
+    fs::create_dir_all(root.join("dev")).unwrap();
+    let st = std::process::Command::new("mknod")
+        .arg(root.join("dev/null"))
+        .args(["c", "1", "3"])
+        .status()
+        .unwrap();
+    assert!(st.success(), "mknod /dev/null");
+    let f = |rel: &str, text: &str, mode: u32| sc.file(Path::new("root").join(rel), text, mode);
+    f("etc/container_environment/FOO", "orig\n", 0o644);
+    f(
+        "etc/my_init.d/10_change_env",
+        "#!/bin/sh\necho \"10 FOO=$FOO\" >> /out/order\necho changed > /etc/container_environment/FOO\n",
+        0o755,
+    );
+    f(
+        "etc/my_init.d/20_see_env",
+        "#!/bin/sh\necho \"20 FOO=$FOO\" >> /out/order\n",
+        0o755,
+    );
+    f(
+        "etc/rc.local",
+        "#!/bin/sh\necho \"rc.local FOO=$FOO\" >> /out/order\n",
+        0o755,
+    );
+    for name in ["cron", "web"] {
+        f(
+            &format!("etc/service/{name}/run"),
+            &format!(
+                "#!/bin/sh\n\
+                 trap 'echo {name} got TERM >> /out/term; exit 0' 1 2 3 6 15\n\
+                 echo \"{name} FOO=$FOO\" >> /out/up\n\
+                 while :; do sleep 1 & wait; done\n"
+            ),
+            0o755,
+        );
+    }
+    f(
+        "etc/my_init.pre_shutdown.d/10",
+        "#!/bin/sh\necho pre >> /out/order\n",
+        0o755,
+    );
+    f(
+        "etc/my_init.post_shutdown.d/10",
+        "#!/bin/sh\necho post >> /out/order\n",
+        0o755,
+    );
+    root
+}
+
+/// `unshare --pid --fork --mount-proc=ROOT/proc --kill-child chroot ROOT /sbin/my_init ARGS…`;
+/// returns unshare's process and my_init's host pid.
+fn start_my_init(sc: &Scenario, root: &Path, args: &[&str], env: &[(&str, &str)]) -> (Proc, u32) {
+    let mut c = std::process::Command::new(peer("/usr/bin/unshare"));
+    c.args(["--pid", "--fork", "--kill-child"])
+        .arg(format!("--mount-proc={}", root.join("proc").display()))
+        .arg(peer("/usr/sbin/chroot"))
+        .arg(root)
+        .arg("/sbin/my_init")
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin:/sbin")
+        .current_dir(sc.path())
+        .stdout(fs::File::create(sc.join("stdout")).unwrap())
+        .stderr(fs::File::create(sc.join("stderr")).unwrap());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let proc = Proc::spawn(c);
+    let init = wait_until("my_init to run under unshare", DEADLINE, || {
+        proc_children(proc.pid()).into_iter().find(|&p| {
+            proc_cmdline(p).is_some_and(|a| a.first().map(String::as_str) == Some("/sbin/my_init"))
+        })
+    });
+    (proc, init)
+}
+
+#[test]
+fn a_phusion_style_image_runs_unchanged_under_herds_my_init() {
+    let sc = Scenario::new();
+    let root = phusion_root(&sc);
+    let (mut proc, init) = start_my_init(&sc, &root, &[], &[("FROM_DOCKER", "yes")]);
+    wait_for("both services up", DEADLINE, || {
+        read(&root.join("out/up")).lines().count() == 2
+    });
+    assert_eq!(
+        read(&root.join("out/order")),
+        "10 FOO=orig\n20 FOO=changed\nrc.local FOO=changed\n"
+    );
+    let mut up: Vec<String> = read(&root.join("out/up"))
+        .lines()
+        .map(String::from)
+        .collect();
+    up.sort();
+    assert_eq!(up, ["cron FOO=changed", "web FOO=changed"]);
+    // The environment files, as phusion writes them.
+    assert_eq!(
+        read(&root.join("etc/container_environment/FROM_DOCKER")),
+        "yes"
+    );
+    assert_eq!(
+        read(&root.join("etc/container_environment/FOO")),
+        "changed\n"
+    );
+    assert_eq!(
+        sourced(
+            &root.join("etc/container_environment.sh"),
+            &["FOO", "FROM_DOCKER"]
+        ),
+        "FOO=changed\nFROM_DOCKER=yes\n"
+    );
+    assert_eq!(
+        from_json(
+            &root.join("etc/container_environment.json"),
+            &["FOO", "FROM_DOCKER"]
+        ),
+        "FOO=changed\nFROM_DOCKER=yes\n"
+    );
+    // `sv` inside the image sees the services.
+    let t0 = std::time::Instant::now();
+    signal(init, 15);
+    let code = proc.wait(DEADLINE);
+    let took = t0.elapsed();
+    eprintln!("my_init stopped in {took:?}");
+    assert_eq!(code, Some(0), "{}", read(&sc.join("stderr")));
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    let mut term: Vec<String> = read(&root.join("out/term"))
+        .lines()
+        .map(String::from)
+        .collect();
+    term.sort();
+    assert_eq!(term, ["cron got TERM", "web got TERM"]);
+    assert_eq!(
+        read(&root.join("out/order")),
+        "10 FOO=orig\n20 FOO=changed\nrc.local FOO=changed\npre\npost\n"
+    );
+    assert_eq!(
+        read(&sc.join("stderr")),
+        "*** Running /etc/my_init.d/10_change_env...\n\
+         *** Running /etc/my_init.d/20_see_env...\n\
+         *** Running /etc/rc.local...\n\
+         *** Starting the services in /etc/service...\n\
+         *** Shutting down...\n\
+         *** Stopping the services...\n\
+         *** Killing all processes...\n"
+    );
+}
+
+#[test]
+fn my_init_with_a_main_command_and_a_term_ignoring_service() {
+    let sc = Scenario::new();
+    let root = phusion_root(&sc);
+    // The main command's code, after the services' clean stop.
+    let (mut proc, _) = start_my_init(
+        &sc,
+        &root,
+        &[
+            "--quiet",
+            "--",
+            "sh",
+            "-c",
+            "until [ -s /out/up ]; do sleep 0.01; done; exit 3",
+        ],
+        &[],
+    );
+    assert_eq!(proc.wait(DEADLINE), Some(3), "{}", read(&sc.join("stderr")));
+    assert_eq!(read(&sc.join("stderr")), "");
+    // A service that ignores TERM: the stop still ends by the bound (KILL_PROCESS_TIMEOUT=1 and
+    // KILL_ALL_PROCESSES_TIMEOUT=1 set explicitly: 2 s in all), with code 124.
+    sc.file(
+        "root/etc/service/stubborn/run",
+        "#!/bin/sh\ntrap '' 15\necho stubborn >> /out/up\nwhile :; do sleep 1; done\n",
+        0o755,
+    );
+    let _ = fs::remove_file(root.join("out/up"));
+    let (mut proc, init) = start_my_init(
+        &sc,
+        &root,
+        &["--quiet"],
+        &[
+            ("KILL_PROCESS_TIMEOUT", "1"),
+            ("KILL_ALL_PROCESSES_TIMEOUT", "1"),
+        ],
+    );
+    wait_for("three services up", DEADLINE, || {
+        read(&root.join("out/up")).lines().count() == 3
+    });
+    let t0 = std::time::Instant::now();
+    signal(init, 15);
+    let code = proc.wait(DEADLINE);
+    let took = t0.elapsed();
+    eprintln!("my_init with a TERM-ignoring service stopped in {took:?}");
+    assert_eq!(code, Some(124), "{}", read(&sc.join("stderr")));
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_millis(2700),
+        "{took:?}"
+    );
+    assert_eq!(
+        read(&sc.join("stderr")),
+        "my_init: warning: shutdown timed out: killing every process left\n"
+    );
 }

@@ -5,7 +5,6 @@
 
 #![forbid(unsafe_code)]
 
-mod contenv_stub;
 mod myinit;
 mod proctitle;
 mod scripts;

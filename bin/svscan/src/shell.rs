@@ -21,7 +21,6 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 
-use crate::contenv_stub as herd_contenv;
 use crate::proctitle::{self, Title};
 use crate::scripts;
 use crate::table::{Action, Entry, Id, Table};
@@ -289,12 +288,15 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
         }
     }
     if let Some(env) = &sv.env {
-        if let Err(f) = env
-            .import_initial()
-            .and_then(|()| env.export(&vars(), true))
-        {
-            sv.diag.fatal(&f);
-            return EXIT_FATAL;
+        match env.import_initial().and_then(|skipped| {
+            env.export_process_env(true)?;
+            Ok(skipped)
+        }) {
+            Ok(skipped) => sv.skipped_vars(&skipped),
+            Err(f) => {
+                sv.diag.fatal(&f);
+                return EXIT_FATAL;
+            }
         }
     }
     sv.queue = scripts::list(&config.startup);
@@ -697,6 +699,17 @@ impl Svscan<'_> {
         }
     }
 
+    /// Warns about container environment files that cannot be variables (`=` in the name, NUL
+    /// in the value).
+    fn skipped_vars(&self, names: &[OsString]) {
+        for n in names {
+            self.diag.warn(&format_args!(
+                "unable to set {} from the container environment: invalid name or value",
+                n.to_string_lossy()
+            ));
+        }
+    }
+
     /// Runs start-up scripts one at a time; when none is left, starts the services and the
     /// main command.
     fn advance_startup(&mut self) {
@@ -769,12 +782,15 @@ impl Svscan<'_> {
                 // A script may have changed the container environment: what it wrote is what
                 // later scripts, the services and the main command see.
                 if let Some(env) = &self.env {
-                    if let Err(f) = env
-                        .import_replace()
-                        .and_then(|()| env.export(&vars(), false))
-                    {
-                        self.diag.fatal(&f);
-                        self.begin_shutdown(EXIT_FATAL, true);
+                    match env.import_replace().and_then(|skipped| {
+                        env.export_process_env(false)?;
+                        Ok(skipped)
+                    }) {
+                        Ok(skipped) => self.skipped_vars(&skipped),
+                        Err(f) => {
+                            self.diag.fatal(&f);
+                            self.begin_shutdown(EXIT_FATAL, true);
+                        }
                     }
                 }
             }
@@ -1086,11 +1102,6 @@ impl Svscan<'_> {
         }
         None
     }
-}
-
-/// This process's environment, as the container environment is written from it.
-fn vars() -> Vec<(OsString, OsString)> {
-    std::env::vars_os().collect()
 }
 
 fn libc_enoent() -> i32 {
