@@ -8,7 +8,9 @@
 # Installs svscan supervise sv svlog chpst into PREFIX/bin, links chpst's argv[0] forms (envdir
 # envuidgid setuidgid pgrphack softlimit setlock) and phusion's setuser to chpst, and links
 # runit's names to ours (runsvdir -> svscan, runsv -> supervise, svlogd -> svlog), so that a
-# runit-based image works with herd in runit's place. Existing files of those names are replaced.
+# runit-based image works with herd in runit's place, and my_init -> svscan (phusion's my_init;
+# a phusion image links /sbin/my_init to it, docs/migrating-from-phusion.md). Existing files of
+# those names are replaced.
 set -eu
 
 DESTDIR=${1-${DESTDIR-}}
@@ -37,3 +39,4 @@ done
 link svscan runsvdir
 link supervise runsv
 link svlog svlogd
+link svscan my_init

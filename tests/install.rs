@@ -50,6 +50,7 @@ fn installs_binaries_and_runit_names() {
         ("runsvdir", "svscan"),
         ("runsv", "supervise"),
         ("svlogd", "svlog"),
+        ("my_init", "svscan"),
     ];
     for (name, target) in links {
         assert_eq!(
@@ -64,7 +65,7 @@ fn installs_binaries_and_runit_names() {
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 15, "{names:?}");
+    assert_eq!(names.len(), 16, "{names:?}");
     // A second install over the first works (running binaries are replaced by rename).
     install(&sc, &dest, &built).code(0).stderr("");
 }
