@@ -755,3 +755,36 @@ fn my_init_with_a_main_command_and_a_term_ignoring_service() {
         "my_init: warning: shutdown timed out: killing every process left\n"
     );
 }
+
+#[test]
+fn the_main_command_gets_the_terminal() {
+    let sc = Scenario::new();
+    polite(&sc, "web");
+    // `script` gives svscan a terminal; the command reports its pid, process group and the
+    // terminal's foreground group from /proc/self/stat (fields 1, 5 and 8).
+    let inner = format!(
+        "{} --pid --fork --mount-proc --kill-child {} scan -- /bin/sh -c \
+         'read -r pid comm state ppid pgrp sid tty tpgid rest < /proc/self/stat; \
+         echo \"self=$$ pid=$pid pgrp=$pgrp tpgid=$tpgid\"'",
+        peer("/usr/bin/unshare").display(),
+        bin("svscan").display()
+    );
+    let out = sc
+        .cmd(peer("/usr/bin/script"))
+        .args(["-qec", &inner, "/dev/null"])
+        .env_remove(STOP_ENV)
+        .run();
+    out.code(0);
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("self="))
+        .unwrap_or_else(|| panic!("{out:?}"))
+        .trim_end_matches('\r')
+        .to_string();
+    let f: Vec<&str> = line.split([' ', '=']).collect();
+    // self=P pid=P pgrp=P tpgid=P: its own group, and the terminal's foreground group.
+    assert_eq!(f.len(), 8, "{line}");
+    assert!(f[1] == f[3] && f[3] == f[5] && f[5] == f[7], "{line}");
+    assert_ne!(f[1], "1", "{line}");
+}
