@@ -1,8 +1,10 @@
 # herd's tasks. `just` is optional: every recipe is a plain cargo/python command.
 
-# Build every binary, then run the whole test suite (unit + black-box + interop with runit).
+# Build every binary and the static release build (the docker test runs it in a FROM scratch
+# image), then run the whole test suite (unit + black-box + interop with runit + docker).
 test:
     cargo build --workspace --bins
+    scripts/release.sh
     cargo test --workspace
 
 # Run the bundled example service tree under svscan in the foreground (Ctrl-C stops everything).
@@ -13,9 +15,9 @@ run:
 # Static release binaries (glibc static, non-PIE): target/x86_64-unknown-linux-gnu/release/.
 # They run in a FROM scratch image and share their text between all supervise instances.
 release:
-    RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" cargo build --release --workspace --bins --target x86_64-unknown-linux-gnu
+    scripts/release.sh
 
-# Install the static release binaries and the runit-named links: `just install DESTDIR=/img PREFIX=/usr`.
+# Install the static release binaries and the runit-named links: `just install /img /usr`.
 install DESTDIR="" PREFIX="/usr": release
     scripts/install.sh "{{DESTDIR}}" "{{PREFIX}}"
 

@@ -6,6 +6,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod chpst;
+mod docker;
 mod install;
 mod interop;
 mod myinit;
