@@ -1,7 +1,8 @@
 //! herd's black-box tests: the built binaries driven from outside, and compared with the real
 //! runit/daemontools binaries where those define the behaviour.
 //!
-//! Build the binaries first: `cargo build --workspace --bins && cargo test --workspace`.
+//! Build the binaries first (the Docker test needs the static release build):
+//! `cargo build --workspace --bins && scripts/release.sh && cargo test --workspace`.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
