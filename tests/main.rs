@@ -10,6 +10,7 @@ mod install;
 mod interop;
 mod pid1;
 mod supervise;
+mod supervise_ext;
 mod sv;
 mod svlog;
 mod svscan;
