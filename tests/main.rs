@@ -13,6 +13,7 @@ mod interop;
 mod myinit;
 mod pid1;
 mod supervise;
+mod supervise_ext;
 mod sv;
 mod svlog;
 mod svscan;

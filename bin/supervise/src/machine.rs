@@ -7,6 +7,9 @@
 //! (the next start of a process comes no sooner than 1 s after its previous start), not a blocking
 //! `sleep(1)`; `k` during `finish` kills finish instead of running it a second time; every byte
 //! read is handled, none is dropped on exit.
+//! herd only: an essential service (the `essential` file) stops for good after `limit` failed runs
+//! in a row, and its stopping for good is reported through [`Effects::stopped_for_good`]
+//! (docs/supervise.md, "Essential services"). Without `essential` nothing of that exists.
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +21,20 @@ use nix::sys::signal::Signal;
 
 /// Minimum time between two starts of the same process.
 pub const THROTTLE: Duration = Duration::from_secs(1);
+/// An essential service's run that stayed up this long ends a streak of failures.
+pub const STABLE: Duration = Duration::from_secs(10);
+/// Failed runs in a row after which an essential service stops, when `essential` gives no number.
+pub const DEFAULT_FAILURE_LIMIT: u32 = 5;
+
+/// The failure limit written on the first line of `essential`: a decimal number, surrounding
+/// blanks allowed. Empty, missing or unparsable gives [`DEFAULT_FAILURE_LIMIT`]; 0 means the same
+/// as 1 (the first failure stops the service).
+pub fn failure_limit(first_line: &str) -> u32 {
+    first_line
+        .trim()
+        .parse::<u32>()
+        .map_or(DEFAULT_FAILURE_LIMIT, |n| n.max(1))
+}
 
 /// Which of the two supervised processes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +67,20 @@ pub trait Effects {
     fn publish(&mut self, which: Which, status: &Status);
     /// Closes supervise's two ends of the log pipe, so that the logger reads EOF.
     fn close_log_pipe(&mut self);
+    /// An essential service stopped for good; `exit` is how its last `./run` ended. Called after
+    /// the status saying so has been published.
+    fn stopped_for_good(&mut self, exit: Exit);
+}
+
+/// The give-up rule of an essential service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Essential {
+    /// Failed runs in a row that stop the service (at least 1).
+    limit: u32,
+    /// Failed runs in a row so far.
+    failures: u32,
+    /// How the last `./run` ended, until the service is down (after `./finish`).
+    last_run: Option<Exit>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +97,10 @@ struct Svc {
     not_before: Option<Instant>,
     /// An `o` arrived while down: start once.
     once: bool,
+    /// `./run` was asked to stop (`t`, `d`, `x`, `k`): its end is not a failure.
+    asked: bool,
+    /// Set for an essential main service.
+    essential: Option<Essential>,
 }
 
 impl Svc {
@@ -81,6 +116,8 @@ impl Svc {
             started: None,
             not_before: None,
             once: false,
+            asked: false,
+            essential: None,
         }
     }
 
@@ -127,6 +164,7 @@ impl Svc {
                 self.stamp = wall;
                 self.paused = false;
                 self.term = false;
+                self.asked = false;
                 self.publish(fx);
             }
             // fork failed: try again after the throttle.
@@ -137,6 +175,7 @@ impl Svc {
     /// runsv's "stop": control/t or TERM, then for want down/exit CONT and control/d or x.
     fn stop(&mut self, fx: &mut impl Effects) {
         let Some(pid) = self.pid else { return };
+        self.asked = true;
         if !self.custom(Control::Term, fx) {
             fx.signal(pid, Signal::SIGTERM);
             self.term = true;
@@ -191,7 +230,12 @@ impl Svc {
                 }
             }
             Control::Kill => match (self.state, self.pid) {
-                (State::Run, Some(pid)) if !self.custom(c, fx) => fx.signal(pid, Signal::SIGKILL),
+                (State::Run, Some(pid)) => {
+                    self.asked = true;
+                    if !self.custom(c, fx) {
+                        fx.signal(pid, Signal::SIGKILL);
+                    }
+                }
                 // runsv ignores k during finish and then runs finish twice; we kill finish.
                 (State::Finish, Some(pid)) => fx.signal(pid, Signal::SIGKILL),
                 _ => {}
@@ -218,6 +262,9 @@ impl Svc {
     fn exited(&mut self, exit: Exit, now: Instant, wall: Tai64n, fx: &mut impl Effects) {
         self.pid = None;
         self.term = false;
+        if self.state == State::Run {
+            self.count_run(exit, now);
+        }
         if self.state == State::Run && self.is_main() && fx.has_finish() {
             if let Some(pid) = fx.spawn(self.which, Prog::Finish(exit)) {
                 self.state = State::Finish;
@@ -230,7 +277,43 @@ impl Svc {
         self.state = State::Down;
         self.stamp = wall;
         self.not_before = self.started.map(|s| s + THROTTLE).filter(|t| *t > now);
+        let for_good = self.settle();
         self.publish(fx);
+        if let Some(exit) = for_good {
+            fx.stopped_for_good(exit);
+        }
+    }
+
+    /// An essential service's `./run` ended: a run that exited 0 or stayed up [`STABLE`] ends the
+    /// streak; a failure (non-zero exit, or a signal) that was not asked for adds to it.
+    fn count_run(&mut self, exit: Exit, now: Instant) {
+        let lived = self.started.map(|s| now.saturating_duration_since(s));
+        let asked = self.asked;
+        let Some(e) = &mut self.essential else { return };
+        e.last_run = Some(exit);
+        if exit == Exit::Code(0) || lived.is_some_and(|d| d >= STABLE) {
+            e.failures = 0;
+        }
+        if exit != Exit::Code(0) && !asked {
+            e.failures = e.failures.saturating_add(1);
+        }
+    }
+
+    /// The service has just gone down after `./run` (and `./finish`): whether an essential
+    /// service stopped for good, and with which exit of `./run`. Wanted down, it has; wanted up,
+    /// it has after `limit` failures in a row, and is then wanted down (no more restarts).
+    fn settle(&mut self) -> Option<Exit> {
+        let e = self.essential.as_mut()?;
+        let exit = e.last_run.take()?;
+        if self.want == Want::Up {
+            if e.failures < e.limit {
+                return None;
+            }
+            // A later `u` starts a fresh count.
+            e.failures = 0;
+            self.want = Want::Down;
+        }
+        Some(exit)
     }
 }
 
@@ -254,6 +337,17 @@ impl Machine {
             closing: false,
             done: false,
         }
+    }
+
+    /// Makes the main service essential: it stops for good after `limit` failed runs in a row
+    /// (see [`failure_limit`]), and each stop for good is reported.
+    pub fn with_essential(mut self, limit: u32) -> Self {
+        self.main.essential = Some(Essential {
+            limit: limit.max(1),
+            failures: 0,
+            last_run: None,
+        });
+        self
     }
 
     /// The status of one service as it would be published.
@@ -367,6 +461,8 @@ mod tests {
         Custom(Control),
         Publish(Which, String),
         ClosePipe,
+        /// `stopped_for_good`, with the code the shell reports.
+        Stopped(i32),
     }
 
     #[derive(Default)]
@@ -404,6 +500,9 @@ mod tests {
         }
         fn close_log_pipe(&mut self) {
             self.log.push(Fx::ClosePipe);
+        }
+        fn stopped_for_good(&mut self, exit: Exit) {
+            self.log.push(Fx::Stopped(exit.shell_code()));
         }
     }
 
@@ -720,5 +819,206 @@ mod tests {
                 .map(|s| String::from_utf8_lossy(s.stat_text().as_bytes()).into_owned()),
             Some("run, got TERM, want exit\n".into())
         );
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Essential services
+
+    const SIGTERM_EXIT: Exit = Exit::Signal {
+        signo: 15,
+        core: false,
+    };
+
+    /// An essential service with `limit`, started at `t0` as pid 100.
+    fn essential(limit: u32) -> (Machine, Rec, Instant) {
+        let t0 = Instant::now();
+        let mut m = Machine::new(wall(), false, None).with_essential(limit);
+        let mut fx = Rec::default();
+        m.tick(t0, wall(), &mut fx);
+        fx.log.clear();
+        (m, fx, t0)
+    }
+
+    /// `./run` (pid `pid`, started at `start`) ends with `exit` after `lived`; then the machine
+    /// ticks at the restart deadline. Returns what happened.
+    fn run_ends(
+        m: &mut Machine,
+        fx: &mut Rec,
+        pid_: u32,
+        start: Instant,
+        lived: Duration,
+        exit: Exit,
+    ) -> Vec<Fx> {
+        fx.log.clear();
+        let t = start + lived;
+        m.child_exited(pid(pid_), exit, t, wall(), fx);
+        m.tick(t.max(start + THROTTLE), wall(), fx);
+        std::mem::take(&mut fx.log)
+    }
+
+    #[test]
+    fn failure_limit_defaults_to_5() {
+        assert_eq!(failure_limit("2"), 2);
+        assert_eq!(failure_limit(" 12\t\r"), 12);
+        assert_eq!(failure_limit(""), 5);
+        assert_eq!(failure_limit("   "), 5);
+        assert_eq!(failure_limit("two"), 5);
+        assert_eq!(failure_limit("2 tries"), 5);
+        assert_eq!(failure_limit("-1"), 5);
+        assert_eq!(failure_limit("4294967296"), 5);
+        assert_eq!(failure_limit("0"), 1);
+        assert_eq!(failure_limit("4294967295"), u32::MAX);
+    }
+
+    #[test]
+    fn essential_stops_for_good_after_limit_failures_in_a_row() {
+        let (mut m, mut fx, t0) = essential(2);
+        let short = Duration::from_millis(10);
+        let restart = |pid| {
+            vec![
+                Fx::Publish(Which::Main, "down".into()),
+                Fx::Spawn(Which::Main, Prog::Run, pid),
+                Fx::Publish(Which::Main, "run".into()),
+            ]
+        };
+        assert_eq!(
+            run_ends(&mut m, &mut fx, 100, t0, short, Exit::Code(3)),
+            restart(101)
+        );
+        let t1 = t0 + THROTTLE;
+        assert_eq!(
+            run_ends(&mut m, &mut fx, 101, t1, short, Exit::Code(3)),
+            vec![Fx::Publish(Which::Main, "down".into()), Fx::Stopped(3)]
+        );
+        let st = m.status(Which::Main).expect("main");
+        assert_eq!((st.state, st.want, st.pid), (State::Down, Want::Down, None));
+        assert_eq!(m.next_deadline(), None);
+        m.tick(t1 + Duration::from_secs(60), wall(), &mut fx);
+        assert_eq!(fx.log, vec![]);
+        // `u` starts it again with a fresh count: one failure is not enough any more.
+        m.control(Which::Main, b'u', &mut fx);
+        let t2 = t1 + Duration::from_secs(60);
+        m.tick(t2, wall(), &mut fx);
+        assert_eq!(fx.log[1], Fx::Spawn(Which::Main, Prog::Run, 102));
+        assert_eq!(
+            run_ends(&mut m, &mut fx, 102, t2, short, Exit::Code(3)),
+            restart(103)
+        );
+    }
+
+    #[test]
+    fn exit_0_and_a_stable_run_end_the_streak() {
+        let (mut m, mut fx, t0) = essential(2);
+        let short = Duration::from_millis(10);
+        let mut t = t0;
+        let mut pid = 100;
+        let mut end = |m: &mut Machine, fx: &mut Rec, lived: Duration, exit: Exit| {
+            let seen = run_ends(m, fx, pid, t, lived, exit);
+            pid += 1;
+            t = (t + lived).max(t + THROTTLE);
+            seen.contains(&Fx::Stopped(exit.shell_code()))
+        };
+        assert!(!end(&mut m, &mut fx, short, Exit::Code(1)));
+        assert!(!end(&mut m, &mut fx, short, Exit::Code(0)));
+        assert!(!end(&mut m, &mut fx, short, Exit::Code(1)));
+        // Failed, but after 10 s up: a new streak of one.
+        assert!(!end(&mut m, &mut fx, STABLE, Exit::Code(1)));
+        // 9.999 s is not stable.
+        assert!(end(
+            &mut m,
+            &mut fx,
+            STABLE - Duration::from_millis(1),
+            Exit::Signal {
+                signo: 9,
+                core: true
+            }
+        ));
+        assert_eq!(fx.log, vec![]);
+        assert_eq!(m.status(Which::Main).map(|s| s.want), Some(Want::Down));
+    }
+
+    #[test]
+    fn essential_wanted_down_stops_for_good_with_runs_exit() {
+        let (mut m, mut fx, t0) = essential(5);
+        m.control(Which::Main, b'd', &mut fx);
+        assert_eq!(
+            run_ends(&mut m, &mut fx, 100, t0, THROTTLE, SIGTERM_EXIT),
+            vec![Fx::Publish(Which::Main, "down".into()), Fx::Stopped(143)]
+        );
+        // `o` on a down service: the run that ends is wanted down.
+        m.control(Which::Main, b'o', &mut fx);
+        let t1 = t0 + Duration::from_secs(5);
+        m.tick(t1, wall(), &mut fx);
+        assert_eq!(fx.log[1], Fx::Spawn(Which::Main, Prog::Run, 101));
+        assert_eq!(
+            run_ends(&mut m, &mut fx, 101, t1, THROTTLE, Exit::Code(0)),
+            vec![Fx::Publish(Which::Main, "down".into()), Fx::Stopped(0)]
+        );
+    }
+
+    #[test]
+    fn essential_notice_comes_after_finish() {
+        let (mut m, mut fx, t0) = essential(5);
+        fx.finish = true;
+        m.control(Which::Main, b'o', &mut fx);
+        assert_eq!(
+            run_ends(&mut m, &mut fx, 100, t0, THROTTLE, Exit::Code(7)),
+            vec![
+                Fx::Spawn(Which::Main, Prog::Finish(Exit::Code(7)), 101),
+                Fx::Publish(Which::Main, "finish, want down".into()),
+            ]
+        );
+        assert_eq!(
+            run_ends(&mut m, &mut fx, 101, t0, THROTTLE, Exit::Code(0)),
+            vec![Fx::Publish(Which::Main, "down".into()), Fx::Stopped(7)]
+        );
+    }
+
+    #[test]
+    fn essential_exit_stops_for_good() {
+        let (mut m, mut fx, t0) = essential(5);
+        m.terminate(&mut fx);
+        let seen = run_ends(&mut m, &mut fx, 100, t0, THROTTLE, SIGTERM_EXIT);
+        assert_eq!(
+            seen,
+            vec![Fx::Publish(Which::Main, "down".into()), Fx::Stopped(143)]
+        );
+        assert!(m.done());
+    }
+
+    #[test]
+    fn runs_stopped_on_request_are_not_failures() {
+        let (mut m, mut fx, t0) = essential(1);
+        let short = Duration::from_millis(10);
+        m.control(Which::Main, b't', &mut fx);
+        let seen = run_ends(&mut m, &mut fx, 100, t0, short, SIGTERM_EXIT);
+        assert_eq!(seen[1], Fx::Spawn(Which::Main, Prog::Run, 101));
+        m.control(Which::Main, b'k', &mut fx);
+        let kill = Exit::Signal {
+            signo: 9,
+            core: false,
+        };
+        let seen = run_ends(&mut m, &mut fx, 101, t0 + THROTTLE, short, kill);
+        assert_eq!(seen[1], Fx::Spawn(Which::Main, Prog::Run, 102));
+        // A signal from elsewhere is a failure.
+        let seen = run_ends(&mut m, &mut fx, 102, t0 + THROTTLE * 2, short, kill);
+        assert_eq!(
+            seen,
+            vec![Fx::Publish(Which::Main, "down".into()), Fx::Stopped(137)]
+        );
+    }
+
+    #[test]
+    fn plain_service_never_stops_for_good() {
+        let (mut m, mut fx, t0) = started(None);
+        let mut t = t0;
+        for pid in 100..110 {
+            let seen = run_ends(&mut m, &mut fx, pid, t, Duration::ZERO, Exit::Code(3));
+            assert_eq!(seen[1], Fx::Spawn(Which::Main, Prog::Run, pid + 1));
+            t += THROTTLE;
+        }
+        m.control(Which::Main, b'd', &mut fx);
+        let seen = run_ends(&mut m, &mut fx, 110, t, THROTTLE, SIGTERM_EXIT);
+        assert_eq!(seen, vec![Fx::Publish(Which::Main, "down".into())]);
     }
 }

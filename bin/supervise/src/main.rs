@@ -4,6 +4,8 @@
 #![forbid(unsafe_code)]
 
 mod machine;
+mod notify;
+mod prefix;
 mod reclaim;
 mod shell;
 

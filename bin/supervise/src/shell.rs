@@ -1,7 +1,9 @@
 //! supervise's shell: startup in runsv's order (runit.md §1.2), the one event loop, and the
-//! effects the machine asks for. The loop waits in one `poll` on the signalfd and the control
-//! FIFOs, with the machine's next deadline as the only timeout: an idle supervise never wakes.
+//! effects the machine asks for. The loop waits in one `poll` on the signalfd, the control
+//! FIFOs and (with prefixed logs) the service's output pipes, with the machine's next deadline as
+//! the only timeout: an idle supervise never wakes.
 
+use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Instant, SystemTime};
 
@@ -18,7 +20,9 @@ use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fs::{self, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::machine::{Effects, Machine, Prog, Which};
+use crate::machine::{failure_limit, Effects, Machine, Prog, Which};
+use crate::notify;
+use crate::prefix::{self, Output};
 use crate::reclaim::reclaim;
 
 /// Signals supervise handles (through its signalfd). SIGPIPE is ignored by the Rust runtime.
@@ -30,8 +34,10 @@ const HANDLED: [Sig; 6] = [
     Sig::SIGUSR1,
     Sig::SIGUSR2,
 ];
-/// Lowest descriptor for the log pipe, so that it can never be mistaken for stdin/stdout.
+/// Lowest descriptor for supervise's pipes, so that they can never be mistaken for stdio.
 const FIRST_PRIVATE_FD: i32 = 3;
+/// Bytes of `essential` read for its first line.
+const ESSENTIAL_READ: usize = 128;
 
 fn now() -> (Instant, Tai64n) {
     (Instant::now(), Tai64n::from_system_time(SystemTime::now()))
@@ -39,6 +45,8 @@ fn now() -> (Instant, Tai64n) {
 
 /// Runs supervise in `dir` until it exits. `Err` is a fatal message (exit 111).
 pub fn run(dir: &str, diag: &Diag) -> Result<(), String> {
+    // First: the inherited descriptor is taken before any of ours can be given its number.
+    let notify = notify::take(diag);
     let sigmask = signal::block(&HANDLED)
         .map_err(|e| format!("unable to block signals: {}", Reason(e as i32)))?;
     let sigfd = signal::signal_fd(&HANDLED)
@@ -66,11 +74,24 @@ pub fn run(dir: &str, diag: &Diag) -> Result<(), String> {
     };
     let pipe = match log {
         Some(_) => Some(
-            log_pipe()
+            private_pipe()
                 .map_err(|e| format!("unable to create log pipe: {}", Reason(e.raw_os_error())))?,
         ),
         None => None,
     };
+    let output = match log {
+        None if prefix::enabled() => {
+            let name = prefix::service_name(dir);
+            let output = private_pipe()
+                .and_then(|out| Output::new(&name, out, private_pipe()?))
+                .map_err(|e| {
+                    format!("unable to create output pipe: {}", Reason(e.raw_os_error()))
+                })?;
+            Some(output)
+        }
+        _ => None,
+    };
+    let essential = read_essential();
 
     let fatal = |e: svdir::Error| e.to_string();
     svdir::make_supervise(&MAIN).map_err(fatal)?;
@@ -89,7 +110,11 @@ pub fn run(dir: &str, diag: &Diag) -> Result<(), String> {
 
     let (_, wall) = now();
     let mut machine = Machine::new(wall, main_down, log);
-    let mut shell = Shell::new(dir, diag, sigmask, pipe).map_err(|e| e.to_string())?;
+    if let Some(limit) = essential {
+        machine = machine.with_essential(limit);
+    }
+    let mut shell =
+        Shell::new(dir, diag, sigmask, pipe, output, notify).map_err(|e| e.to_string())?;
     let main_control = svdir::open_control(&MAIN).map_err(fatal)?;
     shell.publish_initial(&machine, Which::Main);
     let log_control = match log {
@@ -111,6 +136,9 @@ pub fn run(dir: &str, diag: &Diag) -> Result<(), String> {
         let (t, wall) = now();
         machine.tick(t, wall, &mut shell);
         if machine.done() {
+            if let Some(output) = &mut shell.output {
+                output.finish();
+            }
             return Ok(());
         }
         let timeout = machine.next_deadline().map(|d| {
@@ -120,17 +148,29 @@ pub fn run(dir: &str, diag: &Diag) -> Result<(), String> {
                 tv_nsec: left.subsec_nanos() as _,
             }
         });
+        // Slot 2 is the log's control FIFO, or slots 2 and 3 the output pipes (never both).
         let mut fds = [
             PollFd::new(&sigfd, PollFlags::IN),
             PollFd::new(&main_control, PollFlags::IN),
-            PollFd::new(log_control.as_ref().unwrap_or(&main_control), PollFlags::IN),
+            PollFd::new(&sigfd, PollFlags::IN),
+            PollFd::new(&sigfd, PollFlags::IN),
         ];
-        let nfds = if log_control.is_some() { 3 } else { 2 };
+        let mut nfds = 2;
+        if let Some(fd) = &log_control {
+            fds[2] = PollFd::new(fd, PollFlags::IN);
+            nfds = 3;
+        }
+        if let Some(output) = &shell.output {
+            let [out, err] = output.readers();
+            fds[2] = PollFd::from_borrowed_fd(out, PollFlags::IN);
+            fds[3] = PollFd::from_borrowed_fd(err, PollFlags::IN);
+            nfds = 4;
+        }
         match poll(&mut fds[..nfds], timeout.as_ref()) {
             Ok(_) | Err(Errno::INTR) => {}
             Err(e) => return Err(format!("unable to poll: {}", Reason(e.raw_os_error()))),
         }
-        let ready: [bool; 3] = [0, 1, 2].map(|i| i < nfds && !fds[i].revents().is_empty());
+        let ready: [bool; 4] = [0, 1, 2, 3].map(|i| i < nfds && !fds[i].revents().is_empty());
 
         if ready[0] {
             let (mut child, mut term) = (false, false);
@@ -142,6 +182,11 @@ pub fn run(dir: &str, diag: &Diag) -> Result<(), String> {
             });
             if child {
                 while let Some((pid, exit)) = reap() {
+                    // What the process wrote before it exited is copied (and its last line
+                    // ended) before finish or the next run can write.
+                    if let Some(output) = &mut shell.output {
+                        output.finish();
+                    }
                     if let Some(pid) = Pid::new(pid.as_raw() as u32) {
                         let (t, wall) = now();
                         machine.child_exited(pid, exit, t, wall, &mut shell);
@@ -151,6 +196,9 @@ pub fn run(dir: &str, diag: &Diag) -> Result<(), String> {
             if term {
                 machine.terminate(&mut shell);
             }
+        }
+        if let Some(output) = &mut shell.output {
+            output.copy([ready[2], ready[3]]);
         }
         for (which, fd, is_ready) in [
             (Which::Main, Some(&main_control), ready[1]),
@@ -168,8 +216,19 @@ pub fn run(dir: &str, diag: &Diag) -> Result<(), String> {
     }
 }
 
+/// The failure limit of an essential service (`essential` exists), read from its first line.
+fn read_essential() -> Option<u32> {
+    fs::stat(svdir::ESSENTIAL).ok()?;
+    let mut buf = [0u8; ESSENTIAL_READ];
+    let n = std::fs::File::open(svdir::ESSENTIAL)
+        .and_then(|mut f| f.read(&mut buf))
+        .unwrap_or(0);
+    let line = buf[..n].split(|&b| b == b'\n').next().unwrap_or_default();
+    Some(failure_limit(std::str::from_utf8(line).unwrap_or("")))
+}
+
 /// A pipe with both ends close-on-exec and at descriptors 3 and above.
-fn log_pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
+fn private_pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     let high = |fd: OwnedFd| -> Result<OwnedFd, Errno> {
         if rustix::fd::AsRawFd::as_raw_fd(&fd) >= FIRST_PRIVATE_FD {
@@ -191,6 +250,10 @@ struct Shell {
     log_run: Command,
     /// Read and write ends of the log pipe, held for supervise's whole life (until the exit).
     pipe: Option<(OwnedFd, OwnedFd)>,
+    /// Prefixed logs: the service's stdout and stderr pipes (never with a log pipe).
+    output: Option<Output>,
+    /// Where an essential service's stop for good is told (`SVSCAN_NOTIFY_FD`).
+    notify: Option<OwnedFd>,
 }
 
 impl Shell {
@@ -199,6 +262,8 @@ impl Shell {
         diag: &Diag,
         mask: SigSet,
         pipe: Option<(OwnedFd, OwnedFd)>,
+        output: Option<Output>,
+        notify: Option<OwnedFd>,
     ) -> Result<Self, std::ffi::NulError> {
         let fatal = |what: &str| format!("supervise {dir}: fatal: {what}: ");
         let mut run = Command::new(svdir::RUN, &fatal("unable to start ./run"))?;
@@ -210,6 +275,10 @@ impl Shell {
             run.stdout(w.as_fd());
             log_run.stdin(r.as_fd());
         }
+        if let Some(output) = &output {
+            run.stdout(output.stdout());
+            run.fd(output.stderr(), 2);
+        }
         Ok(Shell {
             diag: diag.clone(),
             mask,
@@ -218,6 +287,8 @@ impl Shell {
             run,
             log_run,
             pipe,
+            output,
+            notify,
         })
     }
 
@@ -234,13 +305,19 @@ impl Shell {
         }
     }
 
-    /// A one-off command (finish, control scripts) with the main service's stdout.
-    fn command(&self, path: &str, failure: &str) -> Option<Command> {
+    /// A one-off command (finish, control scripts) with the main service's stdout (the log
+    /// pipe). With `output`, also the service's stdout and stderr of prefixed logs; control
+    /// scripts do without: supervise waits for them and would not read those pipes meanwhile.
+    fn command(&self, path: &str, failure: &str, output: bool) -> Option<Command> {
         let mut c =
             Command::new(path, &format!("{}: fatal: {failure}: ", self.diag.prefix())).ok()?;
         c.mask(self.mask);
         if let Some((_, w)) = &self.pipe {
             c.stdout(w.as_fd());
+        }
+        if let Some(o) = self.output.as_ref().filter(|_| output) {
+            c.stdout(o.stdout());
+            c.fd(o.stderr(), 2);
         }
         Some(c)
     }
@@ -252,7 +329,7 @@ impl Effects for Shell {
             (Which::Main, Prog::Run) => self.run.spawn(),
             (Which::Log, _) => self.log_run.spawn(),
             (Which::Main, Prog::Finish(exit)) => {
-                let mut c = self.command(svdir::FINISH, "unable to start ./finish")?;
+                let mut c = self.command(svdir::FINISH, "unable to start ./finish", true)?;
                 let (code, status) = match exit {
                     Exit::Code(c) => (c.to_string(), "0".to_string()),
                     Exit::Signal { signo, core } => (
@@ -298,7 +375,7 @@ impl Effects for Shell {
             }
         }
         // runsv's message names the script with a literal '?'.
-        let Some(cmd) = self.command(script, "unable to run control/?") else {
+        let Some(cmd) = self.command(script, "unable to run control/?", false) else {
             return false;
         };
         match cmd.spawn() {
@@ -334,5 +411,11 @@ impl Effects for Shell {
 
     fn close_log_pipe(&mut self) {
         self.pipe = None;
+    }
+
+    fn stopped_for_good(&mut self, exit: Exit) {
+        if let Some(fd) = &self.notify {
+            notify::send(fd, exit);
+        }
     }
 }

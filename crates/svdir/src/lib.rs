@@ -87,6 +87,9 @@ pub const FINISH: &str = "./finish";
 pub const FINISH_FILE: &str = "finish";
 /// The log service's directory.
 pub const LOG_DIR: &str = "log";
+/// herd only: present when the main service is essential; its first line may give the number of
+/// failed runs in a row after which it stops for good.
+pub const ESSENTIAL: &str = "essential";
 /// Client-side readiness check used by `sv`: the path it is executed by...
 pub const CHECK: &str = "check";
 /// ...and its argv[0] (runit: `execve("check", {"./check"})`).
