@@ -788,3 +788,131 @@ fn the_main_command_gets_the_terminal() {
     assert!(f[1] == f[3] && f[3] == f[5] && f[5] == f[7], "{line}");
     assert_ne!(f[1], "1", "{line}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Essential services and prefixed logs: supervise's side of them, seen through svscan.
+
+const ESSENTIAL_WARNING: &str = "svscan scan: warning: essential service boss stopped with status";
+
+#[test]
+fn an_essential_service_that_gives_up_stops_the_container_with_its_code() {
+    let sc = Scenario::new();
+    polite(&sc, "web");
+    // `essential` holding 1: the first failure is final.
+    sc.service(
+        "scan/boss",
+        "#!/bin/sh\nuntil grep -q 'web up' ../../order 2>/dev/null; do sleep 0.01; done\nexit 7\n",
+    );
+    sc.file("scan/boss/essential", "1\n", 0o644);
+    let t0 = std::time::Instant::now();
+    run_ns(&sc, &[], &["scan"])
+        .code(7)
+        .stderr(&format!("{ESSENTIAL_WARNING} 7: stopping everything\n"));
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    assert_eq!(read(&sc.join("order")), "web up\nweb got TERM\n");
+}
+
+#[test]
+fn an_essential_service_wanted_down_stops_the_container_before_the_main_command() {
+    let sc = Scenario::new();
+    polite(&sc, "web");
+    sc.service(
+        "scan/boss",
+        "#!/bin/sh\ntrap 'exit 7' TERM\necho boss up >> ../../order\nwhile :; do sleep 1 & wait; done\n",
+    );
+    sc.file("scan/boss/essential", "", 0o644);
+    // The main command takes boss down, then would run on; boss's code wins.
+    let cmd = format!(
+        "{}; {}; {} down ./scan/boss; exec sleep 100",
+        wait_line("boss up"),
+        wait_line("web up"),
+        bin("sv").display()
+    );
+    let t0 = std::time::Instant::now();
+    run_ns(&sc, &[], &["scan", "--", "/bin/sh", "-c", &cmd])
+        .code(7)
+        .stdout("")
+        .stderr(&format!("{ESSENTIAL_WARNING} 7: stopping everything\n"));
+    // The main command got its SIGTERM at once, not at half the bound.
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    let order = read(&sc.join("order"));
+    assert!(order.ends_with("web got TERM\n"), "{order:?}");
+}
+
+#[test]
+fn a_crash_looping_essential_service_stops_the_container_after_n_failures() {
+    let sc = Scenario::new();
+    polite(&sc, "web");
+    sc.service("scan/boss", "#!/bin/sh\necho run >> ../../runs\nexit 4\n");
+    sc.file("scan/boss/essential", "3\n", 0o644);
+    let t0 = std::time::Instant::now();
+    run_ns(&sc, &[], &["scan"])
+        .code(4)
+        .stderr(&format!("{ESSENTIAL_WARNING} 4: stopping everything\n"));
+    // Three runs, one second apart (supervise's restart throttle).
+    let took = t0.elapsed();
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+    assert_eq!(read(&sc.join("runs")), "run\nrun\nrun\n");
+    assert_eq!(read(&sc.join("order")), "web up\nweb got TERM\n");
+}
+
+#[test]
+fn prefixed_logs_keep_every_line_whole_through_the_stop() {
+    let sc = Scenario::new();
+    let names = ["alpha", "beta", "gamma"];
+    for name in names {
+        // 10 000 numbered lines on stdout, every 1000th also on stderr; on TERM a last burst of
+        // 200 lines, written after svscan began the stop.
+        sc.service(
+            &format!("scan/{name}"),
+            &format!(
+                "#!/bin/sh\n\
+                 trap 'i=1; while [ $i -le 200 ]; do echo \"{name} bye $i\"; i=$((i+1)); done; exit 0' TERM\n\
+                 i=1\n\
+                 while [ $i -le 10000 ]; do\n\
+                   echo \"{name} line $i\"\n\
+                   [ $((i % 1000)) -eq 0 ] && echo \"{name} err $i\" >&2\n\
+                   i=$((i+1))\n\
+                 done\n\
+                 echo {name} >> ../../done\n\
+                 while :; do sleep 1 & wait; done\n"
+            ),
+        );
+    }
+    let cmd = "until [ \"$(cat done 2>/dev/null | wc -l)\" -eq 3 ]; do sleep 0.01; done";
+    let out = run_ns(
+        &sc,
+        &[("SVSCAN_LOG_PREFIX", "1")],
+        &["scan", "--", "/bin/sh", "-c", cmd],
+    );
+    out.code(0);
+    for name in names {
+        let prefix = format!("[{name}] ");
+        let mine: Vec<&str> = out
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with(&prefix))
+            .collect();
+        let want: Vec<String> = (1..=10000)
+            .map(|i| format!("[{name}] {name} line {i}"))
+            .chain((1..=200).map(|i| format!("[{name}] {name} bye {i}")))
+            .collect();
+        assert_eq!(mine.len(), want.len(), "{name}: line count");
+        assert!(mine.iter().zip(&want).all(|(a, b)| a == b), "{name}: lines");
+        let errs: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with(&prefix))
+            .collect();
+        let want: Vec<String> = (1..=10)
+            .map(|i| format!("[{name}] {name} err {}", i * 1000))
+            .collect();
+        assert_eq!(errs, want, "{name}: stderr");
+    }
+    // Nothing else: every line carries one of the prefixes, none is cut or merged.
+    assert_eq!(out.stdout.lines().count(), 3 * 10200);
+    assert_eq!(out.stderr.lines().count(), 30, "{}", out.stderr);
+}

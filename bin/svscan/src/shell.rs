@@ -170,6 +170,8 @@ struct Svscan<'a> {
     script: Option<Script>,
     /// The main command, while it runs.
     cmd: Option<i32>,
+    /// The main command got the SIGTERM/SIGINT that started the shutdown.
+    cmd_told: bool,
     /// The essential-service notice pipe (read end, write end), and a partial line read from it.
     notify: Option<(OwnedFd, OwnedFd)>,
     notice: Vec<u8>,
@@ -265,6 +267,7 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
         queue: VecDeque::new(),
         script: None,
         cmd: None,
+        cmd_told: false,
         notify,
         notice: Vec::new(),
         env: config
@@ -885,6 +888,7 @@ impl Svscan<'_> {
             }
         }
         if has(Signal::SIGTERM) || has(Signal::SIGINT) {
+            self.cmd_told = self.cmd.is_some();
             self.begin_shutdown(EXIT_CLEAN, false);
         }
         if has(Signal::SIGHUP) && self.cmd.is_none() {
@@ -979,6 +983,12 @@ impl Svscan<'_> {
         if let Some(s) = self.script.take_if(|s| s.kind == ScriptKind::Startup) {
             let _ = kill(Pid::from_raw(s.pid), Signal::SIGTERM);
             let _ = kill(Pid::from_raw(s.pid), Signal::SIGCONT);
+        }
+        // The main command stops first: it gets SIGTERM unless it already got the signal that
+        // started this shutdown.
+        if let Some(cmd) = self.cmd.filter(|_| !self.cmd_told) {
+            let _ = kill(Pid::from_raw(cmd), Signal::SIGTERM);
+            let _ = kill(Pid::from_raw(cmd), Signal::SIGCONT);
         }
         self.info(format_args!("Shutting down..."));
         self.shutdown = Some(Shutdown {
