@@ -37,6 +37,12 @@ const BUSYBOX: &str = "/bin/busybox";
 const APPLETS: [&str; 4] = ["sh", "sleep", "httpd", "wget"];
 const IMAGE: &str = "herd-test:polite";
 const IMAGE_STUBBORN: &str = "herd-test:stubborn";
+/// The base image as a phusion/baseimage-style image: `CMD ["/sbin/my_init"]` (herd's).
+const IMAGE_PHUSION: &str = "herd-test:phusion";
+/// A start-up script of the phusion image: it sees the container environment and changes it.
+const MY_INIT_D: &str = "#!/bin/sh\n\
+    echo \"10_env saw FOO=$FOO\" >> /out/init\n\
+    echo changed > /etc/container_environment/FOO\n";
 /// svscan's shutdown bound in the stubborn container (`SVSCAN_STOP_TIMEOUT`).
 const STUBBORN_BOUND: Duration = Duration::from_secs(3);
 
@@ -508,6 +514,24 @@ fn stubborn_context(sc: &Scenario) -> PathBuf {
     sc.join("ctx2")
 }
 
+/// The phusion-style image (issue 9): the base image with `/sbin/my_init -> /usr/bin/svscan`, a
+/// start-up script, a container environment file, prefixed logs, and `CMD ["/sbin/my_init"]`.
+fn phusion_context(sc: &Scenario) -> PathBuf {
+    sc.script("ctx3/rootfs/etc/my_init.d/10_env", MY_INIT_D);
+    sc.file("ctx3/rootfs/etc/container_environment/FOO", "orig\n", 0o644);
+    fs::create_dir_all(sc.join("ctx3/rootfs/sbin")).expect("sbin");
+    symlink("/usr/bin/svscan", sc.join("ctx3/rootfs/sbin/my_init")).expect("my_init link");
+    sc.file(
+        "ctx3/Dockerfile",
+        &format!(
+            "FROM {IMAGE}\nCOPY rootfs/ /\nENV SVSCAN_LOG_PREFIX=1\n\
+             ENTRYPOINT []\nCMD [\"/sbin/my_init\"]\n"
+        ),
+        0o644,
+    );
+    sc.join("ctx3")
+}
+
 #[track_caller]
 fn build(d: &Dockerd, sc: &Scenario, ctx: &Path, tag: &str) {
     d.docker(sc)
@@ -741,6 +765,82 @@ fn stubborn_container(d: &Dockerd, sc: &Scenario) {
         .stdout("stubborn\n");
 }
 
+/// herd's my_init as a phusion image's CMD: start-up script and environment, prefixed `docker
+/// logs`, `docker stop` exits 0 at once, and a main command's exit code is the container's.
+fn phusion_container(d: &Dockerd, sc: &Scenario) {
+    let out = sc.join("out-phusion");
+    run_container(d, sc, "phusion", &out, &[], IMAGE_PHUSION);
+    wait_all_running(d, sc, "phusion", &["apache2", "logged", "stdout"]);
+    assert_eq!(
+        fs::read_to_string(out.join("init")).unwrap_or_default(),
+        "10_env saw FOO=orig\n"
+    );
+    // Every service sees what the start-up script wrote.
+    d.docker(sc)
+        .args(["exec", "phusion", "sh", "-c"])
+        .arg(". /etc/container_environment.sh && echo \"FOO=$FOO\"")
+        .run()
+        .code(0)
+        .stderr("")
+        .stdout("FOO=changed\n");
+    // The stdout service's lines, prefixed; the logged one's go to its logger, not here.
+    poll("prefixed lines in docker logs", UP, || {
+        let o = d.docker(sc).args(["logs", "phusion"]).run();
+        let lines: Vec<&str> = o.stdout.lines().collect();
+        if lines.len() >= 3 {
+            numbered(&lines, "[stdout] stdout line ", None);
+            Ok(())
+        } else {
+            Err(format!("{o:?}"))
+        }
+    });
+    let took = stop(d, sc, &[], "phusion");
+    eprintln!("docker stop phusion (my_init) took {took:?}");
+    assert!(took < Duration::from_secs(1), "docker stop took {took:?}");
+    assert_eq!(exit_code(d, sc, "phusion"), "0\n");
+    assert_eq!(sorted_lines(&out.join("term")), ["logged", "stdout"]);
+    let o = d.docker(sc).args(["logs", "phusion"]).run();
+    o.code(0);
+    numbered(
+        &o.stdout.lines().collect::<Vec<_>>(),
+        "[stdout] stdout line ",
+        Some("[stdout] stdout graceful stop"),
+    );
+    assert_eq!(
+        o.stderr,
+        "*** Running /etc/my_init.d/10_env...\n\
+         *** Starting the services in /etc/service...\n\
+         *** Shutting down...\n\
+         *** Stopping the services...\n\
+         *** Killing all processes...\n"
+    );
+    d.docker(sc)
+        .args(["rm", "phusion"])
+        .run()
+        .code(0)
+        .stdout("phusion\n");
+
+    // `docker run IMG /sbin/my_init -- sh -c 'exit 3'`: the container exits 3.
+    let out3 = sc.join("out-phusion3");
+    fs::create_dir_all(out3.join("logged")).expect("out dir");
+    let o = d
+        .docker(sc)
+        .args(["run", "--network", "none", "--name", "phusion3", "-v"])
+        .arg(format!("{}:/out", out3.display()))
+        .args([IMAGE_PHUSION, "/sbin/my_init", "--quiet", "--", "sh", "-c"])
+        .arg("until [ -s /out/logged/current ]; do sleep 0.01; done; exit 3")
+        .timeout(DOCKER_SLOW)
+        .run();
+    o.code(3);
+    assert_eq!(exit_code(d, sc, "phusion3"), "3\n");
+    assert_eq!(sorted_lines(&out3.join("term")), ["logged", "stdout"]);
+    d.docker(sc)
+        .args(["rm", "phusion3"])
+        .run()
+        .code(0)
+        .stdout("phusion3\n");
+}
+
 /// Issue 8: herd as a container's init, checked through Docker itself.
 #[test]
 fn svscan_as_docker_init_stops_in_order_and_exits_with_its_code() {
@@ -749,11 +849,14 @@ fn svscan_as_docker_init_stops_in_order_and_exits_with_its_code() {
     let sc = Scenario::new();
     let ctx = base_context(&sc, &release);
     let ctx2 = stubborn_context(&sc);
+    let ctx3 = phusion_context(&sc);
     let d = Dockerd::start();
     build(&d, &sc, &ctx, IMAGE);
     build(&d, &sc, &ctx2, IMAGE_STUBBORN);
+    build(&d, &sc, &ctx3, IMAGE_PHUSION);
     polite_container(&d, &sc);
     stubborn_container(&d, &sc);
+    phusion_container(&d, &sc);
     drop(d);
     eprintln!("docker test took {:?}", t0.elapsed());
 }
