@@ -916,3 +916,46 @@ fn prefixed_logs_keep_every_line_whole_through_the_stop() {
     assert_eq!(out.stdout.lines().count(), 3 * 10200);
     assert_eq!(out.stderr.lines().count(), 30, "{}", out.stderr);
 }
+
+#[test]
+fn my_init_no_kill_all_on_exit_leaves_the_last_sweep_out() {
+    for (args, swept) in [(&[][..], true), (&["--no-kill-all-on-exit"][..], false)] {
+        let sc = Scenario::new();
+        let root = phusion_root(&sc);
+        // A start-up script leaves a daemon behind, outside every service: only the final sweep
+        // (SIGTERM to every process left) gives it its TERM; without the sweep it is SIGKILLed
+        // by the kernel when PID 1 exits.
+        sc.file(
+            "root/etc/my_init.d/30_daemon",
+            "#!/bin/sh\n\
+             sh -c 'trap \"echo daemon got TERM >> /out/daemon; exit 0\" TERM; \
+             echo up > /out/daemon; while :; do sleep 1 & wait; done' </dev/null >/dev/null 2>&1 &\n",
+            0o755,
+        );
+        let mut all = vec!["--quiet"];
+        all.extend_from_slice(args);
+        let (mut proc, init) = start_my_init(&sc, &root, &all, &[]);
+        wait_for("services and daemon up", DEADLINE, || {
+            read(&root.join("out/up")).lines().count() == 2
+                && read(&root.join("out/daemon")) == "up\n"
+        });
+        signal(init, 15);
+        assert_eq!(proc.wait(DEADLINE), Some(0), "{}", read(&sc.join("stderr")));
+        let want = if swept {
+            "up\ndaemon got TERM\n"
+        } else {
+            "up\n"
+        };
+        assert_eq!(read(&root.join("out/daemon")), want, "{args:?}");
+        assert_eq!(
+            sorted_lines_of(&root.join("out/term")),
+            ["cron got TERM", "web got TERM"]
+        );
+    }
+}
+
+fn sorted_lines_of(p: &Path) -> Vec<String> {
+    let mut v: Vec<String> = read(p).lines().map(String::from).collect();
+    v.sort();
+    v
+}
