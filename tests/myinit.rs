@@ -720,11 +720,12 @@ fn my_init_with_a_main_command_and_a_term_ignoring_service() {
     );
     assert_eq!(proc.wait(DEADLINE), Some(3), "{}", read(&sc.join("stderr")));
     assert_eq!(read(&sc.join("stderr")), "");
-    // A service that ignores TERM: the stop still ends by the bound (KILL_PROCESS_TIMEOUT=1 and
-    // KILL_ALL_PROCESSES_TIMEOUT=1 set explicitly: 2 s in all), with code 124.
+    // A service that ignores TERM: KILL_PROCESS_TIMEOUT=1 (set explicitly, with
+    // KILL_ALL_PROCESSES_TIMEOUT=1) is the services' time: then it is SIGKILLed, the rest stops at
+    // once, and the code is 124.
     sc.file(
         "root/etc/service/stubborn/run",
-        "#!/bin/sh\ntrap '' 15\necho stubborn >> /out/up\nwhile :; do sleep 1; done\n",
+        "#!/bin/sh\ntrap '' 15\necho stubborn >> /out/up\nwhile :; do sleep 0.1; done\n",
         0o755,
     );
     let _ = fs::remove_file(root.join("out/up"));
@@ -747,12 +748,12 @@ fn my_init_with_a_main_command_and_a_term_ignoring_service() {
     eprintln!("my_init with a TERM-ignoring service stopped in {took:?}");
     assert_eq!(code, Some(124), "{}", read(&sc.join("stderr")));
     assert!(
-        took >= Duration::from_secs(2) && took < Duration::from_millis(2700),
+        took >= Duration::from_secs(1) && took < Duration::from_millis(1700),
         "{took:?}"
     );
     assert_eq!(
         read(&sc.join("stderr")),
-        "my_init: warning: shutdown timed out: killing every process left\n"
+        "my_init: warning: stubborn did not stop in time: killed\n"
     );
 }
 
@@ -958,4 +959,43 @@ fn sorted_lines_of(p: &Path) -> Vec<String> {
     let mut v: Vec<String> = read(p).lines().map(String::from).collect();
     v.sort();
     v
+}
+
+#[test]
+fn orphans_holding_a_log_pipe_do_not_hold_the_stop_but_start_up_daemons_go_last() {
+    let sc = Scenario::new();
+    // The service's backgrounded `sleep 100` holds the log pipe after the run script exits: it
+    // is swept (SIGTERM) as soon as it is orphaned, so the logger gets EOF at once.
+    sc.service(
+        "scan/svc",
+        "#!/bin/sh\n\
+         trap 'echo svc got TERM >> ../../order; echo bye; exit 0' TERM\n\
+         echo hi\n\
+         while :; do sleep 100 & wait; done\n",
+    );
+    sc.script(
+        "scan/svc/log/run",
+        "#!/bin/sh\nexec cat >> ../../../svc.log\n",
+    );
+    // A daemon left by a start-up script is an orphan from the start: it is stopped after the
+    // services, as phusion stops syslog-ng after runit.
+    sc.script(
+        "init/10_daemon",
+        "#!/bin/sh\n\
+         sh -c 'trap \"echo daemon got TERM >> order; exit 0\" TERM; echo daemon up >> order; \
+         while :; do sleep 1 & wait; done' </dev/null >/dev/null 2>&1 &\n",
+    );
+    let mut ns = Ns::start_via(&sc, &["/usr/bin/env", "SVSCAN_STARTUP_DIR=init"], &["scan"]);
+    wait_for("daemon up and svc logging", DEADLINE, || {
+        read(&sc.join("order")) == "daemon up\n" && read(&sc.join("svc.log")) == "hi\n"
+    });
+    let (code, took) = ns.stop(&sc, 15, DEADLINE);
+    assert_eq!(code, Some(0), "{}", ns.stderr());
+    assert!(took < Duration::from_millis(500), "{took:?}");
+    assert_eq!(read(&sc.join("svc.log")), "hi\nbye\n");
+    assert_eq!(
+        read(&sc.join("order")),
+        "daemon up\nsvc got TERM\ndaemon got TERM\n"
+    );
+    assert_eq!(ns.stderr(), "");
 }

@@ -320,8 +320,10 @@ fn term_ignoring_service_is_killed_at_the_bound_and_exit_is_124() {
     wait_loggers(&sc, &names);
     let (code, took) = ns.stop(&sc, libc::SIGTERM, Duration::from_secs(10));
     assert_eq!(code, Some(124));
+    // The services get three quarters of the bound; then the stubborn one is SIGKILLed and the
+    // rest of the stop is quick.
     assert!(
-        took >= Duration::from_secs(2) && took < Duration::from_secs(4),
+        took >= Duration::from_millis(1500) && took < Duration::from_millis(2200),
         "shutdown with -t 2 took {took:?}"
     );
     let want: Vec<String> = names.iter().map(|n| format!("{n} got TERM")).collect();
@@ -336,7 +338,7 @@ fn term_ignoring_service_is_killed_at_the_bound_and_exit_is_124() {
     assert_eq!(
         ns.stderr(),
         format!(
-            "svscan {}: warning: shutdown timed out: killing every process left\n",
+            "svscan {}: warning: stub did not stop in time: killed\n",
             scan.display()
         )
     );

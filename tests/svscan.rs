@@ -766,7 +766,8 @@ fn hup_stops_everything_in_order_and_exits_111() {
     ordered_shutdown(libc::SIGHUP, 111);
 }
 
-/// A TERM-ignoring service holds the shutdown until the bound, then everything is SIGKILLed.
+/// A TERM-ignoring service holds the shutdown for three quarters of the bound, then it is
+/// SIGKILLed and the rest of the stop is quick.
 fn bounded_shutdown(args: &[&str], env: &[(&str, &str)], bound: Duration) {
     let sc = Scenario::new();
     let scan = sc.join("scan");
@@ -789,14 +790,14 @@ fn bounded_shutdown(args: &[&str], env: &[(&str, &str)], bound: Duration) {
     let took = t0.elapsed();
     eprintln!("bound {bound:?}: shutdown took {took:?}");
     assert!(
-        took >= bound && took < bound + Duration::from_millis(1500),
+        took >= bound * 3 / 4 && took < bound + Duration::from_millis(200),
         "bound {bound:?}, shutdown took {took:?}"
     );
     assert_eq!(pids_with_cwd_under(sc.path()), Vec::<u32>::new());
     assert_eq!(
         s.stderr(),
         format!(
-            "svscan {}: warning: shutdown timed out: killing every process left\n",
+            "svscan {}: warning: stub did not stop in time: killed\n",
             scan.display()
         )
     );

@@ -64,6 +64,9 @@ const INOTIFY_ENV: &str = "SVSCAN_INOTIFY";
 const NOTIFY_ENV: &str = "SVSCAN_NOTIFY_FD";
 /// runsvdir's rescan period, used only when inotify is missing (or a dangling symlink waits).
 const RESCAN: Duration = Duration::from_secs(5);
+/// While the supervisors stop, processes orphaned since (a service's backgrounded children,
+/// which may hold its log pipe open) are looked for this often, and get SIGTERM.
+const SWEEP: Duration = Duration::from_millis(10);
 /// How long to wait for the last reaps after the final SIGKILL.
 const KILL_GRACE: Duration = Duration::from_millis(500);
 /// Every 15 minutes runsvdir scrolls its log window by one '.'.
@@ -122,8 +125,15 @@ struct Shutdown {
     stage: Stage,
     /// The main command and the pre-shutdown scripts get until this.
     early: Instant,
-    /// The supervisors get until this.
+    /// The supervisors get until this; then a service still running is killed (supervise's `k`).
     services: Instant,
+    /// Whether something had to be killed: the exit code is then 124 (unless fixed).
+    forced: bool,
+    /// Children that were orphans already when the services began to stop (daemons of start-up
+    /// scripts, stopped after the services, as phusion does), and new orphans signalled since.
+    old_orphans: Vec<i32>,
+    swept: Vec<i32>,
+    sweep_at: Instant,
     /// Everything left is killed at this.
     end: Instant,
 }
@@ -383,7 +393,7 @@ impl Shutdown {
     fn next_deadline(&self) -> Instant {
         match self.stage {
             Stage::Cmd | Stage::PreScripts => self.early.min(self.end),
-            Stage::Supervisors => self.services.min(self.end),
+            Stage::Supervisors => self.services.min(self.end).min(self.sweep_at),
             Stage::PostScripts | Stage::Leftovers | Stage::Killed => self.end,
         }
     }
@@ -973,7 +983,9 @@ impl Svscan<'_> {
         }
         let now = Instant::now();
         let (early, services, end) = match self.config.stop {
-            StopBound::Total(d) => (now + d / 2, now + d, now + d),
+            // The services get three quarters of the bound; post-shutdown scripts and the
+            // last sweep the rest.
+            StopBound::Total(d) => (now + d / 2, now + d * 3 / 4, now + d),
             StopBound::Phased { services, all } => {
                 (now + services / 2, now + services, now + services + all)
             }
@@ -997,6 +1009,10 @@ impl Svscan<'_> {
             stage: Stage::Cmd,
             early,
             services,
+            forced: false,
+            old_orphans: Vec::new(),
+            swept: Vec::new(),
+            sweep_at: end,
             end,
         });
     }
@@ -1024,6 +1040,64 @@ impl Svscan<'_> {
         true
     }
 
+    /// Direct children that are none of ours: orphans re-parented to us (PID 1 or subreaper).
+    fn orphans(&self) -> Vec<i32> {
+        let me = std::process::id();
+        let Ok(list) = std::fs::read_to_string(format!("/proc/{me}/task/{me}/children")) else {
+            return Vec::new();
+        };
+        let script = self.script.as_ref().map(|s| s.pid);
+        list.split_ascii_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+            .filter(|&p| Some(p) != self.cmd && Some(p) != script)
+            .filter(|&p| !self.table.pids().any(|s| s == p))
+            .collect()
+    }
+
+    /// SIGTERM (and SIGCONT) to processes orphaned since the services began to stop: a
+    /// service's backgrounded child that holds its log pipe would otherwise keep the logger,
+    /// and so the stop, waiting.
+    fn sweep(&mut self, now: Instant) {
+        let orphans = self.orphans();
+        let Some(s) = self.shutdown.as_mut() else {
+            return;
+        };
+        for p in orphans {
+            if !s.old_orphans.contains(&p) && !s.swept.contains(&p) {
+                let _ = kill(Pid::from_raw(p), Signal::SIGTERM);
+                let _ = kill(Pid::from_raw(p), Signal::SIGCONT);
+                s.swept.push(p);
+            }
+        }
+        s.sweep_at = now + SWEEP;
+    }
+
+    /// The services' part of the bound is over: every service still running is SIGKILLed by its
+    /// supervise (`k`), which then drains the logger and exits, so that the post-shutdown
+    /// scripts and the last sweep still run within the bound.
+    fn kill_services(&mut self) {
+        if let Some(s) = self.shutdown.as_mut() {
+            s.forced = true;
+        }
+        let Some(dir) = self.dir.map(Path::new) else {
+            return;
+        };
+        for (name, _) in self.table.live() {
+            let service = dir.join(name);
+            let running = std::fs::read_to_string(service.join("supervise/pid"))
+                .is_ok_and(|p| !p.trim().is_empty());
+            if !running {
+                continue;
+            }
+            self.diag.warn(&format_args!(
+                "{} did not stop in time: killed",
+                name.to_string_lossy()
+            ));
+            let control = service.join("supervise/control");
+            let _ = herd_control::write_control(&control.to_string_lossy(), b"k");
+        }
+    }
+
     /// Moves the shutdown on; `Some(code)` when svscan should exit now.
     fn shutdown_progress(&mut self, now: Instant) -> Option<u8> {
         self.shutdown.as_ref()?;
@@ -1032,7 +1106,8 @@ impl Svscan<'_> {
             let s = self.shutdown.as_ref()?;
             let (stage, code) = (s.stage, s.code);
             let (early, services) = (now >= s.early, now >= s.services);
-            let final_code = if stage == Stage::Killed && !s.fixed {
+            let (forced, sweep_due) = (s.forced, now >= s.sweep_at);
+            let final_code = if (stage == Stage::Killed || s.forced) && !s.fixed {
                 EXIT_FORCED
             } else {
                 code
@@ -1062,9 +1137,14 @@ impl Svscan<'_> {
                     for pid in self.table.pids() {
                         let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
                     }
+                    let old = self.orphans();
+                    if let Some(s) = self.shutdown.as_mut() {
+                        s.old_orphans = old;
+                        s.sweep_at = now + SWEEP;
+                    }
                     Stage::Supervisors
                 }
-                Stage::Supervisors if self.table.pids().next().is_none() || services => {
+                Stage::Supervisors if self.table.pids().next().is_none() => {
                     if let Some(dir) = &self.config.post_shutdown {
                         self.queue = scripts::list(std::slice::from_ref(dir));
                     }
@@ -1084,6 +1164,15 @@ impl Svscan<'_> {
                 }
                 Stage::Leftovers | Stage::Killed if empty || self.reap() => {
                     return Some(final_code);
+                }
+                Stage::Supervisors => {
+                    if services && !forced {
+                        self.kill_services();
+                    }
+                    if sweep_due {
+                        self.sweep(now);
+                    }
+                    break;
                 }
                 _ => break,
             };

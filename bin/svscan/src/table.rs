@@ -123,6 +123,13 @@ impl Table {
         self.slots.iter().filter_map(|s| s.pid)
     }
 
+    /// (service name, supervise pid) of every live supervise.
+    pub fn live(&self) -> impl Iterator<Item = (&std::ffi::OsStr, i32)> + '_ {
+        self.slots
+            .iter()
+            .filter_map(|s| Some((s.name.as_os_str(), s.pid?)))
+    }
+
     /// The service name of a live supervise.
     pub fn name_of(&self, pid: i32) -> Option<&std::ffi::OsStr> {
         self.slots
