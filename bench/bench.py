@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
-"""Benchmark herd (`supervise`, `sv`, `svscan`, `svlog`) against runit, daemontools and s6.
+"""Benchmark herd (`supervise`, `sv`, `svscan`, `svlog`, `my_init`) against runit, daemontools and s6.
 
 Usage (as root, from the repository root):
 
     just bench            # = just release; python3 bench/bench.py --herd-dir target/x86_64-unknown-linux-gnu/release
-    python3 bench/bench.py [--quick] [--herd-dir DIR] [--sections supervise,sv,scanners,loggers]
+    python3 bench/bench.py [--quick] [--herd-dir DIR] [--sections supervise,sv,scanners,loggers,myinit]
                            [--only herd,runit,...]
+    python3 bench/bench.py --report-only docs/benchmarks.json   # rewrite docs/benchmarks.md, measure nothing
 
-Writes docs/benchmarks.md (one table per section, one column per flavor) and docs/benchmarks.json
-(every raw sample). Python 3.11 standard library only; needs gcc for bench/stamp.c and
-bench/loggen.c, which are compiled into the scratch directory at bench time, and util-linux
-`unshare` for the PID-1 tests.
+Writes docs/benchmarks.md (one table per section, one column per flavor; the goals of issue 8 with
+their verdicts; binary sizes) and docs/benchmarks.json (every raw sample). Python 3.11 standard
+library only; needs gcc for bench/stamp.c and bench/loggen.c, which are compiled into the scratch
+directory at bench time, util-linux `unshare` for the PID-1 tests, and busybox-static plus herd's
+static release build for the my_init section.
 
 What is measured, with the flavors interleaved trial by trial (the order rotates each trial):
 
@@ -38,6 +40,14 @@ loggers (herd `svlog -tt`, runit `svlogd -tt`, daemontools `multilog t`, `s6-log
      every line checked in the files (rotated files are hard-linked aside as they appear, so the
      logger's own deletion of old files does not hide them): lost, duplicated, malformed, reordered.
  14. Idle wakeups: context switches of each logger with an open, idle stdin.
+myinit (herd's svscan called `my_init`, as PID 1 of `unshare --pid --fork --mount-proc=ROOT/proc chroot
+        ROOT /sbin/my_init` in a phusion/baseimage-style root on tmpfs: static busybox, herd's static
+        binaries, start-up and shutdown scripts, the container environment, 10 TERM-trapping services):
+ 15. Shutdown: SIGTERM → my_init exited, exit code, TERM handlers run; the same tree without its log/,
+     with KILL_PROCESS_TIMEOUT=3, and with one more service that ignores TERM (default, and =3).
+ 16. RSS and PSS of PID 1, and the PSS of PID 1 + its supervise processes; spawn → every service up.
+ 17. `my_init -- sh -c 'exit 3'`: spawn → exit, and its exit code. phusion's own my_init is not on this
+     machine: its documented figures are shown beside, labelled as such.
   And the harness overhead: the cost of the stamp helper itself and of running a client.
 
 Every start is timed by the `stamp` helper inside the supervised process (the service's `run` is a
@@ -53,6 +63,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import dataclasses
 import hashlib
 import json
 import math
@@ -102,6 +113,7 @@ START_BOUND_S = 30.0
 STOP_SERVICES = 50
 STOP_SETTLE_S = 1.2  # every service up this long before the SIGTERM, past every 1 s throttle
 STOP_BOUND_S = 15.0
+DEFAULT_STOP_S = 7.0  # herd svscan's shutdown bound without -t or SVSCAN_STOP_TIMEOUT (docs/svscan.md)
 ORPHANS = 500
 ZOMBIE_CHECK_S = 2.0
 ZOMBIE_BOUND_S = 8.0
@@ -112,6 +124,17 @@ LOG_KEEP = 5  # ... and keeps this many old files
 LOG_BOUND_S = 180.0  # one throughput run: writer start → logger exit
 LOG_START_BOUND_S = 5.0  # logger start → its `current` exists
 LOG_IDLE_LINES = 10  # lines written to each logger before its idle window
+CHROOT = "/usr/sbin/chroot"
+BUSYBOX = "/bin/busybox"  # busybox-static: the phusion-style root's shell and tools
+BUSYBOX_APPLETS = ("sh", "echo", "cat", "sleep", "rm", "printf", "grep", "id", "true", "mkdir", "ls")
+MYINIT_BINS = ("svscan", "supervise", "sv")  # herd's binaries in the root's /usr/bin (static)
+MYINIT_SERVICES = 10  # /etc/service/s00 … s09, each trapping TERM; the last one has a log/
+MYINIT_STUBBORN = "stubborn"  # the extra service that ignores TERM, in the stubborn variants
+MYINIT_KILL_PROCESS_TIMEOUT = "3"  # as in phusion's measured 3.84 s (../shared/reference/peers.md §4)
+MYINIT_UP_BOUND_S = 15.0  # my_init spawned → every service up
+MYINIT_STOP_BOUND_S = 15.0  # SIGTERM → my_init exited (herd's longest expected: 3 s + 5 s)
+MYINIT_CMD_BOUND_S = 15.0  # `my_init -- sh -c 'exit 3'` spawned → exited
+MYINIT_PATH = "/usr/bin:/bin:/sbin"  # my_init's whole environment, plus the variant's timeouts
 
 
 @dataclass(frozen=True)
@@ -225,6 +248,7 @@ class Config:
     log_bytes: int  # per throughput run, a multiple of LOG_LINE
     log_window_s: float
     writer_trials: int
+    myinit_trials: int = 5  # each of: 4 stop variants, the main command, the namespace baseline
 
 
 FULL = Config(quick=False, mem_trials=10, many_trials=3, wakeup_window_s=20.0, restart_trials=5,
@@ -232,15 +256,15 @@ FULL = Config(quick=False, mem_trials=10, many_trials=3, wakeup_window_s=20.0, r
               overhead_calls=100, sv_trials=10, sv_status_per_trial=3, pickup_trials=10,
               pickup_untriggered_trials=1, pickup_cap_s=240.0, start_trials=3, stop_trials=3,
               scan_window_s=20.0, scan_mem_trials=5, zombie_trials=3, log_trials=3, log_bytes=200_000_000,
-              log_window_s=20.0, writer_trials=3)
+              log_window_s=20.0, writer_trials=3, myinit_trials=5)
 QUICK = Config(quick=True, mem_trials=2, many_trials=1, wakeup_window_s=3.0, restart_trials=2,
                restart_per_trial=1, crash_trials=1, crash_per_trial=3, control_trials=1, control_per_trial=2,
                overhead_calls=100, sv_trials=3, sv_status_per_trial=2, pickup_trials=2,
                pickup_untriggered_trials=1, pickup_cap_s=60.0, start_trials=1, stop_trials=1,
                scan_window_s=3.0, scan_mem_trials=1, zombie_trials=1, log_trials=2, log_bytes=20_000_000,
-              log_window_s=3.0, writer_trials=2)
+              log_window_s=3.0, writer_trials=2, myinit_trials=3)
 
-SECTIONS = ("supervise", "sv", "scanners", "loggers")
+SECTIONS = ("supervise", "sv", "scanners", "loggers", "myinit")
 
 
 class TrialFailed(Exception):
@@ -596,6 +620,8 @@ def section_of(metric: str) -> str:
         return "scanners"
     if metric.startswith("log_"):
         return "loggers"
+    if metric.startswith("myinit_"):
+        return "myinit"
     return "supervise"
 
 
@@ -1598,6 +1624,304 @@ def bench_log_wakeups(h: Harness, cfg: Config, loggers: list[Logger], res: Resul
 
 
 # ---------------------------------------------------------------------------------------------
+# my_init scenarios (herd's svscan called `my_init`, in a phusion/baseimage-style root)
+
+
+@dataclass(frozen=True)
+class MyInitStop:
+    """One shutdown variant: the metric prefix, the extra TERM-ignoring service, my_init's timeouts,
+    and whether s09 has its log/."""
+
+    prefix: str
+    stubborn: bool
+    env: tuple[tuple[str, str], ...]
+    log: bool = True
+
+
+MYINIT_K3 = (("KILL_PROCESS_TIMEOUT", MYINIT_KILL_PROCESS_TIMEOUT),)
+MYINIT_STOPS = (
+    MyInitStop("myinit_stop", False, ()),
+    MyInitStop("myinit_stop_nolog", False, (), log=False),
+    MyInitStop("myinit_stop_k3", False, MYINIT_K3),
+    MyInitStop("myinit_stop_nolog_k3", False, MYINIT_K3, log=False),
+    MyInitStop("myinit_stopx", True, ()),
+    MyInitStop("myinit_stopx_k3", True, MYINIT_K3),
+)
+MYINIT_STARTUP = ["10 FOO=orig", "20 FOO=changed", "rc.local FOO=changed"]  # /out/order after start-up
+
+
+def myinit_preflight(herd: dict[str, str]) -> str | None:
+    """Why the phusion-style root cannot be built (busybox or herd's binaries missing or dynamic), or None."""
+    for name, path in [("busybox", BUSYBOX), *((n, herd.get(n, "")) for n in MYINIT_BINS)]:
+        what = f"`{BUSYBOX}`" if name == "busybox" else f"herd's `{name}` (--herd-dir)"
+        if not path or not os.access(path, os.X_OK):
+            return f"{what} not found" + (": install busybox-static" if name == "busybox"
+                                          else ": build it with `just release`")
+        if elf_linkage(path) != "static":
+            return (f"{what} is not a static executable ({elf_linkage(path)}), and the chroot holds no libraries"
+                    + (": install busybox-static" if name == "busybox" else ": build it with `just release`"))
+    for tool in (UNSHARE, CHROOT):
+        if not os.access(tool, os.X_OK):
+            return f"`{tool}` not found"
+    return None
+
+
+def myinit_bins(h: Harness, herd: dict[str, str]) -> Path:
+    """The root's binaries, once, on the scratch tmpfs: every root hard-links them."""
+    d = h.new_dir("myinit-bins")
+    shutil.copy(BUSYBOX, d / "busybox")
+    for name in (*MYINIT_BINS, "svlog"):
+        if herd.get(name) and elf_linkage(herd[name]) == "static":
+            shutil.copy(herd[name], d / name)
+    if elf_linkage(str(h.stamp)) == "static":
+        shutil.copy(h.stamp, d / "stamp")
+    for f in d.iterdir():
+        f.chmod(0o755)
+    return d
+
+
+def myinit_service(name: str, stubborn: bool, stamp: bool, logged: bool) -> str:
+    """A service as phusion's images write them: it traps TERM (and HUP, INT, QUIT, ABRT), says `NAME up`
+    once the trap is set, and sleeps in `sleep 1 & wait` so that a trapped signal ends the wait at once.
+    The stubborn one ignores TERM."""
+    if stubborn:
+        return f"#!/bin/sh\ntrap '' 15\necho {name} up >> /out/up\nwhile :; do sleep 1 & wait; done\n"
+    return ("#!/bin/sh\n"
+            f"trap 'echo {name} got TERM >> /out/term; exit 0' 1 2 3 6 15\n"
+            f"echo {name} up >> /out/up\n"
+            + ("/usr/bin/stamp /out/upstamps\n" if stamp else "")
+            + (f"echo {name} up\n" if logged else "")
+            + "while :; do sleep 1 & wait; done\n")
+
+
+def phusion_root(h: Harness, bins: Path, stubborn: bool, tag: str, log: bool = True) -> Path:
+    """A fresh phusion/baseimage-style root on tmpfs: busybox, herd's static binaries in /usr/bin,
+    `/sbin/my_init -> /usr/bin/svscan`, /dev/null, the image's start-up scripts (the first one changes
+    the container environment), shutdown scripts and 10 services (the last with a log/)."""
+    root = h.new_dir(tag)
+    for sub in ("bin", "sbin", "usr/bin", "dev", "proc", "tmp", "out/log"):
+        (root / sub).mkdir(parents=True)
+    os.link(bins / "busybox", root / "bin" / "busybox")
+    for applet in BUSYBOX_APPLETS:
+        os.symlink("busybox", root / "bin" / applet)
+    for f in bins.iterdir():
+        if f.name != "busybox":
+            os.link(f, root / "usr" / "bin" / f.name)
+    os.symlink("/usr/bin/svscan", root / "sbin" / "my_init")
+    # busybox sh gives a backgrounded job /dev/null as stdin.
+    os.mknod(root / "dev" / "null", 0o20666, os.makedev(1, 3))
+
+    def put(rel: str, text: str, mode: int = 0o755) -> None:
+        f = root / rel
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(text)
+        f.chmod(mode)
+
+    put("etc/container_environment/FOO", "orig\n", 0o644)
+    put("etc/my_init.d/10_change_env",
+        "#!/bin/sh\necho \"10 FOO=$FOO\" >> /out/order\necho changed > /etc/container_environment/FOO\n")
+    put("etc/my_init.d/20_see_env", "#!/bin/sh\necho \"20 FOO=$FOO\" >> /out/order\n")
+    put("etc/rc.local", "#!/bin/sh\necho \"rc.local FOO=$FOO\" >> /out/order\n")
+    put("etc/my_init.pre_shutdown.d/10", "#!/bin/sh\necho pre >> /out/order\n")
+    put("etc/my_init.post_shutdown.d/10", "#!/bin/sh\necho post >> /out/order\n")
+    stamp = (bins / "stamp").exists()
+    for j in range(MYINIT_SERVICES):
+        name = f"s{j:02d}"
+        logged = log and j == MYINIT_SERVICES - 1
+        if logged:  # log/ first: a supervise looks for it when it starts
+            put(f"etc/service/{name}/log/run", "#!/bin/sh\nexec svlog /out/log\n" if (bins / "svlog").exists()
+                else f"#!/bin/sh\nexec cat >> /out/{name}.log\n")
+        put(f"etc/service/{name}/run", myinit_service(name, False, stamp, logged))
+    if stubborn:
+        put(f"etc/service/{MYINIT_STUBBORN}/run", myinit_service(MYINIT_STUBBORN, True, False, False))
+    return root
+
+
+def lines_of(path: Path) -> list[str]:
+    try:
+        return path.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def spawn_my_init(h: Harness, root: Path, args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """`unshare --pid --fork --mount-proc=ROOT/proc --kill-child chroot ROOT /sbin/my_init ARGS…`, with
+    PATH and `env` only; stdout and stderr to files next to the root."""
+    argv = [UNSHARE, "--pid", "--fork", f"--mount-proc={root / 'proc'}", "--kill-child", CHROOT, str(root),
+            "/sbin/my_init", *args]
+    with open(root.parent / f"{root.name}.stdout", "wb") as out:
+        return h.spawn(argv, root.parent / f"{root.name}.stderr", stdout=out, env={"PATH": MYINIT_PATH, **env})
+
+
+def my_init_pid(p: subprocess.Popen, errlog: Path, deadline: float) -> int:
+    """The host pid of my_init (unshare's child once it has exec'd chroot, then /sbin/my_init)."""
+    found: list[int] = []
+
+    def ready() -> bool:
+        if p.poll() is not None:
+            raise TrialFailed(f"my_init exited with {p.returncode} during start-up{stderr_tail(errlog)}")
+        for c in proc_children_map().get(p.pid, []):
+            try:
+                argv0 = Path(f"/proc/{c}/cmdline").read_bytes().split(b"\0")[0]
+            except OSError:
+                continue
+            if argv0 == b"/sbin/my_init":
+                found.append(c)
+                return True
+        return False
+
+    wait_until("my_init to run under unshare", deadline, ready)
+    return found[0]
+
+
+def comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def finish(h: Harness, p: subprocess.Popen) -> None:
+    """Kills `p`'s tree if it still runs; a reaped pid is never signalled (it may have been reused)."""
+    if p.returncode is None and p.poll() is None:
+        h.stop(p)
+    else:
+        h.live.pop(p.pid, None)
+        h.reap_orphans()
+
+
+def bench_myinit(h: Harness, cfg: Config, herd: dict[str, str], res: Results) -> None:
+    """herd's my_init as PID 1 of a phusion-style chroot: shutdown (MYINIT_STOPS), memory of PID 1 and its
+    supervisors, `my_init -- sh -c 'exit 3'`, and the namespace + chroot cost alone."""
+    why = myinit_preflight(herd)
+    if why:
+        res.extra["myinit_skipped"] = why
+        res.extra["myinit_failed"] = True
+        print(f"bench: myinit: fatal: {why}; section skipped", file=sys.stderr)
+        return
+    print(f"bench: my_init in a phusion-style root, {cfg.myinit_trials} trials (each stop bounded at "
+          f"{MYINIT_STOP_BOUND_S:g} s)", file=sys.stderr)
+    bins = myinit_bins(h, herd)
+    res.extra["myinit_root"] = {"binaries": sorted(f.name for f in bins.iterdir()),
+                                "log": "svlog" if (bins / "svlog").exists() else "cat",
+                                "up_stamps": (bins / "stamp").exists()}
+    herd_init = Scanner("herd", "herd `my_init`", herd["svscan"])
+    skip: set[str] = set()
+
+    def stop(v: MyInitStop, i: int) -> None:
+        root = phusion_root(h, bins, v.stubborn, v.prefix.replace("_", "-"), v.log)
+        errlog = root.parent / f"{root.name}.stderr"
+        n = MYINIT_SERVICES + v.stubborn
+        t_spawn = time.monotonic_ns()
+        p = spawn_my_init(h, root, [], dict(v.env))
+        try:
+            deadline = time.monotonic() + MYINIT_UP_BOUND_S
+            init = my_init_pid(p, errlog, deadline)
+
+            def up() -> bool:
+                if p.poll() is not None:
+                    raise TrialFailed(f"my_init exited with {p.returncode}{stderr_tail(errlog)}")
+                return len(set(lines_of(root / "out" / "up"))) >= n
+
+            try:
+                wait_until(f"{n} services up", deadline, up)
+            except TrialFailed as e:
+                got = len(set(lines_of(root / "out" / "up")))
+                raise TrialFailed(f"{e} ({got} of {n}){stderr_tail(errlog)}") from None
+            order = lines_of(root / "out" / "order")
+            res.add("myinit_startup_ok", "herd", order == MYINIT_STARTUP)
+            if v.prefix == "myinit_stop":
+                stamps = read_stamps(root / "out" / "upstamps")
+                if len(stamps) >= MYINIT_SERVICES:
+                    res.add("myinit_up_ms", "herd", (max(stamps) - t_spawn) / 1e6)
+            time.sleep(STOP_SETTLE_S)
+            if p.poll() is not None:
+                raise TrialFailed(f"my_init exited with {p.returncode}{stderr_tail(errlog)}")
+            if v.prefix == "myinit_stop":
+                sups = [c for c in proc_children_map().get(init, []) if comm(c) == "supervise"]
+                m = smaps_rollup(init)
+                pss = [smaps_rollup(s)["pss"] for s in sups]
+                res.add("myinit_rss", "herd", m["rss"])
+                res.add("myinit_pss", "herd", m["pss"])
+                res.add("myinit_pss_total", "herd", m["pss"] + sum(pss))
+                if pss:
+                    res.add("myinit_pss_supervise", "herd", statistics.mean(pss))
+                res.add("myinit_supervisors", "herd", len(sups))
+            t0 = time.monotonic_ns()
+            os.kill(init, signal.SIGTERM)
+            t1 = wait_exit_ns(p, MYINIT_STOP_BOUND_S)
+            clean = len({x for x in lines_of(root / "out" / "term") if x.endswith(" got TERM")})
+            if t1 is None:
+                res.bound(f"{v.prefix}_ms", "herd", i, MYINIT_STOP_BOUND_S,
+                          f"my_init still running {MYINIT_STOP_BOUND_S:g} s after SIGTERM ({clean} TERM "
+                          "handlers run by then); namespace SIGKILLed")
+                skip.add(v.prefix)
+                os.kill(init, signal.SIGKILL)  # the kernel kills the rest of the namespace
+                if wait_exit_ns(p, 5) is None:
+                    raise TrialFailed("the namespace did not go away after SIGKILL to its init")
+                res.add(f"{v.prefix}_clean", "herd", clean)
+                res.add(f"{v.prefix}_rc", "herd", f"SIGKILLed after {MYINIT_STOP_BOUND_S:g} s")
+                return
+            rc = p.returncode
+            res.add(f"{v.prefix}_ms", "herd", (t1 - t0) / 1e6)
+            res.add(f"{v.prefix}_clean", "herd", clean)
+            res.add(f"{v.prefix}_rc", "herd", rc if rc >= 0 else f"signal {-rc}")
+            after = lines_of(root / "out" / "order")[len(order):]
+            res.add(f"{v.prefix}_scripts", "herd", ", ".join(after) or "none")
+            res.extra.setdefault("myinit_stderr", {}).setdefault(v.prefix, errlog.read_text(errors="replace"))
+        finally:
+            finish(h, p)
+            shutil.rmtree(root, ignore_errors=True)
+
+    def command(i: int, log: bool) -> None:
+        prefix = "myinit_cmd" if log else "myinit_cmd_nolog"
+        root = phusion_root(h, bins, False, prefix.replace("_", "-"), log)
+        errlog = root.parent / f"{root.name}.stderr"
+        t0 = time.monotonic_ns()
+        p = spawn_my_init(h, root, ["--", "sh", "-c", "exit 3"], {})
+        try:
+            t1 = wait_exit_ns(p, MYINIT_CMD_BOUND_S)
+            if t1 is None:
+                res.bound(f"{prefix}_ms", "herd", i, MYINIT_CMD_BOUND_S, "my_init still running")
+                skip.add(prefix)
+                return
+            rc = p.returncode
+            res.add(f"{prefix}_ms", "herd", (t1 - t0) / 1e6)
+            res.add(f"{prefix}_rc", "herd", rc if rc >= 0 else f"signal {-rc}")
+            res.add(f"{prefix}_up", "herd", len(set(lines_of(root / "out" / "up"))))
+            res.add(f"{prefix}_clean", "herd", len(set(lines_of(root / "out" / "term"))))
+            res.extra.setdefault("myinit_stderr", {}).setdefault(prefix, errlog.read_text(errors="replace"))
+        finally:
+            finish(h, p)
+            shutil.rmtree(root, ignore_errors=True)
+
+    def baseline(i: int) -> None:
+        """The same namespace and chroot, running busybox `true`: what every figure above includes."""
+        root = phusion_root(h, bins, False, "myinit-true")
+        t0 = time.monotonic_ns()
+        argv = [UNSHARE, "--pid", "--fork", f"--mount-proc={root / 'proc'}", "--kill-child", CHROOT, str(root),
+                "/bin/true"]
+        p = h.spawn(argv, root.parent / f"{root.name}.stderr", env={"PATH": MYINIT_PATH})
+        try:
+            t1 = wait_exit_ns(p, 5)
+            if t1 is None or p.returncode != 0:
+                raise TrialFailed(f"unshare … chroot ROOT /bin/true: {p.returncode}")
+            res.add("myinit_ns_ms", "harness", (t1 - t0) / 1e6)
+        finally:
+            finish(h, p)
+            shutil.rmtree(root, ignore_errors=True)
+
+    jobs = [*((v.prefix, lambda i, v=v: stop(v, i)) for v in MYINIT_STOPS),
+            ("myinit_cmd", lambda i: command(i, True)), ("myinit_cmd_nolog", lambda i: command(i, False)),
+            ("myinit_ns", baseline)]
+    for i in range(cfg.myinit_trials):
+        for name, job in rotated(jobs, i):
+            if name in skip:
+                continue
+            trial(res, f"{name}_ms", herd_init, i, lambda job=job, i=i: job(i))
+
+
+# ---------------------------------------------------------------------------------------------
 # Setup and report
 
 
@@ -1756,6 +2080,69 @@ SCAN_ROWS = [
 ]
 
 
+MYINIT_ROWS = [
+    (f"PID 1, {MYINIT_SERVICES} services that trap TERM (one with a `log/`): SIGTERM → my_init exited, median (ms)",
+     "myinit_stop_ms", "median", 1),
+    ("… p90 (ms)", "myinit_stop_ms", "p90", 1),
+    (f"… services that ran their TERM handler (of {MYINIT_SERVICES}), median", "myinit_stop_clean", "median", 0),
+    ("… exit status of my_init", "myinit_stop_rc", "values", 0),
+    ("… shutdown scripts that ran", "myinit_stop_scripts", "values", 0),
+    ("The same tree without the `log/`: SIGTERM → my_init exited, median (ms)", "myinit_stop_nolog_ms", "median", 1),
+    ("… p90 (ms)", "myinit_stop_nolog_ms", "p90", 1),
+    ("… exit status of my_init", "myinit_stop_nolog_rc", "values", 0),
+    (f"`KILL_PROCESS_TIMEOUT={MYINIT_KILL_PROCESS_TIMEOUT}`, the tree with the `log/`: SIGTERM → my_init exited, "
+     "median (ms)", "myinit_stop_k3_ms", "median", 1),
+    ("… p90 (ms)", "myinit_stop_k3_ms", "p90", 1),
+    (f"… services that ran their TERM handler (of {MYINIT_SERVICES}), median", "myinit_stop_k3_clean", "median", 0),
+    ("… exit status of my_init", "myinit_stop_k3_rc", "values", 0),
+    (f"`KILL_PROCESS_TIMEOUT={MYINIT_KILL_PROCESS_TIMEOUT}`, the tree without the `log/`: SIGTERM → my_init "
+     "exited, median (ms)", "myinit_stop_nolog_k3_ms", "median", 1),
+    ("… p90 (ms)", "myinit_stop_nolog_k3_ms", "p90", 1),
+    ("… exit status of my_init", "myinit_stop_nolog_k3_rc", "values", 0),
+    ("Plus one service that ignores TERM, default settings: SIGTERM → my_init exited, median (ms)",
+     "myinit_stopx_ms", "median", 0),
+    ("… p90 (ms)", "myinit_stopx_ms", "p90", 0),
+    (f"… services that ran their TERM handler (of {MYINIT_SERVICES}), median", "myinit_stopx_clean", "median", 0),
+    ("… exit status of my_init", "myinit_stopx_rc", "values", 0),
+    ("… shutdown scripts that ran", "myinit_stopx_scripts", "values", 0),
+    (f"Plus one service that ignores TERM, `KILL_PROCESS_TIMEOUT={MYINIT_KILL_PROCESS_TIMEOUT}`: SIGTERM → my_init "
+     "exited, median (ms)", "myinit_stopx_k3_ms", "median", 0),
+    ("… p90 (ms)", "myinit_stopx_k3_ms", "p90", 0),
+    (f"… services that ran their TERM handler (of {MYINIT_SERVICES}), median", "myinit_stopx_k3_clean", "median", 0),
+    ("… exit status of my_init", "myinit_stopx_k3_rc", "values", 0),
+    ("… shutdown scripts that ran", "myinit_stopx_k3_scripts", "values", 0),
+    (f"PID 1 (my_init) RSS, {MYINIT_SERVICES} services up (KiB)", "myinit_rss", "median", 0),
+    (f"PID 1 (my_init) PSS, {MYINIT_SERVICES} services up (KiB)", "myinit_pss", "median", 0),
+    (f"PSS of my_init + its {MYINIT_SERVICES} `supervise` processes (KiB)", "myinit_pss_total", "median", 0),
+    ("… per `supervise` (KiB)", "myinit_pss_supervise", "median", 0),
+    (f"Spawn → all {MYINIT_SERVICES} services up (2 start-up scripts and rc.local first), median (ms)",
+     "myinit_up_ms", "median", 0),
+    ("`my_init -- sh -c 'exit 3'`: spawn → exit, median (ms)", "myinit_cmd_ms", "median", 0),
+    ("… p90 (ms)", "myinit_cmd_ms", "p90", 0),
+    ("… exit status of my_init", "myinit_cmd_rc", "values", 0),
+    ("The same without the `log/`: spawn → exit, median (ms)", "myinit_cmd_nolog_ms", "median", 0),
+    ("… p90 (ms)", "myinit_cmd_nolog_ms", "p90", 0),
+    ("… exit status of my_init", "myinit_cmd_nolog_rc", "values", 0),
+]
+
+MYINIT_PHUSION_LABEL = "phusion `my_init` (documented, not measured here)"
+# phusion's figures, from ../shared/reference/peers.md §4 (phusion's my_init read from master and run
+# elsewhere, one TERM-trapping service): keyed like the summary (metric, or metric_stat).
+MYINIT_PHUSION = {
+    "myinit_stop_ms": "≈ 30 s with one TERM-trapping service (defaults: `KILL_PROCESS_TIMEOUT` 30 s + "
+                      "`KILL_ALL_PROCESSES_TIMEOUT` 30 s), so Docker SIGKILLs it at 10 s",
+    "myinit_stop_rc_values": "2 (always, after SIGTERM)",
+    "myinit_stop_scripts_values": "pre, post",
+    "myinit_stop_k3_ms": "3840 (one TERM-trapping service)",
+    "myinit_stop_k3_rc_values": "2",
+    "myinit_stopx_ms": "no figure: the defaults allow 30 s + 30 s, past Docker's SIGKILL at 10 s "
+                       "(baseimage-docker#506)",
+    "myinit_rss": "11.8 MB (Python 3; runsvdir and each runsv extra)",
+    "myinit_cmd_rc_values": "3",
+    "myinit_cmd_nolog_rc_values": "3",
+}
+
+
 def log_rows(cfg: Config) -> list:
     mb = f"{cfg.log_bytes / 1e6:g}"
     t = cfg.log_trials
@@ -1876,10 +2263,15 @@ def render_md(meta: dict, cfg: Config, flavors: list[Flavor], scanners: list[Sca
     L.append(f"- Reproduce (as root, from the repository root): `{REPRODUCE}`"
              + (f" (this run: `{meta['argv']}`)" if meta.get("argv") else ""))
     L.append(f"- Wall time of this run: {meta['elapsed_s']:.0f} s. Raw samples: `docs/benchmarks.json`.")
+    if meta.get("report_only"):
+        L.append(f"- This report was regenerated from `{meta['report_only']}` (`--report-only`, "
+                 f"{meta.get('report_date', '')}): the measurements are those of the run above.")
     L.append("")
     L.append("## General notes")
     L.append("")
     render_notes(L, meta["notes"] + general_notes(cfg, flavors, scanners, res))
+    render_goals(L, res)
+    render_sizes(L, res)
 
     L.append("## supervise")
     L.append("")
@@ -1940,7 +2332,327 @@ def render_md(meta: dict, cfg: Config, flavors: list[Flavor], scanners: list[Sca
     else:
         L.append("Not run in this invocation (`--sections`, or no logger found).")
         L.append("")
+
+    L.append("## my_init (phusion/baseimage)")
+    L.append("")
+    if "myinit" in sections and "myinit_skipped" not in res.extra:
+        columns = [("herd", "herd `my_init`"), ("phusion", MYINIT_PHUSION_LABEL)]
+        shown = {k: {**v, "phusion": MYINIT_PHUSION.get(k)} for k, v in summary["myinit"].items()}
+        render_table(L, res, MYINIT_ROWS, columns, shown)
+        L.append("### Notes")
+        L.append("")
+        render_notes(L, myinit_notes(cfg, res) + section_issues(res, "myinit"))
+    else:
+        L.append(f"Not run in this invocation: {res.extra['myinit_skipped']}." if "myinit_skipped" in res.extra
+                 else "Not run in this invocation (`--sections`).")
+        L.append("")
     return "\n".join(L)
+
+
+def myinit_notes(cfg: Config, res: Results) -> list[str]:
+    notes = []
+    root = res.extra.get("myinit_root", {})
+    log = ("herd's `svlog /out/log`" if root.get("log") == "svlog" else "busybox `cat >> /out/s09.log`")
+    notes.append(
+        "The root (a fresh one per trial, on tmpfs under /dev/shm; the binaries hard-linked from one copy): "
+        "static busybox (`/bin/busybox` of busybox-static) with its applets linked in /bin; herd's static "
+        f"`{'`, `'.join(MYINIT_BINS)}`" + (" and `svlog`" if "svlog" in root.get("binaries", []) else "")
+        + " in /usr/bin (the snapshot of the general notes; no libraries in the root); "
+        "`/sbin/my_init -> /usr/bin/svscan`; `/dev/null` (busybox sh gives a background job /dev/null as stdin); "
+        "`/etc/container_environment/FOO` = `orig`; `/etc/my_init.d/10_change_env` (writes `changed` to that "
+        "file) and `20_see_env`, then `/etc/rc.local`, each logging the `FOO` it sees; "
+        "`/etc/my_init.pre_shutdown.d/10` and `/etc/my_init.post_shutdown.d/10`, logging `pre` and `post`; "
+        f"{MYINIT_SERVICES} services `/etc/service/s00` … `s{MYINIT_SERVICES - 1:02d}` whose `run` is "
+        "`#!/bin/sh`, `trap 'echo NAME got TERM >> /out/term; exit 0' 1 2 3 6 15`, `echo NAME up >> /out/up`, "
+        "then `while :; do sleep 1 & wait; done`; "
+        f"`s{MYINIT_SERVICES - 1:02d}` also has `log/run` = `exec` {log}. The TERM-ignoring variants add "
+        f"`/etc/service/{MYINIT_STUBBORN}` with `trap '' 15` instead.")
+    ok = res.get("myinit_startup_ok", "herd")
+    if ok:
+        notes.append(
+            "Run as `unshare --pid --fork --mount-proc=ROOT/proc --kill-child chroot ROOT /sbin/my_init` with "
+            f"`PATH={MYINIT_PATH}` and nothing else in the environment (plus `KILL_PROCESS_TIMEOUT` in its "
+            "variants), stdout and stderr to files. Start-up went as phusion's does (10_change_env saw "
+            "`FOO=orig`, 20_see_env and rc.local `FOO=changed`, before any service) in "
+            f"{sum(1 for x in ok if x)} of {len(ok)} trials.")
+    notes.append(
+        f"Shutdown ({cfg.myinit_trials} trial(s) per variant, the variants in a rotating order): the harness waits "
+        f"(bounded at {MYINIT_UP_BOUND_S:g} s) until every service has written its `up` line, then "
+        f"{STOP_SETTLE_S:g} s more, sends SIGTERM to my_init (its host pid) and times until the unshare process "
+        "exits (it does when its child, the namespace's init, has exited), seen through a pidfd, as in the "
+        "scanners' PID-1 shutdown above. Each stop is bounded at "
+        f"{MYINIT_STOP_BOUND_S:g} s. TERM handlers = distinct `NAME got TERM` lines; exit status = unshare's, "
+        "which passes on my_init's; shutdown scripts = the `pre`/`post` lines written after the SIGTERM.")
+    notes.append(
+        "Timeouts: with neither `KILL_PROCESS_TIMEOUT` nor `KILL_ALL_PROCESSES_TIMEOUT` set, herd's my_init has "
+        "one 7 s bound for the whole stop (at the bound everything left is SIGKILLed, exit 124). With "
+        f"`KILL_PROCESS_TIMEOUT={MYINIT_KILL_PROCESS_TIMEOUT}` alone, the services get "
+        f"{MYINIT_KILL_PROCESS_TIMEOUT} s; "
+        "then the post-shutdown scripts run, everything left gets SIGTERM and SIGCONT, and "
+        "`KILL_ALL_PROCESSES_TIMEOUT` (5 s when unset) later what is still there is SIGKILLed: a service that "
+        f"ignores TERM is killed at {MYINIT_KILL_PROCESS_TIMEOUT} + 5 = "
+        f"{int(MYINIT_KILL_PROCESS_TIMEOUT) + 5} s (docs/migrating-from-phusion.md). phusion's sequence "
+        "(../shared/reference/peers.md §4): pre-shutdown scripts, `sv -w $KILL_PROCESS_TIMEOUT force-stop` of every "
+        "service, SIGTERM to runsvdir, `sv status` polled every 0.1 s, post-shutdown scripts, then `kill(-1, "
+        "SIGTERM)` and up to `KILL_ALL_PROCESSES_TIMEOUT` before SIGKILL; 30 s and 30 s by default.")
+    stop, nolog = median(res.get("myinit_stop_ms", "herd")), median(res.get("myinit_stop_nolog_ms", "herd"))
+    if stop is not None and nolog is not None:
+        notes.append(
+            f"The `log/` costs the stop {fmt(stop - nolog, 0)} ms here ({fmt(stop, 1)} ms with it, {fmt(nolog, 1)} ms "
+            f"without): when s{MYINIT_SERVICES - 1:02d}'s trap runs `exit 0`, the `sleep 1` it started in the "
+            "background lives on (reparented to my_init) and still holds the log pipe as its stdout, so the logger "
+            "reads EOF, and that service's `supervise` exits, only when the `sleep` ends by itself: up to 1 s, about "
+            f"0.8 s here since the SIGTERM comes {STOP_SETTLE_S:g} s into the services' life. runit's runsv also "
+            "waits for its logger's EOF. my_init signals leftover processes only once every `supervise` is gone, so a "
+            "long-lived background child of a logged service holds the stop until the bound: with `sleep 100 &` "
+            "in that `run` (checked by hand) the stop took 7.0 s and my_init exited 124 without running the "
+            "post-shutdown script.")
+    notes.append(
+        "With the default bound, a service that ignores TERM keeps the services' stage going until the bound, "
+        "where everything left is SIGKILLed and my_init exits 124: the post-shutdown scripts do not run "
+        "(\"shutdown scripts that ran\"). With `KILL_PROCESS_TIMEOUT` they run when the services' phase ends.")
+    errs = res.extra.get("myinit_stderr", {})
+    if errs.get("myinit_stopx"):
+        warn = [x for x in errs["myinit_stopx"].splitlines() if not x.startswith("***")]
+        if warn:
+            notes.append(f"my_init's stderr in the TERM-ignoring variant ends with `{warn[-1]}` (progress lines "
+                         "`*** …` as phusion's; full texts under `extra.myinit_stderr` in the JSON).")
+    notes.append(
+        f"Memory (in the default variant's trials, just before the SIGTERM, {MYINIT_SERVICES} services and the "
+        "logger up): `Rss` and `Pss` from `/proc/PID/smaps_rollup` of my_init, and of each of its children named "
+        "`supervise` (herd's supervise runs `log/run` itself: one process per service). The binaries are on "
+        "tmpfs here, so their text pages count as dirty and private dirty is not reported (RSS and PSS do not "
+        "depend on it). phusion's 11.8 MB is the RSS of its Python my_init alone; its runsvdir and one runsv per "
+        "service come on top.")
+    counts = "; ".join(
+        f"{label}: up {fmt(median(res.get(f'{k}_up', 'herd')), 0)} of {MYINIT_SERVICES}, TERM handlers run "
+        f"{fmt(median(res.get(f'{k}_clean', 'herd')), 0)}"
+        for k, label in (("myinit_cmd", "with the `log/`"), ("myinit_cmd_nolog", "without"))
+        if res.get(f"{k}_up", "herd"))
+    notes.append(
+        f"Main command: `my_init -- sh -c 'exit 3'` in the same tree, and in the tree without the `log/` (each "
+        f"bounded at {MYINIT_CMD_BOUND_S:g} s), timed from just before the unshare process is spawned to its exit: "
+        "start-up scripts, the services started, `sh` run and exited at once, then the whole stop (with the "
+        "`log/` effect above: the `sleep 1` of s09 has just started). Services by the time my_init exited, "
+        f"medians: {counts or 'none recorded'}. \"Spawn → all services up\" is from the same kind of spawn to the "
+        "last service's stamp (the stamp helper, static, copied into the root and run by each `run` after its "
+        "`up` line), in the default variant.")
+    ns = res.get("myinit_ns_ms", "harness")
+    if ns:
+        notes.append(
+            f"Part of every spawn-to-exit figure: the namespace and chroot alone (`unshare … chroot ROOT /bin/true` "
+            f"in the same kind of root) take {fmt(median(ns), 1)} ms median (p90 {fmt(p90(ns), 1)} ms) here.")
+    notes.append(
+        "phusion's column is not measured here: there is no phusion my_init on this machine (a Python script in "
+        "phusion's Docker image, which the harness does not fetch). Its figures come from "
+        "`../shared/reference/peers.md` §4 (phusion's my_init read from master, then run elsewhere with its paths "
+        "moved to /tmp, with one TERM-trapping service): 30 s + 30 s default timeouts (its README admits Docker "
+        "kills at 10 s; the same setup takes about 30 s), 3.84 s with `KILL_PROCESS_TIMEOUT=3` and exit 2, exit 2 "
+        "after any SIGTERM, `sh -c 'exit 3'` gives 3, ~11.8 MB RSS.")
+    return notes
+
+
+def goal_rows(res: Results) -> list[tuple[str, str, str, str]]:
+    """(goal, measured, verdict, JSON keys) per goal of issue 8, from this run's samples."""
+    none = "not measured in this run"
+    rows = []
+
+    def verdict(ok: bool, miss: str) -> str:
+        return "met" if ok else f"**missed** by {miss}"
+
+    def rng(xs: list) -> str:
+        return f"{fmt(min(xs), 1)}–{fmt(max(xs), 1)} ms"
+
+    xs = res.get("scan_pickup_ms", "herd")
+    g = "Pickup of a new service, p90 ≤ 20 ms (herd `svscan`)"
+    keys = "`scan_pickup_ms`"
+    if xs:
+        v = p90(xs)
+        rows.append((g, f"{fmt(v, 1)} ms (p90 of {len(xs)}; median {fmt(median(xs), 1)} ms)",
+                     verdict(v <= 20, f"{fmt(v - 20, 1)} ms"), keys))
+    else:
+        rows.append((g, none, "—", keys))
+
+    g = f"`sv -w {SV_WAIT} restart` ≤ 20 ms (herd `sv`, median)"
+    keys = "`sv_restart_ms`"
+    hh, hr = res.get("sv_restart_ms", "herd-sv:herd"), res.get("sv_restart_ms", "herd-sv:runit")
+    if hh:
+        v = median(hh)
+        also = f"; {fmt(median(hr), 1)} ms against runit's `runsv`" if hr else ""
+        rows.append((g, f"{fmt(v, 1)} ms, herd `sv` → herd `supervise`, median of {len(hh)} (p90 "
+                        f"{fmt(p90(hh), 1)} ms){also}", verdict(v <= 20, f"{fmt(v - 20, 1)} ms"), keys))
+    else:
+        rows.append((g, none, "—", keys))
+
+    g = f"Start of {START_SIZES[-1]} services in ≤ half of runsvdir's time"
+    keys = f"`scan_start{START_SIZES[-1]}_ms`"
+    h_, r_ = res.get(f"scan_start{START_SIZES[-1]}_ms", "herd"), res.get(f"scan_start{START_SIZES[-1]}_ms", "runit")
+    if h_ and r_:
+        a, b = median(h_), median(r_)
+        rows.append((g, f"{fmt(a, 0)} ms vs runsvdir's {fmt(b, 0)} ms ({a / b:.2f}×), medians",
+                     verdict(a <= b / 2, f"{fmt(a - b / 2, 0)} ms (half of runsvdir's is {fmt(b / 2, 0)} ms)"), keys))
+    else:
+        rows.append((g, none + (" (no runsvdir figure)" if h_ else ""), "—", keys))
+
+    g = f"PID 1, {STOP_SERVICES} services: {STOP_SERVICES}/{STOP_SERVICES} clean shutdown in ≤ s6-svscan's time"
+    keys = "`scan_stop_ms`, `scan_stop_clean`"
+    h_, s_ = res.get("scan_stop_ms", "herd"), res.get("scan_stop_ms", "s6")
+    clean = res.get("scan_stop_clean", "herd")
+    if h_ and s_ and clean:
+        a, b, c = median(h_), median(s_), min(clean)
+        ok_t, ok_c = a <= b, c == STOP_SERVICES
+        miss = []
+        if not ok_t:
+            miss.append(f"{fmt(a - b, 0)} ms (medians of {len(h_)} and {len(s_)} trials; herd {rng(h_)}, "
+                        f"s6 {rng(s_)})")
+        if not ok_c:
+            miss.append(f"{STOP_SERVICES - c} unclean stop(s)")
+        measured = f"{fmt(a, 0)} ms vs s6-svscan's {fmt(b, 0)} ms (medians); clean {c}/{STOP_SERVICES} " + (
+            "in every trial" if ok_c else "in the worst trial")
+        rows.append((g, measured, "met" if ok_t and ok_c else "**missed** by " + " and ".join(miss), keys))
+    else:
+        rows.append((g, none + (" (no s6-svscan figure)" if h_ else ""), "—", keys))
+
+    bound_ms = DEFAULT_STOP_S * 1000
+    g = (f"PID 1, {STOP_SERVICES} services, one ignores TERM: exit within the bound + 0.2 s "
+         f"({DEFAULT_STOP_S:g} s, svscan's default) with {STOP_SERVICES - 1}/{STOP_SERVICES} clean")
+    keys = "`scan_stopx_ms`, `scan_stopx_clean`"
+    h_, clean = res.get("scan_stopx_ms", "herd"), res.get("scan_stopx_clean", "herd")
+    if h_ and clean:
+        worst, c = max(h_), min(clean)
+        ok_t, ok_c = worst <= bound_ms + 200, c == STOP_SERVICES - 1
+        miss = ([] if ok_t else [f"{fmt(worst - bound_ms - 200, 0)} ms"]) + \
+               ([] if ok_c else [f"{STOP_SERVICES - 1 - c} unclean stop(s)"])
+        rows.append((g, f"{fmt(worst, 0)} ms at worst ({len(h_)} trials, median {fmt(median(h_), 0)} ms); "
+                        f"clean TERMs {c} of the {STOP_SERVICES - 1} that trap it, at worst",
+                     "met" if ok_t and ok_c else "**missed** by " + " and ".join(miss), keys))
+    else:
+        rows.append((g, none, "—", keys))
+
+    g = "PSS per supervisor ≤ 100 KiB (100 running at once)"
+    keys = "`pss_many_100`, `pss_nolog`"
+    xs, lone = res.get("pss_many_100", "herd"), res.get("pss_nolog", "herd")
+    if xs:
+        v = median(xs)
+        rows.append((g, f"{fmt(v, 0)} KiB per `supervise` with 100 at once"
+                        + (f"; a lone instance: {fmt(median(lone), 0)} KiB (static: its text is shared with no "
+                           "other process)" if lone else ""), verdict(v <= 100, f"{fmt(v - 100, 0)} KiB"), keys))
+    else:
+        rows.append((g, none, "—", keys))
+
+    g = "0 idle wakeups (supervise and scanner)"
+    keys = "`wakeups`, `scan_wakeups_min`, `scan_wakeups_self_min`"
+    sup, scan, own = (res.get(k, "herd") for k in ("wakeups", "scan_wakeups_min", "scan_wakeups_self_min"))
+    if sup or scan:
+        parts, bad = [], []
+        for label, xs_, unit in (("`supervise`", sup, "per 20 s"),
+                                 (f"`svscan` + its {SCAN_SERVICES} `supervise`", scan, "per minute"),
+                                 ("`svscan` alone", own, "per minute")):
+            if xs_:
+                parts.append(f"{label} {fmt(median(xs_), 1)} {unit}")
+                if median(xs_) > 0:
+                    bad.append(f"{label} {fmt(median(xs_), 1)} {unit}")
+            else:
+                parts.append(f"{label} not measured")
+        done = bool(sup and scan)
+        rows.append((g, "; ".join(parts), ("met" if done else "met where measured") if not bad else
+                     "**missed**: " + ", ".join(bad), keys))
+    else:
+        rows.append((g, none, "—", keys))
+
+    g = f"PID 1: 0 zombies {ZOMBIE_CHECK_S:g} s after {ORPHANS} orphans, and all reaped within 100 ms"
+    keys = "`scan_zombies_2s`, `scan_zombies_gone_ms`"
+    z, gone = res.get("scan_zombies_2s", "herd"), res.get("scan_zombies_gone_ms", "herd")
+    if z and gone:
+        zw, gw = max(z), max(gone)
+        miss = ([] if zw == 0 else [f"{zw} zombie(s) at {ZOMBIE_CHECK_S:g} s"]) + \
+               ([] if gw <= 100 else [f"{fmt(gw - 100, 0)} ms"])
+        rows.append((g, f"{zw} zombies at {ZOMBIE_CHECK_S:g} s, all reaped {fmt(gw, 0)} ms after the last orphan "
+                        f"(worst of {len(gone)} trials)", "met" if not miss else "**missed** by " + " and ".join(miss),
+                     keys))
+    else:
+        rows.append((g, none, "—", keys))
+
+    g = "`svlog` ≥ 150 MB/s with CPU ≤ s6-log's, 0 lines lost"
+    keys = "`log_mbps`, `log_cpu_s`, `log_lost`, `log_duplicated`, `log_malformed`"
+    mb, cpu, s6cpu = res.get("log_mbps", "herd"), res.get("log_cpu_s", "herd"), res.get("log_cpu_s", "s6")
+    if mb and cpu:
+        lost = sum(sum(res.get(k, "herd")) for k in ("log_lost", "log_duplicated", "log_malformed"))
+        m_, c_ = median(mb), median(cpu)
+        c6 = median(s6cpu) if s6cpu else None
+        miss = ([] if m_ >= 150 else [f"{fmt(150 - m_, 1)} MB/s"]) + \
+               ([] if c6 is None or c_ <= c6 else [f"{fmt(c_ - c6, 2)} s of CPU"]) + \
+               ([] if lost == 0 else [f"{lost} lines lost, duplicated or malformed"])
+        rows.append((g, f"{fmt(m_, 1)} MB/s, CPU {fmt(c_, 2)} s vs s6-log's "
+                        + (f"{fmt(c6, 2)} s" if c6 is not None else "(not measured)")
+                        + f" (medians of {len(mb)}); lost, duplicated or malformed: {lost}",
+                     ("met" if c6 is not None else "met where measured (no s6-log figure)") if not miss
+                     else "**missed** by " + " and ".join(miss), keys))
+    else:
+        rows.append((g, none, "—", keys))
+    return rows
+
+
+def render_goals(L: list[str], res: Results) -> None:
+    L.append("## Goals")
+    L.append("")
+    L.append("The goals of issue 8, checked against this run's samples (a goal whose section was not run says so).")
+    L.append("")
+    L.append("| goal | measured | verdict | from (JSON `samples`) |")
+    L.append("|---|---|---|---|")
+    for g, m, v, k in goal_rows(res):
+        L.append(f"| {g} | {m} | {v} | {k} |")
+    L.append("")
+
+
+# herd binary → its runit equivalent
+RUNIT_EQUIVALENTS = (("svscan", "/usr/bin/runsvdir"), ("supervise", "/usr/bin/runsv"), ("sv", "/usr/bin/sv"),
+                     ("svlog", "/usr/bin/svlogd"), ("chpst", "/usr/bin/chpst"))
+
+
+def binary_sizes(herd_dir: Path) -> dict:
+    """Sizes and linkage of herd's binaries in --herd-dir and of runit's equivalents, and runit's libc."""
+    rows = []
+    for name, peer in RUNIT_EQUIVALENTS:
+        row = {"herd": name, "runit": peer}
+        for side, path in (("herd", herd_dir / name), ("runit", Path(peer))):
+            if os.access(path, os.X_OK):
+                real = os.path.realpath(path)
+                row[f"{side}_bytes"] = os.path.getsize(real)
+                row[f"{side}_linkage"] = elf_linkage(real)
+        rows.append(row)
+    libc = next((w for w in sh(["ldd", "/usr/bin/runsv"]).split() if w.endswith("/libc.so.6")), None)
+    out = {"rows": rows}
+    if libc and os.path.exists(libc):
+        out["libc"] = {"path": libc, "bytes": os.path.getsize(os.path.realpath(libc))}
+    return out
+
+
+def render_sizes(L: list[str], res: Results) -> None:
+    L.append("## Binary sizes")
+    L.append("")
+    sizes = res.extra.get("binary_sizes")
+    if not sizes:
+        L.append("Not recorded in this run (its JSON predates the table).")
+        L.append("")
+        return
+    L.append("| herd | size (KiB) | linkage | runit | size (KiB) | linkage |")
+    L.append("|---|---:|---|---|---:|---|")
+    for r in sizes["rows"]:
+        def kib(side):
+            b = r.get(f"{side}_bytes")
+            return "—" if b is None else f"{b / 1024:.0f}"
+        L.append(f"| `{r['herd']}` | {kib('herd')} | {r.get('herd_linkage', 'not found')} | `{r['runit']}` | "
+                 f"{kib('runit')} | {r.get('runit_linkage', 'not found')} |")
+    L.append("")
+    libc = sizes.get("libc")
+    L.append(f"- herd's from `{sizes.get('herd_dir', '--herd-dir')}`, runit's from the Debian package "
+             "(`dpkg -L runit`); file sizes, 1 KiB = 1024 bytes. herd's binaries are static (glibc linked in: `just release` builds "
+             "them with `+crt-static`, non-PIE), so each one runs alone in a `FROM scratch` image and needs no "
+             "library; runit's are dynamically linked"
+             + (f" and also map `{libc['path']}` ({libc['bytes'] / 1024:.0f} KiB), which every dynamic program "
+                "shares" if libc else "") + ".")
+    L.append("")
 
 
 def fs_of(path: Path) -> str:
@@ -2260,6 +2972,46 @@ def scanner_notes(cfg: Config, scanners: list[Scanner], res: Results) -> list[st
     return notes
 
 
+def summaries(res: Results, cfg: Config, flavors: list[Flavor], scanners: list[Scanner],
+              loggers: list[Logger]) -> dict:
+    return {
+        "supervise": summarize(res, SUPERVISE_ROWS, [fl.key for fl in flavors]),
+        "sv": summarize(res, SV_ROWS, list(res.extra.get("sv_combos", {}))),
+        "scanners": summarize(res, SCAN_ROWS, [sc.key for sc in scanners]),
+        "loggers": summarize(res, log_rows(cfg), [lg.key for lg in loggers]),
+        "myinit": summarize(res, MYINIT_ROWS, ["herd"]),
+    }
+
+
+def report_only(json_path: str, md_path: str) -> int:
+    """Writes the report from a previous run's JSON (no measurement): for changes to the report itself."""
+    try:
+        data = json.loads(Path(json_path).read_text())
+    except (OSError, ValueError) as e:
+        print(f"bench: fatal: unable to read {json_path}: {e}", file=sys.stderr)
+        return 111
+    meta = data["meta"]
+    base = FULL if not meta.get("quick") else QUICK
+    known = {f.name for f in dataclasses.fields(Config)}
+    cfg = dataclasses.replace(base, **{k: v for k, v in meta.get("config", {}).items() if k in known})
+    res = Results(samples=data.get("samples", {}), failures=data.get("failures", []),
+                  bounded=data.get("bounded", []), extra=data.get("extra", {}))
+    herd_dir = ROOT / DEFAULT_HERD_DIR  # labels and command lines only: nothing is run
+
+    def ran(group, keys):
+        return [x for k in keys for x in group if x.key == k]
+
+    flavors = ran(make_flavors(herd_dir), meta.get("flavors", {}))
+    scanners = ran(make_scanners(herd_dir), meta.get("scanners", {}))
+    loggers = ran(make_loggers(herd_dir), meta.get("loggers", {}))
+    meta = {**meta, "report_only": os.path.relpath(os.path.realpath(json_path), ROOT),
+            "report_date": sh(["date", "-u"])}
+    summary = summaries(res, cfg, flavors, scanners, loggers)
+    Path(md_path).write_text(render_md(meta, cfg, flavors, scanners, loggers, res, summary, meta.get("sections", [])))
+    print(f"bench: wrote {md_path} from {json_path}", file=sys.stderr)
+    return 0
+
+
 def interrupt(signum, _frame) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -2274,7 +3026,11 @@ def main() -> int:
     ap.add_argument("--note", action="append", default=[], help="a line for the report's notes (repeatable)")
     ap.add_argument("--only", default="", help="comma-separated flavor keys (herd,runit,daemontools,s6)")
     ap.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of {','.join(SECTIONS)}")
+    ap.add_argument("--report-only", metavar="JSON",
+                    help="measure nothing: write the report (--md) from a previous run's raw samples")
     args = ap.parse_args()
+    if args.report_only:
+        return report_only(args.report_only, args.md)
     cfg = QUICK if args.quick else FULL
     sections = [s for s in args.sections.split(",") if s]
     if not set(sections) <= set(SECTIONS):
@@ -2350,6 +3106,8 @@ def main() -> int:
             res.add("log_binary_kib", lg.key, os.path.getsize(os.path.realpath(lg.path)) / 1024)
             res.extra.setdefault("linkage", {})[f"`{os.path.basename(lg.path)}` ({lg.family})"] = elf_linkage(lg.path)
         res.extra["log_fs"] = fs_of(disk)
+        res.extra["binary_sizes"] = {**binary_sizes(herd_dir), "herd_dir": os.path.relpath(herd_dir, ROOT)
+                                     if herd_dir.is_relative_to(ROOT) else str(herd_dir)}
         for name, path in (("herd", herd_sv), ("runit", SV if os.access(SV, os.X_OK) else None)):
             if path:
                 res.extra.setdefault("linkage", {})[f"`sv` ({name})"] = elf_linkage(path)
@@ -2374,6 +3132,11 @@ def main() -> int:
             bench_log_writer(h, cfg, res)
             bench_log_wakeups(h, cfg, loggers, res)
             bench_log_throughput(h, cfg, loggers, res)
+        if "myinit" in sections:
+            if keep is None or "herd" in keep:
+                bench_myinit(h, cfg, {k: b["copy"] for k, b in res.extra.get("herd_binaries", {}).items()}, res)
+            else:
+                res.extra["myinit_skipped"] = "herd was left out with `--only`"
     except KeyboardInterrupt:
         print("bench: interrupted; cleaning up", file=sys.stderr)
         return 130
@@ -2404,18 +3167,13 @@ def main() -> int:
             "loggers": {lg.key: res.extra.get("herd_binaries", {}).get("svlog", {}).get("source", lg.path)
                         if lg.key == "herd" else lg.path for lg in loggers},
             "config": cfg.__dict__}
-    summary = {
-        "supervise": summarize(res, SUPERVISE_ROWS, [fl.key for fl in flavors]),
-        "sv": summarize(res, SV_ROWS, list(res.extra.get("sv_combos", {}))),
-        "scanners": summarize(res, SCAN_ROWS, [sc.key for sc in scanners]),
-        "loggers": summarize(res, log_rows(cfg), [lg.key for lg in loggers]),
-    }
+    summary = summaries(res, cfg, flavors, scanners, loggers)
     Path(args.json).write_text(json.dumps(
         {"meta": meta, "summary": summary, "samples": res.samples, "failures": res.failures,
          "bounded": res.bounded, "extra": res.extra}, indent=1) + "\n")
     Path(args.md).write_text(render_md(meta, cfg, flavors, scanners, loggers, res, summary, sections))
     print(f"bench: wrote {args.md} and {args.json} in {meta['elapsed_s']:.0f} s", file=sys.stderr)
-    return 0
+    return 1 if res.extra.get("myinit_failed") else 0  # a section asked for could not be set up
 
 
 if __name__ == "__main__":
