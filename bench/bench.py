@@ -2398,19 +2398,17 @@ def myinit_notes(cfg: Config, res: Results) -> list[str]:
     stop, nolog = median(res.get("myinit_stop_ms", "herd")), median(res.get("myinit_stop_nolog_ms", "herd"))
     if stop is not None and nolog is not None:
         notes.append(
-            f"The `log/` costs the stop {fmt(stop - nolog, 0)} ms here ({fmt(stop, 1)} ms with it, {fmt(nolog, 1)} ms "
-            f"without): when s{MYINIT_SERVICES - 1:02d}'s trap runs `exit 0`, the `sleep 1` it started in the "
-            "background lives on (reparented to my_init) and still holds the log pipe as its stdout, so the logger "
-            "reads EOF, and that service's `supervise` exits, only when the `sleep` ends by itself: up to 1 s, about "
-            f"0.8 s here since the SIGTERM comes {STOP_SETTLE_S:g} s into the services' life. runit's runsv also "
-            "waits for its logger's EOF. my_init signals leftover processes only once every `supervise` is gone, so a "
-            "long-lived background child of a logged service holds the stop until the bound: with `sleep 100 &` "
-            "in that `run` (checked by hand) the stop took 7.0 s and my_init exited 124 without running the "
-            "post-shutdown script.")
+            f"With and without the `log/`: {fmt(stop, 1)} ms and {fmt(nolog, 1)} ms. When "
+            f"s{MYINIT_SERVICES - 1:02d}'s trap runs `exit 0`, the `sleep 1` it started in the background lives on "
+            "(re-parented to my_init) and still holds the log pipe as its stdout. While the supervisors stop, svscan "
+            "sends SIGTERM every 10 ms to processes orphaned since the stop began, so that `sleep` ends at once, the "
+            "logger reads EOF and its `supervise` exits (before that sweep existed, this cost up to 1 s here, and a "
+            "`sleep 100 &` held the stop until the bound). Daemons left by start-up scripts are not swept early: "
+            "they are stopped after the services, as phusion does.")
     notes.append(
-        "With the default bound, a service that ignores TERM keeps the services' stage going until the bound, "
-        "where everything left is SIGKILLed and my_init exits 124: the post-shutdown scripts do not run "
-        "(\"shutdown scripts that ran\"). With `KILL_PROCESS_TIMEOUT` they run when the services' phase ends.")
+        "A service that ignores TERM is SIGKILLed by its supervise after three quarters of the bound (5.25 s of "
+        "the default 7 s; with `KILL_PROCESS_TIMEOUT=3`, at 3 s, as phusion's `sv force-stop` would), its logger "
+        "drains, the post-shutdown scripts run, and my_init exits 124.")
     errs = res.extra.get("myinit_stderr", {})
     if errs.get("myinit_stopx"):
         warn = [x for x in errs["myinit_stopx"].splitlines() if not x.startswith("***")]

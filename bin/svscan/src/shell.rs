@@ -1134,10 +1134,11 @@ impl Svscan<'_> {
                     if self.dir.is_some() {
                         self.info(format_args!("Stopping the services..."));
                     }
+                    // The orphans of before, read before any service can make new ones.
+                    let old = self.orphans();
                     for pid in self.table.pids() {
                         let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
                     }
-                    let old = self.orphans();
                     if let Some(s) = self.shutdown.as_mut() {
                         s.old_orphans = old;
                         s.sweep_at = now + SWEEP;
