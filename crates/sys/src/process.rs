@@ -476,7 +476,11 @@ mod tests {
         }
         assert!(found.contains(&(pid.as_raw() as u32)), "{found:?}");
         assert!(found.len() >= 2, "{found:?}");
-        for p in found.iter().rev() {
+        // Only our child's tree: other tests of this process run children of their own.
+        let mut mine = descendants(pid.as_raw() as u32);
+        assert!(!mine.is_empty(), "the grandchild");
+        mine.push(pid.as_raw() as u32);
+        for p in mine.iter() {
             let _ =
                 nix::sys::signal::kill(Pid::from_raw(*p as i32), nix::sys::signal::Signal::SIGKILL);
         }
