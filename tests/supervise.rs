@@ -6,9 +6,8 @@
 //! service left running by a killed supervise is stopped before a new instance starts.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -45,17 +44,6 @@ fn stderr_of(sc: &Scenario, name: &str) -> String {
 /// A file's contents, or "" if it does not exist.
 fn read(p: &Path) -> String {
     fs::read_to_string(p).unwrap_or_default()
-}
-
-/// Writes control bytes to `DIR/supervise/control` (non-blocking: fails if nobody reads).
-#[track_caller]
-fn control(dir: &Path, bytes: &str) {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(dir.join("supervise/control"))
-        .unwrap_or_else(|e| panic!("open {}/supervise/control: {e}", dir.display()));
-    f.write_all(bytes.as_bytes()).unwrap();
 }
 
 /// `DIR/supervise/stat`.

@@ -7,10 +7,9 @@
 //! 5>&0 …'` with the pipe on stdin: clearing close-on-exec in this process instead would let the
 //! children that other tests start meanwhile inherit it.
 
-use std::fs::{self, OpenOptions};
-use std::io::{Read, Write};
+use std::fs;
+use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -116,17 +115,6 @@ fn spawn_captured(mut c: Command) -> (Proc, Capture, Capture) {
     let (err, err_w) = Capture::new();
     c.stdout(Stdio::from(out_w)).stderr(Stdio::from(err_w));
     (Proc::spawn(c), out, err)
-}
-
-/// Writes control bytes to `DIR/supervise/control` (non-blocking: fails if nobody reads).
-#[track_caller]
-fn control(dir: &Path, bytes: &str) {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(dir.join("supervise/control"))
-        .unwrap_or_else(|e| panic!("open {}/supervise/control: {e}", dir.display()));
-    f.write_all(bytes.as_bytes()).unwrap();
 }
 
 /// Sends `x` and waits until supervise exits 0.

@@ -21,8 +21,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -171,17 +170,6 @@ impl Tree {
     fn sv(&self, which: Which, args: &[&str]) -> Output {
         self.sv_cmd(&which.prog(), self.root(), args).run()
     }
-}
-
-/// Writes control bytes to `DIR/supervise/control` (non-blocking: fails if nobody reads).
-#[track_caller]
-fn control(dir: &Path, bytes: &str) {
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(dir.join("supervise/control"))
-        .unwrap_or_else(|e| panic!("open {}/supervise/control: {e}", dir.display()));
-    f.write_all(bytes.as_bytes()).unwrap();
 }
 
 /// Waits until the service is down with no process.

@@ -440,6 +440,18 @@ pub fn kill_group(pgid: u32) {
     );
 }
 
+/// Writes control bytes to `DIR/supervise/control` (non-blocking: fails if nobody reads).
+#[track_caller]
+pub fn control(dir: &Path, bytes: &str) {
+    use std::io::Write;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(dir.join("supervise/control"))
+        .unwrap_or_else(|e| panic!("open {}/supervise/control: {e}", dir.display()));
+    f.write_all(bytes.as_bytes()).unwrap();
+}
+
 /// Polls `cond` every few ms until it returns `Some`, or panics with `what` after `timeout`.
 #[track_caller]
 pub fn wait_until<T>(what: &str, timeout: Duration, mut cond: impl FnMut() -> Option<T>) -> T {
