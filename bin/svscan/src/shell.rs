@@ -300,17 +300,8 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
             Err(e) => sv.inotify_lost(&e),
         }
     }
-    if let Some(env) = &sv.env {
-        match env.import_initial().and_then(|skipped| {
-            env.export_process_env(true)?;
-            Ok(skipped)
-        }) {
-            Ok(skipped) => sv.skipped_vars(&skipped),
-            Err(f) => {
-                sv.diag.fatal(&f);
-                return EXIT_FATAL;
-            }
-        }
+    if !sv.sync_env(true) {
+        return EXIT_FATAL;
     }
     sv.queue = scripts::list(&config.startup);
     sv.advance_startup();
@@ -712,14 +703,38 @@ impl Svscan<'_> {
         }
     }
 
-    /// Warns about container environment files that cannot be variables (`=` in the name, NUL
-    /// in the value).
-    fn skipped_vars(&self, names: &[OsString]) {
-        for n in names {
-            self.diag.warn(&format_args!(
-                "unable to set {} from the container environment: invalid name or value",
-                n.to_string_lossy()
-            ));
+    /// The container environment, if configured: at start (`initial`) its files are imported
+    /// (variables already set win) and everything is written back; after a start-up script the
+    /// directory's view replaces the environment and `.sh`/`.json` are rewritten. Files that
+    /// cannot be variables (`=` in the name, NUL in the value) get a warning. `false` after a
+    /// fatal message: a file could not be read or written.
+    fn sync_env(&self, initial: bool) -> bool {
+        let Some(env) = &self.env else {
+            return true;
+        };
+        let done = if initial {
+            env.import_initial()
+        } else {
+            env.import_replace()
+        }
+        .and_then(|skipped| {
+            env.export_process_env(initial)?;
+            Ok(skipped)
+        });
+        match done {
+            Ok(skipped) => {
+                for n in skipped {
+                    self.diag.warn(&format_args!(
+                        "unable to set {} from the container environment: invalid name or value",
+                        n.to_string_lossy()
+                    ));
+                }
+                true
+            }
+            Err(f) => {
+                self.diag.fatal(&f);
+                false
+            }
         }
     }
 
@@ -794,17 +809,8 @@ impl Svscan<'_> {
             ScriptKind::Startup => {
                 // A script may have changed the container environment: what it wrote is what
                 // later scripts, the services and the main command see.
-                if let Some(env) = &self.env {
-                    match env.import_replace().and_then(|skipped| {
-                        env.export_process_env(false)?;
-                        Ok(skipped)
-                    }) {
-                        Ok(skipped) => self.skipped_vars(&skipped),
-                        Err(f) => {
-                            self.diag.fatal(&f);
-                            self.begin_shutdown(EXIT_FATAL, true);
-                        }
-                    }
+                if !self.sync_env(false) {
+                    self.begin_shutdown(EXIT_FATAL, true);
                 }
             }
             ScriptKind::PreShutdown | ScriptKind::PostShutdown if code != 0 => {
