@@ -999,3 +999,25 @@ fn orphans_holding_a_log_pipe_do_not_hold_the_stop_but_start_up_daemons_go_last(
     );
     assert_eq!(ns.stderr(), "");
 }
+
+#[test]
+fn sigterm_during_start_up_stops_the_script_and_starts_nothing() {
+    let sc = Scenario::new();
+    polite(&sc, "web");
+    sc.script(
+        "init/10_slow",
+        "#!/bin/sh\ntrap 'echo init got TERM >> order; exit 1' TERM\necho init up >> order\n\
+         while :; do sleep 1 & wait; done\n",
+    );
+    sc.script("init/20_never", "#!/bin/sh\necho never >> order\n");
+    let mut ns = Ns::start_via(&sc, &["/usr/bin/env", "SVSCAN_STARTUP_DIR=init"], &["scan"]);
+    wait_for("the start-up script", DEADLINE, || {
+        read(&sc.join("order")) == "init up\n"
+    });
+    let (code, took) = ns.stop(&sc, 15, DEADLINE);
+    assert_eq!(code, Some(0), "{}", ns.stderr());
+    assert!(took < Duration::from_millis(500), "{took:?}");
+    assert_eq!(read(&sc.join("order")), "init up\ninit got TERM\n");
+    assert!(!sc.join("scan/web/supervise").exists(), "a supervise ran");
+    assert_eq!(ns.stderr(), "");
+}
