@@ -997,8 +997,12 @@ impl Svscan<'_> {
             }
         };
         self.queue.clear();
-        // A start-up script still running is stopped now and waited for with the leftovers.
-        if let Some(s) = self.script.take_if(|s| s.kind == ScriptKind::Startup) {
+        // A start-up script still running is stopped first, like the main command.
+        if let Some(s) = self
+            .script
+            .as_ref()
+            .filter(|s| s.kind == ScriptKind::Startup)
+        {
             let _ = kill(Pid::from_raw(s.pid), Signal::SIGTERM);
             let _ = kill(Pid::from_raw(s.pid), Signal::SIGCONT);
         }
@@ -1119,7 +1123,12 @@ impl Svscan<'_> {
                 code
             };
             let next = match stage {
-                Stage::Cmd if self.cmd.is_none() || early => {
+                Stage::Cmd if (self.cmd.is_none() && self.script.is_none()) || early => {
+                    if let Some(s) = self.script.take() {
+                        self.diag
+                            .warn(&format_args!("{} took too long: killed", s.path.display()));
+                        let _ = kill(Pid::from_raw(s.pid), Signal::SIGKILL);
+                    }
                     if let Some(dir) = &self.config.pre_shutdown {
                         self.queue = scripts::list(std::slice::from_ref(dir));
                     }
