@@ -772,16 +772,29 @@ fn pause_and_cont() {
     );
 }
 
+/// A run that ignores TERM, and so does the `sleep` it execs; it touches `ready` once its trap is
+/// set. Status `run` is written right after the fork: a TERM passed on before the trap is set
+/// kills the shell, so the scenarios wait for `ready` first (runsv and supervise alike).
+const TERM_IGNORING_RUN: &str = "#!/bin/sh\ntrap '' TERM\ntouch ../ready\nexec sleep 1000\n";
+
+#[track_caller]
+fn wait_trap(r: &Run<'_>) {
+    let ready = r.dir("ready");
+    wait_for("run's trap", DEADLINE, || ready.exists());
+}
+
 #[test]
 fn term_ignoring_service() {
     differential(
         |sc| {
-            // An ignored signal stays ignored across exec: sleep ignores TERM.
-            sc.service(SVC, "#!/bin/sh\ntrap '' TERM\nexec sleep 1000\n");
+            // An ignored signal stays ignored across exec: sleep ignores TERM. `ready` says the
+            // trap is set: a TERM passed on before that would kill `run`.
+            sc.service(SVC, TERM_IGNORING_RUN);
         },
         |r| {
             r.start();
             let p = wait_running(&r.dir(SVC));
+            wait_trap(r);
             r.snap("running");
             r.sv(&["down", SVC]);
             r.wait(SVC, "TERM flag", |s| s.term);
@@ -1120,11 +1133,12 @@ fn finish_not_executable() {
 fn sigterm_to_supervisor() {
     differential(
         |sc| {
-            sc.service(SVC, "#!/bin/sh\ntrap '' TERM\nexec sleep 1000\n");
+            sc.service(SVC, TERM_IGNORING_RUN);
         },
         |r| {
             r.start();
             let p = wait_running(&r.dir(SVC));
+            wait_trap(r);
             r.sup.as_ref().expect("supervisor").signal(libc::SIGTERM);
             r.wait(SVC, "TERM flag", |s| s.term);
             std::thread::sleep(QUIET);
@@ -1149,11 +1163,12 @@ fn sigterm_to_supervisor() {
 fn force_shutdown_final_status() {
     differential(
         |sc| {
-            sc.service(SVC, "#!/bin/sh\ntrap '' TERM\nexec sleep 1000\n");
+            sc.service(SVC, TERM_IGNORING_RUN);
         },
         |r| {
             r.start();
             let p = wait_running(&r.dir(SVC));
+            wait_trap(r);
             r.sv(&["-w", "1", "force-shutdown", SVC]);
             r.supervisor_exit();
             wait_for("run killed", DEADLINE, || !pid_alive(p));
