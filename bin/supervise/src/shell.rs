@@ -218,11 +218,13 @@ pub fn run(dir: &str, diag: &Diag) -> Result<(), String> {
 
 /// The failure limit of an essential service (`essential` exists), read from its first line.
 fn read_essential() -> Option<u32> {
-    fs::stat(svdir::ESSENTIAL).ok()?;
     let mut buf = [0u8; ESSENTIAL_READ];
-    let n = std::fs::File::open(svdir::ESSENTIAL)
-        .and_then(|mut f| f.read(&mut buf))
-        .unwrap_or(0);
+    let n = match std::fs::File::open(svdir::ESSENTIAL) {
+        Ok(mut f) => f.read(&mut buf).unwrap_or(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        // There but unreadable: essential, with the default limit.
+        Err(_) => 0,
+    };
     let line = buf[..n].split(|&b| b == b'\n').next().unwrap_or_default();
     Some(failure_limit(std::str::from_utf8(line).unwrap_or("")))
 }

@@ -828,7 +828,7 @@ impl Svscan<'_> {
         let Some(path) = find_in_path(&cmd[0]) else {
             self.diag.fatal(&format_args!(
                 "unable to run {shown}: {}",
-                Reason(libc_enoent())
+                Reason(rustix::io::Errno::NOENT.raw_os_error())
             ));
             self.begin_shutdown(EXIT_NOT_FOUND, true);
             return;
@@ -1039,6 +1039,15 @@ impl Svscan<'_> {
         }
     }
 
+    /// A script still running when its time is up is SIGKILLed (and left to the reaping).
+    fn kill_script(&mut self) {
+        if let Some(s) = self.script.take() {
+            self.diag
+                .warn(&format_args!("{} took too long: killed", s.path.display()));
+            let _ = kill(Pid::from_raw(s.pid), Signal::SIGKILL);
+        }
+    }
+
     /// Starts the next script of the queue, if any; `true` if one runs.
     fn next_script(&mut self, kind: ScriptKind) -> bool {
         while self.script.is_none() {
@@ -1124,11 +1133,7 @@ impl Svscan<'_> {
             };
             let next = match stage {
                 Stage::Cmd if (self.cmd.is_none() && self.script.is_none()) || early => {
-                    if let Some(s) = self.script.take() {
-                        self.diag
-                            .warn(&format_args!("{} took too long: killed", s.path.display()));
-                        let _ = kill(Pid::from_raw(s.pid), Signal::SIGKILL);
-                    }
+                    self.kill_script();
                     if let Some(dir) = &self.config.pre_shutdown {
                         self.queue = scripts::list(std::slice::from_ref(dir));
                     }
@@ -1136,11 +1141,7 @@ impl Svscan<'_> {
                 }
                 Stage::PreScripts => {
                     if early {
-                        if let Some(s) = self.script.take() {
-                            self.diag
-                                .warn(&format_args!("{} took too long: killed", s.path.display()));
-                            let _ = kill(Pid::from_raw(s.pid), Signal::SIGKILL);
-                        }
+                        self.kill_script();
                         self.queue.clear();
                     }
                     if self.next_script(ScriptKind::PreShutdown) {
@@ -1217,8 +1218,4 @@ impl Svscan<'_> {
         }
         None
     }
-}
-
-fn libc_enoent() -> i32 {
-    rustix::io::Errno::NOENT.raw_os_error()
 }
