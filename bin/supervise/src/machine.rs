@@ -14,8 +14,7 @@
 use std::time::{Duration, Instant};
 
 use herd_control::Control;
-use herd_status::{Pid, State, Status, Want};
-use herd_sys::Exit;
+use herd_status::{Exit, Pid, State, Status, Want};
 use herd_tai64n::Tai64n;
 use nix::sys::signal::Signal;
 

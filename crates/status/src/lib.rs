@@ -40,6 +40,26 @@ const WANT_DOWN: u8 = b'd';
 /// A process id as stored in the status file; never 0.
 pub type Pid = NonZeroU32;
 
+/// How a process ended, as `waitpid(2)` tells it: the value `./finish` gets and svscan's
+/// exit-code rules read. Pure, so that state machines can take it without a system call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// `exit(code)`.
+    Code(u8),
+    /// Killed by signal `signo`; `core` if it dumped core.
+    Signal { signo: i32, core: bool },
+}
+
+impl Exit {
+    /// The exit code a shell would report: the code, or 128 + signal.
+    pub fn shell_code(self) -> i32 {
+        match self {
+            Exit::Code(c) => i32::from(c),
+            Exit::Signal { signo, .. } => 128 + signo,
+        }
+    }
+}
+
 /// What the supervised process is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum State {

@@ -9,24 +9,7 @@ use nix::sys::signal::SigSet;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-/// How a child ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// `exit(code)`.
-    Code(u8),
-    /// Killed by signal `signo`; `core` if it dumped core.
-    Signal { signo: i32, core: bool },
-}
-
-impl Exit {
-    /// The exit code a shell would report: the code, or 128 + signal.
-    pub fn shell_code(self) -> i32 {
-        match self {
-            Exit::Code(c) => i32::from(c),
-            Exit::Signal { signo, .. } => 128 + signo,
-        }
-    }
-}
+pub use herd_status::Exit;
 
 /// `waitpid(-1, WNOHANG)`: one terminated child, or `None` when no child has terminated (or
 /// there are no children). Stopped and continued children are skipped.
