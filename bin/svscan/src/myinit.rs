@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use herd_diag::emit;
 
-use crate::{env_seconds, Config, StopBound, DEFAULT_STOP, STOP_ENV};
+use crate::config::{env_seconds, Config, DEFAULT_STOP, STOP_ENV};
+use crate::lifecycle::StopBound;
 
 /// argparse's exit code for a bad command line, which phusion's my_init uses.
 const EXIT_USAGE: u8 = 2;

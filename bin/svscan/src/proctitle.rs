@@ -4,13 +4,21 @@
 //! most recent bytes. We rewrite our own argv area through `/proc/self/mem`, which needs no
 //! unsafe code; `/proc/self/stat` field 48 gives where argv starts.
 
+use std::ffi::{OsStr, OsString};
 use std::fs::{File, OpenOptions};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
+use std::time::Duration;
+
+use herd_diag::Diag;
 
 /// The fixed head of the argument.
 const HEAD: usize = 5;
 /// Minimum length of the argument.
-pub const MIN_LEN: usize = 7;
+const MIN_LEN: usize = 7;
+/// Every 15 minutes runsvdir scrolls its log window by one '.'.
+pub const TICK: Duration = Duration::from_secs(900);
 
 pub struct Title {
     mem: File,
@@ -21,8 +29,7 @@ pub struct Title {
 
 impl Title {
     /// The window over argv[`index`] of this process, if its argv area can be found and written.
-    pub fn new(argv: &[std::ffi::OsString], index: usize) -> Option<Title> {
-        use std::os::unix::ffi::OsStrExt;
+    fn new(argv: &[OsString], index: usize) -> Option<Title> {
         let stat = std::fs::read("/proc/self/stat").ok()?;
         let close = stat.iter().rposition(|&b| b == b')')?;
         let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
@@ -61,4 +68,37 @@ impl Title {
         }
         let _ = self.mem.write_all_at(&self.window, self.addr);
     }
+}
+
+/// runsvdir's readproctitle log: stderr (svscan's and so every child's) becomes a pipe whose
+/// read end is returned with the window over argv[`index`]; `None`, with runsvdir's warning,
+/// when the log cannot be set up.
+pub fn setup(
+    argv: &[OsString],
+    index: usize,
+    log: &OsStr,
+    diag: &Diag,
+) -> Option<(Title, OwnedFd)> {
+    let set = || {
+        if log.as_bytes().len() < MIN_LEN {
+            diag.warn(&"log must have at least seven characters.");
+            return None;
+        }
+        let title = Title::new(argv, index)?;
+        let (r, w) = rustix::pipe::pipe_with(
+            rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+        )
+        .ok()?;
+        // The read end is ours; the write end becomes fd 2 for us and every child.
+        if rustix::stdio::dup2_stderr(&w).is_err() {
+            diag.warn(&"unable to set filedescriptor for log.");
+            return None;
+        }
+        Some((title, r))
+    };
+    let got = set();
+    if got.is_none() {
+        diag.warn(&"log service disabled.");
+    }
+    got
 }

@@ -4,10 +4,12 @@
 //! rename or a second symlink to the same directory does not start a second supervise. A
 //! supervise that dies is started again, at most once a second per service. A service that
 //! disappears gets its supervise TERMed and is forgotten once that supervise is reaped. The
-//! table is pure: the shell reads the directory and does what [`Action`]s say.
+//! table is pure: the lifecycle feeds it scans and reaps, and turns its [`Action`]s into effects.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::time::{Duration, Instant};
+
+use herd_status::Pid;
 
 /// Minimum time between two starts of a supervise for one service.
 pub const RESTART_PAUSE: Duration = Duration::from_secs(1);
@@ -28,7 +30,8 @@ pub struct Entry {
 struct Slot {
     name: OsString,
     id: Id,
-    pid: Option<i32>,
+    pid: Option<Pid>,
+    /// When its supervise was last started (or asked to start).
     last_start: Option<Instant>,
     /// The directory left the scan dir: its supervise was TERMed and is not restarted.
     gone: bool,
@@ -40,7 +43,7 @@ pub enum Action {
     /// Start `supervise NAME`; report the pid with [`Table::started`].
     Start { id: Id, name: OsString },
     /// SIGTERM to this supervise (its service left the scan dir).
-    Term(i32),
+    Term(Pid),
 }
 
 #[derive(Debug, Default)]
@@ -80,6 +83,8 @@ impl Table {
     pub fn due(&mut self, now: Instant, out: &mut Vec<Action>) {
         for s in &mut self.slots {
             if !s.gone && s.pid.is_none() && s.last_start.is_none_or(|t| now >= t + RESTART_PAUSE) {
+                // Counted from now: until its pid is reported the slot must not start again.
+                s.last_start = Some(now);
                 out.push(Action::Start {
                     id: s.id,
                     name: s.name.clone(),
@@ -89,7 +94,7 @@ impl Table {
     }
 
     /// A supervise was started (`pid`), or could not be forked (`None`: retried after the pause).
-    pub fn started(&mut self, id: Id, pid: Option<i32>, now: Instant) {
+    pub fn started(&mut self, id: Id, pid: Option<Pid>, now: Instant) {
         if let Some(s) = self.slots.iter_mut().find(|s| s.id == id && !s.gone) {
             s.pid = pid;
             s.last_start = Some(now);
@@ -97,7 +102,7 @@ impl Table {
     }
 
     /// A child was reaped. `true` if it was a supervise.
-    pub fn reaped(&mut self, pid: i32) -> bool {
+    pub fn reaped(&mut self, pid: Pid) -> bool {
         let Some(i) = self.slots.iter().position(|s| s.pid == Some(pid)) else {
             return false;
         };
@@ -119,19 +124,19 @@ impl Table {
     }
 
     /// Pids of every supervise alive.
-    pub fn pids(&self) -> impl Iterator<Item = i32> + '_ {
+    pub fn pids(&self) -> impl Iterator<Item = Pid> + '_ {
         self.slots.iter().filter_map(|s| s.pid)
     }
 
     /// (service name, supervise pid) of every live supervise.
-    pub fn live(&self) -> impl Iterator<Item = (&std::ffi::OsStr, i32)> + '_ {
+    pub fn live(&self) -> impl Iterator<Item = (&OsStr, Pid)> + '_ {
         self.slots
             .iter()
             .filter_map(|s| Some((s.name.as_os_str(), s.pid?)))
     }
 
     /// The service name of a live supervise.
-    pub fn name_of(&self, pid: i32) -> Option<&std::ffi::OsStr> {
+    pub fn name_of(&self, pid: Pid) -> Option<&OsStr> {
         self.slots
             .iter()
             .find(|s| s.pid == Some(pid))
@@ -156,6 +161,10 @@ mod tests {
         }
     }
 
+    fn pid(n: u32) -> Pid {
+        Pid::new(n).expect("nonzero")
+    }
+
     fn start(name: &str, id: u64) -> Action {
         Action::Start {
             id: (1, id),
@@ -170,7 +179,7 @@ mod tests {
         let mut out = Vec::new();
         t.scan(&[e("a", 1, true), e("b", 2, false)], now, &mut out);
         assert_eq!(out, vec![start("a", 1)]);
-        t.started((1, 1), Some(100), now);
+        t.started((1, 1), Some(pid(100)), now);
         out.clear();
         // The same dir under a new name (rename, second symlink) starts nothing.
         t.scan(&[e("a2", 1, true), e("b", 2, true)], now, &mut out);
@@ -183,8 +192,8 @@ mod tests {
         let t0 = Instant::now();
         let mut out = Vec::new();
         t.scan(&[e("a", 1, true)], t0, &mut out);
-        t.started((1, 1), Some(100), t0);
-        assert!(t.reaped(100));
+        t.started((1, 1), Some(pid(100)), t0);
+        assert!(t.reaped(pid(100)));
         out.clear();
         t.due(t0 + Duration::from_millis(10), &mut out);
         assert!(out.is_empty());
@@ -199,17 +208,17 @@ mod tests {
         let t0 = Instant::now();
         let mut out = Vec::new();
         t.scan(&[e("a", 1, true)], t0, &mut out);
-        t.started((1, 1), Some(100), t0);
+        t.started((1, 1), Some(pid(100)), t0);
         out.clear();
         t.scan(&[], t0, &mut out);
-        assert_eq!(out, vec![Action::Term(100)]);
-        assert_eq!(t.pids().collect::<Vec<_>>(), vec![100]);
-        assert!(t.reaped(100));
+        assert_eq!(out, vec![Action::Term(pid(100))]);
+        assert_eq!(t.pids().collect::<Vec<_>>(), vec![pid(100)]);
+        assert!(t.reaped(pid(100)));
         assert_eq!(t.pids().count(), 0);
         out.clear();
         t.due(t0 + RESTART_PAUSE * 2, &mut out);
         assert!(out.is_empty());
-        assert!(!t.reaped(100));
+        assert!(!t.reaped(pid(100)));
     }
 
     #[test]
@@ -218,7 +227,7 @@ mod tests {
         let t0 = Instant::now();
         let mut out = Vec::new();
         t.scan(&[e("a", 1, true)], t0, &mut out);
-        t.started((1, 1), Some(100), t0);
+        t.started((1, 1), Some(pid(100)), t0);
         t.scan(&[], t0, &mut out);
         out.clear();
         let t1 = t0 + RESTART_PAUSE;

@@ -1,0 +1,184 @@
+//! The lifecycle driven without processes: each step feeds one event at a chosen time and
+//! asserts the exact list of effects. The bound is 8 s: the main command and the pre-shutdown
+//! scripts get until 4 s, the services until 6 s, everything until 8 s. One module per phase;
+//! the harness is here.
+
+mod main_command;
+mod running;
+mod startup;
+mod stop;
+
+use super::*;
+use crate::table::Entry;
+
+const BOUND: Duration = Duration::from_secs(8);
+
+fn pid(n: u32) -> Pid {
+    Pid::new(n).expect("nonzero")
+}
+
+fn plan() -> Plan {
+    Plan {
+        env: false,
+        startup: false,
+        scan: true,
+        main: false,
+        pre_shutdown: false,
+        post_shutdown: false,
+        kill_all: true,
+        stop: StopBound::Total(BOUND),
+    }
+}
+
+fn entry(name: &str, n: u64) -> Entry {
+    Entry {
+        name: name.into(),
+        id: (1, n),
+        ready: true,
+    }
+}
+
+fn supervise(name: &str, n: u64) -> Effect {
+    Effect::StartSupervise {
+        id: (1, n),
+        name: name.into(),
+    }
+}
+
+fn say(p: Progress) -> Effect {
+    Effect::Report(Report::Progress(p))
+}
+
+fn sig(n: u32, s: Sig) -> Effect {
+    Effect::Signal(pid(n), s)
+}
+
+fn code(c: u8) -> Exit {
+    Exit::Code(c)
+}
+
+fn killed(signo: i32) -> Exit {
+    Exit::Signal { signo, core: false }
+}
+
+fn paths(p: &[&str]) -> VecDeque<PathBuf> {
+    p.iter().map(PathBuf::from).collect()
+}
+
+/// The effects that follow the supervisors' end with the default plan: nothing to run after
+/// them, SIGTERM to what is left, and a reap to see whether anything is.
+fn leftovers() -> Vec<Effect> {
+    vec![
+        say(Progress::KillingAll),
+        Effect::SignalLeftovers(Sig::Term),
+        Effect::SignalLeftovers(Sig::Cont),
+        Effect::Reap,
+    ]
+}
+
+struct T {
+    lc: Lifecycle,
+    t0: Instant,
+}
+
+impl T {
+    fn new(plan: Plan) -> Self {
+        T {
+            lc: Lifecycle::new(plan),
+            t0: Instant::now(),
+        }
+    }
+
+    /// Feeds `ev` at `ms` milliseconds after the start; returns the effects.
+    fn at(&mut self, ms: u64, ev: Event) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        self.lc
+            .handle(ev, self.t0 + Duration::from_millis(ms), &mut fx);
+        fx
+    }
+
+    fn on(&mut self, ev: Event) -> Vec<Effect> {
+        self.at(0, ev)
+    }
+
+    fn deadline_ms(&self) -> Option<u128> {
+        self.lc
+            .next_deadline()
+            .map(|d| d.duration_since(self.t0).as_millis())
+    }
+
+    /// Started, with services `a` (supervise pid 100) and `b` (101), and the main command as
+    /// pid 50 when the plan has one.
+    fn running(plan: Plan) -> Self {
+        let mut t = T::new(plan);
+        assert_eq!(
+            t.on(Event::Begin),
+            [
+                say(Progress::StartingServices),
+                Effect::Watch,
+                Effect::Rescan
+            ]
+        );
+        let mut want = vec![supervise("a", 1), supervise("b", 2)];
+        if plan.main {
+            want.push(Effect::SpawnMain);
+        }
+        let scanned = Event::Scanned {
+            entries: vec![entry("a", 1), entry("b", 2)],
+            retry: false,
+        };
+        assert_eq!(t.on(scanned), want);
+        for (n, p) in [(1, 100), (2, 101)] {
+            let started = Event::SuperviseStarted {
+                id: (1, n),
+                pid: Some(pid(p)),
+            };
+            assert_eq!(t.on(started), []);
+        }
+        if plan.main {
+            assert_eq!(
+                t.on(Event::MainStarted(Ok(pid(50)))),
+                [say(Progress::RunningMain)]
+            );
+        }
+        t
+    }
+
+    /// Stops a running `T` (no main command) with SIGTERM at `ms`, up to the supervisors' stage.
+    fn stopped_at(plan: Plan, ms: u64) -> Self {
+        let mut t = T::running(plan);
+        assert_eq!(
+            t.at(ms, Event::Signal(Sig::Term)),
+            [
+                say(Progress::ShuttingDown),
+                say(Progress::StoppingServices),
+                Effect::FindOrphans,
+                sig(100, Sig::Term),
+                sig(101, Sig::Term),
+            ]
+        );
+        assert_eq!(t.at(ms, Event::Orphans(vec![pid(100), pid(101)])), []);
+        t
+    }
+
+    /// Both supervisors exit at `ms`; returns the effects.
+    fn supervisors_exit(&mut self, ms: u64) -> Vec<Effect> {
+        let mut fx = self.at(ms, Event::Reaped(pid(100), code(0)));
+        fx.extend(self.at(ms, Event::Reaped(pid(101), code(0))));
+        fx
+    }
+}
+
+#[test]
+fn the_exit_code_rules_in_order() {
+    let mut lc = Lifecycle::new(plan());
+    assert_eq!(lc.exit_code(), EXIT_CLEAN);
+    lc.hangup = true;
+    assert_eq!(lc.exit_code(), EXIT_HANGUP);
+    lc.forced = true;
+    assert_eq!(lc.exit_code(), EXIT_FORCED);
+    lc.decide(3);
+    assert_eq!(lc.exit_code(), 3);
+    lc.decide(7);
+    assert_eq!(lc.exit_code(), 3, "the first decisive status stands");
+}
