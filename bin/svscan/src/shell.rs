@@ -122,6 +122,7 @@ struct Shell<'a> {
 /// Runs svscan until it exits; returns the exit code.
 pub fn run(config: &Config, argv: &[OsString]) -> u8 {
     let diag = Diag::new(config.name.clone());
+    herd_diag::init_trace();
     let sigfd = match signal::block(&BLOCKED).and_then(|_| signal::signal_fd(&BLOCKED)) {
         Ok(fd) => fd,
         Err(e) => {
@@ -252,10 +253,12 @@ impl Shell<'_> {
         loop {
             std::mem::swap(&mut self.answers, &mut self.events);
             for ev in self.events.drain(..) {
+                self.diag.trace(&format_args!("event {ev:?}"));
                 lc.handle(ev, Instant::now(), &mut self.fx);
                 self.queue.extend(self.fx.drain(..));
             }
             let e = self.queue.pop_front()?;
+            self.diag.trace(&format_args!("effect {e:?}"));
             if let Some(code) = self.apply(e, lc) {
                 return Some(code);
             }

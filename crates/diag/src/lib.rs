@@ -4,12 +4,33 @@
 //! texts here are runit's, not glibc's (`file does not exist`, not `No such file or directory`).
 //! [`errno_text`] is the only place such a text lives. [`Diag`] writes one whole line per call
 //! (`PREFIX: fatal: MSG`), in one `write(2)` so lines from several processes do not interleave.
-//! This crate knows no tool: the prefix is given by the caller.
+//! [`Diag::trace`] lines (`PREFIX: trace: MSG`) are herd's opt-in trace of what a tool decides,
+//! written only when `HERD_TRACE` asks for them. This crate knows no tool: the prefix is given by
+//! the caller.
 
 #![forbid(unsafe_code)]
 
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The variable that turns the trace on (any value but empty or `0`).
+pub const TRACE_ENV: &str = "HERD_TRACE";
+
+/// Whether trace lines are written; set once at start by [`init_trace`].
+static TRACING: AtomicBool = AtomicBool::new(false);
+
+/// Whether a value of [`TRACE_ENV`] asks for the trace.
+fn trace_wanted(value: Option<&std::ffi::OsStr>) -> bool {
+    value.is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Turns the trace on for this process if [`TRACE_ENV`] asks for it; returns whether it is on.
+pub fn init_trace() -> bool {
+    let on = trace_wanted(std::env::var_os(TRACE_ENV).as_deref());
+    TRACING.store(on, Ordering::Relaxed);
+    on
+}
 
 /// runit's wording for a raw errno value; `unknown error` for anything not in its table.
 pub fn errno_text(errno: i32) -> &'static str {
@@ -117,6 +138,14 @@ impl Diag {
     pub fn warn(&self, msg: &dyn fmt::Display) {
         emit(&self.line("warning", msg));
     }
+
+    /// `PREFIX: trace: MSG`, only when the trace is on ([`init_trace`]); otherwise `msg` is not
+    /// even formatted (pass `format_args!`). For decisions, never for a per-byte path.
+    pub fn trace(&self, msg: &dyn fmt::Display) {
+        if TRACING.load(Ordering::Relaxed) {
+            emit(&self.line("trace", msg));
+        }
+    }
 }
 
 /// Writes a whole line to stderr in one call; errors writing stderr are ignored (nowhere to report).
@@ -147,6 +176,16 @@ mod tests {
             Reason::of(&io::Error::from_raw_os_error(libc::ENOTDIR)).to_string(),
             "not a directory"
         );
+    }
+
+    #[test]
+    fn only_a_value_other_than_empty_or_0_turns_the_trace_on() {
+        use std::ffi::OsStr;
+        assert!(!trace_wanted(None));
+        assert!(!trace_wanted(Some(OsStr::new(""))));
+        assert!(!trace_wanted(Some(OsStr::new("0"))));
+        assert!(trace_wanted(Some(OsStr::new("1"))));
+        assert!(trace_wanted(Some(OsStr::new("yes"))));
     }
 
     #[test]
