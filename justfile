@@ -25,11 +25,11 @@ install DESTDIR="" PREFIX="/usr": release
 # daemontools and s6, as root, in one run (~17 min; `just bench --quick` checks the harness in ~6 min;
 # `--sections myinit` runs one section). Writes docs/benchmarks.md and docs/benchmarks.json.
 bench *ARGS: release
-    python3 bench/bench.py --herd-dir target/x86_64-unknown-linux-gnu/release {{ARGS}}
+    python3 -m bench --herd-dir target/x86_64-unknown-linux-gnu/release {{ARGS}}
 
 # Rewrite docs/benchmarks.md from docs/benchmarks.json (no measurement; for changes to the report).
 bench-report:
-    python3 bench/bench.py --report-only docs/benchmarks.json
+    python3 -m bench --report-only docs/benchmarks.json
 
 # The checks CI runs besides the tests.
 lint:
