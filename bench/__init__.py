@@ -6,6 +6,7 @@ Usage (as root, from the repository root):
     python3 -m bench [--quick] [--herd-dir DIR] [--sections supervise,sv,scanners,loggers,myinit]
                      [--only herd,runit,...]
     python3 -m bench --report-only docs/benchmarks.json   # rewrite docs/benchmarks.md, measure nothing
+    just bench-check      # checks that --report-only loads no measuring module
 
 Writes docs/benchmarks.md (one table per section, one column per flavor; the goals of issue 8 with
 their verdicts; binary sizes) and docs/benchmarks.json (every raw sample). Python 3.11 standard

@@ -1,6 +1,9 @@
 """The one entry point, `python3 -m bench` from the repository root: parses the command line, then
 either renders the report from a previous run's JSON (`--report-only`: bench.report only) or measures
 (bench.run, imported only then, with the harness and the sections).
+
+`just bench-check` runs `--report-only` and asserts that no measuring module (bench.harness,
+bench.procfs, bench.overhead, bench.run, bench.sections.*) was imported.
 """
 
 from __future__ import annotations

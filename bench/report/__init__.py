@@ -3,5 +3,5 @@
 tables (rows, statistics, cells), goals (issue 8's goals and verdicts), notes (each section's notes,
 from the samples and the constants they quote), render (the whole document; `report_only`). The
 report imports bench.config, bench.flavors, bench.results and bench.host, and nothing that starts a
-process under test.
+process under test: `just bench-check` asserts it.
 """
