@@ -25,11 +25,20 @@ install DESTDIR="" PREFIX="/usr": release
 # daemontools and s6, as root, in one run (~17 min; `just bench --quick` checks the harness in ~6 min;
 # `--sections myinit` runs one section). Writes docs/benchmarks.md and docs/benchmarks.json.
 bench *ARGS: release
-    python3 bench/bench.py --herd-dir target/x86_64-unknown-linux-gnu/release {{ARGS}}
+    python3 -m bench --herd-dir target/x86_64-unknown-linux-gnu/release {{ARGS}}
 
 # Rewrite docs/benchmarks.md from docs/benchmarks.json (no measurement; for changes to the report).
 bench-report:
-    python3 bench/bench.py --report-only docs/benchmarks.json
+    python3 -m bench --report-only docs/benchmarks.json
+
+# Check that `--report-only` imports no measuring module (harness, procfs, overhead, run, sections):
+# renders the report into /dev/null, then looks at sys.modules. No root needed; about a second.
+bench-check:
+    python3 -c 'import sys; from bench.__main__ import main; \
+        sys.argv[1:] = ["--report-only", "docs/benchmarks.json", "--md", "/dev/null"]; assert main() == 0; \
+        bench = sorted(m for m in sys.modules if m.startswith("bench")); \
+        bad = [m for m in bench if m.split(".")[1:2] in (["harness"], ["procfs"], ["overhead"], ["run"], ["sections"])]; \
+        assert not bad, f"--report-only imported {bad}"; print("bench-check: --report-only imports", *bench)'
 
 # The checks CI runs besides the tests.
 lint:

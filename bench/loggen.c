@@ -1,4 +1,4 @@
-/* loggen: the log throughput benchmark's writer and pipe sink (bench/bench.py compiles it with gcc
+/* loggen: the log throughput benchmark's writer and pipe sink (bench/run.py compiles it with gcc
  * at bench time).
  *
  *   loggen N    write N numbered lines to stdout, then exit 0: line k (0 <= k < N) is the 10-digit,

@@ -1,4 +1,4 @@
-/* stamp: the benchmark's time marker (bench/bench.py compiles it with gcc at bench time).
+/* stamp: the benchmark's time marker (bench/run.py compiles it with gcc at bench time).
  *
  *   stamp FILE [PROG ARGS...]   append CLOCK_MONOTONIC in ns ("%llu\n") to FILE, then exec PROG
  *                               (or exit 0 when there is no PROG)
