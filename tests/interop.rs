@@ -30,8 +30,6 @@ use herd_testsupport::*;
 const SVC: &str = "svc";
 /// Name of its log service directory.
 const LOG: &str = "svc/log";
-/// Time given to "nothing should happen" checks.
-const QUIET: Duration = Duration::from_millis(200);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Flavor {
@@ -662,7 +660,7 @@ fn crash_loop() {
                 s.state == State::Down && s.pid.is_none() && s.want == Want::Down
             });
             let n = count();
-            std::thread::sleep(Duration::from_millis(300));
+            std::thread::sleep(QUIET);
             r.note(format!("no start after down: {}", count() == n));
             r.snap("after down");
         },

@@ -14,9 +14,6 @@ use std::time::{Duration, Instant};
 
 use herd_testsupport::*;
 
-/// Time given to something that must *not* happen.
-const QUIET: Duration = Duration::from_millis(300);
-
 /// Starts `supervise NAME` in the scenario dir with stdout on /dev/null and stderr in
 /// `NAME.stderr` (read it with [`stderr_of`]).
 fn spawn_supervise(sc: &Scenario, name: &str) -> Proc {

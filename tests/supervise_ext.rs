@@ -20,8 +20,6 @@ use herd_testsupport::*;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
-/// Time given to something that must *not* happen.
-const QUIET: Duration = Duration::from_millis(300);
 /// The descriptor number supervise gets the notify pipe as.
 const NOTIFY_FD: i32 = 5;
 /// The longest text of one prefixed line for a service named `web`: 4096 - `[web] ` - newline.

@@ -42,6 +42,11 @@ const RUN_CRASH: &str = "#!/bin/sh\nexit 1\n";
 const LOG_RUN: &str = "#!/bin/sh\nexec cat >/dev/null\n";
 /// A `./check` that always fails.
 const CHECK_FAIL: &str = "#!/bin/sh\nexit 1\n";
+/// How long `check_backoff` lets `./check` fail (and sees that `sv` does not return) before the
+/// file it tests appears. Shorter than [`QUIET`] on purpose: the latency bound there is reckoned
+/// from where our back-off stands after ~100 ms of failures (a check every ~80 ms); after 300 ms
+/// the next check can be ~320 ms away, past the bound.
+const CHECK_FAILING: Duration = Duration::from_millis(100);
 
 /// Which sv runs a command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1523,7 +1528,7 @@ fn check_backoff() {
         });
         wait_running(&dir);
         // Nothing happens while ./check fails.
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(CHECK_FAILING);
         assert!(!h.is_finished(), "sv start returned while ./check failed");
         fs::write(dir.join("ready"), "").unwrap();
         let created = Instant::now();

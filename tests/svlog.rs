@@ -40,8 +40,9 @@ use herd_testsupport::*;
 const ARGV0: &str = "/usr/bin/svlogd";
 /// How long a run to EOF may take.
 const RUN: Duration = Duration::from_secs(10);
-/// A "nothing happens" look.
-const QUIET: Duration = Duration::from_millis(200);
+/// Between two looks during a long watch (two seconds with nothing to see), and what a logger
+/// is given to settle into its wait before such a watch.
+const LOOK: Duration = Duration::from_millis(200);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Flavor {
@@ -1559,7 +1560,7 @@ fn processor_failure() {
                     let r0 = runs();
                     // Watch for two seconds, a look every 200 ms.
                     while t0.elapsed() < Duration::from_secs(2) {
-                        std::thread::sleep(QUIET);
+                        std::thread::sleep(LOOK);
                         // The .u, and the .t of a run in progress.
                         let v = saved(&sc.join("L"));
                         assert!(
@@ -1830,7 +1831,7 @@ fn disk_full_pauses_without_loss() {
     let t0 = Instant::now();
     let cpu0 = proc_cpu_time(p.pid()).expect("cpu");
     // Pace: give the writer the time to fill the pipe, which svlog no longer reads.
-    std::thread::sleep(QUIET);
+    std::thread::sleep(Duration::from_millis(200));
     let read0 = rchar(p.pid());
     let lines0 = count.load(Ordering::SeqCst);
     assert!(lines0 < LINES, "the writer is held back");
@@ -2035,12 +2036,12 @@ fn idle_logger_does_not_wake_up() {
         )
     };
     // Let it settle into its wait.
-    std::thread::sleep(QUIET);
+    std::thread::sleep(LOOK);
     let before = switches();
     assert!(before.0.is_some());
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_secs(2) {
-        std::thread::sleep(QUIET);
+        std::thread::sleep(LOOK);
         assert_eq!(switches(), before, "woke up after {:?}", t0.elapsed());
     }
     l.eof();
