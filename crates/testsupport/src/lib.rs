@@ -6,6 +6,9 @@
 //! deadline passes. A test that proves something did not happen holds [`QUIET`]. Our binaries come from `HERD_BIN_DIR` or the target dir next to the test
 //! executable (`cargo build --workspace --bins` first); peers come from `/usr/bin` by path,
 //! never through PATH (Debian's daemontools also ships `svscan` and `supervise`).
+//!
+//! Differential tests (ours against runit's) use the one [`Flavor`] and [`compare_flavors`]
+//! of [`differential`].
 
 // A harness panics on purpose: a failed expectation is a failed test.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -21,6 +24,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub use herd_status::{State, Status, Want};
+
+pub mod differential;
+pub use differential::{compare_flavors, Flavor, Schedule, Tool, Transcript, FLAVORS};
 
 /// Default deadline for waits and commands.
 pub const DEADLINE: Duration = Duration::from_secs(5);
