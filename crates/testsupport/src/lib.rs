@@ -8,7 +8,8 @@
 //! never through PATH (Debian's daemontools also ships `svscan` and `supervise`).
 //!
 //! Differential tests (ours against runit's) use the one [`Flavor`] and [`compare_flavors`]
-//! of [`differential`].
+//! of [`differential`]; a fixture several tests share (the Docker tests' `dockerd`) is a
+//! [`Shared`] value, held through a [`Lease`] per test.
 
 // A harness panics on purpose: a failed expectation is a failed test.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -26,7 +27,9 @@ use std::time::{Duration, Instant};
 pub use herd_status::{State, Status, Want};
 
 pub mod differential;
+pub mod shared;
 pub use differential::{compare_flavors, Flavor, Schedule, Tool, Transcript, FLAVORS};
+pub use shared::{Lease, Shared};
 
 /// Default deadline for waits and commands.
 pub const DEADLINE: Duration = Duration::from_secs(5);
