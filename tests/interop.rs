@@ -154,11 +154,11 @@ impl<'a> Run<'a> {
         ));
     }
 
-    /// `sv ARGS` with `SVDIR` = the scenario dir; output normalized.
+    /// runit's `sv ARGS` (for both flavors) with `SVDIR` = the scenario dir; output normalized.
     fn sv(&mut self, args: &[&str]) -> Output {
         let out = self
             .sc
-            .cmd(peer("/usr/bin/sv"))
+            .cmd(Flavor::Runit.program(Tool::Sv))
             .env("SVDIR", self.sc.path())
             .env_remove("SVWAIT")
             .args(args)
