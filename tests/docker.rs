@@ -12,7 +12,8 @@
 //! [`Shared`] fixture: the first test that needs it starts it, and the last one to finish, also
 //! when it panics, stops dockerd by its pid and removes its dirs. Each image is built once, by
 //! the first test that needs it, in that dockerd. Containers have a name per scenario, so
-//! scenarios can run at the same time.
+//! scenarios can run at the same time. Scenarios that do not overlap (the harness picks the
+//! order) each start a dockerd of their own and build again: slower, never wrong.
 
 use std::fs::{self, File};
 use std::io::Read;
