@@ -20,8 +20,6 @@ use std::time::Duration;
 
 use herd_testsupport::*;
 
-/// runit's chpst.
-const RUNIT: &str = "/usr/bin/chpst";
 /// busybox-static, copied into chroots.
 const BUSYBOX: &str = "/bin/busybox";
 
@@ -33,34 +31,14 @@ const VERSION: &str = "$Id: f279d44141c981dd7535a12260efcf1ef7beed26 $\n";
 /// A command that must not block (`-L`, setlock without `-n`): "fails at once".
 const AT_ONCE: Duration = Duration::from_secs(2);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Flavor {
-    Runit,
-    Herd,
-}
-
-impl Flavor {
-    fn binary(self) -> PathBuf {
-        match self {
-            Flavor::Runit => peer(RUNIT),
-            Flavor::Herd => bin("chpst"),
-        }
-    }
-}
-
 /// The program `name` of `flavor` in `sc`: the chpst binary itself for `chpst`, otherwise a
 /// symlink `sc/links/NAME` to it (so argv[0]'s basename is `name` for both flavors).
 fn program(sc: &Scenario, flavor: Flavor, name: &str) -> PathBuf {
     if name == "chpst" {
-        return flavor.binary();
+        flavor.program(Tool::Chpst)
+    } else {
+        flavor.link(Tool::Chpst, &sc.join("links"), name)
     }
-    let dir = sc.join("links");
-    fs::create_dir_all(&dir).expect("links dir");
-    let link = dir.join(name);
-    if fs::symlink_metadata(&link).is_err() {
-        symlink(flavor.binary(), &link).expect("symlink");
-    }
-    link
 }
 
 /// What one run showed, with the scenario path written as `$SC`: exit code, stdout, stderr,
@@ -101,6 +79,13 @@ impl Seen {
     }
 }
 
+/// Compared field by field; a failure report shows [`Seen::show`].
+impl Transcript for Seen {
+    fn report_lines(&self) -> Vec<String> {
+        self.show().lines().map(String::from).collect()
+    }
+}
+
 fn masked(sc: &Scenario, s: &str) -> String {
     s.replace(&sc.path().to_string_lossy().into_owned(), "$SC")
 }
@@ -128,23 +113,17 @@ fn run_flavor<G>(
     }
 }
 
-/// Runs both flavors, asserts they showed the same, and returns what herd showed.
+/// Runs both flavors in turn, asserts they showed the same, and returns what herd showed.
 #[track_caller]
 fn differential<G>(
     name: &str,
-    setup: impl Fn(&Scenario) -> G,
-    build: impl Fn(&Scenario, &Path) -> Cmd,
-    observe: impl Fn(&Scenario) -> String,
+    setup: impl Fn(&Scenario) -> G + Sync,
+    build: impl Fn(&Scenario, &Path) -> Cmd + Sync,
+    observe: impl Fn(&Scenario) -> String + Sync,
 ) -> Seen {
-    let runit = run_flavor(Flavor::Runit, name, &setup, &build, &observe);
-    let herd = run_flavor(Flavor::Herd, name, &setup, &build, &observe);
-    assert!(
-        herd == runit,
-        "{name}: herd differs from runit\n=== herd\n{}\n=== runit\n{}",
-        herd.show(),
-        runit.show()
-    );
-    herd
+    compare_flavors(Tool::Chpst, Schedule::InTurn, name, |f| {
+        run_flavor(f, name, &setup, &build, &observe)
+    })
 }
 
 /// `NAME ARGS…` in a bare scenario (cwd = the scenario dir).
@@ -437,19 +416,12 @@ fn envdir_env(name: &str, vars: &[&str], args: &[&str], extra_setup: fn(&Scenari
         s.stdout = sorted_env0(&s.stdout);
         s
     };
-    let runit = sorted(run_flavor(Flavor::Runit, name, &setup, &build, &|_| {
-        String::new()
-    }));
-    let herd = sorted(run_flavor(Flavor::Herd, name, &setup, &build, &|_| {
-        String::new()
-    }));
-    assert!(
-        herd == runit,
-        "{name} {args:?}: herd's environment differs from runit's\n=== herd\n{}\n=== runit\n{}",
-        herd.show(),
-        runit.show()
-    );
-    herd
+    compare_flavors(
+        Tool::Chpst,
+        Schedule::InTurn,
+        &format!("{name} {args:?}: the environment"),
+        |f| sorted(run_flavor(f, name, &setup, &build, &|_| String::new())),
+    )
 }
 
 /// The environment [`envdir_files`] gives, sorted, from `A=1 GONE=x TRAIL=old Z=26`.
@@ -905,9 +877,12 @@ fn waits_for_lock(flavor: Flavor, name: &str, args: &[&str]) -> String {
 
 #[track_caller]
 fn lock_wait_differential(name: &str, args: &[&str]) {
-    let runit = waits_for_lock(Flavor::Runit, name, args);
-    let herd = waits_for_lock(Flavor::Herd, name, args);
-    assert_eq!(herd, runit, "{name} {args:?}: herd (left) vs runit (right)");
+    let herd = compare_flavors(
+        Tool::Chpst,
+        Schedule::InTurn,
+        &format!("{name} {args:?}"),
+        |f| waits_for_lock(f, name, args),
+    );
     assert_eq!(
         herd,
         "while held: alive=true out=absent\n\

@@ -6,7 +6,14 @@
 //! ignores TERM had to be killed at the bound). See docs/docker.md.
 //!
 //! Needs root, `docker.io`, `busybox-static` and `scripts/release.sh`: it fails, never skips,
-//! without them. One dockerd serves the whole test and is stopped and removed even on panic.
+//! without them.
+//!
+//! Each scenario (a container) is its own test, and they share one private dockerd, a
+//! [`Shared`] fixture: the first test that needs it starts it, and the last one to finish, also
+//! when it panics, stops dockerd by its pid and removes its dirs. Each image is built once, by
+//! the first test that needs it, in that dockerd. Containers have a name per scenario, so
+//! scenarios can run at the same time. Scenarios that do not overlap (the harness picks the
+//! order) each start a dockerd of their own and build again: slower, never wrong.
 
 use std::fs::{self, File};
 use std::io::Read;
@@ -14,6 +21,8 @@ use std::os::unix::fs::symlink;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use herd_testsupport::*;
@@ -96,7 +105,13 @@ impl Dockerd {
                 "{p} is missing: apt-get install -y docker.io"
             );
         }
-        let root = std::env::temp_dir().join(format!("herd-dockerd-{}", std::process::id()));
+        // A dockerd started again after the last test let go of one gets a dir of its own.
+        static STARTS: AtomicUsize = AtomicUsize::new(0);
+        let root = std::env::temp_dir().join(format!(
+            "herd-dockerd-{}-{}",
+            std::process::id(),
+            STARTS.fetch_add(1, Ordering::SeqCst)
+        ));
         let sock = root.join("s");
         // sun_path holds 108 bytes.
         assert!(
@@ -611,8 +626,71 @@ fn exit_code(d: &Dockerd, sc: &Scenario, name: &str) -> String {
     o.stdout
 }
 
+/// What the scenarios share: the private dockerd, the build contexts (one scenario dir) and the
+/// static release build they are made from, and which images are built.
+struct Docker {
+    dockerd: Dockerd,
+    ctx: Scenario,
+    release: PathBuf,
+    base: OnceLock<()>,
+    stubborn: OnceLock<()>,
+    phusion: OnceLock<()>,
+}
+
+static SHARED: Shared<Docker> = Shared::new();
+
+/// A lease on the shared dockerd, started if no scenario holds one. The release build is
+/// checked first, so that a missing one fails at once.
+fn docker() -> Lease<Docker> {
+    SHARED.lease(|| {
+        let release = release_dir();
+        Docker {
+            dockerd: Dockerd::start(),
+            ctx: Scenario::new(),
+            release,
+            base: OnceLock::new(),
+            stubborn: OnceLock::new(),
+            phusion: OnceLock::new(),
+        }
+    })
+}
+
+// A build that fails leaves its OnceLock empty: the next scenario that needs the image builds
+// it again and fails with the same message.
+impl Docker {
+    /// Builds [`IMAGE`] unless it is built.
+    fn base_image(&self) {
+        self.base.get_or_init(|| {
+            let ctx = base_context(&self.ctx, &self.release);
+            build(&self.dockerd, &self.ctx, &ctx, IMAGE);
+        });
+    }
+
+    /// Builds [`IMAGE_STUBBORN`] (and the base image) unless it is built.
+    fn stubborn_image(&self) {
+        self.base_image();
+        self.stubborn.get_or_init(|| {
+            let ctx = stubborn_context(&self.ctx);
+            build(&self.dockerd, &self.ctx, &ctx, IMAGE_STUBBORN);
+        });
+    }
+
+    /// Builds [`IMAGE_PHUSION`] (and the base image) unless it is built.
+    fn phusion_image(&self) {
+        self.base_image();
+        self.phusion.get_or_init(|| {
+            let ctx = phusion_context(&self.ctx);
+            build(&self.dockerd, &self.ctx, &ctx, IMAGE_PHUSION);
+        });
+    }
+}
+
 /// The base image in a container: services up, `sv restart`, `docker logs`, `docker stop`.
-fn polite_container(d: &Dockerd, sc: &Scenario) {
+#[test]
+fn polite_container() {
+    let docker = docker();
+    docker.base_image();
+    let (d, sc) = (&docker.dockerd, &Scenario::new());
     let out = sc.join("out-polite");
     run_container(d, sc, "polite", &out, &[], IMAGE);
     let status = wait_all_running(d, sc, "polite", &["apache2", "logged", "stdout"]);
@@ -718,7 +796,11 @@ fn polite_container(d: &Dockerd, sc: &Scenario) {
 /// The base image plus a service that ignores TERM, with a 3 s bound: it is SIGKILLed after three
 /// quarters of the bound and the stop ends within the bound, before Docker's 10 s KILL, every
 /// other service stopped as usual, and svscan exits 124.
-fn stubborn_container(d: &Dockerd, sc: &Scenario) {
+#[test]
+fn stubborn_container() {
+    let docker = docker();
+    docker.stubborn_image();
+    let (d, sc) = (&docker.dockerd, &Scenario::new());
     let out = sc.join("out-stubborn");
     let bound = format!("SVSCAN_STOP_TIMEOUT={}", STUBBORN_BOUND.as_secs());
     run_container(d, sc, "stubborn", &out, &["-e", &bound], IMAGE_STUBBORN);
@@ -767,8 +849,12 @@ fn stubborn_container(d: &Dockerd, sc: &Scenario) {
 }
 
 /// herd's my_init as a phusion image's CMD: start-up script and environment, prefixed `docker
-/// logs`, `docker stop` exits 0 at once, and a main command's exit code is the container's.
-fn phusion_container(d: &Dockerd, sc: &Scenario) {
+/// logs`, `docker stop` exits 0 at once.
+#[test]
+fn phusion_container() {
+    let docker = docker();
+    docker.phusion_image();
+    let (d, sc) = (&docker.dockerd, &Scenario::new());
     let out = sc.join("out-phusion");
     run_container(d, sc, "phusion", &out, &[], IMAGE_PHUSION);
     wait_all_running(d, sc, "phusion", &["apache2", "logged", "stdout"]);
@@ -820,8 +906,15 @@ fn phusion_container(d: &Dockerd, sc: &Scenario) {
         .run()
         .code(0)
         .stdout("phusion\n");
+}
 
-    // `docker run IMG /sbin/my_init -- sh -c 'exit 3'`: the container exits 3.
+/// herd's my_init as a phusion image's CMD with a main command:
+/// `docker run IMG /sbin/my_init -- sh -c 'exit 3'`: the container exits 3.
+#[test]
+fn phusion_main_command_exit_code_is_the_containers() {
+    let docker = docker();
+    docker.phusion_image();
+    let (d, sc) = (&docker.dockerd, &Scenario::new());
     let out3 = sc.join("out-phusion3");
     fs::create_dir_all(out3.join("logged")).expect("out dir");
     let o = d
@@ -840,26 +933,6 @@ fn phusion_container(d: &Dockerd, sc: &Scenario) {
         .run()
         .code(0)
         .stdout("phusion3\n");
-}
-
-/// Issue 8: herd as a container's init, checked through Docker itself.
-#[test]
-fn svscan_as_docker_init_stops_in_order_and_exits_with_its_code() {
-    let t0 = Instant::now();
-    let release = release_dir();
-    let sc = Scenario::new();
-    let ctx = base_context(&sc, &release);
-    let ctx2 = stubborn_context(&sc);
-    let ctx3 = phusion_context(&sc);
-    let d = Dockerd::start();
-    build(&d, &sc, &ctx, IMAGE);
-    build(&d, &sc, &ctx2, IMAGE_STUBBORN);
-    build(&d, &sc, &ctx3, IMAGE_PHUSION);
-    polite_container(&d, &sc);
-    stubborn_container(&d, &sc);
-    phusion_container(&d, &sc);
-    drop(d);
-    eprintln!("docker test took {:?}", t0.elapsed());
 }
 
 /// The static check can fail: the debug build is dynamically linked.

@@ -30,23 +30,6 @@ use herd_testsupport::*;
 const SVC: &str = "svc";
 /// Name of its log service directory.
 const LOG: &str = "svc/log";
-/// Time given to "nothing should happen" checks.
-const QUIET: Duration = Duration::from_millis(200);
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Flavor {
-    Runsv,
-    Herd,
-}
-
-impl Flavor {
-    fn program(self) -> PathBuf {
-        match self {
-            Flavor::Runsv => peer("/usr/bin/runsv"),
-            Flavor::Herd => bin("supervise"),
-        }
-    }
-}
 
 /// runsv's messages start with `runsv DIR:`, ours with `supervise DIR:`.
 fn norm_prefix(s: &str) -> String {
@@ -60,6 +43,8 @@ fn norm_prefix(s: &str) -> String {
 
 /// One flavor's run of a scenario: the supervisor, the scenario dir and the transcript.
 struct Run<'a> {
+    /// Whose supervisor runs the service; runit's `sv` and daemontools' `svstat`/`svok` observe
+    /// both.
     flavor: Flavor,
     sc: &'a Scenario,
     t: Vec<String>,
@@ -72,8 +57,8 @@ impl Drop for Run<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!(
-                "=== {:?} transcript so far ===\n{}",
-                self.flavor,
+                "=== {} transcript so far ===\n{}",
+                self.name(),
                 self.t.join("\n")
             );
         }
@@ -95,13 +80,18 @@ impl<'a> Run<'a> {
         self.sc.join(rel)
     }
 
+    /// The supervisor's name (`runsv`, `supervise`), for messages.
+    fn name(&self) -> &'static str {
+        self.flavor.name(Tool::Supervise)
+    }
+
     fn note(&mut self, s: impl Into<String>) {
         self.t.push(s.into());
     }
 
     /// Starts the supervisor on `svc` (stdout and stderr to files) and waits until it is live.
     fn start(&mut self) {
-        let mut c = Command::new(self.flavor.program());
+        let mut c = Command::new(self.flavor.program(Tool::Supervise));
         c.arg(SVC)
             .current_dir(self.sc.path())
             .stdout(Stdio::from(
@@ -127,7 +117,11 @@ impl<'a> Run<'a> {
 
     /// Runs the supervisor to completion (it is expected to fail at startup) and records it.
     fn start_fails(&mut self, dir: &str) {
-        let out = self.sc.cmd(self.flavor.program()).arg(dir).run();
+        let out = self
+            .sc
+            .cmd(self.flavor.program(Tool::Supervise))
+            .arg(dir)
+            .run();
         self.note(format!(
             "supervisor {dir}: rc={:?} out={:?} err={:?}",
             out.code,
@@ -160,11 +154,11 @@ impl<'a> Run<'a> {
         ));
     }
 
-    /// `sv ARGS` with `SVDIR` = the scenario dir; output normalized.
+    /// runit's `sv ARGS` (for both flavors) with `SVDIR` = the scenario dir; output normalized.
     fn sv(&mut self, args: &[&str]) -> Output {
         let out = self
             .sc
-            .cmd(peer("/usr/bin/sv"))
+            .cmd(Flavor::Runit.program(Tool::Sv))
             .env("SVDIR", self.sc.path())
             .env_remove("SVWAIT")
             .args(args)
@@ -365,7 +359,7 @@ impl<'a> Run<'a> {
             (listing(&sup), status, stat, pid)
         };
         let (files, bytes, stat, pid) = wait_until(
-            &format!("{:?}: a stable, consistent {d}/supervise", self.flavor),
+            &format!("{}: a stable, consistent {d}/supervise", self.name()),
             DEADLINE,
             || {
                 let a = read();
@@ -392,15 +386,15 @@ impl<'a> Run<'a> {
         assert_eq!(
             bytes.len(),
             20,
-            "{:?}: {d}/supervise/status is {bytes:?}",
-            self.flavor
+            "{}: {d}/supervise/status is {bytes:?}",
+            self.name()
         );
         let nanos = u32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
         assert_eq!(
             nanos % 1000,
             500,
-            "{:?}: {d}: status nanoseconds {nanos} do not end in 500",
-            self.flavor
+            "{}: {d}: status nanoseconds {nanos} do not end in 500",
+            self.name()
         );
         let secs = u64::from_be_bytes(bytes[..8].try_into().expect("8 bytes"));
         let unix = secs.wrapping_sub(0x4000_0000_0000_000a);
@@ -410,8 +404,8 @@ impl<'a> Run<'a> {
             .as_secs();
         assert!(
             unix <= now && now - unix < 120,
-            "{:?}: {d}: status stamp {unix} is not recent (now {now})",
-            self.flavor
+            "{}: {d}: status stamp {unix} is not recent (now {now})",
+            self.name()
         );
         let spid = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
         let stamp = bytes[..12].to_vec();
@@ -498,68 +492,21 @@ fn listing(sup: &Path) -> String {
 
 /// Runs `steps` on a scenario made by `setup`, under runsv and under supervise at the same time,
 /// and asserts that the two transcripts are identical.
+#[track_caller]
 fn differential(setup: fn(&Scenario), steps: fn(&mut Run)) {
-    let results: Vec<(Flavor, Result<Vec<String>, String>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = [Flavor::Runsv, Flavor::Herd]
-            .into_iter()
-            .map(|flavor| {
-                let h = s.spawn(move || {
-                    let sc = Scenario::new();
-                    setup(&sc);
-                    let mut run = Run::new(flavor, &sc);
-                    steps(&mut run);
-                    run.outputs();
-                    drop(run.sup.take());
-                    std::mem::take(&mut run.t)
-                });
-                (flavor, h)
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|(flavor, h)| {
-                let r = h.join().map_err(|e| {
-                    e.downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "panic".to_string())
-                });
-                (flavor, r)
-            })
-            .collect()
-    });
-    let show = |r: &Result<Vec<String>, String>| match r {
-        Ok(t) => t.join("\n"),
-        Err(e) => format!("PANICKED: {e}"),
-    };
-    let (runsv, herd) = (&results[0].1, &results[1].1);
-    if std::env::var_os("HERD_TRANSCRIPT").is_some() {
-        eprintln!("=== transcript ===\n{}", show(herd));
-    }
-    match (runsv, herd) {
-        (Ok(a), Ok(b)) if a == b => {}
-        (Ok(a), Ok(b)) => {
-            let first = a
-                .iter()
-                .zip(b.iter())
-                .position(|(x, y)| x != y)
-                .unwrap_or(a.len().min(b.len()));
-            panic!(
-                "transcripts differ at line {}\n=== runsv ===\n{}\n=== supervise ===\n{}\n\
-                 === first difference ===\nrunsv:     {:?}\nsupervise: {:?}",
-                first + 1,
-                show(runsv),
-                show(herd),
-                a.get(first),
-                b.get(first)
-            );
+    compare_flavors(Tool::Supervise, Schedule::AtOnce, "", |flavor| {
+        let sc = Scenario::new();
+        setup(&sc);
+        let mut run = Run::new(flavor, &sc);
+        steps(&mut run);
+        run.outputs();
+        drop(run.sup.take());
+        let t = std::mem::take(&mut run.t);
+        if flavor == Flavor::Herd && std::env::var_os("HERD_TRANSCRIPT").is_some() {
+            eprintln!("=== transcript ===\n{}", t.join("\n"));
         }
-        _ => panic!(
-            "a flavor failed\n=== runsv ===\n{}\n=== supervise ===\n{}",
-            show(runsv),
-            show(herd)
-        ),
-    }
+        t
+    });
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -662,7 +609,7 @@ fn crash_loop() {
                 s.state == State::Down && s.pid.is_none() && s.want == Want::Down
             });
             let n = count();
-            std::thread::sleep(Duration::from_millis(300));
+            std::thread::sleep(QUIET);
             r.note(format!("no start after down: {}", count() == n));
             r.snap("after down");
         },
@@ -1180,7 +1127,7 @@ fn force_shutdown_final_status() {
             let pid = fs::read_to_string(svc.join("supervise/pid")).expect("pid");
             let st = status(&svc).expect("status");
             match r.flavor {
-                Flavor::Runsv => {
+                Flavor::Runit => {
                     assert_eq!(stat, "run, got TERM, want exit\n");
                     assert_eq!(pid, format!("{p}\n"));
                     assert_eq!(

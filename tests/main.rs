@@ -13,7 +13,6 @@ mod interop;
 mod myinit;
 mod pid1;
 mod supervise;
-mod supervise_ext;
 mod sv;
 mod svlog;
 mod svscan;

@@ -15,8 +15,6 @@ use std::time::{Duration, Instant};
 
 use herd_testsupport::*;
 
-/// Time given to something that must *not* happen.
-const QUIET: Duration = Duration::from_millis(300);
 /// The environment variable that sets the shutdown bound.
 const STOP_ENV: &str = "SVSCAN_STOP_TIMEOUT";
 

@@ -4,6 +4,12 @@
 //! deadline, not a blocking `sleep(1)`, so control bytes act at once; `k` during `finish` kills
 //! finish and does not run it again; HUP, ALRM, USR1, USR2 and PIPE do not kill supervise; a
 //! service left running by a killed supervise is stopped before a new instance starts.
+//!
+//! herd-only features of supervise have a module each: [`prefixed_logs`] and [`essential`].
+
+mod captured;
+mod essential;
+mod prefixed_logs;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
@@ -13,9 +19,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use herd_testsupport::*;
-
-/// Time given to something that must *not* happen.
-const QUIET: Duration = Duration::from_millis(300);
 
 /// Starts `supervise NAME` in the scenario dir with stdout on /dev/null and stderr in
 /// `NAME.stderr` (read it with [`stderr_of`]).

@@ -42,53 +42,27 @@ const RUN_CRASH: &str = "#!/bin/sh\nexit 1\n";
 const LOG_RUN: &str = "#!/bin/sh\nexec cat >/dev/null\n";
 /// A `./check` that always fails.
 const CHECK_FAIL: &str = "#!/bin/sh\nexit 1\n";
+/// How long `check_backoff` lets `./check` fail (and sees that `sv` does not return) before the
+/// file it tests appears. Shorter than [`QUIET`] on purpose: the latency bound there is reckoned
+/// from where our back-off stands after ~100 ms of failures (a check every ~80 ms); after 300 ms
+/// the next check can be ~320 ms away, past the bound.
+const CHECK_FAILING: Duration = Duration::from_millis(100);
 
-/// Which sv runs a command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Which {
-    Runit,
-    Herd,
-}
-
-impl Which {
-    fn prog(self) -> PathBuf {
-        match self {
-            Which::Runit => peer("/usr/bin/sv"),
-            Which::Herd => bin("sv"),
-        }
-    }
-}
-
-/// Which supervisor runs the services.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Sup {
-    Runsv,
-    Supervise,
-}
-
-impl Sup {
-    fn prog(self) -> PathBuf {
-        match self {
-            Sup::Runsv => peer("/usr/bin/runsv"),
-            Sup::Supervise => bin("supervise"),
-        }
-    }
-}
-
-/// The two programs compared by [`same`]: runit's first, ours second.
+/// runit's sv and ours, in that order (what [`same`] compares).
 fn both() -> [PathBuf; 2] {
-    [Which::Runit.prog(), Which::Herd.prog()]
+    FLAVORS.map(|f| f.program(Tool::Sv))
 }
 
 /// A scenario with a service directory `sv/` (the `SVDIR`), one supervisor per started service.
 struct Tree {
     sc: Scenario,
-    sup: Sup,
+    /// Whose supervisor (runsv or supervise) runs the services.
+    sup: Flavor,
     procs: HashMap<String, Proc>,
 }
 
 impl Tree {
-    fn new(sup: Sup) -> Tree {
+    fn new(sup: Flavor) -> Tree {
         let sc = Scenario::new();
         fs::create_dir_all(sc.join("sv")).unwrap();
         Tree {
@@ -127,7 +101,7 @@ impl Tree {
 
     /// Starts the supervisor on `sv/NAME` and waits until it (and its log's) is live.
     fn start(&mut self, name: &str) {
-        let mut c = Command::new(self.sup.prog());
+        let mut c = Command::new(self.sup.program(Tool::Supervise));
         c.arg(name)
             .current_dir(self.svdir())
             .stdout(Stdio::null())
@@ -167,8 +141,9 @@ impl Tree {
             .timeout(Duration::from_secs(20))
     }
 
-    fn sv(&self, which: Which, args: &[&str]) -> Output {
-        self.sv_cmd(&which.prog(), self.root(), args).run()
+    fn sv(&self, which: Flavor, args: &[&str]) -> Output {
+        self.sv_cmd(&which.program(Tool::Sv), self.root(), args)
+            .run()
     }
 }
 
@@ -633,7 +608,7 @@ const STATES: &[MState] = &[
 ];
 
 /// Builds every state of [`STATES`] under `sup`.
-fn matrix_tree(sup: Sup) -> Tree {
+fn matrix_tree(sup: Flavor) -> Tree {
     let mut t = Tree::new(sup);
     t.service("up", RUN_QUIET);
     t.service("up/log", LOG_RUN);
@@ -691,7 +666,8 @@ fn name_forms(t: &Tree, name: &str) -> Vec<(String, PathBuf)> {
     ]
 }
 
-fn matrix(sup: Sup) {
+fn matrix(sup: Flavor) {
+    let under = sup.name(Tool::Supervise);
     let t = matrix_tree(sup);
     let progs = both();
     let reports: Vec<Report> = std::thread::scope(|s| {
@@ -718,11 +694,11 @@ fn matrix(sup: Sup) {
     let mut args = vec!["status"];
     args.extend(&names);
     let pair = same(&watch, t.root(), &progs, |p| t.sv_cmd(p, t.root(), &args));
-    all.check(&format!("{sup:?}: sv {}", args.join(" ")), &pair, None);
+    all.check(&format!("{under}: sv {}", args.join(" ")), &pair, None);
     let args = ["-v", "up", "up", "nolog", "nd", "gone", "missing"];
     let pair = same(&watch, t.root(), &progs, |p| t.sv_cmd(p, t.root(), &args));
     all.check(
-        &format!("{sup:?}: sv {}", args.join(" ")),
+        &format!("{under}: sv {}", args.join(" ")),
         &pair,
         Some(&exp(
             2,
@@ -780,12 +756,12 @@ fn matrix(sup: Sup) {
             t.sv_cmd(p, &cwd, &args)
         });
         all.check(
-            &format!("{sup:?}: (cwd {}) sv {}", cwd.display(), args.join(" ")),
+            &format!("{under}: (cwd {}) sv {}", cwd.display(), args.join(" ")),
             &pair,
             Some(&want),
         );
     }
-    eprintln!("{sup:?}: {} sv invocations compared", all.compared);
+    eprintln!("{under}: {} sv invocations compared", all.compared);
     all.done();
 }
 
@@ -825,8 +801,8 @@ fn matrix_state(t: &Tree, progs: &[PathBuf; 2], st: &MState) -> Report {
                 (form_no == 0 && cmd == ["status"]).then(|| exp(st.status.0, st.status.1, ""));
             rep.check(
                 &format!(
-                    "{:?}, state {}: (cwd {}) sv {}",
-                    t.sup,
+                    "{}, state {}: (cwd {}) sv {}",
+                    t.sup.name(Tool::Supervise),
                     st.name,
                     cwd.display(),
                     args.join(" ")
@@ -841,12 +817,12 @@ fn matrix_state(t: &Tree, progs: &[PathBuf; 2], st: &MState) -> Report {
 
 #[test]
 fn matrix_under_runsv() {
-    matrix(Sup::Runsv);
+    matrix(Flavor::Runit);
 }
 
 #[test]
 fn matrix_under_supervise() {
-    matrix(Sup::Supervise);
+    matrix(Flavor::Herd);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -854,7 +830,8 @@ fn matrix_under_supervise() {
 
 /// One sv's run of a sequence: the tree and the transcript.
 struct Seq {
-    which: Which,
+    /// Whose sv runs the commands.
+    which: Flavor,
     t: Tree,
     lines: Vec<String>,
 }
@@ -863,7 +840,7 @@ impl Drop for Seq {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!(
-                "=== transcript with {:?}'s sv so far ===\n{}",
+                "=== transcript with {}'s sv so far ===\n{}",
                 self.which,
                 self.lines.join("\n")
             );
@@ -917,42 +894,27 @@ impl Seq {
 
 /// Runs `f` once with runit's sv and once with ours (two trees, two threads) and compares the
 /// transcripts; then checks runit's transcript met every expectation.
-fn differential(sup: Sup, f: fn(&mut Seq)) {
-    let results = std::thread::scope(|s| {
-        [Which::Runit, Which::Herd]
-            .map(|which| {
-                s.spawn(move || {
-                    let mut q = Seq {
-                        which,
-                        t: Tree::new(sup),
-                        lines: Vec::new(),
-                    };
-                    f(&mut q);
-                    std::mem::take(&mut q.lines)
-                })
-            })
-            .map(|h| h.join())
-    });
-    let [r, h] = results.map(|x| x.unwrap_or_else(|e| std::panic::resume_unwind(e)));
-    if r != h {
-        let first = r
-            .iter()
-            .zip(&h)
-            .position(|(a, b)| a != b)
-            .unwrap_or(r.len().min(h.len()));
-        panic!(
-            "{sup:?}: herd's sv differs from runit's at line {first}:\n  runit: {}\n  herd:  {}\n\
-             === runit's sv ===\n{}\n=== herd's sv ===\n{}",
-            r.get(first).map_or("<end>", String::as_str),
-            h.get(first).map_or("<end>", String::as_str),
-            r.join("\n"),
-            h.join("\n")
-        );
-    }
+#[track_caller]
+fn differential(sup: Flavor, f: fn(&mut Seq)) {
+    let under = sup.name(Tool::Supervise);
+    let lines = compare_flavors(
+        Tool::Sv,
+        Schedule::AtOnce,
+        &format!("under {under}"),
+        |which| {
+            let mut q = Seq {
+                which,
+                t: Tree::new(sup),
+                lines: Vec::new(),
+            };
+            f(&mut q);
+            std::mem::take(&mut q.lines)
+        },
+    );
     assert!(
-        !r.iter().any(|l| l.starts_with("!!")),
-        "{sup:?}: runit's sv (and ours alike) did not print what the test expects:\n{}",
-        r.join("\n")
+        !lines.iter().any(|l| l.starts_with("!!")),
+        "under {under}: runit's sv (and ours alike) did not print what the test expects:\n{}",
+        lines.join("\n")
     );
 }
 
@@ -1180,32 +1142,32 @@ fn deaf(q: &mut Seq, restarts: bool) {
 
 #[test]
 fn lifecycle_under_runsv() {
-    differential(Sup::Runsv, seq_lifecycle);
+    differential(Flavor::Runit, seq_lifecycle);
 }
 
 #[test]
 fn lifecycle_under_supervise() {
-    differential(Sup::Supervise, seq_lifecycle);
+    differential(Flavor::Herd, seq_lifecycle);
 }
 
 #[test]
 fn restarts_under_runsv() {
-    differential(Sup::Runsv, seq_restarts);
+    differential(Flavor::Runit, seq_restarts);
 }
 
 #[test]
 fn restarts_under_supervise() {
-    differential(Sup::Supervise, seq_restarts);
+    differential(Flavor::Herd, seq_restarts);
 }
 
 #[test]
 fn exits_under_runsv() {
-    differential(Sup::Runsv, seq_exits);
+    differential(Flavor::Runit, seq_exits);
 }
 
 #[test]
 fn exits_under_supervise() {
-    differential(Sup::Supervise, seq_exits);
+    differential(Flavor::Herd, seq_exits);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -1213,18 +1175,19 @@ fn exits_under_supervise() {
 
 #[test]
 fn term_ignoring_timeouts_under_supervise() {
-    differential(Sup::Supervise, seq_deaf);
+    differential(Flavor::Herd, seq_deaf);
 }
 
 #[test]
 fn term_ignoring_timeouts_under_runsv() {
-    differential(Sup::Runsv, seq_deaf_short);
+    differential(Flavor::Runit, seq_deaf_short);
 }
 
 // ------------------------------------------------------------------------------------------------
 // 2. LSB mode.
 
-fn lsb(sup: Sup) {
+fn lsb(sup: Flavor) {
+    let under = sup.name(Tool::Supervise);
     let mut t = Tree::new(sup);
     t.service("lrun", RUN_QUIET);
     t.service("llog", RUN_QUIET);
@@ -1258,12 +1221,8 @@ fn lsb(sup: Sup) {
         "lrun", "llog", "ldown", "ldownlog", "lfin", "lnosup", "ldead", "lmissing", "lstart",
     ];
     for n in names {
-        for (d, target) in [
-            ("runit.d", Which::Runit.prog()),
-            ("herd.d", Which::Herd.prog()),
-        ] {
-            fs::create_dir_all(t.sc.join(d)).unwrap();
-            std::os::unix::fs::symlink(target, t.sc.join(d).join(n)).unwrap();
+        for f in FLAVORS {
+            f.link(Tool::Sv, &t.sc.join(format!("{f}.d")), n);
         }
     }
     let progs = |n: &str| [t.sc.join("runit.d").join(n), t.sc.join("herd.d").join(n)];
@@ -1273,7 +1232,7 @@ fn lsb(sup: Sup) {
         let watch = [t.dir(n)];
         let pair = same(&watch, t.root(), &progs(n), |p| t.sv_cmd(p, t.root(), args));
         rep.check(
-            &format!("{sup:?}: LSB {n} {}", args.join(" ")),
+            &format!("{under}: LSB {n} {}", args.join(" ")),
             &pair,
             Some(&want),
         );
@@ -1435,7 +1394,7 @@ fn lsb(sup: Sup) {
         .enumerate()
     {
         rep.check(
-            &format!("{sup:?}: LSB lstart {what} (step {i})"),
+            &format!("{under}: LSB lstart {what} (step {i})"),
             &[seen[0][i].clone(), seen[1][i].clone()],
             Some(e),
         );
@@ -1445,18 +1404,19 @@ fn lsb(sup: Sup) {
 
 #[test]
 fn lsb_under_supervise() {
-    lsb(Sup::Supervise);
+    lsb(Flavor::Herd);
 }
 
 #[test]
 fn lsb_under_runsv() {
-    lsb(Sup::Runsv);
+    lsb(Flavor::Runit);
 }
 
 // ------------------------------------------------------------------------------------------------
 // 4. Latency: restart reports the new pid without runit's 420 ms poll.
 
-fn restart_latency(sup: Sup) {
+fn restart_latency(sup: Flavor) {
+    let under = sup.name(Tool::Supervise);
     let mut t = Tree::new(sup);
     let names = ["l1", "l2", "l3"];
     for n in names {
@@ -1472,7 +1432,7 @@ fn restart_latency(sup: Sup) {
     for (n, d) in names.iter().zip(&dirs) {
         let old = pid_of(d);
         let t0 = Instant::now();
-        let o = t.sv(Which::Herd, &["-w", "7", "restart", n]);
+        let o = t.sv(Flavor::Herd, &["-w", "7", "restart", n]);
         times.push(t0.elapsed());
         o.code(0)
             .stdout_norm(&format!("ok: run: {n}: (pid N) Ns\n"))
@@ -1484,18 +1444,18 @@ fn restart_latency(sup: Sup) {
     let m = median(times.clone());
     assert!(
         m < Duration::from_millis(400),
-        "{sup:?}: median sv restart took {m:?} (all: {times:?}); runit's poll period is 420 ms"
+        "{under}: median sv restart took {m:?} (all: {times:?}); runit's poll period is 420 ms"
     );
 }
 
 #[test]
 fn restart_latency_under_supervise() {
-    restart_latency(Sup::Supervise);
+    restart_latency(Flavor::Herd);
 }
 
 #[test]
 fn restart_latency_under_runsv() {
-    restart_latency(Sup::Runsv);
+    restart_latency(Flavor::Runit);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -1504,7 +1464,7 @@ fn restart_latency_under_runsv() {
 /// A check that fails until `ready` exists: ours notices within the back-off, not 420 ms.
 #[test]
 fn check_backoff() {
-    let mut t = Tree::new(Sup::Supervise);
+    let mut t = Tree::new(Flavor::Herd);
     // One fresh service per round, so no restart throttle delays the start.
     let names = ["ck1", "ck2", "ck3"];
     for n in names {
@@ -1523,7 +1483,7 @@ fn check_backoff() {
         });
         wait_running(&dir);
         // Nothing happens while ./check fails.
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(CHECK_FAILING);
         assert!(!h.is_finished(), "sv start returned while ./check failed");
         fs::write(dir.join("ready"), "").unwrap();
         let created = Instant::now();
@@ -1544,7 +1504,8 @@ fn check_backoff() {
 }
 
 /// Always-failing check, stdout closed, argv[0] and cwd; deliberate differences for ours.
-fn check_script(sup: Sup) {
+fn check_script(sup: Flavor) {
+    let under = sup.name(Tool::Supervise);
     let mut t = Tree::new(sup);
     t.service("ckfail", RUN_SLEEP);
     t.script("ckfail/check", CHECK_FAIL);
@@ -1577,7 +1538,7 @@ fn check_script(sup: Sup) {
         t.sv_cmd(p, t.root(), &["-w", "1", "check", "ckfail"])
     });
     rep.check(
-        &format!("{sup:?}: sv -w 1 check ckfail"),
+        &format!("{under}: sv -w 1 check ckfail"),
         &pair,
         Some(&exp(1, "timeout: run: ckfail: (pid N) Ns\n", "")),
     );
@@ -1589,7 +1550,7 @@ fn check_script(sup: Sup) {
     ] {
         let pair = same(&watch, t.root(), &progs, |p| t.sv_cmd(p, t.root(), args));
         rep.check(
-            &format!("{sup:?}: sv {}", args.join(" ")),
+            &format!("{under}: sv {}", args.join(" ")),
             &pair,
             Some(&exp(0, "ok: run: ckout: (pid N) Ns\n", "check-stderr\n")),
         );
@@ -1598,33 +1559,33 @@ fn check_script(sup: Sup) {
 
     // Not copied: an un-exec-able ./check fails (runit's passed it).
     let nx = "warning: unable to run cknx/check: access denied";
-    let o = t.sv(Which::Herd, &["-w", "1", "check", "cknx"]);
+    let o = t.sv(Flavor::Herd, &["-w", "1", "check", "cknx"]);
     o.code(1).stdout_norm("timeout: run: cknx: (pid N) Ns\n");
     assert!(
         !o.stderr.is_empty() && o.stderr.lines().all(|l| l == nx),
         "stderr of our sv -w 1 check cknx: {:?}",
         o.stderr
     );
-    t.sv(Which::Runit, &["-w", "1", "check", "cknx"])
+    t.sv(Flavor::Runit, &["-w", "1", "check", "cknx"])
         .code(0)
         .stdout_norm("ok: run: cknx: (pid N) Ns\n")
         .stderr(&format!("{nx}\n"));
 
     // Not copied: check waits for what the service wants (down), runit 2.1.2 said ok at once.
-    t.sv(Which::Herd, &["-w", "1", "check", "deaf"])
+    t.sv(Flavor::Herd, &["-w", "1", "check", "deaf"])
         .code(1)
         .stdout_norm("timeout: run: deaf: (pid N) Ns, want down, got TERM\n")
         .stderr("");
-    t.sv(Which::Runit, &["-w", "1", "check", "deaf"])
+    t.sv(Flavor::Runit, &["-w", "1", "check", "deaf"])
         .code(0)
         .stdout_norm("ok: run: deaf: (pid N) Ns, want down, got TERM\n")
         .stderr("");
     // The same for a service in finish that wants up.
-    t.sv(Which::Herd, &["-w", "0", "check", "fin"])
+    t.sv(Flavor::Herd, &["-w", "0", "check", "fin"])
         .code(1)
         .stdout_norm("timeout: finish: fin: (pid N) Ns\n")
         .stderr("");
-    t.sv(Which::Runit, &["-w", "0", "check", "fin"])
+    t.sv(Flavor::Runit, &["-w", "0", "check", "fin"])
         .code(0)
         .stdout_norm("ok: finish: fin: (pid N) Ns\n")
         .stderr("");
@@ -1632,14 +1593,14 @@ fn check_script(sup: Sup) {
 
 #[test]
 fn check_script_under_supervise() {
-    check_script(Sup::Supervise);
+    check_script(Flavor::Herd);
 }
 
 /// How `./check` is executed: runit calls `execve("check", {"./check", 0})`, so a script's
 /// interpreter gets the path `check` (the shell's `$0`), and a binary gets argv[0] `./check`.
 #[test]
 fn check_script_exec_path() {
-    let mut t = Tree::new(Sup::Supervise);
+    let mut t = Tree::new(Flavor::Herd);
     t.service("ck0", RUN_SLEEP);
     t.script(
         "ck0/check",
@@ -1649,7 +1610,7 @@ fn check_script_exec_path() {
     let dir = t.dir("ck0");
     wait_running(&dir);
     let mut seen = Vec::new();
-    for which in [Which::Runit, Which::Herd] {
+    for which in [Flavor::Runit, Flavor::Herd] {
         let _ = fs::remove_file(dir.join("seen"));
         t.sv(which, &["check", "ck0"])
             .code(0)
@@ -1672,7 +1633,7 @@ fn check_script_exec_path() {
 
 #[test]
 fn bad_input() {
-    let mut t = Tree::new(Sup::Supervise);
+    let mut t = Tree::new(Flavor::Herd);
     t.service("up", RUN_QUIET);
     t.service("ckfail", RUN_SLEEP);
     t.script("ckfail/check", CHECK_FAIL);
@@ -1808,9 +1769,8 @@ fn bad_input() {
     let noread = t.sc.join("noread");
     fs::create_dir(&noread).unwrap();
     fs::set_permissions(&noread, fs::Permissions::from_mode(0o700)).unwrap();
-    for (d, which) in [("runit.d", Which::Runit), ("herd.d", Which::Herd)] {
-        fs::create_dir_all(t.sc.join(d)).unwrap();
-        std::os::unix::fs::symlink(which.prog(), t.sc.join(d).join("up")).unwrap();
+    for f in FLAVORS {
+        f.link(Tool::Sv, &t.sc.join(format!("{f}.d")), "up");
     }
     let nobody = |prog: &Path, cwd: &Path, args: &[&str]| {
         t.sv_cmd(&peer("/usr/bin/setpriv"), cwd, &[])
@@ -1863,7 +1823,7 @@ fn bad_input() {
 
 #[test]
 fn svwait() {
-    let mut t = Tree::new(Sup::Supervise);
+    let mut t = Tree::new(Flavor::Herd);
     t.service("ckfail", RUN_SLEEP);
     t.script("ckfail/check", CHECK_FAIL);
     t.start("ckfail");
@@ -1871,15 +1831,15 @@ fn svwait() {
     wait_running(&dir);
     let timeout_line = "timeout: run: ckfail: (pid N) Ns\n";
     let mut seen = Vec::new();
-    for which in [Which::Herd, Which::Runit] {
+    for which in [Flavor::Herd, Flavor::Runit] {
         settle(&[&dir]);
         let t0 = Instant::now();
         let o = t
-            .sv_cmd(&which.prog(), t.root(), &["restart", "ckfail"])
+            .sv_cmd(&which.program(Tool::Sv), t.root(), &["restart", "ckfail"])
             .env("SVWAIT", "1")
             .run();
         let took = t0.elapsed();
-        if which == Which::Herd {
+        if which == Flavor::Herd {
             assert!(
                 took >= Duration::from_secs(1) && took < Duration::from_secs(2),
                 "SVWAIT=1 sv restart (failing check) took {took:?}"
@@ -1921,7 +1881,8 @@ fn svwait() {
 // ------------------------------------------------------------------------------------------------
 // 8. sv -v exit returns as soon as the supervisor is gone.
 
-fn exit_latency(sup: Sup) {
+fn exit_latency(sup: Flavor) {
+    let under = sup.name(Tool::Supervise);
     // Two identical trees: one for runit's sv, one for ours.
     let mut trees = [Tree::new(sup), Tree::new(sup)];
     for t in &mut trees {
@@ -1936,25 +1897,25 @@ fn exit_latency(sup: Sup) {
     let mut rep = Report::default();
     for name in ["e", "el"] {
         let mut seen = Vec::new();
-        for (t, which) in trees.iter_mut().zip([Which::Runit, Which::Herd]) {
+        for (t, which) in trees.iter_mut().zip([Flavor::Runit, Flavor::Herd]) {
             let t0 = Instant::now();
             let o = t.sv(which, &["-v", "exit", name]);
             let took = t0.elapsed();
             assert!(
                 !supervisor_alive(&t.dir(name)),
-                "{which:?}'s sv returned while the supervisor of {name} lives"
+                "{which}'s sv returned while the supervisor of {name} lives"
             );
             t.wait_exit(name);
-            if which == Which::Herd {
+            if which == Flavor::Herd {
                 assert!(
                     took < Duration::from_millis(400),
-                    "{sup:?}: our sv -v exit {name} took {took:?}"
+                    "{under}: our sv -v exit {name} took {took:?}"
                 );
             }
             seen.push(Seen::of(&o, t.root()));
         }
         rep.check(
-            &format!("{sup:?}: sv -v exit {name}"),
+            &format!("{under}: sv -v exit {name}"),
             &[seen[0].clone(), seen[1].clone()],
             Some(&exp(0, &format!("ok: {name}: runsv not running\n"), "")),
         );
@@ -1964,10 +1925,10 @@ fn exit_latency(sup: Sup) {
 
 #[test]
 fn exit_latency_under_supervise() {
-    exit_latency(Sup::Supervise);
+    exit_latency(Flavor::Herd);
 }
 
 #[test]
 fn exit_latency_under_runsv() {
-    exit_latency(Sup::Runsv);
+    exit_latency(Flavor::Runit);
 }

@@ -40,25 +40,11 @@ use herd_testsupport::*;
 const ARGV0: &str = "/usr/bin/svlogd";
 /// How long a run to EOF may take.
 const RUN: Duration = Duration::from_secs(10);
-/// A "nothing happens" look.
-const QUIET: Duration = Duration::from_millis(200);
+/// Between two looks during a long watch (two seconds with nothing to see), and what a logger
+/// is given to settle into its wait before such a watch.
+const LOOK: Duration = Duration::from_millis(200);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Flavor {
-    Svlogd,
-    Svlog,
-}
-
-use Flavor::{Svlog, Svlogd};
-
-impl Flavor {
-    fn program(self) -> PathBuf {
-        match self {
-            Svlogd => peer("/usr/bin/svlogd"),
-            Svlog => bin("svlog"),
-        }
-    }
-}
+use Flavor::{Herd, Runit};
 
 // ------------------------------------------------------------------------------------------
 // Masking and transcripts
@@ -213,36 +199,12 @@ fn show_output(out: &Output) -> String {
 /// same; returns svlog's.
 #[track_caller]
 fn same(f: impl Fn(Flavor) -> String + Sync) -> String {
-    let (theirs, ours) = std::thread::scope(|s| {
-        let a = s.spawn(|| f(Svlogd));
-        let b = s.spawn(|| f(Svlog));
-        let a = a.join().unwrap_or_else(|e| {
-            eprintln!("(the svlogd run failed)");
-            std::panic::resume_unwind(e)
-        });
-        let b = b.join().unwrap_or_else(|e| {
-            eprintln!("(the svlog run failed)");
-            std::panic::resume_unwind(e)
-        });
-        (a, b)
-    });
-    if theirs != ours {
-        let first = theirs
-            .lines()
-            .zip(ours.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or_else(|| theirs.lines().count().min(ours.lines().count()));
-        panic!(
-            "svlog differs from svlogd at line {}\n=== svlogd ===\n{theirs}=== svlog ===\n{ours}===",
-            first + 1
-        );
-    }
-    ours
+    compare_flavors(Tool::Svlog, Schedule::AtOnce, "", f)
 }
 
 /// Runs a logger to EOF on `input`, in `sc`.
 fn run(sc: &Scenario, f: Flavor, args: &[&str], input: &[u8]) -> Output {
-    sc.cmd(f.program())
+    sc.cmd(f.program(Tool::Svlog))
         .arg0(ARGV0)
         .args(args)
         .input(input)
@@ -340,7 +302,7 @@ struct Live {
 impl Live {
     /// Starts `f` with `args` in `sc`, stderr to the file `err`, stdin the read end `rd`.
     fn start_on(sc: &Scenario, f: Flavor, args: &[&str], err: &str, rd: &fs::File) -> Proc {
-        let mut c = Command::new(f.program());
+        let mut c = Command::new(f.program(Tool::Svlog));
         c.arg0(ARGV0)
             .args(args)
             .current_dir(sc.path())
@@ -720,7 +682,7 @@ fn s_below_len_fills_files_like_svlogd() {
 fn whole_lines_when_s_is_below_line_multiple() {
     let sc = Scenario::new();
     logdir(&sc, "s100\n");
-    run(&sc, Svlog, &["L"], numbered(1, 10, 30).as_bytes())
+    run(&sc, Herd, &["L"], numbered(1, 10, 30).as_bytes())
         .code(0)
         .stderr("");
     assert_eq!(
@@ -737,7 +699,7 @@ fn whole_lines_when_s_is_below_line_multiple() {
     // What svlogd does with it: 100-byte files, the fourth line split.
     let sc = Scenario::new();
     logdir(&sc, "s100\n");
-    run(&sc, Svlogd, &["L"], numbered(1, 10, 30).as_bytes()).code(0);
+    run(&sc, Runit, &["L"], numbered(1, 10, 30).as_bytes()).code(0);
     let files: Vec<u64> = saved(&sc.join("L"))
         .iter()
         .map(|n| fs::metadata(sc.join("L").join(n)).expect("stat").len())
@@ -753,7 +715,7 @@ fn record_longer_than_s_is_split_at_the_limit() {
     logdir(&sc, "s100\n");
     let long: String = (0..249).map(|i| (b'a' + (i % 26) as u8) as char).collect();
     let input = format!("short1\n{long}\nshort2\n");
-    run(&sc, Svlog, &["-l", "10", "-b", "20", "L"], input.as_bytes())
+    run(&sc, Herd, &["-l", "10", "-b", "20", "L"], input.as_bytes())
         .code(0)
         .stderr("");
     let rec = format!("{long}\n");
@@ -778,7 +740,7 @@ fn final_line_without_newline() {
     // svlogd drops it.
     let sc = Scenario::new();
     logdir(&sc, "");
-    run(&sc, Svlogd, &["L"], b"one\nlast-no-newline").code(0);
+    run(&sc, Runit, &["L"], b"one\nlast-no-newline").code(0);
     assert_eq!(
         fs::read_to_string(sc.join("L/current")).expect("current"),
         "one\n"
@@ -786,7 +748,7 @@ fn final_line_without_newline() {
     // Deliberate difference (1): svlog keeps it, with a newline.
     let sc = Scenario::new();
     logdir(&sc, "");
-    run(&sc, Svlog, &["L"], b"one\nlast-no-newline")
+    run(&sc, Herd, &["L"], b"one\nlast-no-newline")
         .code(0)
         .stderr("");
     assert_eq!(
@@ -799,7 +761,7 @@ fn final_line_without_newline() {
     // Also when it is the only input, and with a timestamp.
     let sc = Scenario::new();
     logdir(&sc, "");
-    run(&sc, Svlog, &["-tt", "L"], b"alone").code(0).stderr("");
+    run(&sc, Herd, &["-tt", "L"], b"alone").code(0).stderr("");
     assert_eq!(
         show_lines(&fs::read(sc.join("L/current")).expect("current")),
         "  |<utc> alone\n"
@@ -847,7 +809,7 @@ fn replace_applies_to_the_whole_line() {
     let input = b"a\tb\tc\td\te\tf\tg\th\n";
     let sc = Scenario::new();
     logdir(&sc, "");
-    run(&sc, Svlog, &["-l", "5", "-b", "10", "-r", "_", "L"], input)
+    run(&sc, Herd, &["-l", "5", "-b", "10", "-r", "_", "L"], input)
         .code(0)
         .stderr("");
     assert_eq!(
@@ -856,7 +818,7 @@ fn replace_applies_to_the_whole_line() {
     );
     let sc = Scenario::new();
     logdir(&sc, "");
-    run(&sc, Svlogd, &["-l", "5", "-b", "10", "-r", "_", "L"], input).code(0);
+    run(&sc, Runit, &["-l", "5", "-b", "10", "-r", "_", "L"], input).code(0);
     assert_eq!(
         fs::read_to_string(sc.join("L/current")).expect("current"),
         "a_b_c\td\te\tf\tg\th\n"
@@ -918,7 +880,7 @@ fn big_reads_and_writes_whatever_b() {
     nix::fcntl::fcntl(&w, nix::fcntl::FcntlArg::F_SETPIPE_SZ(1 << 20)).expect("pipe size");
     let data = numbered(0, 1024, 1024);
     w.write_all(data.as_bytes()).expect("fill pipe");
-    let mut p = Live::start_on(&sc, Svlog, &["-l", "1", "-b", "2", "L"], "err", &rd);
+    let mut p = Live::start_on(&sc, Herd, &["-l", "1", "-b", "2", "L"], "err", &rd);
     wait_for("all written", DEADLINE, || {
         fs::metadata(sc.join("L/current")).is_ok_and(|m| m.len() == data.len() as u64)
     });
@@ -1112,7 +1074,7 @@ fn locked_directory() {
                 entry("current", 0o744, "first\n"),
                 entry("current", 0o744, "third\n"),
             ),
-            "{f:?}"
+            "{f}"
         );
         t
     });
@@ -1439,7 +1401,7 @@ fn t_rotates_by_age() {
         let took = start.elapsed();
         assert!(
             took >= Duration::from_millis(1500) && took < Duration::from_millis(3500),
-            "{f:?}: rotated after {took:?}"
+            "{f}: rotated after {took:?}"
         );
         l.write(b"b\n");
         l.eof();
@@ -1480,7 +1442,7 @@ fn t_schedule_is_not_moved_by_other_rotations() {
         let took = start.elapsed();
         assert!(
             took >= Duration::from_millis(1700) && took < Duration::from_millis(2300),
-            "{f:?}: second rotation after {took:?}, want ~2 s"
+            "{f}: second rotation after {took:?}, want ~2 s"
         );
         l.eof();
         let mut t = l.exit(DEADLINE);
@@ -1535,82 +1497,72 @@ fn processor_success() {
 /// (5): svlog once a second.
 #[test]
 fn processor_failure() {
-    std::thread::scope(|s| {
-        let h: Vec<_> = [Svlogd, Svlog]
+    compare_flavors(Tool::Svlog, Schedule::AtOnce, "", |f| {
+        let sc = Scenario::new();
+        logdir(&sc, "!echo run >> ../runs; echo out; exit 1\n");
+        let mut l = Live::ready(&sc, f, &["L"], "err", "L");
+        l.write(b"hello\n");
+        wait_content(&sc.join("L/current"), "hello\n");
+        l.signal(libc::SIGALRM);
+        wait_for("processor failed", DEADLINE, || {
+            l.stderr().contains("processor failed")
+        });
+        let t0 = Instant::now();
+        let runs = || {
+            fs::read_to_string(sc.join("runs"))
+                .unwrap_or_default()
+                .lines()
+                .count()
+        };
+        let r0 = runs();
+        // Watch for two seconds, a look every 200 ms.
+        while t0.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(LOOK);
+            // The .u, and the .t of a run in progress.
+            let v = saved(&sc.join("L"));
+            assert!(
+                v.len() == 1 && v[0].ends_with(".u")
+                    || v.len() == 2 && v[0].ends_with(".t") && v[1].ends_with(".u"),
+                "{f}: {v:?}"
+            );
+        }
+        let runs_2s = runs() - r0;
+        let err = l.stderr();
+        assert!(
+            err.lines()
+                .all(|x| x == "svlogd: warning: processor failed, restart: L"),
+            "{f}: {err}"
+        );
+        let u = saved(&sc.join("L"))
             .into_iter()
-            .map(|f| {
-                s.spawn(move || {
-                    let sc = Scenario::new();
-                    logdir(&sc, "!echo run >> ../runs; echo out; exit 1\n");
-                    let mut l = Live::ready(&sc, f, &["L"], "err", "L");
-                    l.write(b"hello\n");
-                    wait_content(&sc.join("L/current"), "hello\n");
-                    l.signal(libc::SIGALRM);
-                    wait_for("processor failed", DEADLINE, || {
-                        l.stderr().contains("processor failed")
-                    });
-                    let t0 = Instant::now();
-                    let runs = || {
-                        fs::read_to_string(sc.join("runs"))
-                            .unwrap_or_default()
-                            .lines()
-                            .count()
-                    };
-                    let r0 = runs();
-                    // Watch for two seconds, a look every 200 ms.
-                    while t0.elapsed() < Duration::from_secs(2) {
-                        std::thread::sleep(QUIET);
-                        // The .u, and the .t of a run in progress.
-                        let v = saved(&sc.join("L"));
-                        assert!(
-                            v.len() == 1 && v[0].ends_with(".u")
-                                || v.len() == 2 && v[0].ends_with(".t") && v[1].ends_with(".u"),
-                            "{f:?}: {v:?}"
-                        );
-                    }
-                    let runs_2s = runs() - r0;
-                    let err = l.stderr();
-                    assert!(
-                        err.lines()
-                            .all(|x| x == "svlogd: warning: processor failed, restart: L"),
-                        "{f:?}: {err}"
-                    );
-                    let u = saved(&sc.join("L"))
-                        .into_iter()
-                        .find(|n| n.ends_with(".u"))
-                        .expect(".u");
-                    assert_eq!(
-                        fs::read_to_string(sc.join("L").join(&u)).expect(".u"),
-                        "hello\n"
-                    );
-                    match f {
-                        // A tight loop.
-                        Svlogd => assert!(runs_2s > 20, "svlogd ran it {runs_2s} times"),
-                        Svlog => {
-                            assert!(
-                                (1..=3).contains(&runs_2s),
-                                "svlog ran it {runs_2s} times in 2 s"
-                            );
-                            // At EOF: one more try, then exit with the .u in place.
-                            l.eof();
-                            assert_eq!(
-                                l.exit(Duration::from_secs(3)).lines().next(),
-                                Some("rc=Some(0)")
-                            );
-                            let v = saved(&sc.join("L"));
-                            assert_eq!(v.len(), 1, "{v:?}");
-                            assert!(v[0].ends_with(".u"), "{v:?}");
-                            assert_eq!(
-                                fs::read_to_string(sc.join("L").join(&v[0])).expect(".u"),
-                                "hello\n"
-                            );
-                        }
-                    }
-                })
-            })
-            .collect();
-        for h in h {
-            h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            .find(|n| n.ends_with(".u"))
+            .expect(".u");
+        assert_eq!(
+            fs::read_to_string(sc.join("L").join(&u)).expect(".u"),
+            "hello\n"
+        );
+        match f {
+            // A tight loop.
+            Runit => assert!(runs_2s > 20, "svlogd ran it {runs_2s} times"),
+            Herd => {
+                assert!(
+                    (1..=3).contains(&runs_2s),
+                    "svlog ran it {runs_2s} times in 2 s"
+                );
+                // At EOF: one more try, then exit with the .u in place.
+                l.eof();
+                assert_eq!(
+                    l.exit(Duration::from_secs(3)).lines().next(),
+                    Some("rc=Some(0)")
+                );
+                let v = saved(&sc.join("L"));
+                assert_eq!(v.len(), 1, "{v:?}");
+                assert!(v[0].ends_with(".u"), "{v:?}");
+                assert_eq!(
+                    fs::read_to_string(sc.join("L").join(&v[0])).expect(".u"),
+                    "hello\n"
+                );
+            }
         }
     });
 }
@@ -1684,7 +1636,7 @@ fn lossless_across_restarts_and_rotations() {
     };
     let start = Instant::now();
     for k in 0..RESTARTS {
-        let mut p = Live::start_on(&sc, Svlog, &["L"], &format!("err{k}"), &rd);
+        let mut p = Live::start_on(&sc, Herd, &["L"], &format!("err{k}"), &rd);
         wait_current_open(p.pid(), &sc.join("L"));
         // Let it log a while (the writer paces itself on the pipe).
         let target = (k + 1) * LINES / (RESTARTS + 2);
@@ -1698,7 +1650,7 @@ fn lossless_across_restarts_and_rotations() {
             ""
         );
     }
-    let mut p = Live::start_on(&sc, Svlog, &["L"], "errlast", &rd);
+    let mut p = Live::start_on(&sc, Herd, &["L"], "errlast", &rd);
     writer.join().expect("writer");
     assert_eq!(p.wait(Duration::from_secs(20)), Some(0));
     assert_eq!(fs::read_to_string(sc.join("errlast")).expect("err"), "");
@@ -1820,7 +1772,7 @@ fn disk_full_pauses_without_loss() {
     fs::create_dir(sc.join("full/L")).expect("mkdir");
     sc.file("full/L/config", "s16384\nn0\n", 0o644);
     let (rd, count, writer) = line_writer(LINES);
-    let mut p = Live::start_on(&sc, Svlog, &["full/L"], "err", &rd);
+    let mut p = Live::start_on(&sc, Herd, &["full/L"], "err", &rd);
     drop(rd);
     let err = || fs::read_to_string(sc.join("err")).unwrap_or_default();
     let msg = "svlogd: pausing: unable to write to current: full/L: out of disk space\n";
@@ -1830,7 +1782,7 @@ fn disk_full_pauses_without_loss() {
     let t0 = Instant::now();
     let cpu0 = proc_cpu_time(p.pid()).expect("cpu");
     // Pace: give the writer the time to fill the pipe, which svlog no longer reads.
-    std::thread::sleep(QUIET);
+    std::thread::sleep(Duration::from_millis(200));
     let read0 = rchar(p.pid());
     let lines0 = count.load(Ordering::SeqCst);
     assert!(lines0 < LINES, "the writer is held back");
@@ -1879,7 +1831,7 @@ fn disk_full_deletes_down_to_nmin() {
     fs::create_dir(sc.join("full/L")).expect("mkdir");
     sc.file("full/L/config", "s16384\nn5\nN1\n", 0o644);
     let (rd, _count, writer) = line_writer(LINES);
-    let mut p = Live::start_on(&sc, Svlog, &["full/L"], "err", &rd);
+    let mut p = Live::start_on(&sc, Herd, &["full/L"], "err", &rd);
     drop(rd);
     writer.join().expect("writer");
     assert_eq!(p.wait(Duration::from_secs(10)), Some(0));
@@ -1908,7 +1860,7 @@ fn term_during_disk_full_pause() {
     fs::create_dir(sc.join("full/L")).expect("mkdir");
     sc.file("full/L/config", "s16384\nn0\n", 0o644);
     let (rd, _count, writer) = line_writer(2500);
-    let mut p = Live::start_on(&sc, Svlog, &["full/L"], "err", &rd);
+    let mut p = Live::start_on(&sc, Herd, &["full/L"], "err", &rd);
     drop(rd);
     wait_for("pausing", Duration::from_secs(10), || {
         fs::read_to_string(sc.join("err")).is_ok_and(|e| e.contains("pausing"))
@@ -1928,7 +1880,7 @@ fn term_during_disk_full_pause() {
 /// Starts svlog on `L` with `-v` and writes `partial` (no newline); returns once svlog has read it.
 fn partial_line(sc: &Scenario) -> Live {
     logdir(sc, "");
-    let mut l = Live::ready(sc, Svlog, &["-v", "L"], "err", "L");
+    let mut l = Live::ready(sc, Herd, &["-v", "L"], "err", "L");
     let before = rchar(l.pid());
     l.write(b"partial");
     wait_for("partial read", DEADLINE, || rchar(l.pid()) >= before + 7);
@@ -1991,7 +1943,7 @@ fn term_mid_line_gives_up_after_a_second() {
 fn term_at_line_boundary_exits_at_once() {
     let sc = Scenario::new();
     logdir(&sc, "");
-    let mut l = Live::ready(&sc, Svlog, &["L"], "err", "L");
+    let mut l = Live::ready(&sc, Herd, &["L"], "err", "L");
     l.write(b"a\n");
     wait_content(&sc.join("L/current"), "a\n");
     let t0 = Instant::now();
@@ -2009,7 +1961,7 @@ fn term_at_line_boundary_exits_at_once() {
     // svlogd, for comparison, also exits at once here.
     let sc = Scenario::new();
     logdir(&sc, "");
-    let mut l = Live::ready(&sc, Svlogd, &["L"], "err", "L");
+    let mut l = Live::ready(&sc, Runit, &["L"], "err", "L");
     l.write(b"a\n");
     wait_content(&sc.join("L/current"), "a\n");
     l.signal(libc::SIGTERM);
@@ -2025,7 +1977,7 @@ fn term_at_line_boundary_exits_at_once() {
 fn idle_logger_does_not_wake_up() {
     let sc = Scenario::new();
     logdir(&sc, "");
-    let mut l = Live::ready(&sc, Svlog, &["L"], "err", "L");
+    let mut l = Live::ready(&sc, Herd, &["L"], "err", "L");
     l.write(b"a\n");
     wait_content(&sc.join("L/current"), "a\n");
     let switches = || {
@@ -2035,12 +1987,12 @@ fn idle_logger_does_not_wake_up() {
         )
     };
     // Let it settle into its wait.
-    std::thread::sleep(QUIET);
+    std::thread::sleep(LOOK);
     let before = switches();
     assert!(before.0.is_some());
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_secs(2) {
-        std::thread::sleep(QUIET);
+        std::thread::sleep(LOOK);
         assert_eq!(switches(), before, "woke up after {:?}", t0.elapsed());
     }
     l.eof();

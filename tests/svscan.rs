@@ -16,8 +16,6 @@ use std::time::{Duration, Instant};
 
 use herd_testsupport::*;
 
-/// Time given to something that must *not* happen.
-const QUIET: Duration = Duration::from_millis(300);
 /// The pickup bound for anything inotify sees (runsvdir: 1–5 s).
 const PICKUP: Duration = Duration::from_secs(1);
 /// The environment variable that sets the shutdown bound.
@@ -926,7 +924,7 @@ fn without_inotify_a_new_service_is_found_by_the_5_second_rescan() {
     wait_running(&scan.join("first"));
     sc.service("prep/late", RUN_SLEEP);
     std::fs::rename(sc.join("prep/late"), scan.join("late")).expect("mv into the scan dir");
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(QUIET);
     assert!(
         s.supervise_of("late").is_none(),
         "picked up at once: inotify was used"

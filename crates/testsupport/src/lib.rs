@@ -3,9 +3,13 @@
 //! spawned processes killed (with their process group) and reaped on drop, and bounded polling.
 //!
 //! No test sleeps to wait: [`wait_until`] polls every few ms and panics with a message when its
-//! deadline passes. Our binaries come from `HERD_BIN_DIR` or the target dir next to the test
+//! deadline passes. A test that proves something did not happen holds [`QUIET`]. Our binaries come from `HERD_BIN_DIR` or the target dir next to the test
 //! executable (`cargo build --workspace --bins` first); peers come from `/usr/bin` by path,
 //! never through PATH (Debian's daemontools also ships `svscan` and `supervise`).
+//!
+//! Differential tests (ours against runit's) use the one [`Flavor`] and [`compare_flavors`]
+//! of [`differential`]; a fixture several tests share (the Docker tests' `dockerd`) is a
+//! [`Shared`] value, held through a [`Lease`] per test.
 
 // A harness panics on purpose: a failed expectation is a failed test.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -22,8 +26,17 @@ use std::time::{Duration, Instant};
 
 pub use herd_status::{State, Status, Want};
 
+pub mod differential;
+pub mod shared;
+pub use differential::{compare_flavors, Flavor, Schedule, Tool, Transcript, FLAVORS};
+pub use shared::{Lease, Shared};
+
 /// Default deadline for waits and commands.
 pub const DEADLINE: Duration = Duration::from_secs(5);
+/// How long a test watches for something that must *not* happen (a restart, a signal, a line, a
+/// pickup) before it concludes that it did not. One window for every such check, the longest
+/// any of them needed, so that "nothing happened" proves the same thing in every module.
+pub const QUIET: Duration = Duration::from_millis(300);
 /// Interval between two checks in [`wait_until`].
 const POLL: Duration = Duration::from_millis(5);
 

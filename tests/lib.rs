@@ -1,1 +1,0 @@
-//! The black-box tests live in `main.rs` and its modules; this library is empty.
