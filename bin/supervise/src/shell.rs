@@ -13,7 +13,7 @@ use herd_status::{Pid, Status};
 use herd_svdir::{self as svdir, Instance, Layout, StatusWriter, LOG, MAIN};
 use herd_sys::process::{reap, wait_for};
 use herd_sys::signal::{self, Sig};
-use herd_sys::{proc_start_time, Command, Exit};
+use herd_sys::{proc_start_time, status_pid, Command, Exit};
 use herd_tai64n::Tai64n;
 use nix::sys::signal::{kill, SigSet, Signal};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
@@ -345,8 +345,9 @@ impl Effects for Shell {
         };
         match result {
             Ok(pid) => {
-                let pid = Pid::new(pid.as_raw() as u32)?;
-                if let Some(start) = proc_start_time(pid.get()) {
+                let start = proc_start_time(pid);
+                let pid = status_pid(pid)?;
+                if let Some(start) = start {
                     let _ = svdir::write_instance(Self::layout(which), Instance { pid, start });
                 }
                 Some(pid)

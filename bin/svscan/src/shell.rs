@@ -1033,8 +1033,8 @@ impl Svscan<'_> {
         if self.pid1 {
             let _ = kill(Pid::from_raw(-1), sig);
         } else {
-            for p in descendants(std::process::id()) {
-                let _ = kill(Pid::from_raw(p as i32), sig);
+            for p in descendants(Pid::this()) {
+                let _ = kill(p, sig);
             }
         }
     }

@@ -1,4 +1,4 @@
-//! Spawning and reaping children.
+//! Spawning and reaping children, and the two forms of a pid (the system's and the status file's).
 
 use std::ffi::{CString, NulError, OsStr};
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
@@ -53,40 +53,6 @@ pub fn reap_any() -> Reaped {
     }
 }
 
-/// Every live process that descends from `ancestor` (children, grandchildren…), read from `/proc`.
-pub fn descendants(ancestor: u32) -> Vec<u32> {
-    let mut parent_of = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(close) = stat.iter().rposition(|&b| b == b')') else {
-            continue;
-        };
-        let rest = String::from_utf8_lossy(&stat[close + 1..]).into_owned();
-        // After ')': state, then ppid.
-        if let Some(ppid) = rest
-            .split_ascii_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse::<u32>().ok())
-        {
-            parent_of.push((pid, ppid));
-        }
-    }
-    let mut out = vec![ancestor];
-    let mut i = 0;
-    while i < out.len() {
-        let p = out[i];
-        out.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
-        i += 1;
-    }
-    out.remove(0);
-    out
-}
-
 /// `waitpid(pid, 0)`: blocks until that one child has terminated.
 pub fn wait_for(pid: Pid) -> Option<Exit> {
     loop {
@@ -104,15 +70,16 @@ pub fn wait_for(pid: Pid) -> Option<Exit> {
     }
 }
 
-/// The start time of process `pid` in clock ticks after boot (field 22 of `/proc/PID/stat`).
-/// With the pid it names one process: pids are reused, start times of one pid are not.
-pub fn proc_start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may contain anything: skip past the last ')'.
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
-    // After ')': field 3 (state) is the first word, so field 22 is the 20th.
-    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+/// A pid as the status file stores it: `None` for 0 and below (no process, or a group).
+pub fn status_pid(pid: Pid) -> Option<herd_status::Pid> {
+    u32::try_from(pid.as_raw())
+        .ok()
+        .and_then(herd_status::Pid::new)
+}
+
+/// A pid from the status file as the system's: `None` above the largest `pid_t` (a damaged file).
+pub fn system_pid(pid: herd_status::Pid) -> Option<Pid> {
+    i32::try_from(pid.get()).ok().map(Pid::from_raw)
 }
 
 /// A program to start, prepared in full before the fork so that the child allocates nothing.
@@ -428,46 +395,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn start_time_of_self_is_stable() {
-        let me = std::process::id();
-        let a = proc_start_time(me).expect("own stat");
-        assert_eq!(proc_start_time(me), Some(a));
-        assert_eq!(proc_start_time(u32::MAX), None);
-    }
-
-    #[test]
     fn spawn_runs_and_reports_exit() {
         let mut c = Command::new("/bin/sh", "test: unable to start /bin/sh: ").expect("no NUL");
         c.set_args(&["-c", "exit 3"]).expect("no NUL");
         let pid = c.spawn().expect("fork");
         assert_eq!(wait_for(pid), Some(Exit::Code(3)));
-    }
-
-    #[test]
-    fn descendants_include_grandchildren() {
-        let mut c = Command::new("/bin/sh", "test: ").expect("no NUL");
-        c.set_args(&["-c", "sleep 30 & wait"]).expect("no NUL");
-        let pid = c.spawn().expect("fork");
-        let me = std::process::id();
-        let mut found = Vec::new();
-        for _ in 0..400 {
-            found = descendants(me);
-            if found.len() >= 2 {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        assert!(found.contains(&(pid.as_raw() as u32)), "{found:?}");
-        assert!(found.len() >= 2, "{found:?}");
-        // Only our child's tree: other tests of this process run children of their own.
-        let mut mine = descendants(pid.as_raw() as u32);
-        assert!(!mine.is_empty(), "the grandchild");
-        mine.push(pid.as_raw() as u32);
-        for p in mine.iter() {
-            let _ =
-                nix::sys::signal::kill(Pid::from_raw(*p as i32), nix::sys::signal::Signal::SIGKILL);
-        }
-        assert!(matches!(wait_for(pid), Some(Exit::Signal { signo: 9, .. })));
     }
 
     #[test]
