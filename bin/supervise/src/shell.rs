@@ -173,14 +173,9 @@ pub fn run(dir: &str, diag: &Diag) -> Result<(), String> {
         let ready: [bool; 4] = [0, 1, 2, 3].map(|i| i < nfds && !fds[i].revents().is_empty());
 
         if ready[0] {
-            let (mut child, mut term) = (false, false);
-            signal::drain(&sigfd, |s| match s {
-                s if s == Signal::SIGCHLD as i32 => child = true,
-                s if s == Signal::SIGTERM as i32 => term = true,
-                // HUP, ALRM, USR1 and USR2 would kill runsv and orphan the service; we ignore them.
-                _ => {}
-            });
-            if child {
+            // HUP, ALRM, USR1 and USR2 would kill runsv and orphan the service; we ignore them.
+            let sigs = signal::drain(&sigfd);
+            if sigs.contains(Signal::SIGCHLD) {
                 while let Some((pid, exit)) = reap() {
                     // What the process wrote before it exited is copied (and its last line
                     // ended) before finish or the next run can write.
@@ -193,7 +188,7 @@ pub fn run(dir: &str, diag: &Diag) -> Result<(), String> {
                     }
                 }
             }
-            if term {
+            if sigs.contains(Signal::SIGTERM) {
                 machine.terminate(&mut shell);
             }
         }

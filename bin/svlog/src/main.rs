@@ -17,7 +17,7 @@ use herd_sys::signal::{self, Sig};
 use herd_sys::{reap_any, Exit, Reaped};
 use herd_tai64n::Tai64n;
 use logdir::{Logdir, Stop, PAUSE};
-use nix::sys::signal::Signal;
+use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
@@ -109,7 +109,7 @@ fn parse(argv0: &str, args: &[OsString]) -> Result<Opts, ExitCode> {
 
 /// Waits out one pause (3 s) on the signalfd; SIGTERM ends it with `Stop::Terminate`, other
 /// signals are kept for later.
-fn pause_wait(sigfd: &SignalFd, pending: &mut Vec<i32>) -> Result<(), Stop> {
+fn pause_wait(sigfd: &SignalFd, pending: &mut SigSet) -> Result<(), Stop> {
     let deadline = Instant::now() + PAUSE;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -122,17 +122,11 @@ fn pause_wait(sigfd: &SignalFd, pending: &mut Vec<i32>) -> Result<(), Stop> {
         };
         let mut fds = [PollFd::new(sigfd, PollFlags::IN)];
         let _ = poll(&mut fds, Some(&ts));
-        let mut term = false;
-        signal::drain(sigfd, |s| {
-            if s == Signal::SIGTERM as i32 {
-                term = true;
-            } else {
-                pending.push(s);
-            }
-        });
-        if term {
+        let sigs = signal::drain(sigfd);
+        if sigs.contains(Signal::SIGTERM) {
             return Err(Stop::Terminate);
         }
+        pending.extend(sigs.iter());
     }
 }
 
@@ -168,7 +162,7 @@ impl Stamp {
     }
 }
 
-fn open_all(o: &Opts, sigfd: &SignalFd, pending: &mut Vec<i32>) -> Result<Vec<Logdir>, Stop> {
+fn open_all(o: &Opts, sigfd: &SignalFd, pending: &mut SigSet) -> Result<Vec<Logdir>, Stop> {
     let mut dirs = Vec::new();
     for name in &o.dirs {
         if let Some(d) = Logdir::open(name, o.verbose, &mut || pause_wait(sigfd, pending))? {
@@ -270,7 +264,7 @@ fn main() -> ExitCode {
 }
 
 fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
-    let mut pending: Vec<i32> = Vec::new();
+    let mut pending = SigSet::empty();
     let mut dirs = open_all(o, sigfd, &mut pending)?;
     if dirs.is_empty() {
         herd_diag::emit("svlogd: fatal: no functional log directories.\n");
@@ -289,17 +283,26 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
 
     loop {
         // Signals first (also those that arrived during a pause).
-        let mut sigs = std::mem::take(&mut pending);
-        signal::drain(sigfd, |s| sigs.push(s));
-        for s in sigs {
-            match Signal::try_from(s) {
-                Ok(Signal::SIGTERM) => {
+        let mut sigs = std::mem::replace(&mut pending, SigSet::empty());
+        sigs.extend(signal::drain(sigfd).iter());
+        // svlogd's order: rotate (ALRM) before reopening (HUP).
+        for s in [
+            Signal::SIGTERM,
+            Signal::SIGALRM,
+            Signal::SIGHUP,
+            Signal::SIGCHLD,
+        ] {
+            if !sigs.contains(s) {
+                continue;
+            }
+            match s {
+                Signal::SIGTERM => {
                     if o.verbose {
                         logdir::info("sigterm received.");
                     }
                     term_deadline.get_or_insert(Instant::now() + FINISH_LINE);
                 }
-                Ok(Signal::SIGALRM) => {
+                Signal::SIGALRM => {
                     if o.verbose {
                         logdir::info("sigalarm received.");
                     }
@@ -307,7 +310,7 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
                         d.rotate(&mut || pause_wait(sigfd, &mut pending))?;
                     }
                 }
-                Ok(Signal::SIGHUP) => {
+                Signal::SIGHUP => {
                     if o.verbose {
                         logdir::info("sighangup received.");
                     }
@@ -322,7 +325,7 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
                     }
                     udp = udp_socket(&dirs);
                 }
-                Ok(Signal::SIGCHLD) => {
+                Signal::SIGCHLD => {
                     while let Reaped::Child(pid, exit) = reap_any() {
                         if let Some(d) = dirs.iter_mut().find(|d| d.owns(pid)) {
                             d.processor_done(exit == Exit::Code(0));

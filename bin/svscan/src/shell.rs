@@ -347,7 +347,9 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
 
         if sig_ready {
             let mut pending = 0u64;
-            signal::drain(&sigfd, |s| pending |= 1 << (s as u64 & 63));
+            for s in signal::drain(&sigfd).iter() {
+                pending |= 1 << (s as u64 & 63);
+            }
             sv.signals(pending);
         }
         if notice_ready {
