@@ -146,7 +146,7 @@ fn read_envdir(dir: &OsStr, strict: bool, verbose: bool, env: &mut EnvChanges) -
                 if e.raw_os_error() == Some(rustix::io::Errno::ISDIR.raw_os_error()) && !strict =>
             {
                 if verbose {
-                    herd_diag::emit(&format!(
+                    herd_diag::emit(format!(
                         "chpst: warning: unable to read {shown}/{}: {}\n",
                         name.to_string_lossy(),
                         Reason::of(&e)

@@ -22,7 +22,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let argv0 = args.first().map_or("supervise", String::as_str);
     let [_, dir] = args.as_slice() else {
-        emit(&usage_line(argv0, " dir"));
+        emit(usage_line(argv0, " dir"));
         return ExitCode::from(EXIT_USAGE);
     };
     let diag = Diag::new(format!("supervise {dir}"));

@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Instant, SystemTime};
 
 use herd_control::Control;
-use herd_diag::{Diag, Reason};
+use herd_diag::{Diag, Kind, Reason};
 use herd_status::{Pid, Status};
 use herd_svdir::{self as svdir, Instance, Layout, StatusWriter, LOG, MAIN};
 use herd_sys::process::{reap, wait_for};
@@ -263,9 +263,9 @@ impl Shell {
         notify: Option<OwnedFd>,
     ) -> Result<Self, std::ffi::NulError> {
         let fatal = |what: &str| format!("supervise {dir}: fatal: {what}: ");
-        let mut run = Command::new(svdir::RUN, &fatal("unable to start ./run"))?;
-        let mut log_run = Command::new(svdir::RUN, &fatal("unable to start log/./run"))?;
-        log_run.current_dir(LOG.base, &fatal("unable to change directory to ./log"))?;
+        let mut run = Command::new(svdir::RUN, fatal("unable to start ./run"))?;
+        let mut log_run = Command::new(svdir::RUN, fatal("unable to start log/./run"))?;
+        log_run.current_dir(LOG.base, fatal("unable to change directory to ./log"))?;
         run.mask(mask);
         log_run.mask(mask);
         if let Some((r, w)) = &pipe {
@@ -306,8 +306,7 @@ impl Shell {
     /// pipe). With `output`, also the service's stdout and stderr of prefixed logs; control
     /// scripts do without: supervise waits for them and would not read those pipes meanwhile.
     fn command(&self, path: &str, failure: &str, output: bool) -> Option<Command> {
-        let mut c =
-            Command::new(path, &format!("{}: fatal: {failure}: ", self.diag.prefix())).ok()?;
+        let mut c = Command::new(path, self.diag.head(Kind::Fatal, &failure)).ok()?;
         c.mask(self.mask);
         if let Some((_, w)) = &self.pipe {
             c.stdout(w.as_fd());
@@ -334,7 +333,7 @@ impl Effects for Shell {
                         (signo | if core { 0x80 } else { 0 }).to_string(),
                     ),
                 };
-                c.set_args(&[&code, &status]).ok()?;
+                c.set_args([&code, &status]).ok()?;
                 c.spawn()
             }
         };

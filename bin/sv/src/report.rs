@@ -114,7 +114,7 @@ impl Out {
 
 /// A warning on stderr, which runit uses only for `down`/`check` problems: `warning: MSG\n`.
 pub fn warn_stderr(msg: &str) {
-    herd_diag::emit(&format!("{WARN}{msg}\n"));
+    herd_diag::emit(format!("{WARN}{msg}\n"));
 }
 
 #[cfg(test)]

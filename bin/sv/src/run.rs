@@ -60,7 +60,7 @@ pub fn run(cli: &Cli) -> u8 {
         Ok(Some(code)) => code,
         Ok(None) => sv.out.rc.min(MAX_RC) as u8,
         Err(Fatal(msg)) => {
-            herd_diag::emit(&format!("fatal: {msg}\n"));
+            herd_diag::emit(format!("fatal: {msg}\n"));
             if cli.lsb {
                 EXIT_FATAL_LSB
             } else {

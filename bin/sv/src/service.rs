@@ -291,7 +291,7 @@ impl Sv {
                 return false;
             }
         }
-        let Ok(mut cmd) = Command::new(CHECK, &format!("warning: unable to run {shown}/check: "))
+        let Ok(mut cmd) = Command::new(CHECK, format!("warning: unable to run {shown}/check: "))
         else {
             return false;
         };

@@ -37,13 +37,13 @@ pub const PAUSE: Duration = Duration::from_secs(3);
 
 /// The messages svlog prints, with svlogd's prefixes.
 pub fn warn(msg: &str) {
-    herd_diag::emit(&format!("svlogd: warning: {msg}\n"));
+    herd_diag::emit(format!("svlogd: warning: {msg}\n"));
 }
 pub fn info(msg: &str) {
-    herd_diag::emit(&format!("svlogd: info: {msg}\n"));
+    herd_diag::emit(format!("svlogd: info: {msg}\n"));
 }
 pub fn pausing(msg: &str) {
-    herd_diag::emit(&format!("svlogd: pausing: {msg}\n"));
+    herd_diag::emit(format!("svlogd: pausing: {msg}\n"));
 }
 
 /// A directory's `config`.
@@ -558,19 +558,19 @@ impl Logdir {
         };
         let Ok(mut c) = herd_sys::Command::new(
             "/bin/sh",
-            &format!("svlogd: fatal: unable to run processor: {}: ", self.name),
+            format!("svlogd: fatal: unable to run processor: {}: ", self.name),
         ) else {
             return;
         };
         if c.arg0("sh")
-            .and_then(|()| c.set_args(&["-c", &cmd]))
+            .and_then(|()| c.set_args(["-c", &cmd]))
             .is_err()
         {
             return;
         }
         c.current_dir_fd(
             self.dir.as_fd(),
-            &format!("svlogd: fatal: unable to change directory: {}: ", self.name),
+            format!("svlogd: fatal: unable to change directory: {}: ", self.name),
         );
         c.stdin(files[0].as_fd());
         c.stdout(files[1].as_fd());

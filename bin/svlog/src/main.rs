@@ -44,7 +44,7 @@ struct Opts {
 }
 
 fn usage(argv0: &str) -> ExitCode {
-    herd_diag::emit(&herd_diag::usage_line(argv0, USAGE));
+    herd_diag::emit(herd_diag::usage_line(argv0, USAGE));
     ExitCode::from(EXIT_FAIL)
 }
 
@@ -65,7 +65,7 @@ fn parse(argv0: &str, args: &[OsString]) -> Result<Opts, ExitCode> {
             Err(e) => {
                 // As sgetopt: the last part of argv[0].
                 let base = argv0.rsplit('/').next().unwrap_or(argv0);
-                herd_diag::emit(&format!("{base}: {e}\n"));
+                herd_diag::emit(format!("{base}: {e}\n"));
                 return Err(usage(argv0));
             }
         };
@@ -92,7 +92,7 @@ fn parse(argv0: &str, args: &[OsString]) -> Result<Opts, ExitCode> {
             b't' => o.timestamp = (o.timestamp + 1).min(3),
             b'v' => o.verbose = true,
             _ => {
-                herd_diag::emit(&format!("{VERSION}\n"));
+                herd_diag::emit(format!("{VERSION}\n"));
                 return Err(usage(argv0));
             }
         }
@@ -249,7 +249,7 @@ fn main() -> ExitCode {
     let sigfd = match signal::block(&HANDLED).and_then(|_| signal::signal_fd(&HANDLED)) {
         Ok(fd) => fd,
         Err(e) => {
-            herd_diag::emit(&format!(
+            herd_diag::emit(format!(
                 "svlogd: fatal: unable to set up signals: {}\n",
                 herd_diag::Reason(e as i32)
             ));

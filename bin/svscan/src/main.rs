@@ -149,7 +149,7 @@ fn main() -> ExitCode {
         };
     }
     let Some(config) = parse(&argv) else {
-        emit(&usage_line(
+        emit(usage_line(
             &argv0,
             " [-P] [-t sec] dir [log] [-- command...]",
         ));

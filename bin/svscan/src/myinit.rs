@@ -45,7 +45,7 @@ pub fn parse(argv: &[OsString]) -> Result<Config, u8> {
                 break;
             }
             a if a.starts_with(b"-") => {
-                emit(&format!(
+                emit(format!(
                     "{USAGE}\nmy_init: error: unrecognized arguments: {}\n",
                     String::from_utf8_lossy(a)
                 ));
@@ -57,7 +57,7 @@ pub fn parse(argv: &[OsString]) -> Result<Config, u8> {
     }
     let cmd = argv[i.min(argv.len())..].to_vec();
     if skip_runit && cmd.is_empty() {
-        emit(&format!(
+        emit(format!(
             "{USAGE}\nmy_init: error: --skip-runit needs a main command\n"
         ));
         return Err(EXIT_USAGE);

@@ -13,7 +13,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use herd_diag::{emit, Diag, Reason};
+use herd_diag::{emit, Diag, Kind, Reason};
 use herd_sys::signal::{self, Sig};
 use herd_sys::{descendants, reap_any, Command, Exit, Reaped};
 use inotify::{Inotify, WatchDescriptor, WatchMask};
@@ -662,19 +662,21 @@ impl Svscan<'_> {
     /// counts), an empty signal mask, default signal dispositions, and the notice pipe.
     fn spawn(&self, name: &OsStr) -> Option<i32> {
         let dir = Path::new(self.dir?);
-        let prefix = self.diag.prefix();
         let shown = name.to_string_lossy();
         let mut c = Command::new(
-            &self.supervise.to_string_lossy(),
-            &format!("{prefix}: fatal: unable to start supervise {shown}: "),
+            &self.supervise,
+            self.diag.head(
+                Kind::Fatal,
+                &format_args!("unable to start supervise {shown}"),
+            ),
         )
         .ok()?;
-        c.set_args(&[&shown]).ok()?;
+        c.set_args([name]).ok()?;
         c.current_dir(
-            &dir.to_string_lossy(),
-            &format!(
-                "{prefix}: fatal: unable to change directory to {}: ",
-                dir.display()
+            dir,
+            self.diag.head(
+                Kind::Fatal,
+                &format_args!("unable to change directory to {}", dir.display()),
             ),
         )
         .ok()?;
@@ -701,7 +703,7 @@ impl Svscan<'_> {
     /// my_init's `*** ` progress line on stderr (not with `--quiet`, never for plain svscan).
     fn info(&self, msg: fmt::Arguments<'_>) {
         if self.config.verbose {
-            emit(&format!("*** {msg}\n"));
+            emit(format!("*** {msg}\n"));
         }
     }
 
@@ -772,9 +774,11 @@ impl Svscan<'_> {
     /// Starts one script; `false` if it could not be forked.
     fn start_script(&mut self, path: PathBuf, kind: ScriptKind) -> bool {
         let shown = path.display().to_string();
-        let prefix = self.diag.prefix();
-        let Ok(mut c) = Command::new(&shown, &format!("{prefix}: fatal: unable to run {shown}: "))
-        else {
+        let Ok(mut c) = Command::new(
+            &path,
+            self.diag
+                .head(Kind::Fatal, &format_args!("unable to run {shown}")),
+        ) else {
             return false;
         };
         c.failure_code(EXIT_CANNOT_EXEC);
@@ -835,19 +839,14 @@ impl Svscan<'_> {
             self.begin_shutdown(EXIT_NOT_FOUND, true);
             return;
         };
-        let prefix = self.diag.prefix();
-        let args: Vec<String> = cmd[1..]
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let spawned = Command::new(
-            &path.to_string_lossy(),
-            &format!("{prefix}: fatal: unable to run {shown}: "),
+            &path,
+            self.diag
+                .head(Kind::Fatal, &format_args!("unable to run {shown}")),
         )
         .and_then(|mut c| {
-            c.arg0(&shown)?;
-            c.set_args(&args)?;
+            c.arg0(&cmd[0])?;
+            c.set_args(&cmd[1..])?;
             c.failure_code(EXIT_CANNOT_EXEC);
             c.reset_signals(true);
             c.foreground(true);

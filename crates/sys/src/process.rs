@@ -110,10 +110,11 @@ pub struct Command {
 }
 
 impl Command {
-    /// Runs `path` with argv `[path]`. If exec fails, the child writes `exec_failure` followed by
-    /// runit's text for the errno and a newline to stderr, and exits 111.
-    pub fn new(path: &str, exec_failure: &str) -> Result<Self, NulError> {
-        let path = CString::new(path)?;
+    /// Runs `path` with argv `[path]`. If exec fails, the child writes `exec_failure` (a
+    /// [`herd_diag::Diag::head`]) followed by runit's text for the errno and a newline to
+    /// stderr, and exits 111. Paths and arguments are bytes: none needs to be UTF-8.
+    pub fn new(path: impl AsRef<OsStr>, exec_failure: impl AsRef<[u8]>) -> Result<Self, NulError> {
+        let path = c_string(path.as_ref())?;
         let mut c = Command {
             args: vec![path.clone()],
             path,
@@ -130,7 +131,7 @@ impl Command {
             env: None,
             envp: Vec::new(),
             foreground: false,
-            exec_failure: exec_failure.as_bytes().to_vec(),
+            exec_failure: exec_failure.as_ref().to_vec(),
             chdir_failure: Vec::new(),
             failure_code: 111,
         };
@@ -144,34 +145,42 @@ impl Command {
     }
 
     /// Sets argv[0] (by default the path).
-    pub fn arg0(&mut self, arg0: &str) -> Result<(), NulError> {
-        self.args[0] = CString::new(arg0)?;
+    pub fn arg0(&mut self, arg0: impl AsRef<OsStr>) -> Result<(), NulError> {
+        self.args[0] = c_string(arg0.as_ref())?;
         self.rebuild_argv();
         Ok(())
     }
 
     /// Replaces the arguments after argv[0].
-    pub fn set_args(&mut self, args: &[&str]) -> Result<(), NulError> {
+    pub fn set_args<I, S>(&mut self, args: I) -> Result<(), NulError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         self.args.truncate(1);
         for a in args {
-            self.args.push(CString::new(*a)?);
+            self.args.push(c_string(a.as_ref())?);
         }
         self.rebuild_argv();
         Ok(())
     }
 
     /// Changes directory in the child; on failure writes `failure` + reason and exits 111.
-    pub fn current_dir(&mut self, dir: &str, failure: &str) -> Result<(), NulError> {
-        self.chdir = Some(CString::new(dir)?);
-        self.chdir_failure = failure.as_bytes().to_vec();
+    pub fn current_dir(
+        &mut self,
+        dir: impl AsRef<OsStr>,
+        failure: impl AsRef<[u8]>,
+    ) -> Result<(), NulError> {
+        self.chdir = Some(c_string(dir.as_ref())?);
+        self.chdir_failure = failure.as_ref().to_vec();
         Ok(())
     }
 
     /// Changes directory in the child to the directory open at `dir` (`fchdir`); on failure
     /// writes `failure` + reason and exits 111.
-    pub fn current_dir_fd(&mut self, dir: BorrowedFd<'_>, failure: &str) {
+    pub fn current_dir_fd(&mut self, dir: BorrowedFd<'_>, failure: impl AsRef<[u8]>) {
         self.chdir_fd = Some(dir.as_raw_fd());
-        self.chdir_failure = failure.as_bytes().to_vec();
+        self.chdir_failure = failure.as_ref().to_vec();
     }
 
     /// The child gets a copy of `fd` as descriptor `target` (after stdin and stdout are set).
@@ -327,6 +336,11 @@ impl Command {
     }
 }
 
+/// The bytes of `s` as a C string (`Err` if it holds a NUL).
+fn c_string(s: &OsStr) -> Result<CString, NulError> {
+    CString::new(s.as_bytes())
+}
+
 /// Makes `fd` the descriptor `target` in the child, inheritable.
 ///
 /// # Safety
@@ -397,7 +411,7 @@ mod tests {
     #[test]
     fn spawn_runs_and_reports_exit() {
         let mut c = Command::new("/bin/sh", "test: unable to start /bin/sh: ").expect("no NUL");
-        c.set_args(&["-c", "exit 3"]).expect("no NUL");
+        c.set_args(["-c", "exit 3"]).expect("no NUL");
         let pid = c.spawn().expect("fork");
         assert_eq!(wait_for(pid), Some(Exit::Code(3)));
     }

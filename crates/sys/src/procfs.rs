@@ -177,7 +177,7 @@ mod tests {
     #[test]
     fn children_and_descendants() {
         let mut c = Command::new("/bin/sh", "test: ").expect("no NUL");
-        c.set_args(&["-c", "sleep 30 & wait"]).expect("no NUL");
+        c.set_args(["-c", "sleep 30 & wait"]).expect("no NUL");
         let pid = c.spawn().expect("fork");
         assert!(children(Pid::this()).contains(&pid));
         let mut grandchildren = Vec::new();
