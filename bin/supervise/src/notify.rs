@@ -11,7 +11,7 @@ use std::io::Write;
 use std::os::fd::OwnedFd;
 
 use herd_diag::{Diag, Reason};
-use herd_sys::Exit;
+use herd_status::Exit;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 

@@ -9,11 +9,11 @@ use std::time::{Instant, SystemTime};
 
 use herd_control::Control;
 use herd_diag::{Diag, Kind, Reason};
-use herd_status::{Pid, Status};
+use herd_status::{Exit, Pid, Status};
 use herd_svdir::{self as svdir, Instance, Layout, StatusWriter, LOG, MAIN};
 use herd_sys::process::{reap, wait_for};
 use herd_sys::signal::{self, Sig};
-use herd_sys::{proc_start_time, status_pid, Command, Exit};
+use herd_sys::{proc_start_time, status_pid, Command};
 use herd_tai64n::Tai64n;
 use nix::sys::signal::{kill, SigSet, Signal};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};

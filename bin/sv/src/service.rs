@@ -3,10 +3,11 @@
 //! control letters, and test whether a command has taken effect (runit.md §6.3–§6.6).
 
 use herd_control::{write_control, ControlError};
+use herd_status::Exit;
 use herd_status::{State, Status, Want};
 use herd_svdir::{ReadError, CHECK, CHECK_ARGV0, MAIN};
 use herd_sys::process::wait_for;
-use herd_sys::{Command, Exit};
+use herd_sys::Command;
 use rustix::fs::{self, Mode, OFlags};
 use rustix::io::Errno;
 

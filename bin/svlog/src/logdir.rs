@@ -639,7 +639,7 @@ impl Logdir {
                 }
             }
             if let Some((pid, _)) = self.processor.clone() {
-                let ok = herd_sys::process::wait_for(pid) == Some(herd_sys::Exit::Code(0));
+                let ok = herd_sys::process::wait_for(pid) == Some(herd_status::Exit::Code(0));
                 self.processor_done(ok);
             }
         }

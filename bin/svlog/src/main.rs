@@ -13,8 +13,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use herd_getopt::Getopt;
+use herd_status::Exit;
 use herd_sys::signal::{self, Sig};
-use herd_sys::{reap_any, Exit, Reaped};
+use herd_sys::{reap_any, Reaped};
 use herd_tai64n::Tai64n;
 use logdir::{Logdir, Stop, PAUSE};
 use nix::sys::signal::{SigSet, Signal};

@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use herd_diag::{emit, Diag, Kind, Reason};
+use herd_status::Exit;
 use herd_sys::signal::{self, Sig};
-use herd_sys::{descendants, reap_any, Command, Exit, Reaped};
+use herd_sys::{descendants, reap_any, Command, Reaped};
 use inotify::{Inotify, WatchDescriptor, WatchMask};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;

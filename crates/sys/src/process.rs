@@ -9,7 +9,7 @@ use nix::sys::signal::SigSet;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-pub use herd_status::Exit;
+use herd_status::Exit;
 
 /// `waitpid(-1, WNOHANG)`: one terminated child, or `None` when no child has terminated (or
 /// there are no children). Stopped and continued children are skipped.
