@@ -2,7 +2,7 @@
 //! there, as runit's does): read the status through the `ok` liveness test, print it, write
 //! control letters, and test whether a command has taken effect (runit.md §6.3–§6.6).
 
-use herd_control::{write_control, ControlError};
+use herd_control::{write_control, Control, ControlError};
 use herd_status::Exit;
 use herd_status::{State, Status, Want};
 use herd_svdir::{ReadError, CHECK, CHECK_ARGV0, MAIN};
@@ -169,7 +169,8 @@ impl Sv {
         if want == first && (first != b'd' || st.term) {
             return true;
         }
-        match write_control(MAIN.control, acts.as_bytes()) {
+        let letters: Vec<Control> = acts.bytes().filter_map(Control::from_byte).collect();
+        match write_control(MAIN.control, &letters) {
             Ok(()) => true,
             Err(ControlError::NotRunning) => {
                 if first == b'x' {

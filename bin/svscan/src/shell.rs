@@ -1115,7 +1115,7 @@ impl Svscan<'_> {
                 name.to_string_lossy()
             ));
             let control = service.join("supervise/control");
-            let _ = herd_control::write_control(&control.to_string_lossy(), b"k");
+            let _ = herd_control::write_control(&control, &[herd_control::Control::Kill]);
         }
     }
 
