@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use herd_diag::Diag;
 use herd_svdir::{read_instance, Layout};
-use herd_sys::{proc_start_time, system_pid};
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use herd_sys::{proc_start_time, system_pid, timespec};
+use rustix::event::{poll, PollFd, PollFlags};
 use rustix::process::{pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal};
 
 use crate::machine::Which;
@@ -44,11 +44,7 @@ pub fn reclaim(l: &Layout, which: Which, diag: &Diag) {
     ));
     let exited = |fd: &rustix::fd::OwnedFd| {
         let mut fds = [PollFd::new(fd, PollFlags::IN)];
-        let t = Timespec {
-            tv_sec: GRACE.as_secs() as _,
-            tv_nsec: GRACE.subsec_nanos() as _,
-        };
-        matches!(poll(&mut fds, Some(&t)), Ok(n) if n > 0)
+        matches!(poll(&mut fds, Some(&timespec(GRACE))), Ok(n) if n > 0)
     };
     if which == Which::Log && exited(&pidfd) {
         return;
