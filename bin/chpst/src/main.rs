@@ -10,8 +10,9 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
+use herd_diag::Diag;
 use herd_getopt::Getopt;
-use run::{Limit, Lock, Plan, EXIT_FAIL};
+use run::{Limit, Lock, Plan, EXIT_FAIL, PROG};
 
 const EXIT_USAGE: u8 = 100;
 const USAGE_CHPST: &str = " [-vVP012] [-u user[:group]] [-U user[:group]] [-b argv0] [-e dir] [-/ root] [-n nice] [-l|-L lock] [-m n] [-d n] [-o n] [-p n] [-f n] [-c n] [-t n] prog";
@@ -51,14 +52,11 @@ fn main() -> ExitCode {
     };
     let Stop(text, code) = match result {
         Ok((plan, child)) => {
-            let f = run::execute(&plan, &child);
+            let fatal = run::execute(&plan, &child);
             // runit's argv[0] forms say `chpst: fatal:`; phusion's setuser is a tool of its own.
-            let tool = if name == "setuser" {
-                "setuser"
-            } else {
-                "chpst"
-            };
-            Stop(format!("{tool}: fatal: {}\n", f.0), EXIT_FAIL)
+            let tool = if name == "setuser" { "setuser" } else { PROG };
+            Diag::new(tool).fatal(&fatal);
+            return ExitCode::from(EXIT_FAIL);
         }
         Err(stop) => stop,
     };
