@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use herd_diag::{emit, usage_line};
+use herd_diag::{emit, usage_line, Diag};
 
 /// runsvdir's exit code for a bad command line.
 const EXIT_USAGE: u8 = 1;
@@ -43,8 +43,8 @@ pub enum StopBound {
 /// What to run: svscan's command line or my_init's, resolved.
 #[derive(Debug)]
 pub struct Config {
-    /// Prefix of svscan's messages: `svscan DIR` or `my_init`.
-    pub name: String,
+    /// Prefix of svscan's messages: `svscan DIR` (DIR's bytes as given) or `my_init`.
+    pub name: Vec<u8>,
     /// `-P`: each supervise in its own session.
     pub setsid: bool,
     pub stop: StopBound,
@@ -121,7 +121,7 @@ fn parse(argv: &[OsString]) -> Option<Config> {
         _ => Vec::new(),
     };
     Some(Config {
-        name: format!("svscan {}", dir.to_string_lossy()),
+        name: Diag::with_arg("svscan", &dir).prefix().to_vec(),
         setsid,
         stop: StopBound::Total(stop),
         dir: Some(dir),
