@@ -33,11 +33,11 @@ pub enum Fatal {
         errno: Errno,
     },
     /// `invalid uid/gids: SPEC` (the numeric form, without its leading `:`).
-    InvalidIds(String),
+    InvalidIds(OsString),
     /// `unknown user/group: SPEC` (`-u`, `-U`).
-    UnknownUserGroup(String),
+    UnknownUserGroup(OsString),
     /// `unknown account: SPEC` (setuidgid, envuidgid, setuser).
-    UnknownAccount(String),
+    UnknownAccount(OsString),
     /// `unable to read /etc/group` (setuser).
     ReadGroups,
 }
@@ -52,9 +52,11 @@ impl fmt::Display for Fatal {
                 path.display(),
                 Reason(errno.raw_os_error())
             ),
-            Fatal::InvalidIds(spec) => write!(f, "invalid uid/gids: {spec}"),
-            Fatal::UnknownUserGroup(spec) => write!(f, "unknown user/group: {spec}"),
-            Fatal::UnknownAccount(spec) => write!(f, "unknown account: {spec}"),
+            Fatal::InvalidIds(spec) => write!(f, "invalid uid/gids: {}", spec.to_string_lossy()),
+            Fatal::UnknownUserGroup(spec) => {
+                write!(f, "unknown user/group: {}", spec.to_string_lossy())
+            }
+            Fatal::UnknownAccount(spec) => write!(f, "unknown account: {}", spec.to_string_lossy()),
             Fatal::ReadGroups => f.write_str("unable to read /etc/group"),
         }
     }
@@ -137,9 +139,9 @@ pub struct Plan {
     pub root: Option<OsString>,
     pub nice: i32,
     /// `-U`: set `$UID`/`$GID`; `(spec, extended form)`.
-    pub env_user: Option<(String, bool)>,
+    pub env_user: Option<(OsString, bool)>,
     /// `-u`: become this user; `(spec, extended form)`.
-    pub set_user: Option<(String, bool)>,
+    pub set_user: Option<(OsString, bool)>,
     /// setuser: also `$HOME`, `$USER`, `$LOGNAME`, `$UID` from the passwd entry, and initgroups.
     pub setuser: bool,
     pub lock: Option<Lock>,
@@ -151,7 +153,7 @@ pub struct Plan {
 /// Environment changes applied at exec: `(name, Some(value))` sets, `(name, None)` unsets.
 type EnvChanges = Vec<(OsString, Option<OsString>)>;
 
-fn lookup(spec: &str, ext: bool) -> Result<Ids> {
+fn lookup(spec: &OsStr, ext: bool) -> Result<Ids> {
     let r = if ext {
         users::ids_ext(spec)
     } else {
@@ -159,10 +161,11 @@ fn lookup(spec: &str, ext: bool) -> Result<Ids> {
     };
     r.map_err(|e| match e {
         LookupError::Invalid => {
-            Fatal::InvalidIds(spec.strip_prefix(':').unwrap_or(spec).to_string())
+            let b = spec.as_bytes();
+            Fatal::InvalidIds(OsStr::from_bytes(b.strip_prefix(b":").unwrap_or(b)).into())
         }
-        LookupError::Unknown if ext => Fatal::UnknownUserGroup(spec.to_string()),
-        LookupError::Unknown => Fatal::UnknownAccount(spec.to_string()),
+        LookupError::Unknown if ext => Fatal::UnknownUserGroup(spec.into()),
+        LookupError::Unknown => Fatal::UnknownAccount(spec.into()),
         LookupError::Io(e) if ext => sys("unable to get password/group file entry")(io_errno(&e)),
         LookupError::Io(e) => sys("unable to get password file entry")(io_errno(&e)),
     })
@@ -282,9 +285,9 @@ fn execute_inner(plan: &Plan, argv: &[OsString]) -> Result<Never> {
                 .flatten()
                 .ok_or_else(|| Fatal::UnknownAccount(spec.clone()))?;
             ids.gids = users::member_groups(&pw.name, pw.gid).map_err(|_| Fatal::ReadGroups)?;
-            env.push(("HOME".into(), Some(pw.home.clone().into())));
-            env.push(("USER".into(), Some(pw.name.clone().into())));
-            env.push(("LOGNAME".into(), Some(pw.name.clone().into())));
+            env.push(("HOME".into(), Some(pw.home.clone())));
+            env.push(("USER".into(), Some(pw.name.clone())));
+            env.push(("LOGNAME".into(), Some(pw.name.clone())));
             env.push(("UID".into(), Some(pw.uid.to_string().into())));
         }
         let gids: Vec<Gid> = ids.gids.iter().map(|g| Gid::from_raw(*g)).collect();
