@@ -11,6 +11,7 @@ mod docker;
 mod install;
 mod interop;
 mod myinit;
+mod non_utf8;
 mod pid1;
 mod supervise;
 mod sv;

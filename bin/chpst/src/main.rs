@@ -10,8 +10,9 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
+use herd_diag::Diag;
 use herd_getopt::Getopt;
-use run::{Limit, Lock, Plan, EXIT_FAIL};
+use run::{Limit, Lock, Plan, EXIT_FAIL, PROG};
 
 const EXIT_USAGE: u8 = 100;
 const USAGE_CHPST: &str = " [-vVP012] [-u user[:group]] [-U user[:group]] [-b argv0] [-e dir] [-/ root] [-n nice] [-l|-L lock] [-m n] [-d n] [-o n] [-p n] [-f n] [-c n] [-t n] prog";
@@ -51,14 +52,11 @@ fn main() -> ExitCode {
     };
     let Stop(text, code) = match result {
         Ok((plan, child)) => {
-            let f = run::execute(&plan, &child);
+            let fatal = run::execute(&plan, &child);
             // runit's argv[0] forms say `chpst: fatal:`; phusion's setuser is a tool of its own.
-            let tool = if name == "setuser" {
-                "setuser"
-            } else {
-                "chpst"
-            };
-            Stop(format!("{tool}: fatal: {}\n", f.0), EXIT_FAIL)
+            let tool = if name == "setuser" { "setuser" } else { PROG };
+            Diag::new(tool).fatal(&fatal);
+            return ExitCode::from(EXIT_FAIL);
         }
         Err(stop) => stop,
     };
@@ -72,10 +70,6 @@ fn value(o: &herd_getopt::Opt) -> &[u8] {
     o.value.as_ref().map_or(&b""[..], |v| v.as_bytes())
 }
 
-fn text(o: &herd_getopt::Opt) -> String {
-    String::from_utf8_lossy(value(o)).into_owned()
-}
-
 fn chpst(prog: &str, invoked: &str, args: &[OsString]) -> Parsed {
     let mut plan = Plan::default();
     let mut g = Getopt::new(args, "u:U:b:e:m:d:o:p:f:c:r:t:/:n:l:L:vP012V");
@@ -84,8 +78,8 @@ fn chpst(prog: &str, invoked: &str, args: &[OsString]) -> Parsed {
     for opt in g.by_ref() {
         let o = opt.map_err(|e| Stop(format!("{invoked}: {e}\n{}", u().0), EXIT_USAGE))?;
         match o.letter {
-            b'u' => plan.set_user = Some((text(&o), true)),
-            b'U' => plan.env_user = Some((text(&o), true)),
+            b'u' => plan.set_user = Some((o.value.clone().unwrap_or_default(), true)),
+            b'U' => plan.env_user = Some((o.value.clone().unwrap_or_default(), true)),
             b'b' => plan.argv0 = o.value.clone(),
             b'e' => plan.envdir = o.value.clone(),
             b'm' => plan.limits.memory(num(&o)?),
@@ -142,7 +136,7 @@ fn account(prog: &str, args: &[OsString], env_only: bool) -> Parsed {
     if child.is_empty() {
         return Err(usage(prog, " account child"));
     }
-    let spec = Some((account.to_string_lossy().into_owned(), false));
+    let spec = Some((account.clone(), false));
     let plan = if env_only {
         Plan {
             env_user: spec,
@@ -166,7 +160,7 @@ fn setuser(args: &[OsString]) -> Parsed {
         return Err(usage("setuser", " user child"));
     }
     let plan = Plan {
-        set_user: Some((user.to_string_lossy().into_owned(), false)),
+        set_user: Some((user.clone(), false)),
         setuser: true,
         ..Plan::default()
     };

@@ -3,30 +3,88 @@
 //! limits (after dropping privileges), then exec with PATH taken from the original environment.
 
 use std::ffi::{CString, OsStr, OsString};
+use std::fmt;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
 
-use herd_diag::{errno_text, Reason};
+use herd_diag::{Diag, Reason};
 use nix::unistd::{Gid, Uid};
 use rustix::fs::{FlockOperation, Mode, OFlags};
+use rustix::io::Errno;
 use rustix::process::{Resource, Rlimit};
 
 use crate::users::{self, Ids, LookupError};
 
 /// chpst's exit code for every failure.
 pub const EXIT_FAIL: u8 = 111;
+/// The prefix of chpst's messages, whatever it is called (setuser has its own).
+pub const PROG: &str = "chpst";
 
 /// A fatal error: `chpst: fatal: MSG`, exit 111 (or, for setlock `-x`, exit 0 silently).
+/// Displays in runit's words.
 #[derive(Debug)]
-pub struct Fatal(pub String);
+pub enum Fatal {
+    /// `WHAT: REASON`.
+    Sys { what: &'static str, errno: Errno },
+    /// `WHATPATH: REASON`; `what` ends with its separator (`unable to lock: `, `unable to read `).
+    Path {
+        what: &'static str,
+        path: PathBuf,
+        errno: Errno,
+    },
+    /// `invalid uid/gids: SPEC` (the numeric form, without its leading `:`).
+    InvalidIds(OsString),
+    /// `unknown user/group: SPEC` (`-u`, `-U`).
+    UnknownUserGroup(OsString),
+    /// `unknown account: SPEC` (setuidgid, envuidgid, setuser).
+    UnknownAccount(OsString),
+    /// `unable to read /etc/group` (setuser).
+    ReadGroups,
+}
+
+impl fmt::Display for Fatal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fatal::Sys { what, errno } => write!(f, "{what}: {}", Reason(errno.raw_os_error())),
+            Fatal::Path { what, path, errno } => write!(
+                f,
+                "{what}{}: {}",
+                path.display(),
+                Reason(errno.raw_os_error())
+            ),
+            Fatal::InvalidIds(spec) => write!(f, "invalid uid/gids: {}", spec.to_string_lossy()),
+            Fatal::UnknownUserGroup(spec) => {
+                write!(f, "unknown user/group: {}", spec.to_string_lossy())
+            }
+            Fatal::UnknownAccount(spec) => write!(f, "unknown account: {}", spec.to_string_lossy()),
+            Fatal::ReadGroups => f.write_str("unable to read /etc/group"),
+        }
+    }
+}
+
+impl std::error::Error for Fatal {}
 
 pub type Result<T> = std::result::Result<T, Fatal>;
 
-fn fatal(msg: impl Into<String>) -> Fatal {
-    Fatal(msg.into())
+/// A raw errno, whichever library reported it.
+fn errno(raw: impl Into<i32>) -> Errno {
+    Errno::from_raw_os_error(raw.into())
 }
 
-fn sys(what: &str, e: impl Into<i32>) -> Fatal {
-    Fatal(format!("{what}: {}", errno_text(e.into())))
+fn io_errno(e: &std::io::Error) -> Errno {
+    errno(Reason::of(e).0)
+}
+
+fn sys(what: &'static str) -> impl FnOnce(Errno) -> Fatal {
+    move |errno| Fatal::Sys { what, errno }
+}
+
+fn at(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(Errno) -> Fatal {
+    move |errno| Fatal::Path {
+        what,
+        path: path.into(),
+        errno,
+    }
 }
 
 /// A resource limit request: a value, or "the hard limit" (softlimit's `=`).
@@ -81,9 +139,9 @@ pub struct Plan {
     pub root: Option<OsString>,
     pub nice: i32,
     /// `-U`: set `$UID`/`$GID`; `(spec, extended form)`.
-    pub env_user: Option<(String, bool)>,
+    pub env_user: Option<(OsString, bool)>,
     /// `-u`: become this user; `(spec, extended form)`.
-    pub set_user: Option<(String, bool)>,
+    pub set_user: Option<(OsString, bool)>,
     /// setuser: also `$HOME`, `$USER`, `$LOGNAME`, `$UID` from the passwd entry, and initgroups.
     pub setuser: bool,
     pub lock: Option<Lock>,
@@ -95,70 +153,53 @@ pub struct Plan {
 /// Environment changes applied at exec: `(name, Some(value))` sets, `(name, None)` unsets.
 type EnvChanges = Vec<(OsString, Option<OsString>)>;
 
-fn lookup(spec: &str, ext: bool) -> Result<Ids> {
+fn lookup(spec: &OsStr, ext: bool) -> Result<Ids> {
     let r = if ext {
         users::ids_ext(spec)
     } else {
         users::ids_account(spec)
     };
     r.map_err(|e| match e {
-        LookupError::Invalid => fatal(format!(
-            "invalid uid/gids: {}",
-            spec.strip_prefix(':').unwrap_or(spec)
-        )),
-        LookupError::Unknown if ext => fatal(format!("unknown user/group: {spec}")),
-        LookupError::Unknown => fatal(format!("unknown account: {spec}")),
-        LookupError::Io(e) if ext => {
-            sys("unable to get password/group file entry", Reason::of(&e).0)
+        LookupError::Invalid => {
+            let b = spec.as_bytes();
+            Fatal::InvalidIds(OsStr::from_bytes(b.strip_prefix(b":").unwrap_or(b)).into())
         }
-        LookupError::Io(e) => sys("unable to get password file entry", Reason::of(&e).0),
+        LookupError::Unknown if ext => Fatal::UnknownUserGroup(spec.into()),
+        LookupError::Unknown => Fatal::UnknownAccount(spec.into()),
+        LookupError::Io(e) if ext => sys("unable to get password/group file entry")(io_errno(&e)),
+        LookupError::Io(e) => sys("unable to get password file entry")(io_errno(&e)),
     })
 }
 
 /// Reads an envdir: each file's first line (trailing blanks cut, NUL → newline) sets the
 /// variable named by the file; an empty file unsets it.
 fn read_envdir(dir: &OsStr, strict: bool, verbose: bool, env: &mut EnvChanges) -> Result<()> {
-    let shown = dir.to_string_lossy();
-    let rd = std::fs::read_dir(dir).map_err(|e| {
-        sys(
-            &format!("unable to switch to directory: {shown}"),
-            Reason::of(&e).0,
-        )
-    })?;
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| at("unable to switch to directory: ", dir)(io_errno(&e)))?;
     let mut names: Vec<OsString> = Vec::new();
     for ent in rd {
-        let ent = ent.map_err(|e| {
-            sys(
-                &format!("unable to read directory: {shown}"),
-                Reason::of(&e).0,
-            )
-        })?;
+        let ent = ent.map_err(|e| at("unable to read directory: ", dir)(io_errno(&e)))?;
         names.push(ent.file_name());
     }
     for name in names {
         if name.as_bytes().first() == Some(&b'.') {
             continue;
         }
-        let path = std::path::Path::new(dir).join(&name);
+        // `DIR/NAME` as runit names it (no path normalisation).
+        let mut path = dir.to_os_string();
+        path.push("/");
+        path.push(&name);
         let contents = match std::fs::read(&path) {
             Ok(c) => c,
-            Err(e)
-                if e.raw_os_error() == Some(rustix::io::Errno::ISDIR.raw_os_error()) && !strict =>
-            {
-                if verbose {
-                    herd_diag::emit(&format!(
-                        "chpst: warning: unable to read {shown}/{}: {}\n",
-                        name.to_string_lossy(),
-                        Reason::of(&e)
-                    ));
-                }
-                continue;
-            }
             Err(e) => {
-                return Err(sys(
-                    &format!("unable to read {shown}/{}", name.to_string_lossy()),
-                    Reason::of(&e).0,
-                ));
+                let fatal = at("unable to read ", path)(io_errno(&e));
+                if io_errno(&e) == Errno::ISDIR && !strict {
+                    if verbose {
+                        Diag::new(PROG).warn(&fatal);
+                    }
+                    continue;
+                }
+                return Err(fatal);
             }
         };
         if contents.is_empty() {
@@ -200,7 +241,7 @@ fn set_limit(res: Resource, l: Limit) -> Result<()> {
             maximum: cur.maximum,
         },
     )
-    .map_err(|e| sys("unable to setrlimit()", e.raw_os_error()))
+    .map_err(sys("unable to setrlimit()"))
 }
 
 /// Does everything in `plan`, then execs `argv` (PATH searched in the original environment).
@@ -223,18 +264,13 @@ fn execute_inner(plan: &Plan, argv: &[OsString]) -> Result<Never> {
         read_envdir(dir, plan.envdir_strict, plan.verbose, &mut env)?;
     }
     if let Some(root) = &plan.root {
-        let shown = root.to_string_lossy();
-        std::env::set_current_dir(root).map_err(|e| {
-            sys(
-                &format!("unable to change directory: {shown}"),
-                Reason::of(&e).0,
-            )
-        })?;
-        nix::unistd::chroot(".").map_err(|e| sys("unable to change root directory", e as i32))?;
+        std::env::set_current_dir(root)
+            .map_err(|e| at("unable to change directory: ", root)(io_errno(&e)))?;
+        nix::unistd::chroot(".")
+            .map_err(|e| sys("unable to change root directory")(errno(e as i32)))?;
     }
     if plan.nice != 0 {
-        rustix::process::nice(plan.nice)
-            .map_err(|e| sys("unable to set nice level", e.raw_os_error()))?;
+        rustix::process::nice(plan.nice).map_err(sys("unable to set nice level"))?;
     }
     if let Some((spec, ext)) = &plan.env_user {
         let ids = lookup(spec, *ext)?;
@@ -247,29 +283,31 @@ fn execute_inner(plan: &Plan, argv: &[OsString]) -> Result<Never> {
             let pw = users::passwd(spec)
                 .ok()
                 .flatten()
-                .ok_or_else(|| fatal(format!("unknown account: {spec}")))?;
-            ids.gids = users::member_groups(&pw.name, pw.gid)
-                .map_err(|_| fatal("unable to read /etc/group"))?;
-            env.push(("HOME".into(), Some(pw.home.clone().into())));
-            env.push(("USER".into(), Some(pw.name.clone().into())));
-            env.push(("LOGNAME".into(), Some(pw.name.clone().into())));
+                .ok_or_else(|| Fatal::UnknownAccount(spec.clone()))?;
+            ids.gids = users::member_groups(&pw.name, pw.gid).map_err(|_| Fatal::ReadGroups)?;
+            env.push(("HOME".into(), Some(pw.home.clone())));
+            env.push(("USER".into(), Some(pw.name.clone())));
+            env.push(("LOGNAME".into(), Some(pw.name.clone())));
             env.push(("UID".into(), Some(pw.uid.to_string().into())));
         }
         let gids: Vec<Gid> = ids.gids.iter().map(|g| Gid::from_raw(*g)).collect();
-        nix::unistd::setgroups(&gids).map_err(|e| sys("unable to setgroups", e as i32))?;
-        nix::unistd::setgid(gids[0]).map_err(|e| sys("unable to setgid", e as i32))?;
-        nix::unistd::setuid(Uid::from_raw(ids.uid))
-            .map_err(|e| sys("unable to setuid", e as i32))?;
+        let nix_sys = |what| move |e: nix::errno::Errno| sys(what)(errno(e as i32));
+        nix::unistd::setgroups(&gids).map_err(nix_sys("unable to setgroups"))?;
+        nix::unistd::setgid(gids[0]).map_err(nix_sys("unable to setgid"))?;
+        nix::unistd::setuid(Uid::from_raw(ids.uid)).map_err(nix_sys("unable to setuid"))?;
     }
     // The lock descriptor must stay open (and inherited) across exec.
     let _lock = match &plan.lock {
         Some(l) => Some(take_lock(l)?),
         None => None,
     };
-    for (fd, name) in [(0, "stdin"), (1, "stdout"), (2, "stderr")] {
+    for (fd, what) in [
+        (0, "unable to close stdin"),
+        (1, "unable to close stdout"),
+        (2, "unable to close stderr"),
+    ] {
         if plan.close[fd as usize] {
-            herd_sys::close_stdio(fd)
-                .map_err(|e| sys(&format!("unable to close {name}"), e as i32))?;
+            herd_sys::close_stdio(fd).map_err(|e| sys(what)(errno(e as i32)))?;
         }
     }
     let l = &plan.limits;
@@ -293,14 +331,13 @@ fn execute_inner(plan: &Plan, argv: &[OsString]) -> Result<Never> {
 }
 
 fn take_lock(l: &Lock) -> Result<std::os::fd::OwnedFd> {
-    let shown = l.path.to_string_lossy();
     let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::NONBLOCK;
     let fd =
         rustix::fs::open(l.path.as_os_str(), flags, Mode::from_raw_mode(0o600)).map_err(|e| {
             if l.quiet {
                 std::process::exit(0);
             }
-            sys(&format!("unable to open lock: {shown}"), e.raw_os_error())
+            at("unable to open lock: ", &l.path)(e)
         })?;
     let op = if l.wait {
         FlockOperation::LockExclusive
@@ -311,7 +348,7 @@ fn take_lock(l: &Lock) -> Result<std::os::fd::OwnedFd> {
         if l.quiet {
             std::process::exit(0);
         }
-        sys(&format!("unable to lock: {shown}"), e.raw_os_error())
+        at("unable to lock: ", &l.path)(e)
     })?;
     Ok(fd)
 }
@@ -324,7 +361,6 @@ fn cstring(s: &OsStr) -> Option<CString> {
 /// the original `PATH` (default `/bin:/usr/bin`) unless it contains a `/`.
 fn exec(argv: &[OsString], argv0: Option<&OsStr>, changes: &EnvChanges) -> Fatal {
     let prog = &argv[0];
-    let shown = argv0.unwrap_or(prog).to_string_lossy().into_owned();
     // djb's pathexec_env: each change removes the first variable with the same name (the text
     // before the change's first `=`, so a file named `A=B` replaces `A`), moving the last
     // variable into its slot, then appends itself when it has a value.
@@ -365,27 +401,12 @@ fn exec(argv: &[OsString], argv0: Option<&OsStr>, changes: &EnvChanges) -> Fatal
     if let Some(a0) = argv0.and_then(cstring) {
         args[0] = a0;
     }
-    let candidates: Vec<Vec<u8>> = if prog.as_bytes().contains(&b'/') {
-        vec![prog.as_bytes().to_vec()]
-    } else {
-        let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/bin:/usr/bin"));
-        path.as_bytes()
-            .split(|&b| b == b':')
-            .map(|dir| {
-                let mut c = if dir.is_empty() {
-                    b".".to_vec()
-                } else {
-                    dir.to_vec()
-                };
-                c.push(b'/');
-                c.extend_from_slice(prog.as_bytes());
-                c
-            })
-            .collect()
-    };
+    // As execvp: each candidate in turn; "not there" moves on, "not allowed" is remembered.
     let mut saved = None;
-    for c in candidates {
-        let Ok(path) = CString::new(c) else { continue };
+    for c in herd_sys::path::candidates(prog) {
+        let Some(path) = cstring(c.as_os_str()) else {
+            continue;
+        };
         let e = herd_sys::exec_replace(&path, &args, &env);
         if e != nix::errno::Errno::ENOENT {
             saved = Some(e);
@@ -397,6 +418,6 @@ fn exec(argv: &[OsString], argv0: Option<&OsStr>, changes: &EnvChanges) -> Fatal
             }
         }
     }
-    let errno = saved.map_or(rustix::io::Errno::NOENT.raw_os_error(), |e| e as i32);
-    sys(&format!("unable to run: {shown}"), errno)
+    let errno = saved.map_or(Errno::NOENT, |e| Errno::from_raw_os_error(e as i32));
+    at("unable to run: ", argv0.unwrap_or(prog))(errno)
 }

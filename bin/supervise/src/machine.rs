@@ -368,19 +368,19 @@ impl Machine {
         }
     }
 
-    /// One byte read from a control FIFO; bytes that are not letters are ignored.
-    pub fn control(&mut self, which: Which, byte: u8, fx: &mut impl Effects) {
+    /// One letter read from a control FIFO (the shell drops bytes that are not letters).
+    pub fn control(&mut self, which: Which, c: Control, fx: &mut impl Effects) {
         if self.closing {
             return;
         }
-        if let (Some(c), Some(svc)) = (Control::from_byte(byte), self.svc_mut(which)) {
+        if let Some(svc) = self.svc_mut(which) {
             svc.control(c, fx);
         }
     }
 
     /// SIGTERM to supervise: the same as `x`.
     pub fn terminate(&mut self, fx: &mut impl Effects) {
-        self.control(Which::Main, Control::Exit.byte(), fx);
+        self.control(Which::Main, Control::Exit, fx);
     }
 
     /// A child was reaped. Children that are neither service are ignored (control scripts are
@@ -559,7 +559,7 @@ mod tests {
         assert_eq!(m.next_deadline(), Some(t0 + THROTTLE));
         fx.log.clear();
         // A control byte during the pause is handled at once.
-        m.control(Which::Main, b'p', &mut fx);
+        m.control(Which::Main, Control::Pause, &mut fx);
         assert_eq!(
             fx.log,
             vec![Fx::Publish(Which::Main, "down, paused".into())]
@@ -584,7 +584,7 @@ mod tests {
     fn down_during_throttle_cancels_the_start() {
         let (mut m, mut fx, t0) = started(None);
         m.child_exited(pid(100), Exit::Code(1), t0, wall(), &mut fx);
-        m.control(Which::Main, b'd', &mut fx);
+        m.control(Which::Main, Control::Down, &mut fx);
         assert_eq!(m.next_deadline(), None);
         fx.log.clear();
         m.tick(t0 + THROTTLE, wall(), &mut fx);
@@ -619,7 +619,7 @@ mod tests {
         fx.finish = true;
         m.child_exited(pid(100), Exit::Code(0), t0, wall(), &mut fx);
         fx.log.clear();
-        m.control(Which::Main, b'k', &mut fx);
+        m.control(Which::Main, Control::Kill, &mut fx);
         assert_eq!(fx.log, vec![Fx::Signal(101, Signal::SIGKILL)]);
         fx.log.clear();
         m.child_exited(
@@ -638,7 +638,7 @@ mod tests {
     #[test]
     fn down_sends_term_then_cont() {
         let (mut m, mut fx, _) = started(None);
-        m.control(Which::Main, b'd', &mut fx);
+        m.control(Which::Main, Control::Down, &mut fx);
         assert_eq!(
             fx.log,
             vec![
@@ -653,7 +653,7 @@ mod tests {
     #[test]
     fn term_with_want_up_sends_no_cont() {
         let (mut m, mut fx, _) = started(None);
-        m.control(Which::Main, b't', &mut fx);
+        m.control(Which::Main, Control::Term, &mut fx);
         assert_eq!(
             fx.log,
             vec![
@@ -668,10 +668,10 @@ mod tests {
         let (mut m, mut fx, t0) = started(None);
         fx.scripts = true;
         fx.handled = vec![Control::Hup];
-        m.control(Which::Main, b'h', &mut fx);
+        m.control(Which::Main, Control::Hup, &mut fx);
         assert_eq!(fx.log, vec![Fx::Custom(Control::Hup)]);
         fx.log.clear();
-        m.control(Which::Main, b'd', &mut fx);
+        m.control(Which::Main, Control::Down, &mut fx);
         assert_eq!(
             fx.log,
             vec![
@@ -685,7 +685,7 @@ mod tests {
         );
         fx.log.clear();
         m.child_exited(pid(100), Exit::Code(0), t0 + THROTTLE, wall(), &mut fx);
-        m.control(Which::Main, b'o', &mut fx);
+        m.control(Which::Main, Control::Once, &mut fx);
         m.tick(t0 + THROTTLE, wall(), &mut fx);
         assert_eq!(fx.log[2], Fx::Custom(Control::Up));
         assert_eq!(fx.log[3], Fx::Spawn(Which::Main, Prog::Run, 101));
@@ -695,16 +695,17 @@ mod tests {
     fn log_letters_run_no_scripts_and_ignore_exit() {
         let (mut m, mut fx, _) = started(Some(false));
         fx.scripts = true;
-        m.control(Which::Log, b'x', &mut fx);
-        m.control(Which::Log, b'h', &mut fx);
+        m.control(Which::Log, Control::Exit, &mut fx);
+        m.control(Which::Log, Control::Hup, &mut fx);
         assert_eq!(fx.log, vec![Fx::Signal(100, Signal::SIGHUP)]);
     }
 
     #[test]
     fn unknown_bytes_change_nothing() {
         let (mut m, mut fx, _) = started(None);
-        for b in b"zZ\n?!" {
-            m.control(Which::Main, *b, &mut fx);
+        // The shell passes on only the bytes that are letters.
+        for c in b"zZ\n?!".iter().filter_map(|&b| Control::from_byte(b)) {
+            m.control(Which::Main, c, &mut fx);
         }
         assert!(fx.log.is_empty());
     }
@@ -713,7 +714,7 @@ mod tests {
     fn pause_while_down_is_recorded() {
         let mut m = Machine::new(wall(), true, None);
         let mut fx = Rec::default();
-        m.control(Which::Main, b'p', &mut fx);
+        m.control(Which::Main, Control::Pause, &mut fx);
         assert_eq!(
             fx.log,
             vec![Fx::Publish(Which::Main, "down, paused".into())]
@@ -725,7 +726,7 @@ mod tests {
         let mut m = Machine::new(wall(), true, None);
         let mut fx = Rec::default();
         let t0 = Instant::now();
-        m.control(Which::Main, b'o', &mut fx);
+        m.control(Which::Main, Control::Once, &mut fx);
         m.tick(t0, wall(), &mut fx);
         assert!(fx.log.contains(&Fx::Spawn(Which::Main, Prog::Run, 100)));
         let t1 = t0 + Duration::from_secs(5);
@@ -779,8 +780,8 @@ mod tests {
     #[test]
     fn exit_is_final() {
         let (mut m, mut fx, t0) = started(None);
-        for b in b"xu" {
-            m.control(Which::Main, *b, &mut fx);
+        for c in [Control::Exit, Control::Up] {
+            m.control(Which::Main, c, &mut fx);
         }
         m.child_exited(
             pid(100),
@@ -895,7 +896,7 @@ mod tests {
         m.tick(t1 + Duration::from_secs(60), wall(), &mut fx);
         assert_eq!(fx.log, vec![]);
         // `u` starts it again with a fresh count: one failure is not enough any more.
-        m.control(Which::Main, b'u', &mut fx);
+        m.control(Which::Main, Control::Up, &mut fx);
         let t2 = t1 + Duration::from_secs(60);
         m.tick(t2, wall(), &mut fx);
         assert_eq!(fx.log[1], Fx::Spawn(Which::Main, Prog::Run, 102));
@@ -939,13 +940,13 @@ mod tests {
     #[test]
     fn essential_wanted_down_stops_for_good_with_runs_exit() {
         let (mut m, mut fx, t0) = essential(5);
-        m.control(Which::Main, b'd', &mut fx);
+        m.control(Which::Main, Control::Down, &mut fx);
         assert_eq!(
             run_ends(&mut m, &mut fx, 100, t0, THROTTLE, SIGTERM_EXIT),
             vec![Fx::Publish(Which::Main, "down".into()), Fx::Stopped(143)]
         );
         // `o` on a down service: the run that ends is wanted down.
-        m.control(Which::Main, b'o', &mut fx);
+        m.control(Which::Main, Control::Once, &mut fx);
         let t1 = t0 + Duration::from_secs(5);
         m.tick(t1, wall(), &mut fx);
         assert_eq!(fx.log[1], Fx::Spawn(Which::Main, Prog::Run, 101));
@@ -959,7 +960,7 @@ mod tests {
     fn essential_notice_comes_after_finish() {
         let (mut m, mut fx, t0) = essential(5);
         fx.finish = true;
-        m.control(Which::Main, b'o', &mut fx);
+        m.control(Which::Main, Control::Once, &mut fx);
         assert_eq!(
             run_ends(&mut m, &mut fx, 100, t0, THROTTLE, Exit::Code(7)),
             vec![
@@ -989,10 +990,10 @@ mod tests {
     fn runs_stopped_on_request_are_not_failures() {
         let (mut m, mut fx, t0) = essential(1);
         let short = Duration::from_millis(10);
-        m.control(Which::Main, b't', &mut fx);
+        m.control(Which::Main, Control::Term, &mut fx);
         let seen = run_ends(&mut m, &mut fx, 100, t0, short, SIGTERM_EXIT);
         assert_eq!(seen[1], Fx::Spawn(Which::Main, Prog::Run, 101));
-        m.control(Which::Main, b'k', &mut fx);
+        m.control(Which::Main, Control::Kill, &mut fx);
         let kill = Exit::Signal {
             signo: 9,
             core: false,
@@ -1016,7 +1017,7 @@ mod tests {
             assert_eq!(seen[1], Fx::Spawn(Which::Main, Prog::Run, pid + 1));
             t += THROTTLE;
         }
-        m.control(Which::Main, b'd', &mut fx);
+        m.control(Which::Main, Control::Down, &mut fx);
         let seen = run_ends(&mut m, &mut fx, 110, t, THROTTLE, SIGTERM_EXIT);
         assert_eq!(seen, vec![Fx::Publish(Which::Main, "down".into())]);
     }

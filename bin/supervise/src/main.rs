@@ -4,11 +4,11 @@
 #![forbid(unsafe_code)]
 
 mod machine;
-mod notify;
 mod prefix;
 mod reclaim;
 mod shell;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use herd_diag::{emit, usage_line, Diag};
@@ -19,17 +19,20 @@ const EXIT_FATAL: u8 = 111;
 const EXIT_USAGE: u8 = 1;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    let argv0 = args.first().map_or("supervise", String::as_str);
+    // Bytes, not text: a service directory's name need not be UTF-8.
+    let args: Vec<OsString> = std::env::args_os().collect();
     let [_, dir] = args.as_slice() else {
-        emit(&usage_line(argv0, " dir"));
+        let argv0 = args
+            .first()
+            .map_or("supervise".into(), |a| a.to_string_lossy());
+        emit(usage_line(&argv0, " dir"));
         return ExitCode::from(EXIT_USAGE);
     };
-    let diag = Diag::new(format!("supervise {dir}"));
+    let diag = Diag::with_arg("supervise", dir);
     match shell::run(dir, &diag) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
-            diag.fatal(&msg);
+        Err(fatal) => {
+            diag.fatal(&fatal);
             ExitCode::from(EXIT_FATAL)
         }
     }

@@ -8,6 +8,7 @@
 //! once, when the feature is on. Writes are blocking, like a full log pipe; a write error (EPIPE,
 //! EBADF…) drops the lines. Not done here: timestamps, rate limits, the control scripts' output.
 
+use std::ffi::OsStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -33,7 +34,7 @@ pub fn enabled() -> bool {
 
 /// The service's name for the prefix: the last component of supervise's argument (`web` for
 /// `/etc/sv/web/`), or of the directory it names when the argument has none (`.`, `..`).
-pub fn service_name(dir: &str) -> Vec<u8> {
+pub fn service_name(dir: &OsStr) -> Vec<u8> {
     let name = Path::new(dir)
         .file_name()
         .map(|n| n.as_bytes().to_vec())
@@ -390,9 +391,11 @@ mod tests {
 
     #[test]
     fn name_is_the_last_component() {
-        assert_eq!(service_name("web"), b"web");
-        assert_eq!(service_name("/etc/sv/web/"), b"web");
-        assert_eq!(service_name("sv/web/."), b"web");
-        assert_eq!(service_name(&"n".repeat(300)).len(), NAME_MAX);
+        let name = |d: &str| service_name(OsStr::new(d));
+        assert_eq!(name("web"), b"web");
+        assert_eq!(name("/etc/sv/web/"), b"web");
+        assert_eq!(name("sv/web/."), b"web");
+        assert_eq!(name(&"n".repeat(300)).len(), NAME_MAX);
+        assert_eq!(service_name(OsStr::from_bytes(b"sv/a\xffb")), b"a\xffb");
     }
 }

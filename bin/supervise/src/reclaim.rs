@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use herd_diag::Diag;
 use herd_svdir::{read_instance, Layout};
-use herd_sys::proc_start_time;
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use herd_sys::{proc_start_time, system_pid, timespec};
+use rustix::event::{poll, PollFd, PollFlags};
 use rustix::process::{pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal};
 
 use crate::machine::Which;
@@ -25,14 +25,17 @@ pub const GRACE: Duration = Duration::from_secs(1);
 /// Stops the process recorded in `l`'s instance file if it is still running.
 pub fn reclaim(l: &Layout, which: Which, diag: &Diag) {
     let Some(inst) = read_instance(l) else { return };
-    let Some(pid) = Pid::from_raw(inst.pid.get() as i32) else {
+    let Some(sys_pid) = system_pid(inst.pid) else {
+        return;
+    };
+    let Some(pid) = Pid::from_raw(sys_pid.as_raw()) else {
         return;
     };
     // Open the pidfd first, then check the start time: the pidfd pins the process we checked.
     let Ok(pidfd) = pidfd_open(pid, PidfdFlags::empty()) else {
         return;
     };
-    if proc_start_time(inst.pid.get()) != Some(inst.start) {
+    if proc_start_time(sys_pid) != Some(inst.start) {
         return;
     }
     diag.warn(&format_args!(
@@ -41,11 +44,7 @@ pub fn reclaim(l: &Layout, which: Which, diag: &Diag) {
     ));
     let exited = |fd: &rustix::fd::OwnedFd| {
         let mut fds = [PollFd::new(fd, PollFlags::IN)];
-        let t = Timespec {
-            tv_sec: GRACE.as_secs() as _,
-            tv_nsec: GRACE.subsec_nanos() as _,
-        };
-        matches!(poll(&mut fds, Some(&t)), Ok(n) if n > 0)
+        matches!(poll(&mut fds, Some(&timespec(GRACE))), Ok(n) if n > 0)
     };
     if which == Which::Log && exited(&pidfd) {
         return;

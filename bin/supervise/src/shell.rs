@@ -3,25 +3,27 @@
 //! FIFOs and (with prefixed logs) the service's output pipes, with the machine's next deadline as
 //! the only timeout: an idle supervise never wakes.
 
+use std::ffi::{NulError, OsStr};
+use std::fmt;
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Instant, SystemTime};
 
 use herd_control::Control;
-use herd_diag::{Diag, Reason};
-use herd_status::{Pid, Status};
+use herd_diag::{Diag, Kind, Reason};
+use herd_notice::Notice;
+use herd_status::{Exit, Pid, Status};
 use herd_svdir::{self as svdir, Instance, Layout, StatusWriter, LOG, MAIN};
 use herd_sys::process::{reap, wait_for};
 use herd_sys::signal::{self, Sig};
-use herd_sys::{proc_start_time, Command, Exit};
+use herd_sys::{proc_start_time, status_pid, system_pid, timespec_until, Command};
 use herd_tai64n::Tai64n;
 use nix::sys::signal::{kill, SigSet, Signal};
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fs::{self, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::machine::{failure_limit, Effects, Machine, Prog, Which};
-use crate::notify;
 use crate::prefix::{self, Output};
 use crate::reclaim::reclaim;
 
@@ -43,16 +45,76 @@ fn now() -> (Instant, Tai64n) {
     (Instant::now(), Tai64n::from_system_time(SystemTime::now()))
 }
 
-/// Runs supervise in `dir` until it exits. `Err` is a fatal message (exit 111).
-pub fn run(dir: &str, diag: &Diag) -> Result<(), String> {
+/// Why supervise could not start, or had to stop: `supervise DIR: fatal: …`, exit 111.
+#[derive(Debug)]
+pub enum Fatal {
+    /// `unable to {what}: {reason}`.
+    Sys { what: &'static str, errno: Errno },
+    /// Setting up `supervise/`, in runsv's words.
+    Svdir(svdir::Error),
+    /// A program path with a NUL byte (the paths are constants: never seen).
+    Nul(NulError),
+}
+
+impl fmt::Display for Fatal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fatal::Sys { what, errno } => {
+                write!(f, "unable to {what}: {}", Reason(errno.raw_os_error()))
+            }
+            Fatal::Svdir(e) => e.fmt(f),
+            Fatal::Nul(e) => write!(f, "invalid program path: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Fatal {}
+
+impl From<svdir::Error> for Fatal {
+    fn from(e: svdir::Error) -> Self {
+        Fatal::Svdir(e)
+    }
+}
+
+/// `Fatal::Sys` for an errno of any of the three kinds (nix, rustix, std).
+fn sys<E: Into<RawErrno>>(what: &'static str) -> impl FnOnce(E) -> Fatal {
+    move |e| Fatal::Sys {
+        what,
+        errno: Errno::from_raw_os_error(e.into().0),
+    }
+}
+
+/// A raw errno value, from whichever library reported it.
+struct RawErrno(i32);
+
+impl From<nix::errno::Errno> for RawErrno {
+    fn from(e: nix::errno::Errno) -> Self {
+        RawErrno(e as i32)
+    }
+}
+
+impl From<Errno> for RawErrno {
+    fn from(e: Errno) -> Self {
+        RawErrno(e.raw_os_error())
+    }
+}
+
+impl From<std::io::Error> for RawErrno {
+    fn from(e: std::io::Error) -> Self {
+        RawErrno(Reason::of(&e).0)
+    }
+}
+
+/// Runs supervise in `dir` until it exits.
+pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
     // First: the inherited descriptor is taken before any of ours can be given its number.
-    let notify = notify::take(diag);
-    let sigmask = signal::block(&HANDLED)
-        .map_err(|e| format!("unable to block signals: {}", Reason(e as i32)))?;
-    let sigfd = signal::signal_fd(&HANDLED)
-        .map_err(|e| format!("unable to create signalfd: {}", Reason(e as i32)))?;
-    std::env::set_current_dir(dir)
-        .map_err(|e| format!("unable to change to directory: {}", Reason::of(&e)))?;
+    let notify = herd_notice::take().unwrap_or_else(|e| {
+        diag.warn(&e);
+        None
+    });
+    let sigmask = signal::block(&HANDLED).map_err(sys("block signals"))?;
+    let sigfd = signal::signal_fd(&HANDLED).map_err(sys("create signalfd"))?;
+    std::env::set_current_dir(dir).map_err(sys("change to directory"))?;
 
     let main_down = fs::stat(MAIN.down).is_ok();
     let log = match fs::stat(svdir::LOG_DIR) {
@@ -73,10 +135,7 @@ pub fn run(dir: &str, diag: &Diag) -> Result<(), String> {
         }
     };
     let pipe = match log {
-        Some(_) => Some(
-            private_pipe()
-                .map_err(|e| format!("unable to create log pipe: {}", Reason(e.raw_os_error())))?,
-        ),
+        Some(_) => Some(private_pipe().map_err(sys("create log pipe"))?),
         None => None,
     };
     let output = match log {
@@ -84,22 +143,19 @@ pub fn run(dir: &str, diag: &Diag) -> Result<(), String> {
             let name = prefix::service_name(dir);
             let output = private_pipe()
                 .and_then(|out| Output::new(&name, out, private_pipe()?))
-                .map_err(|e| {
-                    format!("unable to create output pipe: {}", Reason(e.raw_os_error()))
-                })?;
+                .map_err(sys("create output pipe"))?;
             Some(output)
         }
         _ => None,
     };
     let essential = read_essential();
 
-    let fatal = |e: svdir::Error| e.to_string();
-    svdir::make_supervise(&MAIN).map_err(fatal)?;
-    let _main_lock = svdir::take_lock(&MAIN, false).map_err(fatal)?;
+    svdir::make_supervise(&MAIN)?;
+    let _main_lock = svdir::take_lock(&MAIN, false)?;
     let _log_lock = match log {
         Some(_) => {
-            svdir::make_supervise(&LOG).map_err(fatal)?;
-            Some(svdir::take_lock(&LOG, true).map_err(fatal)?)
+            svdir::make_supervise(&LOG)?;
+            Some(svdir::take_lock(&LOG, true)?)
         }
         None => None,
     };
@@ -113,21 +169,20 @@ pub fn run(dir: &str, diag: &Diag) -> Result<(), String> {
     if let Some(limit) = essential {
         machine = machine.with_essential(limit);
     }
-    let mut shell =
-        Shell::new(dir, diag, sigmask, pipe, output, notify).map_err(|e| e.to_string())?;
-    let main_control = svdir::open_control(&MAIN).map_err(fatal)?;
+    let mut shell = Shell::new(diag, sigmask, pipe, output, notify).map_err(Fatal::Nul)?;
+    let main_control = svdir::open_control(&MAIN)?;
     shell.publish_initial(&machine, Which::Main);
     let log_control = match log {
         Some(_) => {
-            let fd = svdir::open_control(&LOG).map_err(fatal)?;
+            let fd = svdir::open_control(&LOG)?;
             shell.publish_initial(&machine, Which::Log);
             Some(fd)
         }
         None => None,
     };
-    let _main_ok = svdir::open_ok(&MAIN).map_err(fatal)?;
+    let _main_ok = svdir::open_ok(&MAIN)?;
     let _log_ok = match log {
-        Some(_) => Some(svdir::open_ok(&LOG).map_err(fatal)?),
+        Some(_) => Some(svdir::open_ok(&LOG)?),
         None => None,
     };
 
@@ -141,13 +196,7 @@ pub fn run(dir: &str, diag: &Diag) -> Result<(), String> {
             }
             return Ok(());
         }
-        let timeout = machine.next_deadline().map(|d| {
-            let left = d.saturating_duration_since(Instant::now());
-            Timespec {
-                tv_sec: left.as_secs() as _,
-                tv_nsec: left.subsec_nanos() as _,
-            }
-        });
+        let timeout = machine.next_deadline().map(timespec_until);
         // Slot 2 is the log's control FIFO, or slots 2 and 3 the output pipes (never both).
         let mut fds = [
             PollFd::new(&sigfd, PollFlags::IN),
@@ -168,32 +217,27 @@ pub fn run(dir: &str, diag: &Diag) -> Result<(), String> {
         }
         match poll(&mut fds[..nfds], timeout.as_ref()) {
             Ok(_) | Err(Errno::INTR) => {}
-            Err(e) => return Err(format!("unable to poll: {}", Reason(e.raw_os_error()))),
+            Err(e) => return Err(sys("poll")(e)),
         }
         let ready: [bool; 4] = [0, 1, 2, 3].map(|i| i < nfds && !fds[i].revents().is_empty());
 
         if ready[0] {
-            let (mut child, mut term) = (false, false);
-            signal::drain(&sigfd, |s| match s {
-                s if s == Signal::SIGCHLD as i32 => child = true,
-                s if s == Signal::SIGTERM as i32 => term = true,
-                // HUP, ALRM, USR1 and USR2 would kill runsv and orphan the service; we ignore them.
-                _ => {}
-            });
-            if child {
+            // HUP, ALRM, USR1 and USR2 would kill runsv and orphan the service; we ignore them.
+            let sigs = signal::drain(&sigfd);
+            if sigs.contains(Signal::SIGCHLD) {
                 while let Some((pid, exit)) = reap() {
                     // What the process wrote before it exited is copied (and its last line
                     // ended) before finish or the next run can write.
                     if let Some(output) = &mut shell.output {
                         output.finish();
                     }
-                    if let Some(pid) = Pid::new(pid.as_raw() as u32) {
+                    if let Some(pid) = status_pid(pid) {
                         let (t, wall) = now();
                         machine.child_exited(pid, exit, t, wall, &mut shell);
                     }
                 }
             }
-            if term {
+            if sigs.contains(Signal::SIGTERM) {
                 machine.terminate(&mut shell);
             }
         }
@@ -208,8 +252,8 @@ pub fn run(dir: &str, diag: &Diag) -> Result<(), String> {
                 continue;
             };
             while let Ok(n @ 1..) = rustix::io::read(fd, &mut buf) {
-                for &b in &buf[..n] {
-                    machine.control(which, b, &mut shell);
+                for c in buf[..n].iter().filter_map(|&b| Control::from_byte(b)) {
+                    machine.control(which, c, &mut shell);
                 }
             }
         }
@@ -260,17 +304,16 @@ struct Shell {
 
 impl Shell {
     fn new(
-        dir: &str,
         diag: &Diag,
         mask: SigSet,
         pipe: Option<(OwnedFd, OwnedFd)>,
         output: Option<Output>,
         notify: Option<OwnedFd>,
     ) -> Result<Self, std::ffi::NulError> {
-        let fatal = |what: &str| format!("supervise {dir}: fatal: {what}: ");
-        let mut run = Command::new(svdir::RUN, &fatal("unable to start ./run"))?;
-        let mut log_run = Command::new(svdir::RUN, &fatal("unable to start log/./run"))?;
-        log_run.current_dir(LOG.base, &fatal("unable to change directory to ./log"))?;
+        let fatal = |what: &str| diag.head(Kind::Fatal, &what);
+        let mut run = Command::new(svdir::RUN, fatal("unable to start ./run"))?;
+        let mut log_run = Command::new(svdir::RUN, fatal("unable to start log/./run"))?;
+        log_run.current_dir(LOG.base, fatal("unable to change directory to ./log"))?;
         run.mask(mask);
         log_run.mask(mask);
         if let Some((r, w)) = &pipe {
@@ -311,8 +354,7 @@ impl Shell {
     /// pipe). With `output`, also the service's stdout and stderr of prefixed logs; control
     /// scripts do without: supervise waits for them and would not read those pipes meanwhile.
     fn command(&self, path: &str, failure: &str, output: bool) -> Option<Command> {
-        let mut c =
-            Command::new(path, &format!("{}: fatal: {failure}: ", self.diag.prefix())).ok()?;
+        let mut c = Command::new(path, self.diag.head(Kind::Fatal, &failure)).ok()?;
         c.mask(self.mask);
         if let Some((_, w)) = &self.pipe {
             c.stdout(w.as_fd());
@@ -339,14 +381,15 @@ impl Effects for Shell {
                         (signo | if core { 0x80 } else { 0 }).to_string(),
                     ),
                 };
-                c.set_args(&[&code, &status]).ok()?;
+                c.set_args([&code, &status]).ok()?;
                 c.spawn()
             }
         };
         match result {
             Ok(pid) => {
-                let pid = Pid::new(pid.as_raw() as u32)?;
-                if let Some(start) = proc_start_time(pid.get()) {
+                let start = proc_start_time(pid);
+                let pid = status_pid(pid)?;
+                if let Some(start) = start {
                     let _ = svdir::write_instance(Self::layout(which), Instance { pid, start });
                 }
                 Some(pid)
@@ -360,7 +403,9 @@ impl Effects for Shell {
     }
 
     fn signal(&mut self, pid: Pid, sig: Signal) {
-        let _ = kill(nix::unistd::Pid::from_raw(pid.get() as i32), sig);
+        if let Some(pid) = system_pid(pid) {
+            let _ = kill(pid, sig);
+        }
     }
 
     fn custom(&mut self, c: Control) -> bool {
@@ -417,7 +462,8 @@ impl Effects for Shell {
 
     fn stopped_for_good(&mut self, exit: Exit) {
         if let Some(fd) = &self.notify {
-            notify::send(fd, exit);
+            // Nobody to tell if svscan is not reading (EAGAIN) or gone (EPIPE).
+            let _ = herd_notice::write(fd, Notice::new(nix::unistd::Pid::this(), exit));
         }
     }
 }

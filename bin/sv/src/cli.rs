@@ -1,7 +1,9 @@
 //! sv's command line (runit.md §6.1, §6.3): options, the command word and what it means.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
+
+use herd_control::Control;
 
 /// Debian's default service directory (upstream runit: `/service/`).
 pub const DEFAULT_SVDIR: &str = "/etc/service/";
@@ -12,19 +14,42 @@ pub const VERSION: &str = "$Id: 900314260c6d52c986c5357673bea2f3bd3f4698 $";
 const USAGE: &str = " [-v] [-w sec] command service ...";
 const USAGE_LSB: &str = " [-w sec] command";
 
+/// What a command does to each service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    /// Print the status line (`status`).
+    Status,
+    /// Write these letters to `supervise/control`; waiting means waiting until each has taken
+    /// effect.
+    Send(&'static [Control]),
+    /// Write nothing; wait until the service is what it wants to be, `./check` included (`check`).
+    Check,
+}
+
 /// What one command word does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Action {
-    /// Letters written to `supervise/control`, and the conditions waited for (`C`: check).
-    pub acts: &'static str,
-    /// Whether anything is written (false for `status` and `check`).
-    pub write: bool,
-    /// Print status lines instead of writing (`status`).
-    pub status: bool,
+    pub verb: Verb,
     /// Wait for the conditions (always for LSB words, with `-v`/`-w` for the letters).
     pub wait: bool,
     /// On timeout print `kill:` and write `k`.
     pub kill: bool,
+}
+
+impl Action {
+    /// The letters written, none for `status` and `check`.
+    pub fn letters(&self) -> &'static [Control] {
+        match self.verb {
+            Verb::Send(letters) => letters,
+            Verb::Status | Verb::Check => &[],
+        }
+    }
+
+    /// Whether the command asks the supervisor to exit (`exit`, `shutdown`…): then a supervisor
+    /// that is not running counts as done.
+    pub fn exits(&self) -> bool {
+        self.letters().first() == Some(&Control::Exit)
+    }
 }
 
 /// A parsed command line.
@@ -59,76 +84,75 @@ fn usage(prog: &str, lsb: bool) -> Refusal {
     }
 }
 
+/// The letter alone, as a slice that lives as long as the program.
+fn one(c: Control) -> &'static [Control] {
+    let all: &'static [Control] = &Control::ALL;
+    all.iter()
+        .position(|&a| a == c)
+        .map_or(&[], |i| &all[i..=i])
+}
+
 fn action(word: &[u8], lsb: bool, verbose: bool) -> Option<Action> {
-    let letter = |acts: &'static str| Action {
-        acts,
-        write: true,
-        status: false,
+    use Control::{Cont, Down, Exit, Term, Up};
+    let send = |letters: &'static [Control]| Action {
+        verb: Verb::Send(letters),
         wait: verbose,
         kill: false,
     };
-    let waited = |acts: &'static str| Action {
+    let waited = |letters| Action {
         wait: true,
-        ..letter(acts)
+        ..send(letters)
     };
-    let forced = |acts: &'static str| Action {
+    let forced = |letters| Action {
         wait: true,
         kill: true,
-        ..letter(acts)
+        ..send(letters)
     };
+    let status = Action {
+        verb: Verb::Status,
+        wait: false,
+        kill: false,
+    };
+    // runit looks at the first byte of the word, then (for some) at the whole word.
     let first = *word.first()?;
     Some(match first {
-        b'x' | b'e' => letter("x"),
-        b'X' | b'E' => forced("x"),
-        b'D' => forced("d"),
-        b'T' => forced("tc"),
-        b't' if word == b"try-restart" => waited("tc"),
+        b'x' | b'e' => send(&[Exit]),
+        b'X' | b'E' => forced(&[Exit]),
+        b'D' => forced(&[Down]),
+        b'T' => forced(&[Term, Cont]),
+        b't' if word == b"try-restart" => waited(&[Term, Cont]),
         b'c' if word == b"check" => Action {
-            write: false,
-            ..waited("C")
+            verb: Verb::Check,
+            wait: true,
+            kill: false,
         },
-        b't' | b'c' | b'u' | b'd' | b'o' | b'p' | b'h' | b'a' | b'i' | b'k' | b'q' | b'1'
-        | b'2' => letter(LETTERS.iter().find(|l| l.as_bytes()[0] == first).copied()?),
         b's' => match word {
-            b"shutdown" => waited("x"),
-            b"start" => waited("u"),
-            b"stop" => waited("d"),
-            b"status" => Action {
-                acts: "s",
-                write: false,
-                status: true,
-                wait: false,
-                kill: false,
-            },
+            b"shutdown" => waited(&[Exit]),
+            b"start" => waited(&[Up]),
+            b"stop" => waited(&[Down]),
+            b"status" => status,
             _ if lsb => return None,
-            _ => Action {
-                acts: "s",
-                write: false,
-                status: true,
-                wait: false,
-                kill: false,
-            },
+            _ => status,
         },
         b'r' => match word {
-            b"restart" => waited("tcu"),
-            b"reload" => waited("h"),
+            b"restart" => waited(&[Term, Cont, Up]),
+            b"reload" => waited(&[Control::Hup]),
             _ => return None,
         },
         b'f' => match word {
-            b"force-reload" => forced("tc"),
-            b"force-restart" => forced("tcu"),
-            b"force-shutdown" => forced("x"),
-            b"force-stop" => forced("d"),
+            b"force-reload" => forced(&[Term, Cont]),
+            b"force-restart" => forced(&[Term, Cont, Up]),
+            b"force-shutdown" => forced(&[Exit]),
+            b"force-stop" => forced(&[Down]),
             _ => return None,
         },
-        _ => return None,
+        // Every other word is taken by its first letter: `up`, `down`, `term`, `1`…
+        _ => match Control::from_byte(first)? {
+            Exit => return None,
+            c => send(one(c)),
+        },
     })
 }
-
-/// The one-letter commands, as static strings.
-const LETTERS: [&str; 13] = [
-    "t", "c", "u", "d", "o", "p", "h", "a", "i", "k", "q", "1", "2",
-];
 
 /// Parses `argv` (with argv[0]) the way runit's sv does: `getopt("w:vV")`, stopping at the first
 /// non-option; then the command word; then the services (in LSB mode the service is argv[0]'s
@@ -136,8 +160,9 @@ const LETTERS: [&str; 13] = [
 pub fn parse(argv: &[OsString], svwait: Option<&[u8]>) -> Result<Cli, Refusal> {
     let arg0 = argv.first().map(|a| a.as_bytes()).unwrap_or(b"sv");
     let base = arg0.rsplit(|&b| b == b'/').next().unwrap_or(arg0);
+    // Shown in usage lines; the service of an init-script link is the name's bytes.
     let prog = String::from_utf8_lossy(base).into_owned();
-    let lsb = prog != "sv";
+    let lsb = base != b"sv";
     let mut wait_secs = svwait.map_or(DEFAULT_WAIT, scan_ulong);
     let mut verbose = false;
 
@@ -170,7 +195,7 @@ pub fn parse(argv: &[OsString], svwait: Option<&[u8]>) -> Result<Cli, Refusal> {
         return Err(usage(&prog, lsb));
     };
     let services: Vec<OsString> = if lsb {
-        vec![OsString::from(&prog)]
+        vec![OsStr::from_bytes(base).to_os_string()]
     } else {
         argv[i + 1..].to_vec()
     };
@@ -196,19 +221,28 @@ mod tests {
 
     #[test]
     fn words_map_to_letters() {
-        let acts = |w: &str| parse(&args(&["sv", w, "x"]), None).map(|c| c.action.acts);
-        assert_eq!(acts("restart"), Ok("tcu"));
-        assert_eq!(acts("term"), Ok("t"));
-        assert_eq!(acts("try-restart"), Ok("tc"));
-        assert_eq!(acts("check"), Ok("C"));
-        assert_eq!(acts("cont"), Ok("c"));
-        assert_eq!(acts("stat"), Ok("s"));
-        assert_eq!(acts("exit"), Ok("x"));
-        assert_eq!(acts("Xyz"), Ok("x"));
-        assert_eq!(acts("2"), Ok("2"));
-        assert!(acts("rest").is_err());
-        assert!(acts("force").is_err());
-        assert!(acts("zap").is_err());
+        use Control::*;
+        let verb = |w: &str| parse(&args(&["sv", w, "x"]), None).map(|c| c.action.verb);
+        assert_eq!(verb("restart"), Ok(Verb::Send(&[Term, Cont, Up])));
+        assert_eq!(verb("term"), Ok(Verb::Send(&[Term])));
+        assert_eq!(verb("try-restart"), Ok(Verb::Send(&[Term, Cont])));
+        assert_eq!(verb("check"), Ok(Verb::Check));
+        assert_eq!(verb("cont"), Ok(Verb::Send(&[Cont])));
+        assert_eq!(verb("stat"), Ok(Verb::Status));
+        assert_eq!(verb("exit"), Ok(Verb::Send(&[Exit])));
+        assert_eq!(verb("Xyz"), Ok(Verb::Send(&[Exit])));
+        assert_eq!(verb("2"), Ok(Verb::Send(&[Usr2])));
+        assert_eq!(verb("kill"), Ok(Verb::Send(&[Kill])));
+        assert_eq!(verb("alarm"), Ok(Verb::Send(&[Alarm])));
+        assert!(verb("rest").is_err());
+        assert!(verb("force").is_err());
+        assert!(verb("zap").is_err());
+        assert!(verb("").is_err());
+        let c = parse(&args(&["sv", "shutdown", "x"]), None).expect("valid");
+        assert!(c.action.exits() && c.action.wait && !c.action.kill);
+        let c = parse(&args(&["sv", "force-stop", "x"]), None).expect("valid");
+        assert_eq!(c.action.letters(), [Down]);
+        assert!(!c.action.exits() && c.action.kill);
     }
 
     #[test]

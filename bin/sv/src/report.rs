@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use herd_diag::errno_text;
+use herd_diag::{errno_text, Diag};
 use herd_status::{State, Status, Want};
 
 pub const FAIL: &str = "fail: ";
@@ -113,8 +113,8 @@ impl Out {
 }
 
 /// A warning on stderr, which runit uses only for `down`/`check` problems: `warning: MSG\n`.
-pub fn warn_stderr(msg: &str) {
-    herd_diag::emit(&format!("{WARN}{msg}\n"));
+pub fn warn_stderr(msg: &dyn std::fmt::Display) {
+    Diag::bare().warn(msg);
 }
 
 #[cfg(test)]

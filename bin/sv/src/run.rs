@@ -9,16 +9,20 @@
 //! as runit does. The output and its order are runit's.
 
 use std::ffi::{OsStr, OsString};
+use std::fmt;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant, SystemTime};
 
+use herd_diag::{Diag, Reason};
+use herd_sys::timespec_until;
 use herd_tai64n::Tai64n;
 use inotify::{Inotify, WatchDescriptor, WatchMask};
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fs::{self, Mode, OFlags};
+use rustix::io::Errno;
 
-use crate::cli::{Cli, DEFAULT_SVDIR};
+use crate::cli::{Cli, Verb, DEFAULT_SVDIR};
 use crate::service::{Check, Sv};
 
 /// runit's poll period, our fallback and the longest back-off for `./check`.
@@ -43,7 +47,23 @@ fn tai_now() -> u64 {
 }
 
 /// Why sv must stop at once: `fatal: MSG: REASON` on stderr.
-struct Fatal(String);
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fatal {
+    /// sv keeps its starting directory open to come back to after each service.
+    OpenHome(Errno),
+    /// Coming back to it failed.
+    ReturnHome(Errno),
+}
+
+impl fmt::Display for Fatal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (what, e) = match self {
+            Fatal::OpenHome(e) => ("unable to open current directory", e),
+            Fatal::ReturnHome(e) => ("unable to change to original directory", e),
+        };
+        write!(f, "{what}: {}", Reason(e.raw_os_error()))
+    }
+}
 
 /// Runs the command line; returns the exit code.
 pub fn run(cli: &Cli) -> u8 {
@@ -53,14 +73,14 @@ pub fn run(cli: &Cli) -> u8 {
         out: crate::report::Out::new(),
         start_secs,
         now_secs: start_secs,
-        acts: cli.action.acts,
+        action: cli.action,
         lsb: cli.lsb,
     };
     match run_inner(cli, &mut sv, start) {
         Ok(Some(code)) => code,
         Ok(None) => sv.out.rc.min(MAX_RC) as u8,
-        Err(Fatal(msg)) => {
-            herd_diag::emit(&format!("fatal: {msg}\n"));
+        Err(fatal) => {
+            Diag::bare().fatal(&fatal);
             if cli.lsb {
                 EXIT_FATAL_LSB
             } else {
@@ -68,10 +88,6 @@ pub fn run(cli: &Cli) -> u8 {
             }
         }
     }
-}
-
-fn reason(e: rustix::io::Errno) -> &'static str {
-    herd_diag::errno_text(e.raw_os_error())
 }
 
 /// One service still being waited for.
@@ -92,7 +108,7 @@ fn run_inner(cli: &Cli, sv: &mut Sv, start: Instant) -> Result<Option<u8>, Fatal
         OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| Fatal(format!("unable to open current directory: {}", reason(e))))?;
+    .map_err(Fatal::OpenHome)?;
     let svdir = std::env::var_os("SVDIR").unwrap_or_else(|| OsString::from(DEFAULT_SVDIR));
     let action = cli.action;
     // Created only when a service is not there after the quick checks: tearing down an inotify
@@ -111,12 +127,12 @@ fn run_inner(cli: &Cli, sv: &mut Sv, start: Instant) -> Result<Option<u8>, Fatal
             go_home(&home)?;
             continue;
         }
-        if action.status {
+        if action.verb == Verb::Status {
             if let Some(code) = sv.status(n) {
                 return Ok(Some(code));
             }
         } else {
-            let ok = !action.write || sv.control(n, action.acts);
+            let ok = sv.control(n, action.letters());
             if ok && action.wait {
                 waiting.push(Waiting {
                     name: name.clone(),
@@ -221,11 +237,7 @@ fn run_inner(cli: &Cli, sv: &mut Sv, start: Instant) -> Result<Option<u8>, Fatal
             .chain(std::iter::once(deadline))
             .min()
             .unwrap_or(deadline);
-        let left = wake.saturating_duration_since(Instant::now());
-        let ts = Timespec {
-            tv_sec: left.as_secs() as _,
-            tv_nsec: left.subsec_nanos() as _,
-        };
+        let ts = timespec_until(wake);
         match inotify.as_mut() {
             Some(ino) => {
                 let ready = {
@@ -249,7 +261,7 @@ fn run_inner(cli: &Cli, sv: &mut Sv, start: Instant) -> Result<Option<u8>, Fatal
                     }
                 }
             }
-            None => std::thread::sleep(left),
+            None => std::thread::sleep(wake.saturating_duration_since(Instant::now())),
         }
     }
     Ok(None)
@@ -278,10 +290,5 @@ fn enter(svdir: &OsStr, name: &OsStr, under_svdir: bool) -> Result<(), Option<i3
 }
 
 fn go_home(home: &OwnedFd) -> Result<(), Fatal> {
-    rustix::process::fchdir(home).map_err(|e| {
-        Fatal(format!(
-            "unable to change to original directory: {}",
-            reason(e)
-        ))
-    })
+    rustix::process::fchdir(home).map_err(Fatal::ReturnHome)
 }

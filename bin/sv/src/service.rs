@@ -2,14 +2,17 @@
 //! there, as runit's does): read the status through the `ok` liveness test, print it, write
 //! control letters, and test whether a command has taken effect (runit.md §6.3–§6.6).
 
-use herd_control::{write_control, ControlError};
+use herd_control::{write_control, Control, ControlError};
+use herd_diag::{Diag, Kind, Reason};
+use herd_status::Exit;
 use herd_status::{State, Status, Want};
 use herd_svdir::{ReadError, CHECK, CHECK_ARGV0, MAIN};
 use herd_sys::process::wait_for;
-use herd_sys::{Command, Exit};
+use herd_sys::Command;
 use rustix::fs::{self, Mode, OFlags};
 use rustix::io::Errno;
 
+use crate::cli::{Action, Verb};
 use crate::report::{warn_stderr, Out, KILL, OK, TIMEOUT};
 
 /// How reading a service's status went.
@@ -40,8 +43,8 @@ pub struct Sv {
     pub start_secs: u64,
     /// TAI64 seconds of "now", refreshed before each round of checks.
     pub now_secs: u64,
-    /// The command's letters.
-    pub acts: &'static str,
+    /// The command.
+    pub action: Action,
     pub lsb: bool,
 }
 
@@ -59,7 +62,7 @@ impl Sv {
         ) {
             Ok(_) => {}
             Err(Errno::NXIO) => {
-                if self.acts.starts_with('x') {
+                if self.action.exits() {
                     self.out.ok(name, log, "runsv not running");
                 } else {
                     self.out.fail(name, log, "runsv not running", None);
@@ -108,9 +111,9 @@ impl Sv {
             Err(Errno::NOENT) => true,
             Err(e) => {
                 let name = String::from_utf8_lossy(service);
-                warn_stderr(&format!(
+                warn_stderr(&format_args!(
                     "unable to stat {name}/down: {}",
-                    herd_diag::errno_text(raw(e))
+                    Reason(raw(e))
                 ));
                 return None;
             }
@@ -156,22 +159,29 @@ impl Sv {
         })
     }
 
-    /// runit's `control`: writes `acts` unless want already says so (the write-skip rule).
+    /// runit's `control`: writes `letters` unless want already says so (the write-skip rule).
     /// `false` if the service is to be dropped (already reported).
-    pub fn control(&mut self, name: &[u8], acts: &str) -> bool {
+    /// Nothing to write (`check`) is done at once, without looking at the service.
+    pub fn control(&mut self, name: &[u8], letters: &[Control]) -> bool {
+        let Some(&first) = letters.first() else {
+            return true;
+        };
         let st = match self.get(name, false) {
             Get::Status(st) => st,
             _ => return false,
         };
-        let first = acts.as_bytes()[0];
-        let want = if st.want == Want::Up { b'u' } else { b'd' };
-        if want == first && (first != b'd' || st.term) {
+        let already = match first {
+            Control::Up => st.want == Want::Up,
+            Control::Down => st.want != Want::Up && st.term,
+            _ => false,
+        };
+        if already {
             return true;
         }
-        match write_control(MAIN.control, acts.as_bytes()) {
+        match write_control(MAIN.control, letters) {
             Ok(()) => true,
             Err(ControlError::NotRunning) => {
-                if first == b'x' {
+                if first == Control::Exit {
                     self.out.ok(name, false, "runsv not running");
                 } else {
                     self.out.fail(name, false, "runsv not running", None);
@@ -199,25 +209,27 @@ impl Sv {
         }
     }
 
-    /// runit's `check`: whether every condition of `acts` holds; prints `ok: …` when they do.
+    /// runit's `check`: whether every condition of the command holds (each letter taken effect);
+    /// prints `ok: …` when they do.
     pub fn check(&mut self, name: &[u8]) -> Check {
         let st = match self.get(name, false) {
             Get::Status(st) => st,
-            Get::NotRunning if self.acts.starts_with('x') => return Check::Done,
+            Get::NotRunning if self.action.exits() => return Check::Done,
             _ => return Check::Gone,
         };
         let pid = st.pid.is_some();
         let want_down = st.want != Want::Up;
-        for c in self.acts.bytes() {
-            // `check` waits for what the service wants (runit 2.1.2 ignored want: a bug).
-            let c = match c {
-                b'C' if want_down => b'd',
-                b'C' => b'u',
-                c => c,
-            };
+        // `check` waits for what the service wants (runit 2.1.2 ignored want: a bug).
+        let conditions: &[Control] = match self.action.verb {
+            Verb::Send(letters) => letters,
+            Verb::Check if want_down => &[Control::Down],
+            Verb::Check => &[Control::Up],
+            Verb::Status => &[],
+        };
+        for &c in conditions {
             let holds = match c {
-                b'x' => false,
-                b'u' => {
+                Control::Exit => false,
+                Control::Up => {
                     if !pid || st.state != State::Run {
                         false
                     } else if !self.check_script(name) {
@@ -226,8 +238,8 @@ impl Sv {
                         true
                     }
                 }
-                b'd' => !pid && st.state == State::Down,
-                b't' | b'k' => {
+                Control::Down => !pid && st.state == State::Down,
+                Control::Term | Control::Kill => {
                     if !pid && want_down {
                         true
                     } else if self.start_secs > st.stamp.secs || !pid || st.term {
@@ -239,15 +251,15 @@ impl Sv {
                     }
                 }
                 // Once: up and wanting down, or down since sv started.
-                b'o' => {
+                Control::Once => {
                     if pid {
                         want_down
                     } else {
                         self.start_secs <= st.stamp.secs
                     }
                 }
-                b'p' => !pid || st.paused,
-                b'c' => !pid || !st.paused,
+                Control::Pause => !pid || st.paused,
+                Control::Cont => !pid || !st.paused,
                 _ => true,
             };
             if !holds {
@@ -272,7 +284,7 @@ impl Sv {
         self.out.puts("\n");
         self.out.flush();
         if kill {
-            self.control(name, "k");
+            self.control(name, &[Control::Kill]);
         }
     }
 
@@ -284,15 +296,16 @@ impl Sv {
             Ok(_) => {}
             Err(Errno::NOENT) => return true,
             Err(e) => {
-                warn_stderr(&format!(
+                warn_stderr(&format_args!(
                     "unable to stat {shown}/check: {}",
-                    herd_diag::errno_text(raw(e))
+                    Reason(raw(e))
                 ));
                 return false;
             }
         }
-        let Ok(mut cmd) = Command::new(CHECK, &format!("warning: unable to run {shown}/check: "))
-        else {
+        let failure =
+            Diag::bare().head(Kind::Warning, &format_args!("unable to run {shown}/check"));
+        let Ok(mut cmd) = Command::new(CHECK, failure) else {
             return false;
         };
         if cmd.arg0(CHECK_ARGV0).is_err() {
@@ -302,9 +315,9 @@ impl Sv {
         match cmd.spawn() {
             Ok(pid) => wait_for(pid) == Some(Exit::Code(0)),
             Err(e) => {
-                warn_stderr(&format!(
+                warn_stderr(&format_args!(
                     "unable to fork for {shown}/check: {}",
-                    herd_diag::errno_text(e as i32)
+                    Reason(e as i32)
                 ));
                 false
             }

@@ -7,11 +7,15 @@
 //! stays buffered, input is not read (the writer is held back by the pipe), and the write is
 //! retried every 3 s; SIGTERM during a pause ends svlog in bounded time.
 
+use std::ffi::{OsStr, OsString};
+use std::fmt;
 use std::net::{SocketAddrV4, UdpSocket};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use herd_diag::errno_text;
+use herd_diag::{Diag, Kind, Reason};
 use herd_tai64n::Tai64n;
 use rustix::fs::{self as rfs, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
@@ -35,15 +39,21 @@ const PROCESSOR_RETRY: Duration = Duration::from_secs(1);
 /// svlogd's pause before retrying a failed operation.
 pub const PAUSE: Duration = Duration::from_secs(3);
 
-/// The messages svlog prints, with svlogd's prefixes.
-pub fn warn(msg: &str) {
-    herd_diag::emit(&format!("svlogd: warning: {msg}\n"));
+/// The prefix of svlog's messages: svlogd's, whatever svlog is called.
+pub const PROG: &str = "svlogd";
+
+/// `svlogd: KIND: MSG` on stderr.
+pub fn say(kind: Kind, msg: &dyn fmt::Display) {
+    Diag::new(PROG).say(kind, msg);
 }
-pub fn info(msg: &str) {
-    herd_diag::emit(&format!("svlogd: info: {msg}\n"));
+pub fn warn(msg: &dyn fmt::Display) {
+    say(Kind::Warning, msg);
 }
-pub fn pausing(msg: &str) {
-    herd_diag::emit(&format!("svlogd: pausing: {msg}\n"));
+pub fn info(msg: &dyn fmt::Display) {
+    say(Kind::Info, msg);
+}
+pub fn pausing(msg: &dyn fmt::Display) {
+    say(Kind::Pausing, msg);
 }
 
 /// A directory's `config`.
@@ -53,7 +63,8 @@ pub struct Config {
     pub nmax: u64,
     pub nmin: u64,
     pub tmax: u64,
-    pub processor: Option<String>,
+    /// `!CMD`: run with `sh -c`; bytes, as written in `config`.
+    pub processor: Option<OsString>,
     pub udp: Option<SocketAddrV4>,
     pub udp_only: bool,
     pub prefix: Vec<u8>,
@@ -134,9 +145,7 @@ impl Config {
                         _ => v,
                     };
                 }
-                b'!' if !rest.is_empty() => {
-                    c.processor = Some(String::from_utf8_lossy(rest).into_owned())
-                }
+                b'!' if !rest.is_empty() => c.processor = Some(OsString::from_vec(rest.to_vec())),
                 b'u' | b'U' => {
                     if let Some(t) = udp_target(rest) {
                         c.udp = Some(t);
@@ -162,7 +171,8 @@ pub enum Stop {
 pub type PauseWait<'a> = &'a mut dyn FnMut() -> Result<(), Stop>;
 
 pub struct Logdir {
-    pub name: String,
+    /// As given on the command line.
+    pub name: PathBuf,
     dir: OwnedFd,
     _lock: OwnedFd,
     cur: OwnedFd,
@@ -180,14 +190,15 @@ pub struct Logdir {
     verbose: bool,
 }
 
-fn sys_msg(what: &str, name: &str, e: Errno) -> String {
-    format!("{what}: {name}: {}", errno_text(e.raw_os_error()))
+/// `WHAT: DIR: REASON`.
+fn sys_msg(what: &str, name: &Path, e: Errno) -> String {
+    format!("{what}: {}: {}", name.display(), Reason(e.raw_os_error()))
 }
 
 /// Retries `op` on `dir` every 3 s with svlogd's `pausing:` message until it works.
 fn retry<T>(
     dir: &OwnedFd,
-    name: &str,
+    name: &Path,
     wait: PauseWait<'_>,
     what: &str,
     mut op: impl FnMut(&OwnedFd) -> Result<T, Errno>,
@@ -203,7 +214,7 @@ fn retry<T>(
     }
 }
 
-fn open_current(dir: &OwnedFd, name: &str, wait: PauseWait<'_>) -> Result<OwnedFd, Stop> {
+fn open_current(dir: &OwnedFd, name: &Path, wait: PauseWait<'_>) -> Result<OwnedFd, Stop> {
     let flags =
         OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let fd = retry(dir, name, wait, "unable to open current", |d| {
@@ -241,12 +252,12 @@ fn saved_files(dir: &OwnedFd, keep: Option<&str>) -> (u64, Option<String>) {
 }
 
 /// Deletes the oldest saved file if there are more than `nmax` (one per rotation, as svlogd).
-fn remove_oldest(dir: &OwnedFd, name: &str, nmax: u64, keep: Option<&str>, verbose: bool) {
+fn remove_oldest(dir: &OwnedFd, name: &Path, nmax: u64, keep: Option<&str>, verbose: bool) {
     let (count, oldest) = saved_files(dir, keep);
     if nmax > 0 && count > nmax {
         if let Some(old) = oldest {
             if verbose {
-                info(&format!("delete: {name}/{old}"));
+                info(&format_args!("delete: {}/{old}", name.display()));
             }
             if let Err(e) = rfs::unlinkat(dir, old.as_str(), rfs::AtFlags::empty()) {
                 warn(&sys_msg("unable to unlink oldest logfile", name, e));
@@ -275,7 +286,7 @@ fn saved_name(dir: &OwnedFd, state: u8) -> String {
 impl Logdir {
     /// Opens and locks `name`, reads its config, recovers an unclean `current`. `None` (after a
     /// warning) if the directory cannot be used.
-    pub fn open(name: &str, verbose: bool, wait: PauseWait<'_>) -> Result<Option<Logdir>, Stop> {
+    pub fn open(name: &Path, verbose: bool, wait: PauseWait<'_>) -> Result<Option<Logdir>, Stop> {
         let dir = match rfs::open(name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
             Ok(d) => d,
             Err(e) => {
@@ -328,7 +339,7 @@ impl Logdir {
                 }
                 // As svlogd: `read:` comes after the attempt, even a failed one.
                 if verbose {
-                    info(&format!("read: {name}/config"));
+                    info(&format_args!("read: {}/config", name.display()));
                 }
                 Config::parse(&text)
             }
@@ -336,7 +347,7 @@ impl Logdir {
             Err(e) => {
                 warn(&sys_msg("unable to read config", name, e));
                 if verbose {
-                    info(&format!("read: {name}/config"));
+                    info(&format_args!("read: {}/config", name.display()));
                 }
                 Config::default()
             }
@@ -364,13 +375,14 @@ impl Logdir {
         }
         let cur = open_current(&dir, name, wait)?;
         if verbose {
-            info(&format!(
-                "{}: {name}/current",
-                if fresh { "new" } else { "append" }
+            info(&format_args!(
+                "{}: {}/current",
+                if fresh { "new" } else { "append" },
+                name.display()
             ));
         }
         let ld = Logdir {
-            name: name.to_string(),
+            name: name.to_path_buf(),
             dir,
             _lock: lock,
             cur,
@@ -446,7 +458,10 @@ impl Logdir {
         let (count, oldest) = saved_files(&self.dir, None);
         match oldest {
             Some(old) if count > self.cfg.nmin => {
-                warn(&format!("out of disk space, delete: {}/{old}", self.name));
+                warn(&format_args!(
+                    "out of disk space, delete: {}/{old}",
+                    self.name.display()
+                ));
                 rfs::unlinkat(&self.dir, old.as_str(), rfs::AtFlags::empty()).is_ok()
             }
             _ => false,
@@ -467,7 +482,7 @@ impl Logdir {
         }
         self.flush(wait)?;
         self.finish_processor(wait)?;
-        let (dir, name, cur) = (&self.dir, self.name.as_str(), &self.cur);
+        let (dir, name, cur) = (&self.dir, self.name.as_path(), &self.cur);
         retry(dir, name, wait, "unable to fsync current logfile", |_| {
             rfs::fsync(cur)
         })?;
@@ -485,7 +500,8 @@ impl Logdir {
         if self.verbose {
             info(&format!(
                 "rename: {}/current {saved} {}",
-                self.name, self.size
+                self.name.display(),
+                self.size
             ));
         }
         retry(
@@ -556,28 +572,37 @@ impl Logdir {
                 return;
             }
         };
-        let Ok(mut c) = herd_sys::Command::new(
-            "/bin/sh",
-            &format!("svlogd: fatal: unable to run processor: {}: ", self.name),
-        ) else {
+        let diag = Diag::new(PROG);
+        let shown = self.name.display();
+        let failure = diag.head(
+            Kind::Fatal,
+            &format_args!("unable to run processor: {shown}"),
+        );
+        let Ok(mut c) = herd_sys::Command::new("/bin/sh", failure) else {
             return;
         };
         if c.arg0("sh")
-            .and_then(|()| c.set_args(&["-c", &cmd]))
+            .and_then(|()| c.set_args([OsStr::new("-c"), &cmd]))
             .is_err()
         {
             return;
         }
         c.current_dir_fd(
             self.dir.as_fd(),
-            &format!("svlogd: fatal: unable to change directory: {}: ", self.name),
+            diag.head(
+                Kind::Fatal,
+                &format_args!("unable to change directory: {shown}"),
+            ),
         );
         c.stdin(files[0].as_fd());
         c.stdout(files[1].as_fd());
         c.fd(files[2].as_fd(), 4);
         c.fd(files[3].as_fd(), 5);
         if self.verbose {
-            info(&format!("processing: {}/{unfinished}", self.name));
+            info(&format_args!(
+                "processing: {}/{unfinished}",
+                self.name.display()
+            ));
         }
         match c.spawn() {
             Ok(pid) => self.processor = Some((pid, unfinished)),
@@ -603,7 +628,10 @@ impl Logdir {
         let (t, s) = (format!("{stem}t"), format!("{stem}s"));
         let none = rfs::AtFlags::empty();
         if !ok {
-            warn(&format!("processor failed, restart: {}", self.name));
+            warn(&format_args!(
+                "processor failed, restart: {}",
+                self.name.display()
+            ));
             let _ = rfs::unlinkat(&self.dir, t.as_str(), none);
             self.retry = Some((Instant::now() + PROCESSOR_RETRY, unfinished));
             return;
@@ -614,7 +642,7 @@ impl Logdir {
             let _ = rfs::unlinkat(d, unfinished.as_str(), none);
             let _ = rfs::renameat(d, "newstate", d, "state");
             if self.verbose {
-                info(&format!("processed: {}/{s}", self.name));
+                info(&format_args!("processed: {}/{s}", self.name.display()));
             }
         }
     }
@@ -639,7 +667,7 @@ impl Logdir {
                 }
             }
             if let Some((pid, _)) = self.processor.clone() {
-                let ok = herd_sys::process::wait_for(pid) == Some(herd_sys::Exit::Code(0));
+                let ok = herd_sys::process::wait_for(pid) == Some(herd_status::Exit::Code(0));
                 self.processor_done(ok);
             }
         }
@@ -650,7 +678,7 @@ impl Logdir {
     /// Flush, fsync, mode 0744, as at exit and on HUP.
     pub fn close(&mut self, wait: PauseWait<'_>) -> Result<(), Stop> {
         if self.verbose {
-            info(&format!("close: {}", self.name));
+            info(&format_args!("close: {}", self.name.display()));
         }
         self.flush(wait)?;
         self.finish_processor(wait)?;
@@ -671,19 +699,15 @@ impl Logdir {
             return Ok(());
         };
         let sent = sock.map(|s| s.send_to(msg, target));
-        match sent {
-            Some(Ok(n)) if n == msg.len() => Ok(()),
-            Some(_) => {
-                let mut rec = b"warning: failure sending through udp: ".to_vec();
-                rec.extend_from_slice(msg);
-                self.write_record(&rec, linemax, wait)
-            }
-            None => {
-                let mut rec = b"warning: no udp socket available: ".to_vec();
-                rec.extend_from_slice(msg);
-                self.write_record(&rec, linemax, wait)
-            }
-        }
+        let what = match sent {
+            Some(Ok(n)) if n == msg.len() => return Ok(()),
+            Some(_) => "failure sending through udp",
+            None => "no udp socket available",
+        };
+        // The record is `warning: WHAT: ` and the line, without svlogd's prefix.
+        let mut rec = Diag::bare().head(Kind::Warning, &what);
+        rec.extend_from_slice(msg);
+        self.write_record(&rec, linemax, wait)
     }
 
     /// The selection of `line` by this directory's patterns.

@@ -9,17 +9,20 @@ mod pattern;
 use std::ffi::OsString;
 use std::net::UdpSocket;
 use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
+use herd_diag::{Diag, Reason};
 use herd_getopt::Getopt;
+use herd_status::Exit;
 use herd_sys::signal::{self, Sig};
-use herd_sys::{reap_any, Exit, Reaped};
+use herd_sys::{reap_any, timespec_until, Reaped};
 use herd_tai64n::Tai64n;
 use logdir::{Logdir, Stop, PAUSE};
-use nix::sys::signal::Signal;
+use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::event::{poll, PollFd, PollFlags};
 use rustix::io::Errno;
 
 const EXIT_FAIL: u8 = 111;
@@ -33,24 +36,47 @@ const READ_SIZE: usize = 128 * 1024;
 const FINISH_LINE: Duration = Duration::from_secs(1);
 const HANDLED: [Sig; 4] = [Sig::SIGTERM, Sig::SIGALRM, Sig::SIGHUP, Sig::SIGCHLD];
 
+/// How lines are stamped: one more `-t` each step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stamping {
+    None,
+    /// `-t`: the TAI64N label (`@4000…`).
+    Tai64n,
+    /// `-tt`: UTC, `YYYY-MM-DD_HH:MM:SS.xxxxx`.
+    Utc,
+    /// `-ttt`: UTC in ISO form, `YYYY-MM-DDTHH:MM:SS.xxxxx`.
+    Iso,
+}
+
+impl Stamping {
+    /// What one more `-t` gives (`-tttt` is `-ttt`).
+    fn more(self) -> Self {
+        match self {
+            Stamping::None => Stamping::Tai64n,
+            Stamping::Tai64n => Stamping::Utc,
+            Stamping::Utc | Stamping::Iso => Stamping::Iso,
+        }
+    }
+}
+
 struct Opts {
-    /// 0 none, 1 TAI64N, 2 `_` UTC, 3 `T` UTC.
-    timestamp: u8,
+    stamping: Stamping,
     replace_char: Option<u8>,
     replace: Vec<u8>,
     linemax: u64,
     verbose: bool,
-    dirs: Vec<String>,
+    /// The log directories, as given.
+    dirs: Vec<PathBuf>,
 }
 
 fn usage(argv0: &str) -> ExitCode {
-    herd_diag::emit(&herd_diag::usage_line(argv0, USAGE));
+    herd_diag::emit(herd_diag::usage_line(argv0, USAGE));
     ExitCode::from(EXIT_FAIL)
 }
 
 fn parse(argv0: &str, args: &[OsString]) -> Result<Opts, ExitCode> {
     let mut o = Opts {
-        timestamp: 0,
+        stamping: Stamping::None,
         replace_char: None,
         replace: Vec::new(),
         linemax: DEFAULT_LINEMAX,
@@ -65,7 +91,7 @@ fn parse(argv0: &str, args: &[OsString]) -> Result<Opts, ExitCode> {
             Err(e) => {
                 // As sgetopt: the last part of argv[0].
                 let base = argv0.rsplit('/').next().unwrap_or(argv0);
-                herd_diag::emit(&format!("{base}: {e}\n"));
+                herd_diag::emit(format!("{base}: {e}\n"));
                 return Err(usage(argv0));
             }
         };
@@ -89,18 +115,15 @@ fn parse(argv0: &str, args: &[OsString]) -> Result<Opts, ExitCode> {
                     .filter(|&n| n > 0)
                     .unwrap_or(DEFAULT_BUFLEN)
             }
-            b't' => o.timestamp = (o.timestamp + 1).min(3),
+            b't' => o.stamping = o.stamping.more(),
             b'v' => o.verbose = true,
             _ => {
-                herd_diag::emit(&format!("{VERSION}\n"));
+                herd_diag::emit(format!("{VERSION}\n"));
                 return Err(usage(argv0));
             }
         }
     }
-    o.dirs = args[g.operands()..]
-        .iter()
-        .map(|d| d.to_string_lossy().into_owned())
-        .collect();
+    o.dirs = args[g.operands()..].iter().map(PathBuf::from).collect();
     if o.dirs.is_empty() || buflen <= o.linemax {
         return Err(usage(argv0));
     }
@@ -109,30 +132,20 @@ fn parse(argv0: &str, args: &[OsString]) -> Result<Opts, ExitCode> {
 
 /// Waits out one pause (3 s) on the signalfd; SIGTERM ends it with `Stop::Terminate`, other
 /// signals are kept for later.
-fn pause_wait(sigfd: &SignalFd, pending: &mut Vec<i32>) -> Result<(), Stop> {
+fn pause_wait(sigfd: &SignalFd, pending: &mut SigSet) -> Result<(), Stop> {
     let deadline = Instant::now() + PAUSE;
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        if Instant::now() >= deadline {
             return Ok(());
         }
-        let ts = Timespec {
-            tv_sec: left.as_secs() as _,
-            tv_nsec: left.subsec_nanos() as _,
-        };
+        let ts = timespec_until(deadline);
         let mut fds = [PollFd::new(sigfd, PollFlags::IN)];
         let _ = poll(&mut fds, Some(&ts));
-        let mut term = false;
-        signal::drain(sigfd, |s| {
-            if s == Signal::SIGTERM as i32 {
-                term = true;
-            } else {
-                pending.push(s);
-            }
-        });
-        if term {
+        let sigs = signal::drain(sigfd);
+        if sigs.contains(Signal::SIGTERM) {
             return Err(Stop::Terminate);
         }
+        pending.extend(sigs.iter());
     }
 }
 
@@ -144,18 +157,18 @@ struct Stamp {
 }
 
 impl Stamp {
-    /// The time now in the `-t`/`-tt`/`-ttt` form of `kind` (empty for 0).
-    fn now(kind: u8) -> Stamp {
+    /// The time now in the form `stamping` asks for (empty for none).
+    fn now(stamping: Stamping) -> Stamp {
         let now = Tai64n::from_system_time(SystemTime::now());
         let mut st = Stamp {
             buf: [0; herd_tai64n::LABEL_LEN + 1],
             len: 0,
         };
-        let text: &[u8] = match kind {
-            1 => &now.label(),
-            2 => &now.utc(false),
-            3 => &now.utc(true),
-            _ => return st,
+        let text: &[u8] = match stamping {
+            Stamping::Tai64n => &now.label(),
+            Stamping::Utc => &now.utc(false),
+            Stamping::Iso => &now.utc(true),
+            Stamping::None => return st,
         };
         st.buf[..text.len()].copy_from_slice(text);
         st.buf[text.len()] = b' ';
@@ -168,7 +181,7 @@ impl Stamp {
     }
 }
 
-fn open_all(o: &Opts, sigfd: &SignalFd, pending: &mut Vec<i32>) -> Result<Vec<Logdir>, Stop> {
+fn open_all(o: &Opts, sigfd: &SignalFd, pending: &mut SigSet) -> Result<Vec<Logdir>, Stop> {
     let mut dirs = Vec::new();
     for name in &o.dirs {
         if let Some(d) = Logdir::open(name, o.verbose, &mut || pause_wait(sigfd, pending))? {
@@ -255,9 +268,9 @@ fn main() -> ExitCode {
     let sigfd = match signal::block(&HANDLED).and_then(|_| signal::signal_fd(&HANDLED)) {
         Ok(fd) => fd,
         Err(e) => {
-            herd_diag::emit(&format!(
-                "svlogd: fatal: unable to set up signals: {}\n",
-                herd_diag::Reason(e as i32)
+            Diag::new(logdir::PROG).fatal(&format_args!(
+                "unable to set up signals: {}",
+                Reason(e as i32)
             ));
             return ExitCode::from(EXIT_FAIL);
         }
@@ -270,10 +283,10 @@ fn main() -> ExitCode {
 }
 
 fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
-    let mut pending: Vec<i32> = Vec::new();
+    let mut pending = SigSet::empty();
     let mut dirs = open_all(o, sigfd, &mut pending)?;
     if dirs.is_empty() {
-        herd_diag::emit("svlogd: fatal: no functional log directories.\n");
+        Diag::new(logdir::PROG).fatal(&"no functional log directories.");
         return Ok(EXIT_FAIL);
     }
     let mut udp = udp_socket(&dirs);
@@ -289,27 +302,36 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
 
     loop {
         // Signals first (also those that arrived during a pause).
-        let mut sigs = std::mem::take(&mut pending);
-        signal::drain(sigfd, |s| sigs.push(s));
-        for s in sigs {
-            match Signal::try_from(s) {
-                Ok(Signal::SIGTERM) => {
+        let mut sigs = std::mem::replace(&mut pending, SigSet::empty());
+        sigs.extend(signal::drain(sigfd).iter());
+        // svlogd's order: rotate (ALRM) before reopening (HUP).
+        for s in [
+            Signal::SIGTERM,
+            Signal::SIGALRM,
+            Signal::SIGHUP,
+            Signal::SIGCHLD,
+        ] {
+            if !sigs.contains(s) {
+                continue;
+            }
+            match s {
+                Signal::SIGTERM => {
                     if o.verbose {
-                        logdir::info("sigterm received.");
+                        logdir::info(&"sigterm received.");
                     }
                     term_deadline.get_or_insert(Instant::now() + FINISH_LINE);
                 }
-                Ok(Signal::SIGALRM) => {
+                Signal::SIGALRM => {
                     if o.verbose {
-                        logdir::info("sigalarm received.");
+                        logdir::info(&"sigalarm received.");
                     }
                     for d in dirs.iter_mut() {
                         d.rotate(&mut || pause_wait(sigfd, &mut pending))?;
                     }
                 }
-                Ok(Signal::SIGHUP) => {
+                Signal::SIGHUP => {
                     if o.verbose {
-                        logdir::info("sighangup received.");
+                        logdir::info(&"sighangup received.");
                     }
                     for d in dirs.iter_mut() {
                         d.close(&mut || pause_wait(sigfd, &mut pending))?;
@@ -317,12 +339,12 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
                     dirs.clear();
                     dirs = open_all(o, sigfd, &mut pending)?;
                     if dirs.is_empty() {
-                        herd_diag::emit("svlogd: fatal: no functional log directories.\n");
+                        Diag::new(logdir::PROG).fatal(&"no functional log directories.");
                         return Ok(EXIT_FAIL);
                     }
                     udp = udp_socket(&dirs);
                 }
-                Ok(Signal::SIGCHLD) => {
+                Signal::SIGCHLD => {
                     while let Reaped::Child(pid, exit) = reap_any() {
                         if let Some(d) = dirs.iter_mut().find(|d| d.owns(pid)) {
                             d.processor_done(exit == Exit::Code(0));
@@ -368,13 +390,7 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
             )
             .chain(term_deadline)
             .min();
-        let timeout = wake.map(|w| {
-            let left = w.saturating_duration_since(Instant::now());
-            Timespec {
-                tv_sec: left.as_secs() as _,
-                tv_nsec: left.subsec_nanos() as _,
-            }
-        });
+        let timeout = wake.map(timespec_until);
         let (input, sig) = {
             let stdin = rustix::stdio::stdin();
             let mut fds = [
@@ -398,15 +414,15 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
             Ok(n) => n,
             Err(Errno::AGAIN | Errno::INTR) => continue,
             Err(e) => {
-                logdir::warn(&format!(
+                logdir::warn(&format_args!(
                     "unable to read standard input: {}",
-                    herd_diag::errno_text(e.raw_os_error())
+                    Reason(e.raw_os_error())
                 ));
                 eof = true;
                 continue;
             }
         };
-        let chunk_stamp = Stamp::now(o.timestamp);
+        let chunk_stamp = Stamp::now(o.stamping);
         let mut done_line = false;
         for &b in &inbuf[..n] {
             if line.is_empty() && line_stamp.is_none() {

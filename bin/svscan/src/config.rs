@@ -7,6 +7,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use herd_diag::Diag;
+
 use crate::lifecycle::{Plan, StopBound};
 
 /// runsvdir's exit code for a bad command line.
@@ -24,8 +26,8 @@ const ENV_DIR_ENV: &str = "SVSCAN_ENV_DIR";
 /// What to run: svscan's command line or my_init's, resolved.
 #[derive(Debug)]
 pub struct Config {
-    /// Prefix of svscan's messages: `svscan DIR` or `my_init`.
-    pub name: String,
+    /// Prefix of svscan's messages: `svscan DIR` (DIR's bytes as given) or `my_init`.
+    pub name: Vec<u8>,
     /// `-P`: each supervise in its own session.
     pub setsid: bool,
     pub stop: StopBound,
@@ -102,7 +104,7 @@ pub fn parse(argv: &[OsString]) -> Option<Config> {
         _ => Vec::new(),
     };
     Some(Config {
-        name: format!("svscan {}", dir.to_string_lossy()),
+        name: Diag::with_arg("svscan", &dir).prefix().to_vec(),
         setsid,
         stop: StopBound::Total(stop),
         dir: Some(dir),

@@ -38,7 +38,7 @@ fn main() -> ExitCode {
         match config::parse(&argv) {
             Some(config) => config,
             None => {
-                emit(&usage_line(
+                emit(usage_line(
                     &argv0,
                     " [-P] [-t sec] dir [log] [-- command...]",
                 ));

@@ -6,11 +6,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use herd_diag::emit;
+use herd_diag::{emit, Diag};
 
 use crate::config::{env_seconds, Config, DEFAULT_STOP, STOP_ENV};
 use crate::lifecycle::StopBound;
 
+/// The prefix of my_init's messages.
+const PROG: &str = "my_init";
 /// argparse's exit code for a bad command line, which phusion's my_init uses.
 const EXIT_USAGE: u8 = 2;
 const USAGE: &str = "usage: my_init [-h] [--enable-insecure-key] [--skip-startup-files] \
@@ -30,9 +32,8 @@ pub fn parse(argv: &[OsString]) -> Result<Config, u8> {
     let mut i = 1;
     while let Some(a) = argv.get(i) {
         match a.as_bytes() {
-            b"--enable-insecure-key" => emit(
-                "my_init: warning: --enable-insecure-key is not supported (no SSH key is shipped): ignored\n",
-            ),
+            b"--enable-insecure-key" => Diag::new(PROG)
+                .warn(&"--enable-insecure-key is not supported (no SSH key is shipped): ignored"),
             b"--skip-startup-files" => skip_startup = true,
             b"--skip-runit" => skip_runit = true,
             b"--no-kill-all-on-exit" => kill_all = false,
@@ -46,7 +47,7 @@ pub fn parse(argv: &[OsString]) -> Result<Config, u8> {
                 break;
             }
             a if a.starts_with(b"-") => {
-                emit(&format!(
+                emit(format!(
                     "{USAGE}\nmy_init: error: unrecognized arguments: {}\n",
                     String::from_utf8_lossy(a)
                 ));
@@ -58,7 +59,7 @@ pub fn parse(argv: &[OsString]) -> Result<Config, u8> {
     }
     let cmd = argv[i.min(argv.len())..].to_vec();
     if skip_runit && cmd.is_empty() {
-        emit(&format!(
+        emit(format!(
             "{USAGE}\nmy_init: error: --skip-runit needs a main command\n"
         ));
         return Err(EXIT_USAGE);
@@ -77,7 +78,7 @@ pub fn parse(argv: &[OsString]) -> Result<Config, u8> {
         .filter(|d| !d.is_empty())
         .map_or_else(|| PathBuf::from("/etc/my_init.d"), PathBuf::from);
     Ok(Config {
-        name: "my_init".into(),
+        name: PROG.into(),
         setsid: true,
         stop,
         dir: (!skip_runit).then(|| OsString::from("/etc/service")),

@@ -2,7 +2,7 @@
 //! every supervise's and service's stderr) scrolls through that argument in place, so `ps` shows
 //! the latest messages. The first five characters (`log: `) stay; the rest is a window of the
 //! most recent bytes. We rewrite our own argv area through `/proc/self/mem`, which needs no
-//! unsafe code; `/proc/self/stat` field 48 gives where argv starts.
+//! unsafe code; `/proc/self/stat` field 48 (`herd_sys::read_stat`) gives where argv starts.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, OpenOptions};
@@ -30,11 +30,7 @@ pub struct Title {
 impl Title {
     /// The window over argv[`index`] of this process, if its argv area can be found and written.
     fn new(argv: &[OsString], index: usize) -> Option<Title> {
-        let stat = std::fs::read("/proc/self/stat").ok()?;
-        let close = stat.iter().rposition(|&b| b == b')')?;
-        let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
-        // Field 48 (arg_start); after ')' the first word is field 3.
-        let arg_start: u64 = rest.split_ascii_whitespace().nth(45)?.parse().ok()?;
+        let arg_start = herd_sys::read_stat(nix::unistd::Pid::this())?.arg_start?;
         let offset: usize = argv[..index].iter().map(|a| a.as_bytes().len() + 1).sum();
         let len = argv.get(index)?.as_bytes().len();
         let mem = OpenOptions::new()

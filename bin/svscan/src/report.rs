@@ -60,5 +60,5 @@ fn progress(config: &Config, p: Progress) {
         Progress::StoppingServices => "Stopping the services...".into(),
         Progress::KillingAll => "Killing all processes...".into(),
     };
-    emit(&format!("*** {line}\n"));
+    emit(format!("*** {line}\n"));
 }

@@ -3,13 +3,9 @@
 
 use std::collections::VecDeque;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// An executable regular file (symlinks followed), as phusion's `is_exe`.
-fn executable(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
+use herd_sys::is_executable;
 
 /// The scripts of `sources`, in order: for a directory, every executable in it in byte order of
 /// the names; for a file, the file if it is executable. What is missing is skipped.
@@ -28,9 +24,9 @@ pub fn list(sources: &[PathBuf]) -> VecDeque<PathBuf> {
                 names
                     .into_iter()
                     .map(|n| src.join(n))
-                    .filter(|p| executable(p)),
+                    .filter(|p| is_executable(p)),
             );
-        } else if executable(src) {
+        } else if is_executable(src) {
             out.push_back(src.clone());
         }
     }

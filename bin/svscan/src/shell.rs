@@ -10,12 +10,14 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use herd_control::{write_control, Control};
 use herd_diag::{Diag, Reason};
-use herd_status::Pid;
+use herd_notice::Decoder;
+use herd_svdir::MAIN;
 use herd_sys::signal::{self, Sig as Signal};
-use herd_sys::{descendants, reap_any, Reaped};
-use nix::sys::signal::{kill, SigSet};
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use herd_sys::{children, descendants, reap_any, status_pid, system_pid, timespec_until, Reaped};
+use nix::sys::signal::kill;
+use rustix::event::{poll, PollFd, PollFlags};
 
 use crate::config::Config;
 use crate::lifecycle::{Effect, Event, Lifecycle, ScriptKind, Sig, Sync, EXIT_FATAL};
@@ -50,8 +52,6 @@ const BLOCKED: [Signal; 19] = [
 ];
 /// Set to `0` to do without inotify.
 const INOTIFY_ENV: &str = "SVSCAN_INOTIFY";
-/// A notice never needs more than a line: a longer partial line is garbage, dropped.
-const NOTICE_MAX: usize = 4096;
 
 /// The lifecycle's name for a signal svscan reads, if it has one.
 fn sig_of(s: Signal) -> Option<Sig> {
@@ -84,22 +84,6 @@ fn signal_of(s: Sig) -> Signal {
     }
 }
 
-fn nix_pid(pid: Pid) -> nix::unistd::Pid {
-    nix::unistd::Pid::from_raw(i32::try_from(pid.get()).unwrap_or(i32::MAX))
-}
-
-fn pid_of(raw: i32) -> Option<Pid> {
-    u32::try_from(raw).ok().and_then(Pid::new)
-}
-
-fn timespec(until: Instant) -> Timespec {
-    let left = until.saturating_duration_since(Instant::now());
-    Timespec::try_from(left).unwrap_or(Timespec {
-        tv_sec: i64::MAX,
-        tv_nsec: 0,
-    })
-}
-
 struct Shell<'a> {
     config: &'a Config,
     diag: Diag,
@@ -107,9 +91,9 @@ struct Shell<'a> {
     pid1: bool,
     watches: Option<Watches>,
     spawner: Spawner,
-    /// The read end of the essential-service notice pipe, and a partial line read from it.
+    /// The read end of the essential-service notice pipe, and what has been read of it.
     notices: Option<OwnedFd>,
-    notice: Vec<u8>,
+    decoder: Decoder,
     env: Option<herd_contenv::ContainerEnv>,
     /// Effects to apply, and events answering them; reused from event to event.
     fx: Vec<Effect>,
@@ -121,7 +105,7 @@ struct Shell<'a> {
 
 /// Runs svscan until it exits; returns the exit code.
 pub fn run(config: &Config, argv: &[OsString]) -> u8 {
-    let diag = Diag::new(config.name.clone());
+    let diag = Diag::new(config.name.as_slice());
     herd_diag::init_trace();
     let sigfd = match signal::block(&BLOCKED).and_then(|_| signal::signal_fd(&BLOCKED)) {
         Ok(fd) => fd,
@@ -157,7 +141,7 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
         watches: None,
         spawner: Spawner::new(diag, config.setsid, notify),
         notices,
-        notice: Vec::new(),
+        decoder: Decoder::new(),
         env: config
             .env_dir
             .as_ref()
@@ -203,17 +187,12 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
             let ino_i = add(sh.watches.as_ref().map(Watches::fd), &mut fds);
             let log_i = add(title_pipe.as_ref().map(|f| f.as_fd()), &mut fds);
             let notice_i = add(sh.notices.as_ref().map(|f| f.as_fd()), &mut fds);
-            let _ = poll(&mut fds, wake.map(timespec).as_ref());
+            let _ = poll(&mut fds, wake.map(timespec_until).as_ref());
             let r = |i: Option<usize>| i.is_some_and(|i| !fds[i].revents().is_empty());
             (r(Some(0)), r(ino_i), r(log_i), r(notice_i))
         };
         if sig_ready {
-            let mut pending = SigSet::empty();
-            signal::drain(&sigfd, |s| {
-                if let Ok(s) = Signal::try_from(s) {
-                    pending.add(s);
-                }
-            });
+            let pending = signal::drain(&sigfd);
             if pending.contains(Signal::SIGCHLD) {
                 sh.reap();
             }
@@ -310,11 +289,16 @@ impl Shell<'_> {
                 self.answers.push(Event::SuperviseStarted { id, pid });
             }
             Effect::Signal(pid, sig) => {
-                let _ = kill(nix_pid(pid), signal_of(sig));
+                if let Some(pid) = system_pid(pid) {
+                    let _ = kill(pid, signal_of(sig));
+                }
             }
             Effect::ForceKill(name) => self.force_kill(&name),
             Effect::FindOrphans => {
-                let children = self.children();
+                let children = children(nix::unistd::Pid::this())
+                    .into_iter()
+                    .filter_map(status_pid)
+                    .collect();
                 self.answers.push(Event::Orphans(children));
             }
             Effect::SignalLeftovers(sig) => self.signal_leftovers(signal_of(sig)),
@@ -361,7 +345,7 @@ impl Shell<'_> {
         loop {
             match reap_any() {
                 Reaped::Child(pid, exit) => {
-                    if let Some(pid) = pid_of(pid.as_raw()) {
+                    if let Some(pid) = status_pid(pid) {
                         self.answers.push(Event::Reaped(pid, exit));
                     }
                 }
@@ -374,42 +358,22 @@ impl Shell<'_> {
         }
     }
 
-    /// Reads essential-service notices (`PID CODE\n` from a supervise).
+    /// Reads essential-service notices from the supervisors.
     fn read_notices(&mut self) {
         let Some(r) = self.notices.as_ref() else {
             return;
         };
         let mut buf = [0u8; 256];
         while let Ok(n @ 1..) = rustix::io::read(r, &mut buf) {
-            self.notice.extend_from_slice(&buf[..n]);
-        }
-        while let Some(nl) = self.notice.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.notice.drain(..=nl).collect();
-            let text = String::from_utf8_lossy(&line[..nl]);
-            let mut words = text.split(' ');
-            if let (Some(Ok(pid)), Some(Ok(code))) = (
-                words.next().map(str::parse::<u32>),
-                words.next().map(str::parse::<u8>),
-            ) {
-                if let Some(pid) = Pid::new(pid) {
-                    self.answers.push(Event::Notice { pid, code });
+            for notice in self.decoder.feed(&buf[..n]) {
+                if let Some(pid) = status_pid(notice.pid) {
+                    self.answers.push(Event::Notice {
+                        pid,
+                        code: notice.code,
+                    });
                 }
             }
         }
-        if self.notice.len() > NOTICE_MAX {
-            self.notice.clear();
-        }
-    }
-
-    /// svscan's direct children (orphans re-parented to it among them).
-    fn children(&self) -> Vec<Pid> {
-        let me = std::process::id();
-        let Ok(list) = std::fs::read_to_string(format!("/proc/{me}/task/{me}/children")) else {
-            return Vec::new();
-        };
-        list.split_ascii_whitespace()
-            .filter_map(|p| p.parse::<u32>().ok().and_then(Pid::new))
-            .collect()
     }
 
     /// Signals every process left: as PID 1 every process of the namespace, otherwise our own
@@ -418,8 +382,8 @@ impl Shell<'_> {
         if self.pid1 {
             let _ = kill(nix::unistd::Pid::from_raw(-1), sig);
         } else {
-            for p in descendants(std::process::id()) {
-                let _ = kill(nix::unistd::Pid::from_raw(p as i32), sig);
+            for p in descendants(nix::unistd::Pid::this()) {
+                let _ = kill(p, sig);
             }
         }
     }
@@ -430,17 +394,15 @@ impl Shell<'_> {
             return;
         };
         let service = dir.join(name);
-        let running = std::fs::read_to_string(service.join("supervise/pid"))
-            .is_ok_and(|p| !p.trim().is_empty());
-        if !running {
+        let at = MAIN.at(&service);
+        if at.read_pid().is_none() {
             return;
         }
         self.diag.warn(&format_args!(
             "{} did not stop in time: killed",
             name.to_string_lossy()
         ));
-        let control = service.join("supervise/control");
-        let _ = herd_control::write_control(&control.to_string_lossy(), b"k");
+        let _ = write_control(at.control(), &[Control::Kill]);
     }
 
     /// The container environment, if configured: at start (`initial`) its files are imported

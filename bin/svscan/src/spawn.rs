@@ -4,19 +4,15 @@
 //! `None`, and the lifecycle decides what follows.
 
 use std::ffi::{OsStr, OsString};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use herd_diag::{Diag, Reason};
+use herd_diag::{Diag, Kind, Reason};
 use herd_status::Pid;
-use herd_sys::Command;
+use herd_sys::{find_executable, status_pid, Command};
 
 use crate::lifecycle::{EXIT_CANNOT_EXEC, EXIT_NOT_FOUND};
-
-/// Tells each supervise which inherited descriptor takes its essential-service notices.
-const NOTIFY_ENV: &str = "SVSCAN_NOTIFY_FD";
 
 pub struct Spawner {
     diag: Diag,
@@ -37,22 +33,16 @@ fn find_supervise() -> PathBuf {
             return p;
         }
     }
-    find_in_path(OsStr::new("supervise")).unwrap_or_else(|| PathBuf::from("supervise"))
+    find_executable(OsStr::new("supervise")).unwrap_or_else(|| PathBuf::from("supervise"))
 }
 
-/// `name` looked up as `execvp` would: as is if it holds a `/`, else in each `PATH` directory.
-fn find_in_path(name: &OsStr) -> Option<PathBuf> {
+/// The main command's program: a name with a `/` as it is (exec says what is wrong with it),
+/// else the first executable of that name on `PATH`.
+fn find_main(name: &OsStr) -> Option<PathBuf> {
     if name.as_bytes().contains(&b'/') {
         return Some(PathBuf::from(name));
     }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/bin:/usr/bin"));
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0))
-}
-
-fn pid_of(pid: nix::unistd::Pid) -> Option<Pid> {
-    u32::try_from(pid.as_raw()).ok().and_then(Pid::new)
+    find_executable(name)
 }
 
 impl Spawner {
@@ -67,11 +57,11 @@ impl Spawner {
 
     fn forked(
         &self,
-        shown: &str,
+        shown: &dyn std::fmt::Display,
         spawned: Result<nix::unistd::Pid, nix::errno::Errno>,
     ) -> Option<Pid> {
         match spawned {
-            Ok(pid) => pid_of(pid),
+            Ok(pid) => status_pid(pid),
             Err(e) => {
                 self.diag.warn(&format_args!(
                     "unable to fork for {shown}: {}",
@@ -83,41 +73,41 @@ impl Spawner {
     }
 
     /// `supervise NAME` with cwd the scan dir (re-resolved at each start, so that a switched
-    /// symlink counts), and the notice pipe.
+    /// symlink counts), and the notice pipe. NAME's bytes go to supervise as they are.
     pub fn supervise(&self, dir: &Path, name: &OsStr) -> Option<Pid> {
-        let prefix = self.diag.prefix();
         let shown = name.to_string_lossy();
         let mut c = Command::new(
-            &self.supervise.to_string_lossy(),
-            &format!("{prefix}: fatal: unable to start supervise {shown}: "),
+            &self.supervise,
+            self.diag.head(
+                Kind::Fatal,
+                &format_args!("unable to start supervise {shown}"),
+            ),
         )
         .ok()?;
-        c.set_args(&[&shown]).ok()?;
+        c.set_args([name]).ok()?;
         c.current_dir(
-            &dir.to_string_lossy(),
-            &format!(
-                "{prefix}: fatal: unable to change directory to {}: ",
-                dir.display()
+            dir,
+            self.diag.head(
+                Kind::Fatal,
+                &format_args!("unable to change directory to {}", dir.display()),
             ),
         )
         .ok()?;
         c.setsid(self.setsid);
         c.reset_signals(true);
         if let Some(w) = &self.notify {
-            let fd = w.as_raw_fd();
-            c.fd(w.as_fd(), fd);
-            c.env(OsStr::new(NOTIFY_ENV), OsStr::new(&fd.to_string()))
-                .ok()?;
+            herd_notice::pass_to(&mut c, w.as_fd()).ok()?;
         }
         self.forked(&shown, c.spawn())
     }
 
     /// A start-up or shutdown script, with svscan's stdio, cwd and environment.
     pub fn script(&self, path: &Path) -> Option<Pid> {
-        let shown = path.display().to_string();
-        let prefix = self.diag.prefix();
-        let mut c =
-            Command::new(&shown, &format!("{prefix}: fatal: unable to run {shown}: ")).ok()?;
+        let shown = path.display();
+        let failure = self
+            .diag
+            .head(Kind::Fatal, &format_args!("unable to run {shown}"));
+        let mut c = Command::new(path, failure).ok()?;
         c.failure_code(EXIT_CANNOT_EXEC);
         c.reset_signals(true);
         self.forked(&shown, c.spawn())
@@ -129,27 +119,20 @@ impl Spawner {
         let Some((name, args)) = cmd.split_first() else {
             return Err(EXIT_NOT_FOUND);
         };
-        let shown = name.to_string_lossy().into_owned();
-        let Some(path) = find_in_path(name) else {
+        let shown = name.to_string_lossy();
+        let Some(path) = find_main(name) else {
             self.diag.fatal(&format_args!(
                 "unable to run {shown}: {}",
                 Reason(rustix::io::Errno::NOENT.raw_os_error())
             ));
             return Err(EXIT_NOT_FOUND);
         };
-        let prefix = self.diag.prefix();
-        let args: Vec<String> = args
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let spawned = Command::new(
-            &path.to_string_lossy(),
-            &format!("{prefix}: fatal: unable to run {shown}: "),
-        )
-        .and_then(|mut c| {
-            c.arg0(&shown)?;
-            c.set_args(&args)?;
+        let failure = self
+            .diag
+            .head(Kind::Fatal, &format_args!("unable to run {shown}"));
+        let spawned = Command::new(&path, failure).and_then(|mut c| {
+            c.arg0(name)?;
+            c.set_args(args)?;
             c.failure_code(EXIT_CANNOT_EXEC);
             c.reset_signals(true);
             c.foreground(true);
@@ -161,6 +144,6 @@ impl Spawner {
         };
         // The child does the same; whichever runs first wins the race with a signal.
         let _ = nix::unistd::setpgid(pid, pid);
-        pid_of(pid).ok_or(EXIT_CANNOT_EXEC)
+        status_pid(pid).ok_or(EXIT_CANNOT_EXEC)
     }
 }

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 use std::fmt;
+use std::path::Path;
 
 use herd_diag::Reason;
 use nix::sys::signal::Signal;
@@ -177,9 +178,10 @@ impl fmt::Display for ControlError {
 impl std::error::Error for ControlError {}
 
 /// Writes `letters` to the control FIFO at `path` with one non-blocking open and one write.
-pub fn write_control(path: &str, letters: &[u8]) -> Result<(), ControlError> {
+pub fn write_control(path: impl AsRef<Path>, letters: &[Control]) -> Result<(), ControlError> {
+    let bytes: Vec<u8> = letters.iter().map(|c| c.byte()).collect();
     let fd = open(
-        path,
+        path.as_ref(),
         OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
         Mode::empty(),
     )
@@ -190,8 +192,8 @@ pub fn write_control(path: &str, letters: &[u8]) -> Result<(), ControlError> {
             ControlError::Open(e)
         }
     })?;
-    match write(&fd, letters) {
-        Ok(n) if n == letters.len() => Ok(()),
+    match write(&fd, &bytes) {
+        Ok(n) if n == bytes.len() => Ok(()),
         Ok(_) => Err(ControlError::Write(None)),
         Err(e) => Err(ControlError::Write(Some(e))),
     }
@@ -234,13 +236,26 @@ mod tests {
         let fifo = dir.join("control");
         let _ = std::fs::remove_file(&fifo);
         rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, Mode::from_raw_mode(0o600)).expect("mkfifo");
-        let p = fifo.to_str().expect("utf-8 temp path");
-        assert_eq!(write_control(p, b"u"), Err(ControlError::NotRunning));
+        assert_eq!(
+            write_control(&fifo, &[Control::Up]),
+            Err(ControlError::NotRunning)
+        );
         let missing = dir.join("nope");
         assert_eq!(
-            write_control(missing.to_str().expect("utf-8"), b"u"),
+            write_control(&missing, &[Control::Up]),
             Err(ControlError::Open(Errno::NOENT))
         );
+        // With a reader, the letters arrive as their bytes, in one write.
+        let reader = rustix::fs::open(
+            &fifo,
+            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .expect("reader");
+        write_control(&fifo, &[Control::Term, Control::Cont, Control::Up]).expect("written");
+        let mut buf = [0u8; 8];
+        let n = rustix::io::read(&reader, &mut buf).expect("read");
+        assert_eq!(&buf[..n], b"tcu");
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }

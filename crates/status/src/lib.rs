@@ -232,6 +232,16 @@ pub fn pid_text(pid: Option<Pid>) -> Text {
     t
 }
 
+/// Reads what [`pid_text`] writes: `Some(pid)` for `<pid>\n`, `None` for the empty file (no
+/// process) or for anything else.
+pub fn parse_pid_text(text: &[u8]) -> Option<Pid> {
+    let digits = text.strip_suffix(b"\n")?;
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
 /// Capacity of [`Text`]: the longest stat line is `finish, paused, got TERM, want down\n` (36).
 pub const TEXT_CAP: usize = 48;
 
@@ -518,5 +528,19 @@ mod tests {
         assert_eq!(pid_text(pid(3049)).as_bytes(), b"3049\n");
         assert_eq!(pid_text(pid(u32::MAX)).as_bytes(), b"4294967295\n");
         assert_eq!(pid_text(None).as_bytes(), b"");
+        for p in [pid(1), pid(3049), pid(u32::MAX), None] {
+            assert_eq!(parse_pid_text(pid_text(p).as_bytes()), p);
+        }
+        for bad in [
+            &b"0\n"[..],
+            b"12",
+            b" 12\n",
+            b"+12\n",
+            b"12\n\n",
+            b"4294967296\n",
+            b"x\n",
+        ] {
+            assert_eq!(parse_pid_text(bad), None, "{bad:?}");
+        }
     }
 }

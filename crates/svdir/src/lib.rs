@@ -4,12 +4,15 @@
 //!
 //! Paths are relative to the service directory, which is the caller's cwd (runsv `chdir`s there
 //! first), so error texts name them exactly as runsv does (`unable to lock supervise/lock`).
-//! Every descriptor is opened close-on-exec. This crate has no policy and no loop.
+//! A caller elsewhere (svscan, for each service of its scan directory) takes the same paths
+//! through [`Layout::at`]. Every descriptor is opened close-on-exec. This crate has no policy and
+//! no loop.
 
 #![forbid(unsafe_code)]
 
 use std::fmt;
 use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
 
 use herd_diag::Reason;
 use herd_status::{Pid, Status};
@@ -39,6 +42,74 @@ pub struct Layout {
     pub instance_new: &'static str,
     /// Present when the service starts: want down.
     pub down: &'static str,
+}
+
+impl Layout {
+    /// This layout's files in the service directory `dir` rather than in the current one.
+    pub fn at<'a>(&'a self, dir: &'a Path) -> At<'a> {
+        At { dir, layout: self }
+    }
+}
+
+/// A [`Layout`] seen from outside the service directory: each path is `dir` joined with the
+/// layout's path (`/etc/service/web` + `supervise/pid`).
+#[derive(Debug, Clone, Copy)]
+pub struct At<'a> {
+    dir: &'a Path,
+    layout: &'a Layout,
+}
+
+impl At<'_> {
+    /// The service directory.
+    pub fn dir(&self) -> &Path {
+        self.dir
+    }
+
+    /// `supervise` (or `log/supervise`).
+    pub fn supervise(&self) -> PathBuf {
+        self.dir.join(self.layout.supervise)
+    }
+
+    /// `supervise/lock`.
+    pub fn lock(&self) -> PathBuf {
+        self.dir.join(self.layout.lock)
+    }
+
+    /// `supervise/control`, the FIFO control letters are written to (`herd_control::write_control`).
+    pub fn control(&self) -> PathBuf {
+        self.dir.join(self.layout.control)
+    }
+
+    /// `supervise/ok`.
+    pub fn ok(&self) -> PathBuf {
+        self.dir.join(self.layout.ok)
+    }
+
+    /// `supervise/status`.
+    pub fn status(&self) -> PathBuf {
+        self.dir.join(self.layout.status)
+    }
+
+    /// `supervise/stat`.
+    pub fn stat(&self) -> PathBuf {
+        self.dir.join(self.layout.stat)
+    }
+
+    /// `supervise/pid`.
+    pub fn pid(&self) -> PathBuf {
+        self.dir.join(self.layout.pid)
+    }
+
+    /// `down` (or `log/down`).
+    pub fn down(&self) -> PathBuf {
+        self.dir.join(self.layout.down)
+    }
+
+    /// The process `supervise/pid` names: `./run` or `./finish` while one runs, `None` while the
+    /// service is down (the file is empty) or when it cannot be read.
+    pub fn read_pid(&self) -> Option<Pid> {
+        herd_status::parse_pid_text(&std::fs::read(self.pid()).ok()?)
+    }
 }
 
 /// The main service.
@@ -422,6 +493,41 @@ mod tests {
             .to_string(),
             "unable to read supervise/status: bad format"
         );
+    }
+
+    #[test]
+    fn paths_at_a_service_directory() {
+        let web = Path::new("/etc/service/web");
+        let at = MAIN.at(web);
+        assert_eq!(at.dir(), web);
+        assert_eq!(at.pid(), Path::new("/etc/service/web/supervise/pid"));
+        assert_eq!(
+            at.control(),
+            Path::new("/etc/service/web/supervise/control")
+        );
+        assert_eq!(at.ok(), Path::new("/etc/service/web/supervise/ok"));
+        assert_eq!(at.status(), Path::new("/etc/service/web/supervise/status"));
+        assert_eq!(at.stat(), Path::new("/etc/service/web/supervise/stat"));
+        assert_eq!(at.lock(), Path::new("/etc/service/web/supervise/lock"));
+        assert_eq!(at.supervise(), Path::new("/etc/service/web/supervise"));
+        assert_eq!(at.down(), Path::new("/etc/service/web/down"));
+        let log = LOG.at(web);
+        assert_eq!(log.pid(), Path::new("/etc/service/web/log/supervise/pid"));
+        assert_eq!(log.down(), Path::new("/etc/service/web/log/down"));
+    }
+
+    #[test]
+    fn pid_file_at_a_service_directory() {
+        let dir = std::env::temp_dir().join(format!("herd-svdir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("supervise")).expect("temp dir");
+        let at = MAIN.at(&dir);
+        assert_eq!(at.read_pid(), None, "no file");
+        std::fs::write(at.pid(), b"").expect("write");
+        assert_eq!(at.read_pid(), None, "down");
+        std::fs::write(at.pid(), b"4242\n").expect("write");
+        assert_eq!(at.read_pid(), Pid::new(4242));
+        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 
     #[test]

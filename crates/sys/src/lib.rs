@@ -1,14 +1,20 @@
 //! The system calls herd needs that neither the standard library nor a safe nix/rustix call
 //! covers, behind safe functions: spawning a child (fork, fd setup, exec), signal masks and
-//! signalfd, reaping, and reading a process's start time from `/proc`.
+//! signalfd, reaping, the `/proc` fields herd reads, poll timeouts, and execvp's PATH search.
 //!
 //! Everything between `fork` and `exec` is async-signal-safe: argv, paths and the failure
 //! message are built before the fork, and the child only calls `dup2`, `chdir`, `setsid`,
 //! `sigprocmask`, `sigaction`, `execv`, `write` and `_exit`. This is the only crate with `unsafe`.
 
+pub mod path;
 pub mod process;
+pub mod procfs;
 pub mod signal;
+pub mod time;
 
+pub use path::{find_executable, is_executable};
 pub use process::{
-    close_stdio, descendants, exec_replace, proc_start_time, reap, reap_any, Command, Exit, Reaped,
+    close_stdio, exec_replace, reap, reap_any, status_pid, system_pid, Command, Reaped,
 };
+pub use procfs::{children, descendants, proc_start_time, read_stat, Stat};
+pub use time::{timespec, timespec_until};

@@ -1,4 +1,4 @@
-//! Spawning and reaping children.
+//! Spawning and reaping children, and the two forms of a pid (the system's and the status file's).
 
 use std::ffi::{CString, NulError, OsStr};
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
@@ -9,7 +9,7 @@ use nix::sys::signal::SigSet;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-pub use herd_status::Exit;
+use herd_status::Exit;
 
 /// `waitpid(-1, WNOHANG)`: one terminated child, or `None` when no child has terminated (or
 /// there are no children). Stopped and continued children are skipped.
@@ -53,40 +53,6 @@ pub fn reap_any() -> Reaped {
     }
 }
 
-/// Every live process that descends from `ancestor` (children, grandchildren…), read from `/proc`.
-pub fn descendants(ancestor: u32) -> Vec<u32> {
-    let mut parent_of = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(close) = stat.iter().rposition(|&b| b == b')') else {
-            continue;
-        };
-        let rest = String::from_utf8_lossy(&stat[close + 1..]).into_owned();
-        // After ')': state, then ppid.
-        if let Some(ppid) = rest
-            .split_ascii_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse::<u32>().ok())
-        {
-            parent_of.push((pid, ppid));
-        }
-    }
-    let mut out = vec![ancestor];
-    let mut i = 0;
-    while i < out.len() {
-        let p = out[i];
-        out.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
-        i += 1;
-    }
-    out.remove(0);
-    out
-}
-
 /// `waitpid(pid, 0)`: blocks until that one child has terminated.
 pub fn wait_for(pid: Pid) -> Option<Exit> {
     loop {
@@ -104,15 +70,16 @@ pub fn wait_for(pid: Pid) -> Option<Exit> {
     }
 }
 
-/// The start time of process `pid` in clock ticks after boot (field 22 of `/proc/PID/stat`).
-/// With the pid it names one process: pids are reused, start times of one pid are not.
-pub fn proc_start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may contain anything: skip past the last ')'.
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
-    // After ')': field 3 (state) is the first word, so field 22 is the 20th.
-    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+/// A pid as the status file stores it: `None` for 0 and below (no process, or a group).
+pub fn status_pid(pid: Pid) -> Option<herd_status::Pid> {
+    u32::try_from(pid.as_raw())
+        .ok()
+        .and_then(herd_status::Pid::new)
+}
+
+/// A pid from the status file as the system's: `None` above the largest `pid_t` (a damaged file).
+pub fn system_pid(pid: herd_status::Pid) -> Option<Pid> {
+    i32::try_from(pid.get()).ok().map(Pid::from_raw)
 }
 
 /// A program to start, prepared in full before the fork so that the child allocates nothing.
@@ -143,10 +110,11 @@ pub struct Command {
 }
 
 impl Command {
-    /// Runs `path` with argv `[path]`. If exec fails, the child writes `exec_failure` followed by
-    /// runit's text for the errno and a newline to stderr, and exits 111.
-    pub fn new(path: &str, exec_failure: &str) -> Result<Self, NulError> {
-        let path = CString::new(path)?;
+    /// Runs `path` with argv `[path]`. If exec fails, the child writes `exec_failure` (a
+    /// [`herd_diag::Diag::head`]) followed by runit's text for the errno and a newline to
+    /// stderr, and exits 111. Paths and arguments are bytes: none needs to be UTF-8.
+    pub fn new(path: impl AsRef<OsStr>, exec_failure: impl AsRef<[u8]>) -> Result<Self, NulError> {
+        let path = c_string(path.as_ref())?;
         let mut c = Command {
             args: vec![path.clone()],
             path,
@@ -163,7 +131,7 @@ impl Command {
             env: None,
             envp: Vec::new(),
             foreground: false,
-            exec_failure: exec_failure.as_bytes().to_vec(),
+            exec_failure: exec_failure.as_ref().to_vec(),
             chdir_failure: Vec::new(),
             failure_code: 111,
         };
@@ -177,34 +145,42 @@ impl Command {
     }
 
     /// Sets argv[0] (by default the path).
-    pub fn arg0(&mut self, arg0: &str) -> Result<(), NulError> {
-        self.args[0] = CString::new(arg0)?;
+    pub fn arg0(&mut self, arg0: impl AsRef<OsStr>) -> Result<(), NulError> {
+        self.args[0] = c_string(arg0.as_ref())?;
         self.rebuild_argv();
         Ok(())
     }
 
     /// Replaces the arguments after argv[0].
-    pub fn set_args(&mut self, args: &[&str]) -> Result<(), NulError> {
+    pub fn set_args<I, S>(&mut self, args: I) -> Result<(), NulError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         self.args.truncate(1);
         for a in args {
-            self.args.push(CString::new(*a)?);
+            self.args.push(c_string(a.as_ref())?);
         }
         self.rebuild_argv();
         Ok(())
     }
 
     /// Changes directory in the child; on failure writes `failure` + reason and exits 111.
-    pub fn current_dir(&mut self, dir: &str, failure: &str) -> Result<(), NulError> {
-        self.chdir = Some(CString::new(dir)?);
-        self.chdir_failure = failure.as_bytes().to_vec();
+    pub fn current_dir(
+        &mut self,
+        dir: impl AsRef<OsStr>,
+        failure: impl AsRef<[u8]>,
+    ) -> Result<(), NulError> {
+        self.chdir = Some(c_string(dir.as_ref())?);
+        self.chdir_failure = failure.as_ref().to_vec();
         Ok(())
     }
 
     /// Changes directory in the child to the directory open at `dir` (`fchdir`); on failure
     /// writes `failure` + reason and exits 111.
-    pub fn current_dir_fd(&mut self, dir: BorrowedFd<'_>, failure: &str) {
+    pub fn current_dir_fd(&mut self, dir: BorrowedFd<'_>, failure: impl AsRef<[u8]>) {
         self.chdir_fd = Some(dir.as_raw_fd());
-        self.chdir_failure = failure.as_bytes().to_vec();
+        self.chdir_failure = failure.as_ref().to_vec();
     }
 
     /// The child gets a copy of `fd` as descriptor `target` (after stdin and stdout are set).
@@ -360,6 +336,11 @@ impl Command {
     }
 }
 
+/// The bytes of `s` as a C string (`Err` if it holds a NUL).
+fn c_string(s: &OsStr) -> Result<CString, NulError> {
+    CString::new(s.as_bytes())
+}
+
 /// Makes `fd` the descriptor `target` in the child, inheritable.
 ///
 /// # Safety
@@ -428,46 +409,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn start_time_of_self_is_stable() {
-        let me = std::process::id();
-        let a = proc_start_time(me).expect("own stat");
-        assert_eq!(proc_start_time(me), Some(a));
-        assert_eq!(proc_start_time(u32::MAX), None);
-    }
-
-    #[test]
     fn spawn_runs_and_reports_exit() {
         let mut c = Command::new("/bin/sh", "test: unable to start /bin/sh: ").expect("no NUL");
-        c.set_args(&["-c", "exit 3"]).expect("no NUL");
+        c.set_args(["-c", "exit 3"]).expect("no NUL");
         let pid = c.spawn().expect("fork");
         assert_eq!(wait_for(pid), Some(Exit::Code(3)));
-    }
-
-    #[test]
-    fn descendants_include_grandchildren() {
-        let mut c = Command::new("/bin/sh", "test: ").expect("no NUL");
-        c.set_args(&["-c", "sleep 30 & wait"]).expect("no NUL");
-        let pid = c.spawn().expect("fork");
-        let me = std::process::id();
-        let mut found = Vec::new();
-        for _ in 0..400 {
-            found = descendants(me);
-            if found.len() >= 2 {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        assert!(found.contains(&(pid.as_raw() as u32)), "{found:?}");
-        assert!(found.len() >= 2, "{found:?}");
-        // Only our child's tree: other tests of this process run children of their own.
-        let mut mine = descendants(pid.as_raw() as u32);
-        assert!(!mine.is_empty(), "the grandchild");
-        mine.push(pid.as_raw() as u32);
-        for p in mine.iter() {
-            let _ =
-                nix::sys::signal::kill(Pid::from_raw(*p as i32), nix::sys::signal::Signal::SIGKILL);
-        }
-        assert!(matches!(wait_for(pid), Some(Exit::Signal { signo: 9, .. })));
     }
 
     #[test]

@@ -1,0 +1,263 @@
+//! Names that are not UTF-8 (issue 13, item 4): a service directory whose name holds byte 0xff is
+//! supervised, controlled and stopped like any other, and every line that names it carries the
+//! name's bytes as given, as runit's tools print them. Each scenario runs under our `supervise`
+//! and under runit's `runsv`, driven by our `sv` and by runit's, and the outputs must agree.
+//!
+//! Outputs are kept as bytes (the harness's `Output` holds text): the name's bytes are replaced by
+//! `<NAME>` and what is left must be UTF-8, so a lossy `�` anywhere fails the test.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use herd_testsupport::*;
+
+/// The service directory's name: byte 0xff is not UTF-8.
+const NAME: &[u8] = b"a\xffb";
+
+fn name() -> &'static OsStr {
+    OsStr::from_bytes(NAME)
+}
+
+/// `./NAME`, the form runit's sv takes relative to the cwd.
+fn dot_name() -> PathBuf {
+    Path::new(".").join(name())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sup {
+    Runsv,
+    Herd,
+}
+
+impl Sup {
+    fn program(self) -> PathBuf {
+        match self {
+            Sup::Runsv => peer("/usr/bin/runsv"),
+            Sup::Herd => bin("supervise"),
+        }
+    }
+}
+
+/// Both `sv`s: ours, then runit's.
+fn svs() -> [PathBuf; 2] {
+    [bin("sv"), peer("/usr/bin/sv")]
+}
+
+/// What a finished command returned, its output as bytes.
+struct Raw {
+    code: Option<i32>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+/// Runs `program args` with its cwd in the scenario dir, bounded by the harness's deadline (its
+/// process group is killed if it does not finish), and returns its output as bytes.
+fn run_raw(sc: &Scenario, program: &Path, args: &[&OsStr]) -> Raw {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let (out, err) = (sc.join(format!(".out{n}")), sc.join(format!(".err{n}")));
+    let mut c = Command::new(program);
+    c.args(args)
+        .current_dir(sc.path())
+        .env("SVDIR", sc.path())
+        .stdin(Stdio::null())
+        .stdout(File::create(&out).expect("stdout file"))
+        .stderr(File::create(&err).expect("stderr file"));
+    let mut p = Proc::spawn_with_stdio(c);
+    let code = p.wait(DEADLINE);
+    Raw {
+        code,
+        stdout: std::fs::read(&out).expect("stdout"),
+        stderr: std::fs::read(&err).expect("stderr"),
+    }
+}
+
+/// `bytes` with the name's bytes shown as `<NAME>`; pids and seconds masked by `normalize`. The
+/// rest must be UTF-8: a lossy replacement character would not be.
+fn shown(bytes: &[u8]) -> String {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        if rest.starts_with(NAME) {
+            out.extend_from_slice(b"<NAME>");
+            rest = &rest[NAME.len()..];
+        } else {
+            out.push(rest[0]);
+            rest = &rest[1..];
+        }
+    }
+    let text = String::from_utf8(out).unwrap_or_else(|e| panic!("not UTF-8 but the name: {e}"));
+    assert!(!text.contains('\u{fffd}'), "a lossy name: {text:?}");
+    normalize(&text)
+}
+
+/// Runs both `sv`s with `args` and checks that they agree, and what they print on stdout.
+#[track_caller]
+fn both_sv(sc: &Scenario, args: &[&OsStr], code: i32, stdout: &str) {
+    for sv in svs() {
+        let r = run_raw(sc, &sv, args);
+        let what = format!("{} {args:?}", sv.display());
+        assert_eq!(shown(&r.stdout), stdout, "stdout of {what}");
+        assert_eq!(shown(&r.stderr), "", "stderr of {what}");
+        assert_eq!(r.code, Some(code), "exit code of {what}");
+    }
+}
+
+/// A service `NAME` that stays up, under supervisor `sup`; returns the supervisor.
+fn start(sc: &Scenario, sup: Sup) -> (Proc, PathBuf) {
+    sc.script(Path::new(name()).join("run"), RUN_SLEEP);
+    let svc = sc.path().join(name());
+    let mut c = Command::new(sup.program());
+    c.arg(name()).current_dir(sc.path());
+    (Proc::spawn(c), svc)
+}
+
+#[test]
+fn supervised_controlled_and_stopped() {
+    for sup in [Sup::Runsv, Sup::Herd] {
+        let sc = Scenario::new();
+        let (mut p, svc) = start(&sc, sup);
+        let run_pid = wait_running(&svc);
+        let dot = dot_name();
+        let dot = dot.as_os_str();
+        let status = OsStr::new("status");
+
+        both_sv(&sc, &[status, dot], 0, "run: ./<NAME>: (pid N) Ns\n");
+        // Under $SVDIR, as typed.
+        both_sv(&sc, &[status, name()], 0, "run: <NAME>: (pid N) Ns\n");
+
+        // Our sv writes the letters; both read the result.
+        let r = run_raw(&sc, &bin("sv"), &[OsStr::new("down"), dot]);
+        assert_eq!((r.code, r.stdout, r.stderr), (Some(0), vec![], vec![]));
+        wait_status(&svc, "down", |s| s.state == State::Down && s.pid.is_none());
+        assert!(!pid_alive(run_pid) || proc_state(run_pid) == Some('Z'));
+        both_sv(&sc, &[status, dot], 0, "down: ./<NAME>: Ns, normally up\n");
+        let r = run_raw(&sc, &bin("sv"), &[OsStr::new("up"), dot]);
+        assert_eq!((r.code, r.stdout, r.stderr), (Some(0), vec![], vec![]));
+        wait_running(&svc);
+        both_sv(&sc, &[status, dot], 0, "run: ./<NAME>: (pid N) Ns\n");
+
+        // Waiting commands print the name in their `ok:` lines.
+        let v = OsStr::new("-v");
+        both_sv(
+            &sc,
+            &[v, OsStr::new("down"), dot],
+            0,
+            "ok: down: ./<NAME>: Ns, normally up\n",
+        );
+        both_sv(
+            &sc,
+            &[v, OsStr::new("up"), dot],
+            0,
+            "ok: run: ./<NAME>: (pid N) Ns\n",
+        );
+
+        // `exit` stops the service and the supervisor, like any other.
+        let last = wait_running(&svc);
+        let r = run_raw(&sc, &bin("sv"), &[OsStr::new("exit"), dot]);
+        assert_eq!((r.code, r.stdout, r.stderr), (Some(0), vec![], vec![]));
+        assert_eq!(p.wait(DEADLINE), Some(0), "{sup:?} exits 0");
+        wait_for("the service stopped", DEADLINE, || !pid_alive(last));
+        assert_eq!(
+            std::fs::read(svc.join("supervise/stat")).unwrap(),
+            b"down\n"
+        );
+        both_sv(
+            &sc,
+            &[status, dot],
+            1,
+            "fail: ./<NAME>: runsv not running\n",
+        );
+    }
+}
+
+/// A second supervisor on the same directory fails with the name in its prefix, as given.
+#[test]
+fn fatal_lines_carry_the_name() {
+    for sup in [Sup::Runsv, Sup::Herd] {
+        let sc = Scenario::new();
+        let (_p, svc) = start(&sc, sup);
+        wait_running(&svc);
+        let second = run_raw(&sc, &sup.program(), &[name()]);
+        let prefix = match sup {
+            Sup::Runsv => "runsv",
+            Sup::Herd => "supervise",
+        };
+        assert_eq!(second.code, Some(111));
+        assert_eq!(
+            shown(&second.stderr),
+            format!("{prefix} <NAME>: fatal: unable to lock supervise/lock: temporary failure\n")
+        );
+    }
+}
+
+/// A directory that is not there: the argument is read as bytes (it used to panic) and named
+/// as given.
+#[test]
+fn missing_directory() {
+    for sup in [Sup::Runsv, Sup::Herd] {
+        let sc = Scenario::new();
+        let r = run_raw(&sc, &sup.program(), &[name()]);
+        let prefix = match sup {
+            Sup::Runsv => "runsv",
+            Sup::Herd => "supervise",
+        };
+        assert_eq!(r.code, Some(111));
+        assert_eq!(
+            shown(&r.stderr),
+            format!("{prefix} <NAME>: fatal: unable to change to directory: file does not exist\n")
+        );
+    }
+}
+
+/// The failure text a forked child writes when `./run` cannot be executed names the service
+/// as given too (it is rendered before the fork).
+#[test]
+fn exec_failure_text_carries_the_name() {
+    for sup in [Sup::Runsv, Sup::Herd] {
+        let sc = Scenario::new();
+        let run = sc.script(Path::new(name()).join("run"), RUN_SLEEP);
+        std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = sc.join(".supervisor-stderr");
+        let mut c = Command::new(sup.program());
+        c.arg(name())
+            .current_dir(sc.path())
+            .stdin(Stdio::null())
+            .stderr(File::create(&err).unwrap());
+        let _p = Proc::spawn_with_stdio(c);
+        let prefix = match sup {
+            Sup::Runsv => "runsv",
+            Sup::Herd => "supervise",
+        };
+        let want = format!("{prefix} <NAME>: fatal: unable to start ./run: access denied\n");
+        let first = wait_until("the exec failure line", DEADLINE, || {
+            let bytes = std::fs::read(&err).ok()?;
+            let end = bytes.iter().position(|&b| b == b'\n')?;
+            Some(bytes[..=end].to_vec())
+        });
+        assert_eq!(shown(&first), want);
+    }
+}
+
+/// svlog logs into a directory whose name is not UTF-8 (the name is not turned into text on the
+/// way to `open`).
+#[test]
+fn svlog_directory() {
+    let sc = Scenario::new();
+    std::fs::create_dir(sc.path().join(name())).unwrap();
+    let out = sc
+        .cmd(bin("svlog"))
+        .arg(name())
+        .input(b"one\ntwo\n".to_vec())
+        .run();
+    out.code(0).stderr("");
+    assert_eq!(
+        std::fs::read(sc.path().join(name()).join("current")).unwrap(),
+        b"one\ntwo\n"
+    );
+}
