@@ -261,3 +261,74 @@ fn svlog_directory() {
         b"one\ntwo\n"
     );
 }
+
+/// Under svscan: the service gets its own supervise with the name's bytes as its argument, our
+/// `sv` restarts it, and svscan's SIGTERM stops it like any other; svscan warns about nothing
+/// and exits 0.
+#[test]
+fn under_svscan() {
+    let sc = Scenario::new();
+    let svc = sc.path().join("scan").join(name());
+    // The marker is written after the trap is set; TERM is recorded, then run exits.
+    sc.script(
+        Path::new("scan").join(name()).join("run"),
+        "#!/bin/sh\ntrap 'echo term >> ../../got-term; exit 0' TERM\necho up >> ../../up\n\
+         while :; do sleep 1 & wait; done\n",
+    );
+    let err = sc.join(".svscan-stderr");
+    let mut c = Command::new(bin("svscan"));
+    c.arg(sc.path().join("scan"))
+        .current_dir(sc.path())
+        .stdin(Stdio::null())
+        .stderr(File::create(&err).unwrap());
+    let mut svscan = Proc::spawn_with_stdio(c);
+    let first = wait_running(&svc);
+    let supervise = wait_until("svscan's supervise", DEADLINE, || {
+        proc_children(svscan.pid()).into_iter().next()
+    });
+    let argv = std::fs::read(format!("/proc/{supervise}/cmdline")).unwrap();
+    assert!(
+        argv.ends_with(&[b"\0", NAME, b"\0"].concat()),
+        "supervise's argv: {}",
+        String::from_utf8_lossy(&argv)
+    );
+
+    // `term`, not `restart`: sv's wait for a restart compares whole seconds, as runit's does, so
+    // it can see the old instance as the restarted one.
+    let scan_name = Path::new("scan").join(name());
+    let r = run_raw(
+        &sc,
+        &bin("sv"),
+        &[OsStr::new("term"), scan_name.as_os_str()],
+    );
+    assert_eq!((r.code, r.stdout, r.stderr), (Some(0), vec![], vec![]));
+    let second = wait_status(&svc, "a new instance", |s| {
+        s.state == State::Run && s.pid.is_some_and(|p| p.get() != first)
+    })
+    .pid
+    .map_or(0, |p| p.get());
+    let r = run_raw(
+        &sc,
+        &bin("sv"),
+        &[OsStr::new("status"), scan_name.as_os_str()],
+    );
+    assert_eq!(shown(&r.stdout), "run: scan/<NAME>: (pid N) Ns\n");
+    assert_eq!((r.code, shown(&r.stderr)), (Some(0), String::new()));
+    wait_for("run's trap", DEADLINE, || {
+        std::fs::read_to_string(sc.join("up")).is_ok_and(|s| s.lines().count() == 2)
+    });
+
+    svscan.signal(libc::SIGTERM);
+    assert_eq!(svscan.wait(DEADLINE), Some(0), "svscan's exit code");
+    assert_eq!(shown(&std::fs::read(&err).unwrap()), "");
+    assert_eq!(
+        std::fs::read_to_string(sc.join("got-term")).unwrap(),
+        "term\nterm\n",
+        "the first run by sv term, the second by svscan's stop"
+    );
+    assert!(!pid_alive(second));
+    assert_eq!(
+        std::fs::read(svc.join("supervise/stat")).unwrap(),
+        b"down\n"
+    );
+}
