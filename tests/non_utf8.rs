@@ -28,24 +28,12 @@ fn dot_name() -> PathBuf {
     Path::new(".").join(name())
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Sup {
-    Runsv,
-    Herd,
-}
-
-impl Sup {
-    fn program(self) -> PathBuf {
-        match self {
-            Sup::Runsv => peer("/usr/bin/runsv"),
-            Sup::Herd => bin("supervise"),
-        }
-    }
-}
-
 /// Both `sv`s: ours, then runit's.
 fn svs() -> [PathBuf; 2] {
-    [bin("sv"), peer("/usr/bin/sv")]
+    [
+        Flavor::Herd.program(Tool::Sv),
+        Flavor::Runit.program(Tool::Sv),
+    ]
 }
 
 /// What a finished command returned, its output as bytes.
@@ -109,17 +97,17 @@ fn both_sv(sc: &Scenario, args: &[&OsStr], code: i32, stdout: &str) {
 }
 
 /// A service `NAME` that stays up, under supervisor `sup`; returns the supervisor.
-fn start(sc: &Scenario, sup: Sup) -> (Proc, PathBuf) {
+fn start(sc: &Scenario, sup: Flavor) -> (Proc, PathBuf) {
     sc.script(Path::new(name()).join("run"), RUN_SLEEP);
     let svc = sc.path().join(name());
-    let mut c = Command::new(sup.program());
+    let mut c = Command::new(sup.program(Tool::Supervise));
     c.arg(name()).current_dir(sc.path());
     (Proc::spawn(c), svc)
 }
 
 #[test]
 fn supervised_controlled_and_stopped() {
-    for sup in [Sup::Runsv, Sup::Herd] {
+    for sup in FLAVORS {
         let sc = Scenario::new();
         let (mut p, svc) = start(&sc, sup);
         let run_pid = wait_running(&svc);
@@ -179,15 +167,12 @@ fn supervised_controlled_and_stopped() {
 /// A second supervisor on the same directory fails with the name in its prefix, as given.
 #[test]
 fn fatal_lines_carry_the_name() {
-    for sup in [Sup::Runsv, Sup::Herd] {
+    for sup in FLAVORS {
         let sc = Scenario::new();
         let (_p, svc) = start(&sc, sup);
         wait_running(&svc);
-        let second = run_raw(&sc, &sup.program(), &[name()]);
-        let prefix = match sup {
-            Sup::Runsv => "runsv",
-            Sup::Herd => "supervise",
-        };
+        let second = run_raw(&sc, &sup.program(Tool::Supervise), &[name()]);
+        let prefix = sup.name(Tool::Supervise);
         assert_eq!(second.code, Some(111));
         assert_eq!(
             shown(&second.stderr),
@@ -200,13 +185,10 @@ fn fatal_lines_carry_the_name() {
 /// as given.
 #[test]
 fn missing_directory() {
-    for sup in [Sup::Runsv, Sup::Herd] {
+    for sup in FLAVORS {
         let sc = Scenario::new();
-        let r = run_raw(&sc, &sup.program(), &[name()]);
-        let prefix = match sup {
-            Sup::Runsv => "runsv",
-            Sup::Herd => "supervise",
-        };
+        let r = run_raw(&sc, &sup.program(Tool::Supervise), &[name()]);
+        let prefix = sup.name(Tool::Supervise);
         assert_eq!(r.code, Some(111));
         assert_eq!(
             shown(&r.stderr),
@@ -219,21 +201,18 @@ fn missing_directory() {
 /// as given too (it is rendered before the fork).
 #[test]
 fn exec_failure_text_carries_the_name() {
-    for sup in [Sup::Runsv, Sup::Herd] {
+    for sup in FLAVORS {
         let sc = Scenario::new();
         let run = sc.script(Path::new(name()).join("run"), RUN_SLEEP);
         std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o644)).unwrap();
         let err = sc.join(".supervisor-stderr");
-        let mut c = Command::new(sup.program());
+        let mut c = Command::new(sup.program(Tool::Supervise));
         c.arg(name())
             .current_dir(sc.path())
             .stdin(Stdio::null())
             .stderr(File::create(&err).unwrap());
         let _p = Proc::spawn_with_stdio(c);
-        let prefix = match sup {
-            Sup::Runsv => "runsv",
-            Sup::Herd => "supervise",
-        };
+        let prefix = sup.name(Tool::Supervise);
         let want = format!("{prefix} <NAME>: fatal: unable to start ./run: access denied\n");
         let first = wait_until("the exec failure line", DEADLINE, || {
             let bytes = std::fs::read(&err).ok()?;
