@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     };
     let diag = Diag::with_arg("supervise", dir);
+    herd_diag::init_trace();
     match shell::run(dir, &diag) {
         Ok(()) => ExitCode::SUCCESS,
         Err(fatal) => {

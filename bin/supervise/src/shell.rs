@@ -164,6 +164,14 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
         reclaim(&LOG, Which::Log, diag);
     }
 
+    diag.trace(&format_args!(
+        "start: down {main_down}, log {}, essential {essential:?}",
+        match log {
+            Some(true) => "down",
+            Some(false) => "up",
+            None => "none",
+        }
+    ));
     let (_, wall) = now();
     let mut machine = Machine::new(wall, main_down, log);
     if let Some(limit) = essential {
@@ -232,12 +240,16 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
                         output.finish();
                     }
                     if let Some(pid) = status_pid(pid) {
+                        shell
+                            .diag
+                            .trace(&format_args!("event exited: {pid} {exit:?}"));
                         let (t, wall) = now();
                         machine.child_exited(pid, exit, t, wall, &mut shell);
                     }
                 }
             }
             if sigs.contains(Signal::SIGTERM) {
+                shell.diag.trace(&"event SIGTERM");
                 machine.terminate(&mut shell);
             }
         }
@@ -253,6 +265,9 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
             };
             while let Ok(n @ 1..) = rustix::io::read(fd, &mut buf) {
                 for c in buf[..n].iter().filter_map(|&b| Control::from_byte(b)) {
+                    shell
+                        .diag
+                        .trace(&format_args!("event control: {which:?} {c:?}"));
                     machine.control(which, c, &mut shell);
                 }
             }
@@ -385,6 +400,13 @@ impl Effects for Shell {
                 c.spawn()
             }
         };
+        self.diag.trace(&format_args!(
+            "effect spawn: {which:?} {prog:?}: {}",
+            match &result {
+                Ok(pid) => pid.to_string(),
+                Err(e) => Reason(*e as i32).to_string(),
+            }
+        ));
         match result {
             Ok(pid) => {
                 let start = proc_start_time(pid);
@@ -403,6 +425,7 @@ impl Effects for Shell {
     }
 
     fn signal(&mut self, pid: Pid, sig: Signal) {
+        self.diag.trace(&format_args!("effect signal: {pid} {sig}"));
         if let Some(pid) = system_pid(pid) {
             let _ = kill(pid, sig);
         }
@@ -425,6 +448,7 @@ impl Effects for Shell {
         let Some(cmd) = self.command(script, "unable to run control/?", false) else {
             return false;
         };
+        self.diag.trace(&format_args!("effect run: {script}"));
         match cmd.spawn() {
             Ok(pid) => wait_for(pid) == Some(Exit::Code(0)),
             Err(e) => {
@@ -447,6 +471,14 @@ impl Effects for Shell {
     }
 
     fn publish(&mut self, which: Which, status: &Status) {
+        self.diag.trace(&format_args!(
+            "effect publish: {which:?} {}",
+            status
+                .stat_text()
+                .as_bytes()
+                .trim_ascii_end()
+                .escape_ascii()
+        ));
         let writer = match which {
             Which::Main => &mut self.main_status,
             Which::Log => &mut self.log_status,
@@ -457,10 +489,13 @@ impl Effects for Shell {
     }
 
     fn close_log_pipe(&mut self) {
+        self.diag.trace(&"effect close the log pipe");
         self.pipe = None;
     }
 
     fn stopped_for_good(&mut self, exit: Exit) {
+        self.diag
+            .trace(&format_args!("effect stopped for good: {exit:?}"));
         if let Some(fd) = &self.notify {
             // Nobody to tell if svscan is not reading (EAGAIN) or gone (EPIPE).
             let _ = herd_notice::write(fd, Notice::new(nix::unistd::Pid::this(), exit));
