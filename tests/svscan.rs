@@ -933,3 +933,75 @@ fn without_inotify_a_new_service_is_found_by_the_5_second_rescan() {
     wait_running(&scan.join("late"));
     assert_eq!(s.stderr(), "");
 }
+
+/// HERD_TRACE=1 shows each decision: svscan's events and effects (a directory without `run` is
+/// scanned as not ready and gets no supervise) and, inherited, supervise's; without it, nothing.
+#[test]
+fn herd_trace_shows_each_decision_and_is_off_by_default() {
+    for trace in [true, false] {
+        let sc = Scenario::new();
+        let scan = sc.join("scan");
+        sc.service("scan/web", RUN_SLEEP);
+        fs::create_dir_all(scan.join("norun")).unwrap();
+        let env: &[(&str, &str)] = if trace { &[("HERD_TRACE", "1")] } else { &[] };
+        let mut s = Svscan::start_env(&sc, &[&scan], env);
+        let run = wait_running(&scan.join("web"));
+        let sup = s.wait_supervise("web", DEADLINE);
+        s.proc.signal(libc::SIGTERM);
+        assert_eq!(s.proc.wait(DEADLINE), Some(0));
+        let err = s.stderr();
+        if !trace {
+            assert_eq!(err, "");
+            continue;
+        }
+        let svscan = format!("svscan {}: trace: ", scan.display());
+        let ours: Vec<&str> = err
+            .lines()
+            .filter_map(|l| l.strip_prefix(svscan.as_str()))
+            .collect();
+        assert_eq!(ours.first(), Some(&"event Begin"), "{err}");
+        assert_eq!(ours.last(), Some(&"effect Exit(0)"), "{err}");
+        let scanned = ours
+            .iter()
+            .find(|l| l.starts_with("event Scanned"))
+            .unwrap_or_else(|| panic!("no scan in {err}"));
+        assert!(
+            scanned.contains("name: \"norun\", id: (")
+                && scanned.contains("), ready: false }")
+                && scanned.contains("name: \"web\", id: (")
+                && scanned.contains("), ready: true }"),
+            "{scanned}"
+        );
+        assert_eq!(
+            ours.iter()
+                .filter(|l| l.starts_with("effect StartSupervise"))
+                .count(),
+            1,
+            "{err}"
+        );
+        assert!(
+            ours.contains(&format!("effect Signal({sup}, Term)").as_str()),
+            "{err}"
+        );
+        let web = "supervise web: trace: ";
+        let theirs: Vec<&str> = err.lines().filter_map(|l| l.strip_prefix(web)).collect();
+        assert_eq!(
+            theirs[..3],
+            [
+                "start: down false, log none, essential None",
+                "effect publish: Main down",
+                &format!("effect spawn: Main Run: {run}"),
+            ],
+            "{err}"
+        );
+        assert!(theirs.contains(&"event SIGTERM"), "{err}");
+        assert_eq!(theirs.last(), Some(&"effect publish: Main down"), "{err}");
+        assert_eq!(
+            err.lines()
+                .filter(|l| !l.starts_with(&svscan) && !l.starts_with(web))
+                .count(),
+            0,
+            "{err}"
+        );
+    }
+}
