@@ -202,17 +202,25 @@ fn udp_socket(dirs: &[Logdir]) -> Option<UdpSocket> {
 struct Out<'a> {
     o: &'a Opts,
     rec: Vec<u8>,
+    /// Where a pause waits for signals ([`pause_wait`]).
+    sigfd: &'a SignalFd,
+    /// The socket UDP copies go out from (made again when the directories are reopened).
+    udp: Option<UdpSocket>,
 }
 
 impl Out<'_> {
+    /// Writes one complete `line`, read at `stamp`, to every log directory that selects it (and
+    /// to stderr and UDP where they do); signals that come during a pause are kept in `pending`.
     fn line(
         &mut self,
         line: &[u8],
-        stamp: &[u8],
+        stamp: Option<&Stamp>,
         dirs: &mut [Logdir],
-        udp: Option<&UdpSocket>,
-        wait: logdir::PauseWait<'_>,
+        pending: &mut SigSet,
     ) -> Result<(), Stop> {
+        let stamp = stamp.map_or(&[][..], Stamp::as_bytes);
+        let sigfd = self.sigfd;
+        let wait = &mut || pause_wait(sigfd, pending);
         let linemax = self.o.linemax;
         let cut = &line[..line.len().min(linemax as usize)];
         let dots: &[u8] = if line.len() as u64 >= linemax {
@@ -238,7 +246,7 @@ impl Out<'_> {
             }
             if d.cfg.udp.is_some() {
                 let msg = std::mem::take(&mut self.rec);
-                d.send_udp(udp, &msg, linemax, wait)?;
+                d.send_udp(self.udp.as_ref(), &msg, linemax, wait)?;
                 self.rec = msg;
             }
             if !d.cfg.udp_only {
@@ -289,10 +297,11 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
         Diag::new(logdir::PROG).fatal(&"no functional log directories.");
         return Ok(EXIT_FAIL);
     }
-    let mut udp = udp_socket(&dirs);
     let mut out = Out {
         o,
         rec: Vec::with_capacity(4096),
+        sigfd,
+        udp: udp_socket(&dirs),
     };
     let mut inbuf = vec![0u8; READ_SIZE];
     let mut line: Vec<u8> = Vec::with_capacity(o.linemax as usize + 64);
@@ -342,7 +351,7 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
                         Diag::new(logdir::PROG).fatal(&"no functional log directories.");
                         return Ok(EXIT_FAIL);
                     }
-                    udp = udp_socket(&dirs);
+                    out.udp = udp_socket(&dirs);
                 }
                 Signal::SIGCHLD => {
                     while let Reaped::Child(pid, exit) = reap_any() {
@@ -367,13 +376,7 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
         let give_up = term_deadline.is_some_and(|t| now >= t);
         if eof || (terminating && (line.is_empty() || give_up)) {
             if !line.is_empty() {
-                out.line(
-                    &line,
-                    line_stamp.as_ref().map_or(&[][..], Stamp::as_bytes),
-                    &mut dirs,
-                    udp.as_ref(),
-                    &mut || pause_wait(sigfd, &mut pending),
-                )?;
+                out.line(&line, line_stamp.as_ref(), &mut dirs, &mut pending)?;
             }
             for d in dirs.iter_mut() {
                 d.close(&mut || pause_wait(sigfd, &mut pending))?;
@@ -429,13 +432,7 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
                 line_stamp = Some(chunk_stamp);
             }
             if b == b'\n' {
-                out.line(
-                    &line,
-                    line_stamp.as_ref().map_or(&[][..], Stamp::as_bytes),
-                    &mut dirs,
-                    udp.as_ref(),
-                    &mut || pause_wait(sigfd, &mut pending),
-                )?;
+                out.line(&line, line_stamp.as_ref(), &mut dirs, &mut pending)?;
                 line.clear();
                 line_stamp = None;
                 done_line = true;
