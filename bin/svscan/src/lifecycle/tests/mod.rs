@@ -65,6 +65,24 @@ fn paths(p: &[&str]) -> VecDeque<PathBuf> {
     p.iter().map(PathBuf::from).collect()
 }
 
+/// What the stop does when it comes to the supervisors of `T::running`: SIGTERM to each, after
+/// reading the orphans there are.
+fn supervisors_told() -> Vec<Effect> {
+    vec![
+        say(Progress::StoppingServices),
+        Effect::FindOrphans,
+        sig(100, Sig::Term),
+        sig(101, Sig::Term),
+    ]
+}
+
+/// `first`, then [`supervisors_told`].
+fn and_told(first: &[Effect]) -> Vec<Effect> {
+    let mut v = first.to_vec();
+    v.extend(supervisors_told());
+    v
+}
+
 /// The effects that follow the supervisors' end with the default plan: nothing to run after
 /// them, SIGTERM to what is left, and a reap to see whether anything is.
 fn leftovers() -> Vec<Effect> {
@@ -149,13 +167,7 @@ impl T {
         let mut t = T::running(plan);
         assert_eq!(
             t.at(ms, Event::Signal(Sig::Term)),
-            [
-                say(Progress::ShuttingDown),
-                say(Progress::StoppingServices),
-                Effect::FindOrphans,
-                sig(100, Sig::Term),
-                sig(101, Sig::Term),
-            ]
+            and_told(&[say(Progress::ShuttingDown)])
         );
         assert_eq!(t.at(ms, Event::Orphans(vec![pid(100), pid(101)])), []);
         t

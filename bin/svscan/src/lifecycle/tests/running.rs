@@ -129,17 +129,13 @@ fn an_essential_service_stopping_for_good_stops_everything_with_its_code() {
                 code: 7
             }
         ),
-        [
+        and_told(&[
             Effect::Report(Report::EssentialStopped {
                 name: "b".into(),
                 code: 7
             }),
             say(Progress::ShuttingDown),
-            say(Progress::StoppingServices),
-            Effect::FindOrphans,
-            sig(100, Sig::Term),
-            sig(101, Sig::Term),
-        ]
+        ])
     );
     t.at(10, Event::Orphans(vec![]));
     assert_eq!(t.supervisors_exit(15), leftovers());

@@ -198,3 +198,20 @@ fn a_startup_script_that_outlives_half_the_bound_is_killed() {
     assert_eq!(t.at(4001, Event::Reaped(pid(10), killed(9))), []);
     assert_eq!(t.at(4002, Event::NoChildren), [Effect::Exit(0)]);
 }
+
+#[test]
+fn sighup_during_startup_stops_with_111_and_signals_without_a_job_do_nothing() {
+    let (mut t, _) = startup_ends(Event::Signal(Sig::Alrm));
+    assert_eq!(t.on(Event::Signal(Sig::Quit)), []);
+    assert_eq!(t.on(Event::DirChanged), [], "nothing is scanned yet");
+    assert_eq!(
+        t.on(Event::Signal(Sig::Hup)),
+        [
+            sig(10, Sig::Term),
+            sig(10, Sig::Cont),
+            say(Progress::ShuttingDown)
+        ]
+    );
+    t.at(30, Event::Reaped(pid(10), killed(1)));
+    assert_eq!(t.at(30, Event::NoChildren), [Effect::Exit(EXIT_HANGUP)]);
+}

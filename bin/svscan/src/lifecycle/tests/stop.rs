@@ -156,15 +156,7 @@ fn pre_shutdown_scripts_run_in_order_before_the_supervisors_are_told() {
         ]
     );
     // One that cannot be forked is skipped.
-    assert_eq!(
-        t.at(10, Event::ScriptStarted(None)),
-        [
-            say(Progress::StoppingServices),
-            Effect::FindOrphans,
-            sig(100, Sig::Term),
-            sig(101, Sig::Term)
-        ]
-    );
+    assert_eq!(t.at(10, Event::ScriptStarted(None)), supervisors_told());
 }
 
 #[test]
@@ -179,14 +171,10 @@ fn a_pre_shutdown_script_still_running_at_half_the_bound_is_killed() {
     assert_eq!(t.deadline_ms(), Some(4000));
     assert_eq!(
         t.at(4000, Event::Tick),
-        [
+        and_told(&[
             Effect::Report(Report::ScriptKilled("/pre/1".into())),
             sig(20, Sig::Kill),
-            say(Progress::StoppingServices),
-            Effect::FindOrphans,
-            sig(100, Sig::Term),
-            sig(101, Sig::Term)
-        ]
+        ])
     );
 }
 
@@ -280,4 +268,50 @@ fn a_bound_too_large_for_the_clock_does_not_panic() {
         say(Progress::ShuttingDown)
     );
     assert!(t.lc.next_deadline().is_some());
+}
+
+#[test]
+fn a_post_shutdown_script_still_running_at_the_bound_is_killed_with_everything_left() {
+    let mut t = T::stopped_at(
+        Plan {
+            post_shutdown: true,
+            ..plan()
+        },
+        0,
+    );
+    t.supervisors_exit(9);
+    t.at(9, Event::Scripts(paths(&["/post/1"])));
+    t.at(9, Event::ScriptStarted(Some(pid(30))));
+    assert_eq!(t.at(7999, Event::Tick), []);
+    assert_eq!(
+        t.at(8000, Event::Tick),
+        [
+            Effect::Report(Report::TimedOut),
+            Effect::SignalLeftovers(Sig::Kill),
+            sig(30, Sig::Kill),
+            Effect::Reap,
+        ]
+    );
+    assert_eq!(t.at(8001, Event::NoChildren), [Effect::Exit(EXIT_FORCED)]);
+}
+
+#[test]
+fn leftovers_that_outlive_the_bound_are_killed_and_the_exit_follows_the_grace() {
+    let mut t = T::stopped_at(plan(), 0);
+    assert_eq!(t.supervisors_exit(9), leftovers());
+    assert_eq!(t.deadline_ms(), Some(8000));
+    assert_eq!(
+        t.at(8000, Event::Tick),
+        [
+            Effect::Report(Report::TimedOut),
+            Effect::SignalLeftovers(Sig::Kill),
+            Effect::Reap,
+        ]
+    );
+    assert_eq!(t.at(8200, Event::Reaped(pid(300), killed(9))), []);
+    assert_eq!(t.at(8500, Event::Tick), [Effect::Exit(EXIT_FORCED)]);
+    // Nothing follows the exit.
+    assert_eq!(t.at(8600, Event::Signal(Sig::Term)), []);
+    assert_eq!(t.at(8600, Event::NoChildren), []);
+    assert_eq!(t.deadline_ms(), None);
 }
