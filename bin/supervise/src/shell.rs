@@ -412,7 +412,10 @@ impl Effects for Shell {
                 let start = proc_start_time(pid);
                 let pid = status_pid(pid)?;
                 if let Some(start) = start {
-                    let _ = svdir::write_instance(Self::layout(which), Instance { pid, start });
+                    let inst = Instance { pid, start };
+                    if let Err(e) = svdir::write_instance(Self::layout(which), inst) {
+                        self.diag.warn(&e);
+                    }
                 }
                 Some(pid)
             }

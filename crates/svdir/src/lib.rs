@@ -7,6 +7,12 @@
 //! A caller elsewhere (svscan, for each service of its scan directory) takes the same paths
 //! through [`Layout::at`]. Every descriptor is opened close-on-exec. This crate has no policy and
 //! no loop.
+//!
+//! Unlike runsv, nothing in `supervise/` is opened through a symlink (`O_NOFOLLOW`), so a link
+//! planted there cannot make a root supervisor create, truncate or write another file: the open
+//! fails with ELOOP (`symbolic link loop`) and the caller says so. Files that are written are
+//! opened non-blocking, as runsv does, so a FIFO planted in their place cannot hang it.
+//! `supervise` itself may be a symlink (Debian's layout).
 
 #![forbid(unsafe_code)]
 
@@ -172,6 +178,8 @@ const DIR_MODE: u32 = 0o700;
 const FIFO_MODE: u32 = 0o600;
 const LOCK_MODE: u32 = 0o600;
 const FILE_MODE: u32 = 0o644;
+/// Flags of every open in `supervise/`: never through a symlink, never inherited.
+const PRIVATE: OFlags = OFlags::NOFOLLOW.union(OFlags::CLOEXEC);
 
 /// A failed operation on the service directory, worded as runsv words it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,10 +267,10 @@ pub fn make_supervise(l: &Layout) -> Result<(), Error> {
 }
 
 /// Opens `supervise/lock` (mode 0600) and takes an exclusive `flock(2)` on it. runsv takes the
-/// main lock without blocking (a held lock is fatal) and the log's lock blocking.
+/// main lock without blocking (a held lock is fatal) and the log's lock blocking. A symlink
+/// there is an error (ELOOP), where runsv would create and lock the link's target.
 pub fn take_lock(l: &Layout, wait: bool) -> Result<OwnedFd, Error> {
-    let flags =
-        OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::NONBLOCK | PRIVATE;
     let fd = fs::open(l.lock, flags, Mode::from_raw_mode(LOCK_MODE))
         .map_err(sys("unable to open ", l.lock))?;
     let op = if wait {
@@ -275,19 +283,28 @@ pub fn take_lock(l: &Layout, wait: bool) -> Result<OwnedFd, Error> {
 }
 
 /// Creates `supervise/control` (FIFO, 0600) if missing and opens it read+write, non-blocking, so
-/// that reads never see EOF. Something other than a FIFO there is an error.
+/// that reads never see EOF. Something other than a FIFO there is an error, a symlink included
+/// (runsv follows one to whatever it names). An existing FIFO keeps its owner and mode, so a
+/// pre-made `supervise/` can give a group the right to write it.
 pub fn open_control(l: &Layout) -> Result<OwnedFd, Error> {
     let _ = fs::mkfifoat(CWD, l.control, Mode::from_raw_mode(FIFO_MODE));
-    let st = fs::stat(l.control).map_err(sys("unable to stat ", l.control))?;
+    let not_fifo = Error::NotFifo { path: l.control };
+    let st = fs::lstat(l.control).map_err(sys("unable to stat ", l.control))?;
     if FileType::from_raw_mode(st.st_mode) != FileType::Fifo {
-        return Err(Error::NotFifo { path: l.control });
+        return Err(not_fifo);
     }
-    fs::open(
+    let fd = fs::open(
         l.control,
-        OFlags::RDWR | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        OFlags::RDWR | OFlags::NONBLOCK | PRIVATE,
         Mode::empty(),
     )
-    .map_err(sys("unable to open ", l.control))
+    .map_err(sys("unable to open ", l.control))?;
+    // What was looked at may have been replaced before the open.
+    match fs::fstat(&fd) {
+        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Fifo => Ok(fd),
+        Ok(_) => Err(not_fifo),
+        Err(e) => Err(sys("unable to stat ", l.control)(e)),
+    }
 }
 
 /// Creates `supervise/ok` (FIFO, 0600) and opens it for reading. Holding it open is the liveness
@@ -296,15 +313,17 @@ pub fn open_ok(l: &Layout) -> Result<OwnedFd, Error> {
     let _ = fs::mkfifoat(CWD, l.ok, Mode::from_raw_mode(FIFO_MODE));
     fs::open(
         l.ok,
-        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        OFlags::RDONLY | OFlags::NONBLOCK | PRIVATE,
         Mode::empty(),
     )
     .map_err(sys("unable to read ", l.ok))
 }
 
-/// Writes `bytes` to `new` (mode 0644, truncated) and renames it over `target`.
+/// Writes `bytes` to `new` (mode 0644, truncated) and renames it over `target`. `new` is opened
+/// as runsv opens it (non-blocking: a FIFO without a reader is ENXIO, not a hang), but never
+/// through a symlink (ELOOP).
 pub fn write_atomic(new: &'static str, target: &'static str, bytes: &[u8]) -> Result<(), Error> {
-    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC;
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NONBLOCK | PRIVATE;
     let fd = fs::open(new, flags, Mode::from_raw_mode(FILE_MODE))
         .map_err(sys("unable to open ", new))?;
     match rustix::io::write(&fd, bytes) {
@@ -376,9 +395,28 @@ pub fn write_instance(l: &Layout, inst: Instance) -> Result<(), Error> {
     write_atomic(l.instance_new, l.instance, line.as_bytes())
 }
 
-/// Reads `supervise/instance`; `None` if it is missing or malformed.
+/// Longest `supervise/instance` read: two decimal numbers of 20 digits, a space and a newline.
+const INSTANCE_MAX: usize = 64;
+
+/// Reads `supervise/instance`; `None` if it is missing or malformed, or if it is not a regular
+/// file owned by our effective user: its pid is stopped at startup, so a file someone else could
+/// have written (in a `supervise/` they can write to) must not name the process to stop.
 pub fn read_instance(l: &Layout) -> Option<Instance> {
-    let text = std::fs::read_to_string(l.instance).ok()?;
+    let fd = fs::open(
+        l.instance,
+        OFlags::RDONLY | OFlags::NONBLOCK | PRIVATE,
+        Mode::empty(),
+    )
+    .ok()?;
+    let st = fs::fstat(&fd).ok()?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile
+        || st.st_uid != rustix::process::geteuid().as_raw()
+    {
+        return None;
+    }
+    let mut buf = [0u8; INSTANCE_MAX];
+    let n = rustix::io::read(&fd, &mut buf).ok()?;
+    let text = std::str::from_utf8(&buf[..n]).ok()?;
     let mut words = text.split_ascii_whitespace();
     let pid = Pid::new(words.next()?.parse().ok()?)?;
     let start = words.next()?.parse().ok()?;
