@@ -21,6 +21,10 @@
 //!
 //! Live loggers read a pipe whose write end the test holds; a logger is "ready" once it has
 //! `DIR/current` open (lock taken, config read, signal handling set up, in both programs).
+//!
+//! [`hardening`] checks that symlinks planted in a log directory are not followed.
+
+mod hardening;
 
 use std::fs;
 use std::io::{Read, Write};

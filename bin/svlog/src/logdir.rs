@@ -6,6 +6,12 @@
 //! than `s` is the one exception: it is split at the limit). A write error pauses: the record
 //! stays buffered, input is not read (the writer is held back by the pipe), and the write is
 //! retried every 3 s; SIGTERM during a pause ends svlog in bounded time.
+//!
+//! Unlike svlogd, no file svlog creates, truncates, appends to or chmods in a log directory is
+//! opened through a symlink (`O_NOFOLLOW`): a link planted there (`current`, `lock`, `state`…)
+//! cannot make a root logger write or change another file. Such an open fails with ELOOP
+//! (`symbolic link loop`) and is handled as any other failure of that open. `config` and the log
+//! directory itself may be symlinks.
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -38,6 +44,11 @@ const HIGH_FD: i32 = 10;
 const PROCESSOR_RETRY: Duration = Duration::from_secs(1);
 /// svlogd's pause before retrying a failed operation.
 pub const PAUSE: Duration = Duration::from_secs(3);
+/// Flags of every open of a file in a log directory: never through a symlink, never inherited,
+/// and never blocking on a FIFO planted in the file's place.
+const PRIVATE: OFlags = OFlags::NOFOLLOW
+    .union(OFlags::CLOEXEC)
+    .union(OFlags::NONBLOCK);
 
 /// The prefix of svlog's messages: svlogd's, whatever svlog is called.
 pub const PROG: &str = "svlogd";
@@ -214,10 +225,17 @@ fn retry<T>(
     }
 }
 
-fn open_current(dir: &OwnedFd, name: &Path, wait: PauseWait<'_>) -> Result<OwnedFd, Stop> {
-    let flags =
-        OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let fd = retry(dir, name, wait, "unable to open current", |d| {
+/// Opens `current` for appending, pausing with `svlogd: pausing: WHAT: DIR: REASON` until it
+/// can (svlogd's WHAT is `unable to open current` at start, `unable to create new current` at
+/// rotation).
+fn open_current(
+    dir: &OwnedFd,
+    name: &Path,
+    wait: PauseWait<'_>,
+    what: &str,
+) -> Result<OwnedFd, Stop> {
+    let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | PRIVATE;
+    let fd = retry(dir, name, wait, what, |d| {
         rfs::openat(d, "current", flags, Mode::from_raw_mode(0o644))
     })?;
     retry(dir, name, wait, "unable to set mode of current", |_| {
@@ -226,14 +244,11 @@ fn open_current(dir: &OwnedFd, name: &Path, wait: PauseWait<'_>) -> Result<Owned
     Ok(fd)
 }
 
-/// The number of `@….s`/`.u` files in `dir` and the oldest one (other than `keep`); leftover
-/// `.t` files of a processor are removed on the way.
-fn saved_files(dir: &OwnedFd, keep: Option<&str>) -> (u64, Option<String>) {
+/// The number of `@….s`/`.u` files in `dir` (read through `list`) and the oldest one (other
+/// than `keep`); leftover `.t` files of a processor are removed on the way.
+fn saved_files(dir: &OwnedFd, list: rfs::Dir, keep: Option<&str>) -> (u64, Option<String>) {
     let mut count = 0;
     let mut oldest: Option<String> = None;
-    let Ok(list) = rfs::Dir::read_from(dir) else {
-        return (0, None);
-    };
     for e in list.flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
         if n.len() != SAVED_LEN || !n.starts_with('@') {
@@ -252,8 +267,24 @@ fn saved_files(dir: &OwnedFd, keep: Option<&str>) -> (u64, Option<String>) {
 }
 
 /// Deletes the oldest saved file if there are more than `nmax` (one per rotation, as svlogd).
-fn remove_oldest(dir: &OwnedFd, name: &Path, nmax: u64, keep: Option<&str>, verbose: bool) {
-    let (count, oldest) = saved_files(dir, keep);
+/// A directory that cannot be read pauses, as in svlogd (an open at EMFILE, say): skipping
+/// would leave one file too many for good.
+fn remove_oldest(
+    dir: &OwnedFd,
+    name: &Path,
+    nmax: u64,
+    keep: Option<&str>,
+    verbose: bool,
+    wait: PauseWait<'_>,
+) -> Result<(), Stop> {
+    let list = retry(
+        dir,
+        name,
+        wait,
+        "unable to open directory, want rotate",
+        |d| rfs::Dir::read_from(d),
+    )?;
+    let (count, oldest) = saved_files(dir, list, keep);
     if nmax > 0 && count > nmax {
         if let Some(old) = oldest {
             if verbose {
@@ -264,6 +295,7 @@ fn remove_oldest(dir: &OwnedFd, name: &Path, nmax: u64, keep: Option<&str>, verb
             }
         }
     }
+    Ok(())
 }
 
 /// A fresh `@TAI64N.x` name that does not exist yet in `dir`.
@@ -274,7 +306,7 @@ fn saved_name(dir: &OwnedFd, state: u8) -> String {
         name.push('.');
         name.push(state as char);
         if matches!(
-            rfs::statat(dir, name.as_str(), rfs::AtFlags::empty()),
+            rfs::statat(dir, name.as_str(), rfs::AtFlags::SYMLINK_NOFOLLOW),
             Err(Errno::NOENT)
         ) {
             return name;
@@ -306,8 +338,7 @@ impl Logdir {
                 return Ok(None);
             }
         }
-        let lock_flags =
-            OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let lock_flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | PRIVATE;
         let lock = match rfs::openat(&dir, "lock", lock_flags, Mode::from_raw_mode(0o600))
             .and_then(|fd| rfs::flock(&fd, FlockOperation::NonBlockingLockExclusive).map(|()| fd))
         {
@@ -354,14 +385,15 @@ impl Logdir {
         };
         let mut fresh = true;
         let mut size = 0;
-        match rfs::statat(&dir, "current", rfs::AtFlags::empty()) {
+        // The entry itself: a symlink is not followed here either (and then fails to open).
+        match rfs::statat(&dir, "current", rfs::AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) if st.st_size > 0 && st.st_mode & 0o100 == 0 => {
                 // Not closed cleanly: keep it as an unfinished file.
                 let saved = saved_name(&dir, b'u');
                 retry(&dir, name, wait, "unable to rename current", |d| {
                     rfs::renameat(d, "current", d, saved.as_str())
                 })?;
-                remove_oldest(&dir, name, cfg.nmax, None, verbose);
+                remove_oldest(&dir, name, cfg.nmax, None, verbose, wait)?;
             }
             Ok(st) => {
                 size = st.st_size as u64;
@@ -373,7 +405,7 @@ impl Logdir {
                 return Ok(None);
             }
         }
-        let cur = open_current(&dir, name, wait)?;
+        let cur = open_current(&dir, name, wait, "unable to open current")?;
         if verbose {
             info(&format_args!(
                 "{}: {}/current",
@@ -455,7 +487,10 @@ impl Logdir {
 
     /// On ENOSPC with `N` < `n`: delete the oldest saved file while more than `N` exist.
     fn delete_for_space(&mut self) -> bool {
-        let (count, oldest) = saved_files(&self.dir, None);
+        let Ok(list) = rfs::Dir::read_from(&self.dir) else {
+            return false;
+        };
+        let (count, oldest) = saved_files(&self.dir, list, None);
         match oldest {
             Some(old) if count > self.cfg.nmin => {
                 warn(&format_args!(
@@ -511,7 +546,7 @@ impl Logdir {
             "unable to rename current",
             |d| rfs::renameat(d, "current", d, saved.as_str()),
         )?;
-        self.cur = open_current(&self.dir, &self.name, wait)?;
+        self.cur = open_current(&self.dir, &self.name, wait, "unable to create new current")?;
         self.size = 0;
         remove_oldest(
             &self.dir,
@@ -519,7 +554,8 @@ impl Logdir {
             self.cfg.nmax,
             Some(&saved),
             self.verbose,
-        );
+            wait,
+        )?;
         if self.cfg.processor.is_some() {
             self.start_processor(saved);
         }
@@ -527,36 +563,43 @@ impl Logdir {
     }
 
     /// `/bin/sh -c CMD` with stdin `@X.u`, stdout `@X.t`, fd 4 `state`, fd 5 `newstate`, in the
-    /// log directory.
+    /// log directory. If a file cannot be opened (svlogd's words for which) or the processor
+    /// cannot be started, it is tried again like a processor that failed.
     fn start_processor(&mut self, unfinished: String) {
         let Some(cmd) = self.cfg.processor.clone() else {
             return;
         };
         let out_name = format!("{}t", &unfinished[..SAVED_LEN - 1]);
-        let ro = OFlags::RDONLY | OFlags::CLOEXEC;
-        let trunc = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC;
+        let ro = OFlags::RDONLY | PRIVATE;
+        let trunc = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | PRIVATE;
         let mode = Mode::from_raw_mode(0o644);
-        let files = (|| -> Result<[OwnedFd; 4], Errno> {
-            let input = rfs::openat(&self.dir, unfinished.as_str(), ro, Mode::empty())?;
-            let output = rfs::openat(&self.dir, out_name.as_str(), trunc, mode)?;
-            let state = match rfs::openat(&self.dir, "state", ro, Mode::empty()) {
-                Err(Errno::NOENT) => {
-                    drop(rfs::openat(&self.dir, "state", trunc, mode)?);
-                    rfs::openat(&self.dir, "state", ro, Mode::empty())?
+        let dir = &self.dir;
+        let open = |what: &'static str, file: &str, flags: OFlags| {
+            rfs::openat(dir, file, flags, mode).map_err(|e| (what, e))
+        };
+        let files = (|| -> Result<[OwnedFd; 4], (&'static str, Errno)> {
+            let input = open("unable to open input for processor", &unfinished, ro)?;
+            let output = open("unable to open output for processor", &out_name, trunc)?;
+            let state = match open("unable to open state for processor", "state", ro) {
+                Err((_, Errno::NOENT)) => {
+                    drop(open(
+                        "unable to create empty state for processor",
+                        "state",
+                        trunc,
+                    )?);
+                    open("unable to open state for processor", "state", ro)?
                 }
                 r => r?,
             };
-            let newstate = rfs::openat(&self.dir, "newstate", trunc, mode)?;
+            let newstate = open("unable to open newstate for processor", "newstate", trunc)?;
             Ok([input, output, state, newstate])
         })();
         let files = match files {
             Ok(f) => f,
-            Err(e) => {
-                warn(&sys_msg(
-                    "unable to open files for processor",
-                    &self.name,
-                    e,
-                ));
+            Err((what, e)) => {
+                warn(&sys_msg(what, &self.name, e));
+                let _ = rfs::unlinkat(&self.dir, out_name.as_str(), rfs::AtFlags::empty());
+                self.processor_later(unfinished);
                 return;
             }
         };
@@ -568,7 +611,12 @@ impl Logdir {
         {
             Ok(f) => f,
             Err(e) => {
-                warn(&sys_msg("unable to set up processor", &self.name, e));
+                warn(&sys_msg(
+                    "unable to move filedescriptor for processor",
+                    &self.name,
+                    e,
+                ));
+                self.processor_later(unfinished);
                 return;
             }
         };
@@ -606,12 +654,20 @@ impl Logdir {
         }
         match c.spawn() {
             Ok(pid) => self.processor = Some((pid, unfinished)),
-            Err(e) => warn(&sys_msg(
-                "unable to fork for processor",
-                &self.name,
-                Errno::from_raw_os_error(e as i32),
-            )),
+            Err(e) => {
+                warn(&sys_msg(
+                    "unable to fork for processor",
+                    &self.name,
+                    Errno::from_raw_os_error(e as i32),
+                ));
+                self.processor_later(unfinished);
+            }
         }
+    }
+
+    /// Runs the processor on `unfinished` again after [`PROCESSOR_RETRY`].
+    fn processor_later(&mut self, unfinished: String) {
+        self.retry = Some((Instant::now() + PROCESSOR_RETRY, unfinished));
     }
 
     /// Whether `pid` is this directory's processor.
@@ -638,7 +694,10 @@ impl Logdir {
         }
         let d = &self.dir;
         if rfs::renameat(d, t.as_str(), d, s.as_str()).is_ok() {
-            let _ = rfs::chmodat(d, s.as_str(), Mode::from_raw_mode(0o744), none);
+            // Through a descriptor: chmod by name would follow a symlink put there meanwhile.
+            if let Ok(fd) = rfs::openat(d, s.as_str(), OFlags::RDONLY | PRIVATE, Mode::empty()) {
+                let _ = rfs::fchmod(&fd, Mode::from_raw_mode(0o744));
+            }
             let _ = rfs::unlinkat(d, unfinished.as_str(), none);
             let _ = rfs::renameat(d, "newstate", d, "state");
             if self.verbose {
