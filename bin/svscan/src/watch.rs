@@ -31,6 +31,10 @@ const CHAIN_MASK: WatchMask = WatchMask::CREATE
     .union(WatchMask::MOVED_TO);
 /// Symlinks followed on the way to the scan directory, at most (the kernel's own limit is 40).
 const CHAIN_MAX: usize = 16;
+/// Reads of the inotify descriptor per wakeup, at most: enough for a full queue (16384 events
+/// by default) with a 4 KiB buffer, yet a bound, so that a directory changing without pause
+/// cannot keep the loop from its signals.
+const READS_MAX: usize = 256;
 
 pub struct Watches {
     ino: Inotify,
@@ -112,45 +116,46 @@ impl Watches {
         }
     }
 
-    /// Reads the pending events: `Ok(true)` when the scan directory should be read again. The
-    /// watches on the way to it are renewed here when a link on the way or the directory itself
-    /// changed.
+    /// Reads every pending event (up to [`READS_MAX`] reads): `Ok(true)` when the scan directory
+    /// should be read again, once for a whole burst of changes. The watches on the way to it are
+    /// renewed here when a link on the way or the directory itself changed.
     pub fn read(&mut self, dir: &Path, buf: &mut [u8]) -> std::io::Result<bool> {
         let mut rewatch = false;
         let mut rescan = false;
-        match self.ino.read_events(buf) {
-            Ok(events) => {
-                for ev in events {
-                    if ev.mask.contains(EventMask::Q_OVERFLOW) {
-                        rewatch = true;
-                        rescan = true;
-                    }
-                    // A parent directory on the way to DIR: only the name that leads to DIR
-                    // counts, so that busy parents such as /etc cost no rescan.
-                    if self
-                        .chain
-                        .iter()
-                        .any(|(wd, name)| *wd == ev.wd && ev.name == Some(name.as_os_str()))
+        for _ in 0..READS_MAX {
+            let events = match self.ino.read_events(&mut *buf) {
+                Ok(events) => events,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            };
+            for ev in events {
+                if ev.mask.contains(EventMask::Q_OVERFLOW) {
+                    rewatch = true;
+                    rescan = true;
+                }
+                // A parent directory on the way to DIR: only the name that leads to DIR
+                // counts, so that busy parents such as /etc cost no rescan.
+                if self
+                    .chain
+                    .iter()
+                    .any(|(wd, name)| *wd == ev.wd && ev.name == Some(name.as_os_str()))
+                {
+                    rewatch = true;
+                    rescan = true;
+                }
+                if self.scan.as_ref() == Some(&ev.wd) {
+                    rescan = true;
+                    if ev
+                        .mask
+                        .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF)
                     {
                         rewatch = true;
-                        rescan = true;
-                    }
-                    if self.scan.as_ref() == Some(&ev.wd) {
-                        rescan = true;
-                        if ev
-                            .mask
-                            .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF)
-                        {
-                            rewatch = true;
-                        }
-                    }
-                    if self.pending.iter().any(|(_, wd)| *wd == ev.wd) {
-                        rescan = true;
                     }
                 }
+                if self.pending.iter().any(|(_, wd)| *wd == ev.wd) {
+                    rescan = true;
+                }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
         }
         if rewatch {
             self.watch_scan_dir(dir)?;
