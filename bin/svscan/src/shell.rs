@@ -90,6 +90,9 @@ struct Shell<'a> {
     dir: Option<&'a Path>,
     pid1: bool,
     watches: Option<Watches>,
+    /// inotify could not be set up for want of a resource (descriptors, memory): it is tried
+    /// again, silently, at each periodic rescan.
+    inotify_retry: bool,
     spawner: Spawner,
     /// The read end of the essential-service notice pipe, and what has been read of it.
     notices: Option<OwnedFd>,
@@ -101,6 +104,15 @@ struct Shell<'a> {
     /// Events to feed next (answers to effects, or read in the loop), and those being fed.
     answers: Vec<Event>,
     events: Vec<Event>,
+}
+
+/// Whether an error is for want of a resource that may come back: descriptors (EMFILE, ENFILE,
+/// also inotify's per-user instance limit) or memory.
+fn scarce(e: &std::io::Error) -> bool {
+    use rustix::io::Errno;
+    [Errno::MFILE, Errno::NFILE, Errno::NOMEM]
+        .iter()
+        .any(|n| e.raw_os_error() == Some(n.raw_os_error()))
 }
 
 /// Runs svscan until it exits; returns the exit code.
@@ -128,17 +140,26 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
         .and_then(|(index, log)| proctitle::setup(argv, *index, log, &diag))
         .unzip();
     // Both ends close-on-exec: each supervise gets the write end by number.
-    let (notices, notify) = rustix::pipe::pipe_with(
+    let (notices, notify) = match rustix::pipe::pipe_with(
         rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
-    )
-    .ok()
-    .unzip();
+    ) {
+        Ok((r, w)) => (Some(r), Some(w)),
+        Err(e) => {
+            // Services run; only an essential one cannot stop the container.
+            diag.warn(&format_args!(
+                "unable to create pipe for essential services: {}",
+                Reason(e.raw_os_error())
+            ));
+            (None, None)
+        }
+    };
     let mut sh = Shell {
         config,
         diag: diag.clone(),
         dir: config.dir.as_deref().map(Path::new),
         pid1,
         watches: None,
+        inotify_retry: false,
         spawner: Spawner::new(diag, config.setsid, notify),
         notices,
         decoder: Decoder::new(),
@@ -158,7 +179,10 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
         if std::env::var_os(INOTIFY_ENV).is_none_or(|v| v != "0") {
             match Watches::new() {
                 Ok(w) => sh.watches = Some(w),
-                Err(e) => sh.inotify_lost(&e),
+                Err(e) => {
+                    sh.inotify_retry = scarce(&e);
+                    sh.inotify_lost(&e);
+                }
             }
         }
         if sh.watches.is_none() {
@@ -276,6 +300,7 @@ impl Shell<'_> {
             }
             Effect::Rescan => {
                 if let Some(dir) = self.dir {
+                    self.retry_inotify();
                     let (ev, lost) =
                         scan::scan(dir, self.watches.as_mut(), |id| lc.knows(id), &self.diag);
                     if let Some(e) = lost {
@@ -313,6 +338,20 @@ impl Shell<'_> {
             Effect::Exit(code) => return Some(code),
         }
         None
+    }
+
+    /// Sets inotify up again if it could not be for want of a resource; the scan that follows
+    /// watches the scan directory.
+    fn retry_inotify(&mut self) {
+        if self.watches.is_some() || !self.inotify_retry {
+            return;
+        }
+        if let Ok(w) = Watches::new() {
+            self.diag.trace(&"inotify set up again");
+            self.watches = Some(w);
+            self.inotify_retry = false;
+            self.answers.push(Event::InotifyBack);
+        }
     }
 
     fn inotify_lost(&mut self, e: &std::io::Error) {

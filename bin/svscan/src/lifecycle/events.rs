@@ -168,6 +168,9 @@ pub enum Event {
     DirChanged,
     /// There is no inotify (or no more): rescan every [`super::RESCAN`].
     InotifyLost,
+    /// inotify works again (it could not be set up for want of a resource, and now could):
+    /// changes are seen as they happen, rescans are no longer periodic.
+    InotifyBack,
     /// svscan's children (orphans among them), for [`Effect::FindOrphans`].
     Orphans(Vec<Pid>),
     Signal(Sig),

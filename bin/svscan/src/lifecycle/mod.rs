@@ -140,6 +140,8 @@ impl Lifecycle {
                 self.periodic = true;
                 self.rescan_at.get_or_insert(now + RESCAN);
             }
+            // The scan that follows sets the next rescan, if one is still needed.
+            Event::InotifyBack => self.periodic = false,
             Event::Orphans(list) => self.orphans(&list, fx),
             Event::Signal(sig) => self.signal(sig, now, fx),
             Event::Reaped(pid, exit) => self.reaped(pid, exit, now, fx),

@@ -63,6 +63,31 @@ fn without_inotify_the_scan_dir_is_read_every_5_s() {
 }
 
 #[test]
+fn inotify_back_ends_the_periodic_rescans() {
+    let mut t = T::new(plan());
+    t.on(Event::InotifyLost);
+    t.on(Event::Begin);
+    let empty = || Event::Scanned {
+        entries: vec![],
+        retry: false,
+    };
+    t.at(10, empty());
+    assert_eq!(t.at(5010, Event::Tick), [Effect::Rescan]);
+    // The shell answers that rescan with inotify set up again, then the scan.
+    assert_eq!(t.at(5010, Event::InotifyBack), []);
+    assert_eq!(t.at(5010, empty()), []);
+    assert_eq!(t.deadline_ms(), None);
+    assert_eq!(t.on(Event::DirChanged), [Effect::Rescan]);
+    // Something that could not be examined is still looked at again.
+    let retry = Event::Scanned {
+        entries: vec![],
+        retry: true,
+    };
+    assert_eq!(t.at(6000, retry), []);
+    assert_eq!(t.deadline_ms(), Some(11000));
+}
+
+#[test]
 fn a_dead_supervise_is_started_again_at_most_once_a_second() {
     let mut t = T::running(plan());
     assert_eq!(t.at(200, Event::Reaped(pid(100), killed(9))), []);
