@@ -6,6 +6,11 @@
 //! Every scenario uses `SC/scan` as the scan directory; run scripts write markers to absolute
 //! paths in the scenario dir. svscan's stderr (and so every supervise's) goes to
 //! `SC/svscan.stderr`.
+//!
+//! [`faults`] checks that faults of the system (EMFILE, the scan directory removed, SIGSTOP,
+//! inotify's queue overflowing) are survived.
+
+mod faults;
 
 use std::ffi::OsStr;
 use std::fs::{self, File};
