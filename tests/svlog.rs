@@ -22,8 +22,10 @@
 //! Live loggers read a pipe whose write end the test holds; a logger is "ready" once it has
 //! `DIR/current` open (lock taken, config read, signal handling set up, in both programs).
 //!
-//! [`hardening`] checks that symlinks planted in a log directory are not followed.
+//! [`hardening`] checks that symlinks planted in a log directory are not followed, and
+//! [`faults`] that faults of the system (EMFILE) are survived without losing a line.
 
+mod faults;
 mod hardening;
 
 use std::fs;

@@ -11,34 +11,15 @@ use super::*;
 /// util-linux's `prlimit`, by path.
 const PRLIMIT: &str = "/usr/bin/prlimit";
 /// The soft descriptor limit that leaves svscan none to open (stdin, stdout and stderr are 0-2).
-const NO_FDS: &str = "--nofile=3:";
+const NO_FDS: u64 = 3;
 /// A soft limit under which everything opens again.
-const FDS_BACK: &str = "--nofile=1024:";
+const FDS_BACK: u64 = 1024;
 /// How much CPU svscan may use while it waits out a fault: a busy loop uses all of a window.
 const IDLE_CPU: Duration = Duration::from_millis(100);
 /// The window over which that is measured.
 const WINDOW: Duration = Duration::from_secs(2);
 /// Within a periodic rescan of svscan's (5 s), with room for a loaded machine.
 const RESCAN_BOUND: Duration = Duration::from_secs(8);
-
-/// `prlimit LIMIT --pid PID`.
-#[track_caller]
-fn set_nofile(sc: &Scenario, pid: u32, limit: &str) {
-    sc.cmd(peer(PRLIMIT))
-        .arg(limit)
-        .arg("--pid")
-        .arg(pid.to_string())
-        .run()
-        .code(0)
-        .stderr("");
-}
-
-/// CPU time `pid` uses over [`WINDOW`].
-fn cpu_over_window(pid: u32) -> Duration {
-    let before = proc_cpu_time(pid).expect("cpu time");
-    std::thread::sleep(WINDOW);
-    proc_cpu_time(pid).expect("cpu time") - before
-}
 
 /// Asserts that `text` is `line` repeated at least once, and nothing else.
 #[track_caller]
@@ -81,19 +62,19 @@ fn emfile_warns_retries_without_spinning_and_recovers() {
     let sc = Scenario::new();
     let (scan, s) = scan_with_first(&sc);
     let first = s.wait_supervise("first", DEADLINE);
-    set_nofile(&sc, s.pid(), NO_FDS);
+    set_nofile(s.pid(), NO_FDS);
     move_in(&sc, &scan, "a");
     let line = format!(
         "svscan {0}: warning: unable to open directory {0}: process cannot open more files\n",
         scan.display()
     );
     wait_for("the warning", DEADLINE, || s.stderr().contains(&line));
-    let cpu = cpu_over_window(s.pid());
+    let cpu = cpu_used_over(s.pid(), WINDOW);
     assert!(cpu < IDLE_CPU, "svscan used {cpu:?} of CPU in {WINDOW:?}");
     assert_eq!(s.stderr(), line, "more than one warning in {WINDOW:?}");
     assert!(!ran(&sc, "a"));
 
-    set_nofile(&sc, s.pid(), FDS_BACK);
+    set_nofile(s.pid(), FDS_BACK);
     wait_ran(&sc, "a", RESCAN_BOUND);
     wait_running(&scan.join("a"));
     assert_eq!(s.supervise_of("first"), Some(first));
@@ -130,11 +111,11 @@ fn started_short_of_descriptors_recovers_and_gets_inotify_back() {
         scan.display()
     );
     wait_for("the three warnings", DEADLINE, || s.stderr() == want);
-    let cpu = cpu_over_window(s.pid());
+    let cpu = cpu_used_over(s.pid(), WINDOW);
     assert!(cpu < IDLE_CPU, "svscan used {cpu:?} of CPU in {WINDOW:?}");
     assert!(!ran(&sc, "first"));
 
-    set_nofile(&sc, s.pid(), FDS_BACK);
+    set_nofile(s.pid(), FDS_BACK);
     wait_ran(&sc, "first", RESCAN_BOUND);
     wait_for("inotify set up again", DEADLINE, || has_inotify(s.pid()));
     move_in(&sc, &scan, "a");

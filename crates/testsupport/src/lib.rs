@@ -601,6 +601,27 @@ pub fn proc_cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
+/// CPU time `pid` uses over the next `window` (the caller's thread sleeps through it): what a
+/// "no busy loop" check measures.
+pub fn cpu_used_over(pid: u32, window: Duration) -> Duration {
+    let before = proc_cpu_time(pid).expect("cpu time");
+    std::thread::sleep(window);
+    proc_cpu_time(pid).expect("cpu time") - before
+}
+
+/// Sets the soft limit on open descriptors of the running process `pid` (`prlimit --nofile=N:
+/// --pid PID`, util-linux's, by path): 3 leaves a process none to open beyond its stdio.
+#[track_caller]
+pub fn set_nofile(pid: u32, soft: u64) {
+    let out = Command::new(peer("/usr/bin/prlimit"))
+        .arg(format!("--nofile={soft}:"))
+        .arg("--pid")
+        .arg(pid.to_string())
+        .output()
+        .expect("run prlimit");
+    assert!(out.status.success(), "prlimit: {out:?}");
+}
+
 /// Every pid in `/proc` with its parent pid (zombies included).
 fn all_ppids() -> Vec<(u32, u32)> {
     let mut out = Vec::new();
