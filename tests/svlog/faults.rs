@@ -51,3 +51,28 @@ fn emfile_at_rotation_pauses_without_spinning_and_loses_nothing() {
         "unexpected messages:\n{err}"
     );
 }
+
+/// svlog's stderr a pipe nobody reads any more, with every line selected for a copy on stderr
+/// (`e*`): each copy gets EPIPE and svlog goes on; every line is in the log and svlog exits 0
+/// at EOF. svlogd dies of SIGPIPE at the first copy and the lines it held are lost.
+#[test]
+fn stderr_with_no_reader_loses_no_line() {
+    let sc = Scenario::new();
+    logdir(&sc, "e*\n");
+    let (r, w) = pipe();
+    drop(r);
+    let (input, mut feed) = pipe();
+    let lines = numbered(0, 100, 20);
+    let mut c = Command::new(Herd.program(Tool::Svlog));
+    c.arg0(ARGV0)
+        .arg("L")
+        .current_dir(sc.path())
+        .stdin(Stdio::from(input))
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(w));
+    let mut p = Proc::spawn_with_stdio(c);
+    feed.write_all(lines.as_bytes()).unwrap();
+    drop(feed);
+    assert_eq!(p.wait(RUN), Some(0));
+    assert_eq!(fs::read_to_string(sc.join("L/current")).unwrap(), lines);
+}

@@ -329,3 +329,125 @@ fn a_burst_of_changes_costs_one_rescan() {
     std::thread::sleep(QUIET);
     assert_eq!(rescans(&s.stderr()), 1, "{}", &s.stderr()[before..]);
 }
+
+/// A user of no one else's, for the fork test (numeric only: nothing is added to the system).
+const FORK_USER: u32 = 47011;
+/// util-linux's `setpriv`, by path.
+const SETPRIV: &str = "/usr/bin/setpriv";
+
+/// `setpriv` as [`FORK_USER`] (no supplementary groups), then `cmd`.
+fn as_fork_user(cmd: &[&OsStr]) -> Command {
+    let mut c = Command::new(peer(SETPRIV));
+    c.arg(format!("--reuid={FORK_USER}"))
+        .arg(format!("--regid={FORK_USER}"))
+        .arg("--clear-groups")
+        .arg("--")
+        .args(cmd);
+    c
+}
+
+/// fork fails (EAGAIN: a non-root svscan at its RLIMIT_NPROC of 1): `unable to fork for first:
+/// temporary failure`, tried again once a second (runsvdir's words and pace, without its second
+/// line), no busy loop, and the service starts once the limit is raised.
+#[test]
+fn fork_failure_warns_once_a_second_and_recovers() {
+    let sc = Scenario::new();
+    let scan = sc.join("scan");
+    sc.service("scan/first", &marker_run(&sc, "first"));
+    let chown = Command::new("/bin/chown")
+        .arg("-R")
+        .arg(format!("{FORK_USER}:{FORK_USER}"))
+        .arg(sc.path())
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let svscan = bin("svscan");
+    let mut c = as_fork_user(&[
+        peer(PRLIMIT).as_os_str(),
+        OsStr::new("--nproc=1:"),
+        svscan.as_os_str(),
+        scan.as_os_str(),
+    ]);
+    c.env_remove(STOP_ENV);
+    let s = Svscan::spawn(&sc, c);
+    let line = format!(
+        "svscan {}: warning: unable to fork for first: temporary failure\n",
+        scan.display()
+    );
+    wait_for("two warnings", DEADLINE, || {
+        s.stderr().matches(&line).count() >= 2
+    });
+    let before = s.stderr().matches(&line).count();
+    let cpu = cpu_used_over(s.pid(), WINDOW);
+    assert!(cpu < IDLE_CPU, "svscan used {cpu:?} of CPU in {WINDOW:?}");
+    let more = s.stderr().matches(&line).count() - before;
+    assert!((1..=3).contains(&more), "{more} warnings in {WINDOW:?}");
+    assert!(!ran(&sc, "first"));
+
+    // Only its own user may raise the soft limit of a process of that user (without
+    // CAP_SYS_RESOURCE, which a container's root may lack).
+    let pid = s.pid().to_string();
+    let raised = as_fork_user(&[
+        peer(PRLIMIT).as_os_str(),
+        OsStr::new("--nproc=1000:"),
+        OsStr::new("--pid"),
+        OsStr::new(&pid),
+    ])
+    .status()
+    .unwrap();
+    assert!(raised.success());
+    wait_ran(&sc, "first", DEADLINE);
+    wait_running(&scan.join("first"));
+    assert_eq!(runs(&sc, "first"), 1);
+    assert_only(&s.stderr(), &line);
+}
+
+/// Write calls `pid` has made so far, failed ones included (`syscw` of `/proc/PID/io`).
+fn write_calls(pid: u32) -> u64 {
+    proc_io(pid, "syscw")
+}
+
+/// A field of `/proc/PID/io`.
+fn proc_io(pid: u32, key: &str) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/io"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// svscan's stderr a pipe nobody reads any more: a warning (a dangling symlink in the scan
+/// directory) gets EPIPE, and SIGPIPE, blocked and read from the signalfd, does not kill it;
+/// svscan goes on starting services. runsvdir dies of SIGPIPE at its first warning.
+#[test]
+fn stderr_with_no_reader_does_not_kill_svscan() {
+    let sc = Scenario::new();
+    let scan = sc.join("scan");
+    sc.service("scan/first", RUN_SLEEP);
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    drop(r);
+    let mut c = Command::new(bin("svscan"));
+    c.arg(&scan)
+        .current_dir(sc.path())
+        .env_remove(STOP_ENV)
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(w));
+    let mut s = Svscan {
+        proc: Proc::spawn(c),
+        stderr: sc.join("svscan.stderr"),
+    };
+    wait_running(&scan.join("first"));
+    let writes = write_calls(s.pid());
+    symlink(sc.join("nowhere"), scan.join("dangling")).unwrap();
+    wait_for("the warning written to the broken pipe", DEADLINE, || {
+        write_calls(s.pid()) > writes
+    });
+    std::thread::sleep(QUIET);
+    assert!(s.proc.alive(), "svscan died");
+    move_in(&sc, &scan, "a");
+    wait_ran(&sc, "a", PICKUP);
+    assert!(s.proc.alive());
+}
