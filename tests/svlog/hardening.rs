@@ -41,11 +41,12 @@ fn assert_only(err: &str, line: &str) {
 
 /// `current` a symlink: svlog pauses (`unable to open current`, every 3 s, as for any failure
 /// to open it) instead of appending to the link's target; once the link is removed it opens a
-/// real `current` and writes every line.
+/// real `current` and writes every line. The size it counts is the new file's (0), not the
+/// link's: with `s20` the 14 bytes fit, and nothing is rotated.
 #[test]
 fn symlink_planted_as_current_is_not_followed_and_pauses_until_removed() {
     let sc = Scenario::new();
-    logdir(&sc, "");
+    logdir(&sc, "s20\n");
     let v = victim(&sc);
     let link = sc.join("L/current");
     symlink(&v, &link).unwrap();
@@ -62,6 +63,7 @@ fn symlink_planted_as_current_is_not_followed_and_pauses_until_removed() {
     let out = l.exit(RUN);
     assert!(out.starts_with("rc=Some(0)\n"), "{out}");
     assert_eq!(fs::read_to_string(&link).unwrap(), "one\ntwo\nthree\n");
+    assert_eq!(saved(&sc.join("L")), Vec::<String>::new());
     assert_untouched(&v);
     assert_only(&l.stderr(), msg);
 }

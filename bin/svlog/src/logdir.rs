@@ -384,7 +384,6 @@ impl Logdir {
             }
         };
         let mut fresh = true;
-        let mut size = 0;
         // The entry itself: a symlink is not followed here either (and then fails to open).
         match rfs::statat(&dir, "current", rfs::AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) if st.st_size > 0 && st.st_mode & 0o100 == 0 => {
@@ -395,10 +394,7 @@ impl Logdir {
                 })?;
                 remove_oldest(&dir, name, cfg.nmax, None, verbose, wait)?;
             }
-            Ok(st) => {
-                size = st.st_size as u64;
-                fresh = false;
-            }
+            Ok(_) => fresh = false,
             Err(Errno::NOENT) => {}
             Err(e) => {
                 warn(&sys_msg("unable to stat current", name, e));
@@ -406,6 +402,9 @@ impl Logdir {
             }
         }
         let cur = open_current(&dir, name, wait, "unable to open current")?;
+        // What was opened, not what was looked at: the entry may have changed in between (a
+        // symlink there, once removed, is not what gets appended to).
+        let size = rfs::fstat(&cur).map_or(0, |st| st.st_size as u64);
         if verbose {
             info(&format_args!(
                 "{}: {}/current",
