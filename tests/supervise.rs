@@ -5,10 +5,12 @@
 //! finish and does not run it again; HUP, ALRM, USR1, USR2 and PIPE do not kill supervise; a
 //! service left running by a killed supervise is stopped before a new instance starts.
 //!
-//! herd-only features of supervise have a module each: [`prefixed_logs`] and [`essential`].
+//! herd-only features of supervise have a module each: [`prefixed_logs`] and [`essential`];
+//! faults of the system (fork failing, disk full, files replaced, SIGKILL) are in [`faults`].
 
 mod captured;
 mod essential;
+mod faults;
 mod prefixed_logs;
 
 use std::collections::{BTreeMap, BTreeSet};
