@@ -478,8 +478,18 @@ mod tests {
         c.set_args(["-c", "echo ran > \"$0\"", mark.to_str().expect("utf-8")])
             .expect("no NUL");
         let (pid, gate) = c.spawn_gated().expect("fork");
-        // Held: nothing runs however long we wait (the child is blocked in read).
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        // Held: the child sits in read(2) on the gate, and has not run the program.
+        let syscall = format!("/proc/{pid}/syscall");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !std::fs::read_to_string(&syscall)
+            .is_ok_and(|s| s.starts_with(&format!("{} ", libc::SYS_read)))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "child not held in read"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         assert!(!mark.exists(), "the child ran before the gate was opened");
         gate.open();
         assert_eq!(wait_for(pid), Some(Exit::Code(0)));
