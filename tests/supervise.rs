@@ -6,10 +6,12 @@
 //! service left running by a killed supervise is stopped before a new instance starts.
 //!
 //! herd-only features of supervise have a module each: [`prefixed_logs`] and [`essential`];
-//! [`hardening`] checks that `supervise/` cannot be turned against a root supervise.
+//! [`hardening`] checks that `supervise/` cannot be turned against a root supervise; faults of
+//! the system (fork failing, disk full, files replaced, SIGKILL) are in [`faults`].
 
 mod captured;
 mod essential;
+mod faults;
 mod hardening;
 mod prefixed_logs;
 

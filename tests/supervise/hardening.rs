@@ -5,7 +5,7 @@
 //! service can be given to a group through a pre-made `supervise/` with group-writable FIFOs,
 //! with our `sv` and runit's, under our supervise and under runsv.
 
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{symlink, FileTypeExt};
 
 use super::*;
 
@@ -144,28 +144,40 @@ fn symlink_planted_as_the_lock_is_fatal_and_creates_nothing() {
     }
 }
 
-/// Symlinks as the FIFOs: `control` pointing at a FIFO elsewhere is not a FIFO (runsv reads
-/// commands from wherever it points), and `ok` is not opened through the link. Both are fatal
-/// before the service starts.
+/// Symlinks as the FIFOs. `control` pointing at a FIFO elsewhere is not a FIFO (runsv reads
+/// commands from wherever it points): fatal before the service starts. `ok` is never opened
+/// through the link: the link is replaced by a FIFO of supervise's own, as any non-FIFO there is
+/// (supervise::faults), and the FIFO it pointed at is left as it was.
 #[test]
-fn symlinks_planted_as_the_fifos_are_fatal() {
-    for (fifo, msg) in [
-        ("control", "supervise/control exists but is not a fifo"),
-        ("ok", "unable to read supervise/ok: symbolic link loop"),
-    ] {
+fn symlinks_planted_as_the_fifos_are_not_followed() {
+    for fifo in ["control", "ok"] {
         let sc = Scenario::new();
         let svc = sc.service("web", &counting_run(&sc, "web"));
         let elsewhere = sc.join("elsewhere");
         nix::unistd::mkfifo(&elsewhere, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         fs::create_dir(svc.join("supervise")).unwrap();
-        symlink(&elsewhere, svc.join("supervise").join(fifo)).unwrap();
-        sc.cmd(bin("supervise"))
-            .arg("web")
-            .run()
-            .code(111)
-            .stdout("")
-            .stderr(&format!("supervise web: fatal: {msg}\n"));
-        assert!(runs(&sc, "web").is_empty(), "{fifo}");
+        let link = svc.join("supervise").join(fifo);
+        symlink(&elsewhere, &link).unwrap();
+        if fifo == "control" {
+            sc.cmd(bin("supervise"))
+                .arg("web")
+                .run()
+                .code(111)
+                .stdout("")
+                .stderr("supervise web: fatal: supervise/control exists but is not a fifo\n");
+            assert!(runs(&sc, "web").is_empty(), "{fifo}");
+        } else {
+            let _sup = spawn_supervise(&sc, "web");
+            wait_run_number(&sc, "web", 1);
+            assert_eq!(
+                stderr_after_lines(&sc, "web", 1),
+                "supervise web: warning: supervise/ok exists but is not a fifo: replacing it\n"
+            );
+            let md = fs::symlink_metadata(&link).unwrap();
+            assert!(md.file_type().is_fifo(), "{fifo} is a FIFO of its own now");
+        }
+        let md = fs::symlink_metadata(&elsewhere).unwrap();
+        assert!(md.file_type().is_fifo(), "the FIFO elsewhere is left alone");
     }
 }
 

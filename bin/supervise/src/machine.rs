@@ -10,6 +10,10 @@
 //! herd only: an essential service (the `essential` file) stops for good after `limit` failed runs
 //! in a row, and its stopping for good is reported through [`Effects::stopped_for_good`]
 //! (docs/supervise.md, "Essential services"). Without `essential` nothing of that exists.
+//! Faults (docs/reliability.md): a start whose fork failed, `./finish`'s included, is tried again
+//! [`THROTTLE`] later (runsv blocks in `sleep(5)`); a status that could not be written is written
+//! again every [`STATUS_RETRY`] until it is (runsv leaves it stale); a service directory found
+//! removed (at a start, or after a failed status write) ends supervise as `x` does.
 
 use std::time::{Duration, Instant};
 
@@ -18,8 +22,12 @@ use herd_status::{Exit, Pid, State, Status, Want};
 use herd_tai64n::Tai64n;
 use nix::sys::signal::Signal;
 
-/// Minimum time between two starts of the same process.
+/// Minimum time between two starts of the same process; also the wait before a start whose
+/// fork failed is tried again.
 pub const THROTTLE: Duration = Duration::from_secs(1);
+/// The wait before a status that could not be written (disk full, no descriptor left) is
+/// written again.
+pub const STATUS_RETRY: Duration = Duration::from_secs(1);
 /// An essential service's run that stayed up this long ends a streak of failures.
 pub const STABLE: Duration = Duration::from_secs(10);
 /// Failed runs in a row after which an essential service stops, when `essential` gives no number.
@@ -62,8 +70,12 @@ pub trait Effects {
     fn custom(&mut self, c: Control) -> bool;
     /// Whether `./finish` exists (can be opened).
     fn has_finish(&mut self) -> bool;
-    /// Writes `pid`, `stat` and `status` of one service.
-    fn publish(&mut self, which: Which, status: &Status);
+    /// Writes `pid`, `stat` and `status` of one service; `false` if that failed (the shell has
+    /// said why).
+    fn publish(&mut self, which: Which, status: &Status) -> bool;
+    /// Whether the service directory has been removed (so `./run` and `supervise/` are gone for
+    /// good). The shell says so the first time it answers `true`.
+    fn removed(&mut self) -> bool;
     /// Closes supervise's two ends of the log pipe, so that the logger reads EOF.
     fn close_log_pipe(&mut self);
     /// An essential service stopped for good; `exit` is how its last `./run` ended. Called after
@@ -100,6 +112,15 @@ struct Svc {
     asked: bool,
     /// Set for an essential main service.
     essential: Option<Essential>,
+    /// How `./run` ended, while `./finish` is due but could not be forked yet (state finish,
+    /// no pid).
+    finish_due: Option<Exit>,
+    /// The last status could not be written.
+    stale: bool,
+    /// When the stale status is written again.
+    retry_at: Option<Instant>,
+    /// The service directory is gone: nothing is written any more.
+    removed: bool,
 }
 
 impl Svc {
@@ -117,6 +138,10 @@ impl Svc {
             once: false,
             asked: false,
             essential: None,
+            finish_due: None,
+            stale: false,
+            retry_at: None,
+            removed: false,
         }
     }
 
@@ -131,17 +156,40 @@ impl Svc {
         }
     }
 
-    fn publish(&self, fx: &mut impl Effects) {
-        fx.publish(self.which, &self.status());
+    fn publish(&mut self, fx: &mut impl Effects) {
+        if !self.removed {
+            self.stale = !fx.publish(self.which, &self.status());
+        }
     }
 
     fn is_main(&self) -> bool {
         self.which == Which::Main
     }
 
-    /// Whether the process should be started (now or at `not_before`).
-    fn wants_start(&self) -> bool {
-        self.pid.is_none() && self.state == State::Down && (self.want == Want::Up || self.once)
+    /// What should be started (now or at `not_before`): `./finish` whose fork failed, or
+    /// `./run` of a service wanted up (or once).
+    fn due(&self) -> Option<Prog> {
+        if self.pid.is_some() {
+            return None;
+        }
+        match self.state {
+            State::Finish => self.finish_due.map(Prog::Finish),
+            State::Down if self.want == Want::Up || self.once => Some(Prog::Run),
+            _ => None,
+        }
+    }
+
+    /// [`Svc::due`] if its time has come at `now`.
+    fn due_at(&self, now: Instant) -> Option<Prog> {
+        self.due()
+            .filter(|_| self.not_before.is_none_or(|t| t <= now))
+    }
+
+    fn launch(&mut self, prog: Prog, now: Instant, wall: Tai64n, fx: &mut impl Effects) {
+        match prog {
+            Prog::Run => self.start(now, wall, fx),
+            Prog::Finish(exit) => self.start_finish(exit, now, fx),
+        }
     }
 
     fn custom(&self, c: Control, fx: &mut impl Effects) -> bool {
@@ -257,19 +305,37 @@ impl Svc {
         }
     }
 
+    /// Starts `./finish` after `./run` ended with `exit`. If the fork fails the service stays in
+    /// state finish with no pid (as runsv's status shows it for a moment between the two) and
+    /// the fork is tried again after [`THROTTLE`].
+    fn start_finish(&mut self, exit: Exit, now: Instant, fx: &mut impl Effects) {
+        self.state = State::Finish;
+        self.not_before = None;
+        match fx.spawn(self.which, Prog::Finish(exit)) {
+            Some(pid) => {
+                self.finish_due = None;
+                self.pid = Some(pid);
+                self.paused = false;
+                self.publish(fx);
+            }
+            None => {
+                let first = self.finish_due.replace(exit).is_none();
+                self.not_before = Some(now + THROTTLE);
+                if first {
+                    self.publish(fx);
+                }
+            }
+        }
+    }
+
     /// The process went away: start finish, or go down (throttling the next start).
     fn exited(&mut self, exit: Exit, now: Instant, wall: Tai64n, fx: &mut impl Effects) {
         self.pid = None;
         self.term = false;
         if self.state == State::Run {
             self.count_run(exit, now);
-        }
-        if self.state == State::Run && self.is_main() && fx.has_finish() {
-            if let Some(pid) = fx.spawn(self.which, Prog::Finish(exit)) {
-                self.state = State::Finish;
-                self.pid = Some(pid);
-                self.paused = false;
-                self.publish(fx);
+            if self.is_main() && !self.removed && fx.has_finish() {
+                self.start_finish(exit, now, fx);
                 return;
             }
         }
@@ -350,8 +416,17 @@ impl Machine {
     }
 
     /// The status of one service as it would be published.
+    #[cfg(test)]
     pub fn status(&self, which: Which) -> Option<Status> {
         self.svc(which).map(Svc::status)
+    }
+
+    /// Publishes the status of one service (the first write at startup); a failure is retried
+    /// as any other.
+    pub fn publish(&mut self, which: Which, fx: &mut impl Effects) {
+        if let Some(svc) = self.svc_mut(which) {
+            svc.publish(fx);
+        }
     }
 
     fn svc(&self, which: Which) -> Option<&Svc> {
@@ -401,17 +476,24 @@ impl Machine {
         }
     }
 
-    /// After each batch of events: start what should run (the log first), and handle the exit.
+    /// After each batch of events: start what should run (the log first), write again a status
+    /// that could not be written, and handle the exit.
     pub fn tick(&mut self, now: Instant, wall: Tai64n, fx: &mut impl Effects) {
-        if !self.closing {
+        if !self.closing && !self.main.removed {
             for which in [Which::Log, Which::Main] {
+                let Some(prog) = self.svc(which).and_then(|s| s.due_at(now)) else {
+                    continue;
+                };
+                if fx.removed() {
+                    self.leave(fx);
+                    break;
+                }
                 if let Some(svc) = self.svc_mut(which) {
-                    if svc.wants_start() && svc.not_before.is_none_or(|t| t <= now) {
-                        svc.start(now, wall, fx);
-                    }
+                    svc.launch(prog, now, wall, fx);
                 }
             }
         }
+        self.retry_status(now, fx);
         if self.main.want != Want::Exit || self.main.state != State::Down {
             return;
         }
@@ -429,16 +511,67 @@ impl Machine {
         }
     }
 
-    /// The next instant at which [`Machine::tick`] has something to do, if any.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        if self.closing {
-            return None;
+    /// A status that could not be written is written again once [`STATUS_RETRY`] has passed;
+    /// each time it fails (the first time included), supervise first looks whether its
+    /// directory is still there.
+    fn retry_status(&mut self, now: Instant, fx: &mut impl Effects) {
+        for which in [Which::Main, Which::Log] {
+            let Some(svc) = self.svc_mut(which) else {
+                continue;
+            };
+            if !svc.stale {
+                svc.retry_at = None;
+                continue;
+            }
+            match svc.retry_at {
+                Some(t) if t > now => continue,
+                Some(_) => {
+                    svc.retry_at = None;
+                    svc.publish(fx);
+                    if !svc.stale {
+                        continue;
+                    }
+                }
+                None => {}
+            }
+            if fx.removed() {
+                self.leave(fx);
+                return;
+            }
+            if let Some(svc) = self.svc_mut(which) {
+                svc.retry_at = Some(now + STATUS_RETRY);
+            }
         }
-        [Some(&self.main), self.log.as_ref()]
+    }
+
+    /// The service directory was removed: nothing can be started or written any more, so
+    /// supervise stops as on `x` (the service, then the logger by EOF) and exits.
+    fn leave(&mut self, fx: &mut impl Effects) {
+        for svc in [Some(&mut self.main), self.log.as_mut()]
             .into_iter()
             .flatten()
-            .filter(|s| s.wants_start())
+        {
+            svc.removed = true;
+            svc.stale = false;
+            svc.retry_at = None;
+            if svc.finish_due.take().is_some() {
+                svc.state = State::Down;
+            }
+        }
+        self.main.control(Control::Exit, fx);
+    }
+
+    /// The next instant at which [`Machine::tick`] has something to do, if any.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let svcs = || [Some(&self.main), self.log.as_ref()].into_iter().flatten();
+        let retry = svcs().filter_map(|s| s.retry_at);
+        if self.closing || self.main.removed {
+            return retry.min();
+        }
+        svcs()
+            .filter(|s| s.due().is_some())
             .filter_map(|s| s.not_before)
+            .chain(retry)
             .min()
     }
 
@@ -456,6 +589,12 @@ mod tests {
     #[derive(Debug, PartialEq, Eq, Clone)]
     enum Fx {
         Spawn(Which, Prog, u32),
+        /// A spawn whose fork failed.
+        ForkFailed(Which, Prog),
+        /// A status write that failed.
+        PublishFailed(Which, String),
+        /// `removed` answered `true`.
+        Removed,
         Signal(u32, Signal),
         Custom(Control),
         Publish(Which, String),
@@ -471,10 +610,20 @@ mod tests {
         finish: bool,
         handled: Vec<Control>,
         scripts: bool,
+        /// Forks fail.
+        no_fork: bool,
+        /// Status writes fail.
+        no_write: bool,
+        /// The service directory is gone.
+        gone: bool,
     }
 
     impl Effects for Rec {
         fn spawn(&mut self, which: Which, prog: Prog) -> Option<Pid> {
+            if self.no_fork {
+                self.log.push(Fx::ForkFailed(which, prog));
+                return None;
+            }
             self.next_pid += 1;
             self.log.push(Fx::Spawn(which, prog, self.next_pid + 99));
             NonZeroU32::new(self.next_pid + 99)
@@ -491,11 +640,22 @@ mod tests {
         fn has_finish(&mut self) -> bool {
             self.finish
         }
-        fn publish(&mut self, which: Which, status: &Status) {
+        fn publish(&mut self, which: Which, status: &Status) -> bool {
             let s = String::from_utf8_lossy(status.stat_text().as_bytes())
                 .trim_end()
                 .to_string();
+            if self.no_write {
+                self.log.push(Fx::PublishFailed(which, s));
+                return false;
+            }
             self.log.push(Fx::Publish(which, s));
+            true
+        }
+        fn removed(&mut self) -> bool {
+            if self.gone {
+                self.log.push(Fx::Removed);
+            }
+            self.gone
         }
         fn close_log_pipe(&mut self) {
             self.log.push(Fx::ClosePipe);
@@ -819,6 +979,217 @@ mod tests {
                 .map(|s| String::from_utf8_lossy(s.stat_text().as_bytes()).into_owned()),
             Some("run, got TERM, want exit\n".into())
         );
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Faults
+
+    #[test]
+    fn failed_fork_is_tried_again_after_the_throttle_and_only_then() {
+        let t0 = Instant::now();
+        let mut m = Machine::new(wall(), false, None);
+        let mut fx = Rec {
+            no_fork: true,
+            ..Rec::default()
+        };
+        m.tick(t0, wall(), &mut fx);
+        assert_eq!(fx.log, vec![Fx::ForkFailed(Which::Main, Prog::Run)]);
+        assert_eq!(m.next_deadline(), Some(t0 + THROTTLE));
+        fx.log.clear();
+        // Early wakeups (a signal, a letter) do not try again.
+        m.tick(t0 + THROTTLE - Duration::from_millis(1), wall(), &mut fx);
+        assert_eq!(fx.log, vec![]);
+        let t1 = t0 + THROTTLE;
+        m.tick(t1, wall(), &mut fx);
+        assert_eq!(fx.log, vec![Fx::ForkFailed(Which::Main, Prog::Run)]);
+        assert_eq!(m.next_deadline(), Some(t1 + THROTTLE));
+        fx.log.clear();
+        fx.no_fork = false;
+        m.tick(t1 + THROTTLE, wall(), &mut fx);
+        assert_eq!(
+            fx.log,
+            vec![
+                Fx::Spawn(Which::Main, Prog::Run, 100),
+                Fx::Publish(Which::Main, "run".into())
+            ]
+        );
+        assert_eq!(m.next_deadline(), None);
+    }
+
+    #[test]
+    fn finish_whose_fork_failed_is_tried_again_with_runs_exit() {
+        let (mut m, mut fx, t0) = started(None);
+        fx.finish = true;
+        fx.no_fork = true;
+        let t1 = t0 + Duration::from_secs(5);
+        m.child_exited(pid(100), Exit::Code(3), t1, wall(), &mut fx);
+        m.tick(t1, wall(), &mut fx);
+        let finish = Prog::Finish(Exit::Code(3));
+        // State finish with no pid (runsv shows it so between run and finish), said once.
+        assert_eq!(
+            fx.log,
+            vec![
+                Fx::ForkFailed(Which::Main, finish),
+                Fx::Publish(Which::Main, "finish".into())
+            ]
+        );
+        assert_eq!(m.next_deadline(), Some(t1 + THROTTLE));
+        fx.log.clear();
+        m.tick(t1 + THROTTLE, wall(), &mut fx);
+        assert_eq!(fx.log, vec![Fx::ForkFailed(Which::Main, finish)]);
+        fx.log.clear();
+        fx.no_fork = false;
+        let t2 = t1 + THROTTLE * 2;
+        m.tick(t2, wall(), &mut fx);
+        assert_eq!(
+            fx.log,
+            vec![
+                Fx::Spawn(Which::Main, finish, 101),
+                Fx::Publish(Which::Main, "finish".into())
+            ]
+        );
+        fx.log.clear();
+        m.child_exited(pid(101), Exit::Code(0), t2, wall(), &mut fx);
+        m.tick(t2, wall(), &mut fx);
+        assert_eq!(
+            fx.log,
+            vec![
+                Fx::Publish(Which::Main, "down".into()),
+                Fx::Spawn(Which::Main, Prog::Run, 102),
+                Fx::Publish(Which::Main, "run".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn exit_waits_for_a_finish_whose_fork_failed() {
+        let (mut m, mut fx, t0) = started(None);
+        fx.finish = true;
+        fx.no_fork = true;
+        m.terminate(&mut fx);
+        m.child_exited(pid(100), SIGTERM_EXIT, t0, wall(), &mut fx);
+        m.tick(t0, wall(), &mut fx);
+        assert!(!m.done());
+        fx.log.clear();
+        fx.no_fork = false;
+        m.tick(t0 + THROTTLE, wall(), &mut fx);
+        assert_eq!(
+            fx.log[0],
+            Fx::Spawn(Which::Main, Prog::Finish(SIGTERM_EXIT), 101)
+        );
+        m.child_exited(pid(101), Exit::Code(0), t0 + THROTTLE, wall(), &mut fx);
+        m.tick(t0 + THROTTLE, wall(), &mut fx);
+        assert!(m.done());
+    }
+
+    #[test]
+    fn failed_status_write_is_written_again_each_second_until_it_is() {
+        let (mut m, mut fx, t0) = started(None);
+        fx.no_write = true;
+        m.control(Which::Main, Control::Pause, &mut fx);
+        m.tick(t0, wall(), &mut fx);
+        assert_eq!(
+            fx.log,
+            vec![
+                Fx::Signal(100, Signal::SIGSTOP),
+                Fx::PublishFailed(Which::Main, "run, paused".into())
+            ]
+        );
+        assert_eq!(m.next_deadline(), Some(t0 + STATUS_RETRY));
+        fx.log.clear();
+        m.tick(t0 + STATUS_RETRY / 2, wall(), &mut fx);
+        assert_eq!(fx.log, vec![]);
+        let t1 = t0 + STATUS_RETRY;
+        m.tick(t1, wall(), &mut fx);
+        assert_eq!(
+            fx.log,
+            vec![Fx::PublishFailed(Which::Main, "run, paused".into())]
+        );
+        assert_eq!(m.next_deadline(), Some(t1 + STATUS_RETRY));
+        fx.log.clear();
+        // Meanwhile the state changes: the next write (the retry) says the latest.
+        m.control(Which::Main, Control::Cont, &mut fx);
+        fx.no_write = false;
+        fx.log.clear();
+        let t2 = t1 + STATUS_RETRY;
+        m.tick(t2, wall(), &mut fx);
+        assert_eq!(fx.log, vec![Fx::Publish(Which::Main, "run".into())]);
+        assert_eq!(m.next_deadline(), None);
+        fx.log.clear();
+        m.tick(t2 + STATUS_RETRY, wall(), &mut fx);
+        assert_eq!(fx.log, vec![]);
+    }
+
+    #[test]
+    fn a_write_that_succeeds_ends_the_retries() {
+        let (mut m, mut fx, t0) = started(Some(false));
+        fx.no_write = true;
+        m.control(Which::Log, Control::Pause, &mut fx);
+        m.tick(t0, wall(), &mut fx);
+        assert_eq!(m.next_deadline(), Some(t0 + STATUS_RETRY));
+        fx.no_write = false;
+        m.control(Which::Log, Control::Cont, &mut fx);
+        m.tick(t0, wall(), &mut fx);
+        assert_eq!(m.next_deadline(), None);
+    }
+
+    #[test]
+    fn removed_directory_seen_after_a_failed_write_ends_supervise_as_x_does() {
+        let (mut m, mut fx, t0) = started(Some(false));
+        fx.no_write = true;
+        fx.gone = true;
+        m.child_exited(pid(101), Exit::Code(0), t0, wall(), &mut fx);
+        m.tick(t0, wall(), &mut fx);
+        // Nothing is started or written any more; the logger is stopped by EOF.
+        assert_eq!(
+            fx.log,
+            vec![
+                Fx::PublishFailed(Which::Main, "down".into()),
+                Fx::Removed,
+                Fx::ClosePipe,
+            ]
+        );
+        assert_eq!(m.next_deadline(), None);
+        fx.log.clear();
+        m.child_exited(pid(100), Exit::Code(0), t0, wall(), &mut fx);
+        m.tick(t0 + THROTTLE, wall(), &mut fx);
+        assert_eq!(fx.log, vec![]);
+        assert!(m.done());
+    }
+
+    #[test]
+    fn removed_directory_seen_at_a_start_stops_the_service_then_exits() {
+        let (mut m, mut fx, t0) = started(Some(false));
+        fx.gone = true;
+        // The logger dies; its restart finds the directory gone.
+        let t1 = t0 + Duration::from_secs(5);
+        m.child_exited(pid(100), Exit::Code(1), t1, wall(), &mut fx);
+        m.tick(t1, wall(), &mut fx);
+        assert_eq!(
+            fx.log,
+            vec![
+                Fx::Publish(Which::Log, "down".into()),
+                Fx::Removed,
+                Fx::Signal(101, Signal::SIGTERM),
+                Fx::Signal(101, Signal::SIGCONT),
+            ]
+        );
+        assert_eq!(m.next_deadline(), None);
+        fx.log.clear();
+        m.child_exited(pid(101), SIGTERM_EXIT, t1, wall(), &mut fx);
+        m.tick(t1, wall(), &mut fx);
+        assert_eq!(fx.log, vec![]);
+        assert!(m.done());
+    }
+
+    #[test]
+    fn removed_directory_is_not_looked_for_while_all_goes_well() {
+        let (mut m, mut fx, t0) = started(None);
+        fx.gone = true;
+        m.control(Which::Main, Control::Hup, &mut fx);
+        m.tick(t0, wall(), &mut fx);
+        assert_eq!(fx.log, vec![Fx::Signal(100, Signal::SIGHUP)]);
+        assert!(!m.done());
     }
 
     // -----------------------------------------------------------------------------------------

@@ -2,6 +2,11 @@
 //! effects the machine asks for. The loop waits in one `poll` on the signalfd, the control
 //! FIFOs and (with prefixed logs) the service's output pipes, with the machine's next deadline as
 //! the only timeout: an idle supervise never wakes.
+//! Faults (docs/reliability.md): children are forked held ([`Command::spawn_gated`]) until
+//! `supervise/instance` names them, so a supervise killed at any moment leaves nothing its
+//! successor cannot find; `supervise/control` and `ok` replaced under supervise are put back
+//! (dnotify on `supervise/` says when); nothing at runtime needs a free descriptor but the
+//! status files, whose writes the machine retries.
 
 use std::ffi::{NulError, OsStr};
 use std::fmt;
@@ -13,10 +18,10 @@ use herd_control::Control;
 use herd_diag::{Diag, Kind, Reason};
 use herd_notice::Notice;
 use herd_status::{Exit, Pid, Status};
-use herd_svdir::{self as svdir, Instance, Layout, StatusWriter, LOG, MAIN};
+use herd_svdir::{self as svdir, FifoState, Instance, Layout, StatusWriter, LOG, MAIN};
 use herd_sys::process::{reap, wait_for};
 use herd_sys::signal::{self, Sig};
-use herd_sys::{proc_start_time, status_pid, system_pid, timespec_until, Command};
+use herd_sys::{dnotify, proc_start_time, status_pid, system_pid, timespec_until, Command};
 use herd_tai64n::Tai64n;
 use nix::sys::signal::{kill, SigSet, Signal};
 use rustix::event::{poll, PollFd, PollFlags};
@@ -28,13 +33,15 @@ use crate::prefix::{self, Output};
 use crate::reclaim::reclaim;
 
 /// Signals supervise handles (through its signalfd). SIGPIPE is ignored by the Rust runtime.
-const HANDLED: [Sig; 6] = [
+/// SIGIO is dnotify's: an entry of `supervise/` was created or renamed.
+const HANDLED: [Sig; 7] = [
     Sig::SIGCHLD,
     Sig::SIGTERM,
     Sig::SIGHUP,
     Sig::SIGALRM,
     Sig::SIGUSR1,
     Sig::SIGUSR2,
+    dnotify::SIGNAL,
 ];
 /// Lowest descriptor for supervise's pipes, so that they can never be mistaken for stdio.
 const FIRST_PRIVATE_FD: i32 = 3;
@@ -178,23 +185,21 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
         machine = machine.with_essential(limit);
     }
     let mut shell = Shell::new(diag, sigmask, pipe, output, notify).map_err(Fatal::Nul)?;
-    let main_control = svdir::open_control(&MAIN)?;
-    shell.publish_initial(&machine, Which::Main);
-    let log_control = match log {
+    let mut main = Fifos::open_control(&MAIN, Which::Main)?;
+    machine.publish(Which::Main, &mut shell);
+    let mut log = match log {
         Some(_) => {
-            let fd = svdir::open_control(&LOG)?;
-            shell.publish_initial(&machine, Which::Log);
-            Some(fd)
+            let fifos = Fifos::open_control(&LOG, Which::Log)?;
+            machine.publish(Which::Log, &mut shell);
+            Some(fifos)
         }
         None => None,
     };
-    let _main_ok = svdir::open_ok(&MAIN)?;
-    let _log_ok = match log {
-        Some(_) => Some(svdir::open_ok(&LOG)?),
-        None => None,
-    };
+    main.open_ok(&shell.diag)?;
+    if let Some(log) = &mut log {
+        log.open_ok(&shell.diag)?;
+    }
 
-    let mut buf = [0u8; 64];
     loop {
         let (t, wall) = now();
         machine.tick(t, wall, &mut shell);
@@ -208,13 +213,13 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
         // Slot 2 is the log's control FIFO, or slots 2 and 3 the output pipes (never both).
         let mut fds = [
             PollFd::new(&sigfd, PollFlags::IN),
-            PollFd::new(&main_control, PollFlags::IN),
+            PollFd::new(&main.control, PollFlags::IN),
             PollFd::new(&sigfd, PollFlags::IN),
             PollFd::new(&sigfd, PollFlags::IN),
         ];
         let mut nfds = 2;
-        if let Some(fd) = &log_control {
-            fds[2] = PollFd::new(fd, PollFlags::IN);
+        if let Some(log) = &log {
+            fds[2] = PollFd::new(&log.control, PollFlags::IN);
             nfds = 3;
         }
         if let Some(output) = &shell.output {
@@ -252,26 +257,128 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
                 shell.diag.trace(&"event SIGTERM");
                 machine.terminate(&mut shell);
             }
+            if sigs.contains(dnotify::SIGNAL) {
+                for f in [Some(&mut main), log.as_mut()].into_iter().flatten() {
+                    f.check(&mut machine, &mut shell);
+                }
+            }
         }
         if let Some(output) = &mut shell.output {
             output.copy([ready[2], ready[3]]);
         }
-        for (which, fd, is_ready) in [
-            (Which::Main, Some(&main_control), ready[1]),
-            (Which::Log, log_control.as_ref(), ready[2]),
-        ] {
-            let Some(fd) = fd.filter(|_| is_ready) else {
-                continue;
-            };
-            while let Ok(n @ 1..) = rustix::io::read(fd, &mut buf) {
-                for c in buf[..n].iter().filter_map(|&b| Control::from_byte(b)) {
-                    shell
-                        .diag
-                        .trace(&format_args!("event control: {which:?} {c:?}"));
-                    machine.control(which, c, &mut shell);
+        if ready[1] {
+            read_control(&main.control, Which::Main, &mut machine, &mut shell);
+        }
+        if let Some(log) = log.as_ref().filter(|_| ready[2]) {
+            read_control(&log.control, Which::Log, &mut machine, &mut shell);
+        }
+    }
+}
+
+/// Reads every byte available on a control FIFO and hands each letter to the machine.
+fn read_control(fd: &OwnedFd, which: Which, machine: &mut Machine, shell: &mut Shell) {
+    let mut buf = [0u8; 64];
+    while let Ok(n @ 1..) = rustix::io::read(fd, &mut buf) {
+        for c in buf[..n].iter().filter_map(|&b| Control::from_byte(b)) {
+            shell
+                .diag
+                .trace(&format_args!("event control: {which:?} {c:?}"));
+            machine.control(which, c, shell);
+        }
+    }
+}
+
+/// The FIFOs of one service (`supervise/control` and `ok`), and `supervise/` itself, open for
+/// dnotify: when an entry there is created or renamed, [`Fifos::check`] puts back a FIFO that
+/// was replaced (by a regular file, say) and opens one that someone made anew, so that `sv`
+/// keeps reaching supervise. A FIFO removed is left alone (the service may be being removed).
+struct Fifos {
+    layout: &'static Layout,
+    which: Which,
+    control: OwnedFd,
+    /// Held open, never read: clients open it for writing to see that supervise runs.
+    ok: Option<OwnedFd>,
+    /// `supervise/` for dnotify (`None` without dnotify: nothing is put back then).
+    dir: Option<OwnedFd>,
+}
+
+impl Fifos {
+    /// Opens `supervise/control` (step 4 of runsv's startup) and `supervise/` for dnotify.
+    fn open_control(layout: &'static Layout, which: Which) -> Result<Self, Fatal> {
+        let control = svdir::open_control(layout)?;
+        let dir = fs::open(
+            layout.supervise,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()
+        .filter(|d| dnotify::watch_entries(d.as_fd()).is_ok());
+        Ok(Fifos {
+            layout,
+            which,
+            control,
+            ok: None,
+            dir,
+        })
+    }
+
+    /// Opens `supervise/ok` (step 7): something other than a FIFO there is replaced first, or
+    /// `sv` would take supervise for alive even after it is gone.
+    fn open_ok(&mut self, diag: &Diag) -> Result<(), Fatal> {
+        if svdir::check_fifo(self.layout.ok, None) == FifoState::NotFifo {
+            replace(self.layout.ok, diag);
+        }
+        self.ok = Some(svdir::open_ok(self.layout)?);
+        Ok(())
+    }
+
+    /// dnotify said that an entry of `supervise/` changed: are `control` and `ok` still ours?
+    fn check(&mut self, machine: &mut Machine, shell: &mut Shell) {
+        if self.dir.is_none() {
+            return;
+        }
+        let l = self.layout;
+        match svdir::check_fifo(l.control, Some(self.control.as_fd())) {
+            FifoState::Held | FifoState::Missing => {}
+            state => {
+                if state == FifoState::NotFifo {
+                    replace(l.control, &shell.diag);
+                }
+                match svdir::open_control(l) {
+                    Ok(fd) => {
+                        // Letters written before the switch are not lost.
+                        read_control(&self.control, self.which, machine, shell);
+                        self.control = fd;
+                    }
+                    Err(e) => shell.diag.warn(&e),
                 }
             }
         }
+        let held = self.ok.as_ref().map(|fd| fd.as_fd());
+        match svdir::check_fifo(l.ok, held) {
+            FifoState::Held | FifoState::Missing => {}
+            state => {
+                if state == FifoState::NotFifo {
+                    replace(l.ok, &shell.diag);
+                }
+                match svdir::open_ok(l) {
+                    // The new one is open before the old one closes: no moment without a reader.
+                    Ok(fd) => self.ok = Some(fd),
+                    Err(e) => shell.diag.warn(&e),
+                }
+            }
+        }
+    }
+}
+
+/// Replaces what is at a FIFO's path with a new FIFO, saying so.
+fn replace(path: &'static str, diag: &Diag) {
+    diag.warn(&format_args!(
+        "{}: replacing it",
+        svdir::Error::NotFifo { path }
+    ));
+    if let Err(e) = svdir::replace_fifo(path) {
+        diag.warn(&e);
     }
 }
 
@@ -315,6 +422,12 @@ struct Shell {
     output: Option<Output>,
     /// Where an essential service's stop for good is told (`SVSCAN_NOTIFY_FD`).
     notify: Option<OwnedFd>,
+    /// The pid `supervise/instance` names, for the main service and the log.
+    recorded: [Option<Pid>; 2],
+    /// The pid whose record failed and was said: the retries that follow are silent.
+    unrecorded: [Option<Pid>; 2],
+    /// The removal of the service directory has been said.
+    removed: bool,
 }
 
 impl Shell {
@@ -349,12 +462,46 @@ impl Shell {
             pipe,
             output,
             notify,
+            recorded: [None; 2],
+            unrecorded: [None; 2],
+            removed: false,
         })
     }
 
-    fn publish_initial(&mut self, machine: &Machine, which: Which) {
-        if let Some(st) = machine.status(which) {
-            self.publish(which, &st);
+    /// Records `pid` in `supervise/instance` (unless it is there already), so that a successor
+    /// of a killed supervise can stop it. `Err` only if the file could not be written: when the
+    /// start time cannot be read, there is nothing to record and nothing to retry.
+    fn record(&mut self, which: Which, pid: Pid) -> Result<(), svdir::Error> {
+        let slot = Self::slot(which);
+        if self.recorded[slot] == Some(pid) {
+            return Ok(());
+        }
+        let Some(start) = system_pid(pid).and_then(proc_start_time) else {
+            return Ok(());
+        };
+        svdir::write_instance(Self::layout(which), Instance { pid, start })?;
+        self.recorded[slot] = Some(pid);
+        Ok(())
+    }
+
+    /// A write failed: said, unless the whole directory is gone, which `removed` says once
+    /// instead of a warning per file.
+    fn warn_unless_removed(&self, e: &svdir::Error) {
+        if !Self::dir_removed() {
+            self.diag.warn(e);
+        }
+    }
+
+    /// Whether the directory supervise runs in (the service directory) has been removed.
+    fn dir_removed() -> bool {
+        fs::stat(".").is_ok_and(|st| st.st_nlink == 0)
+    }
+
+    /// Where `which` is in the per-service arrays.
+    fn slot(which: Which) -> usize {
+        match which {
+            Which::Main => 0,
+            Which::Log => 1,
         }
     }
 
@@ -384,9 +531,10 @@ impl Shell {
 
 impl Effects for Shell {
     fn spawn(&mut self, which: Which, prog: Prog) -> Option<Pid> {
+        // Held until recorded: a supervise killed in between leaves no unrecorded instance.
         let result = match (which, prog) {
-            (Which::Main, Prog::Run) => self.run.spawn(),
-            (Which::Log, _) => self.log_run.spawn(),
+            (Which::Main, Prog::Run) => self.run.spawn_gated(),
+            (Which::Log, _) => self.log_run.spawn_gated(),
             (Which::Main, Prog::Finish(exit)) => {
                 let mut c = self.command(svdir::FINISH, "unable to start ./finish", true)?;
                 let (code, status) = match exit {
@@ -397,27 +545,25 @@ impl Effects for Shell {
                     ),
                 };
                 c.set_args([&code, &status]).ok()?;
-                c.spawn()
+                c.spawn_gated()
             }
         };
         self.diag.trace(&format_args!(
             "effect spawn: {which:?} {prog:?}: {}",
             match &result {
-                Ok(pid) => pid.to_string(),
+                Ok((pid, _)) => pid.to_string(),
                 Err(e) => Reason(*e as i32).to_string(),
             }
         ));
         match result {
-            Ok(pid) => {
-                let start = proc_start_time(pid);
-                let pid = status_pid(pid)?;
-                if let Some(start) = start {
-                    let inst = Instance { pid, start };
-                    if let Err(e) = svdir::write_instance(Self::layout(which), inst) {
-                        self.diag.warn(&e);
-                    }
+            Ok((pid, gate)) => {
+                let pid = status_pid(pid);
+                if let Some(pid) = pid {
+                    // A failure is said (and retried) by the status write that follows.
+                    let _ = self.record(which, pid);
                 }
-                Some(pid)
+                gate.open();
+                pid
             }
             Err(e) => {
                 self.diag
@@ -465,15 +611,18 @@ impl Effects for Shell {
     }
 
     fn has_finish(&mut self) -> bool {
-        fs::open(
+        // runsv opens it for reading; `access` answers the same without a descriptor, so a
+        // full descriptor table does not skip finish.
+        fs::accessat(
+            fs::CWD,
             svdir::FINISH_FILE,
-            OFlags::RDONLY | OFlags::CLOEXEC,
-            Mode::empty(),
+            fs::Access::READ_OK,
+            fs::AtFlags::EACCESS,
         )
         .is_ok()
     }
 
-    fn publish(&mut self, which: Which, status: &Status) {
+    fn publish(&mut self, which: Which, status: &Status) -> bool {
         self.diag.trace(&format_args!(
             "effect publish: {which:?} {}",
             status
@@ -487,8 +636,35 @@ impl Effects for Shell {
             Which::Log => &mut self.log_status,
         };
         if let Err(e) = writer.publish(status) {
-            self.diag.warn(&e);
+            self.warn_unless_removed(&e);
+            return false;
         }
+        let Some(pid) = status.pid else {
+            return true;
+        };
+        match self.record(which, pid) {
+            Ok(()) => true,
+            Err(e) => {
+                // Retried with the status until it is written, but said once per process.
+                let said = &mut self.unrecorded[Self::slot(which)];
+                if *said != Some(pid) {
+                    *said = Some(pid);
+                    self.warn_unless_removed(&e);
+                }
+                false
+            }
+        }
+    }
+
+    fn removed(&mut self) -> bool {
+        if !Self::dir_removed() {
+            return false;
+        }
+        if !self.removed {
+            self.removed = true;
+            self.diag.warn(&"service directory removed: exiting");
+        }
+        true
     }
 
     fn close_log_pipe(&mut self) {

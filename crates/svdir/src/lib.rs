@@ -17,12 +17,12 @@
 #![forbid(unsafe_code)]
 
 use std::fmt;
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use herd_diag::Reason;
 use herd_status::{Pid, Status};
-use rustix::fs::{self, FileType, FlockOperation, Mode, OFlags, CWD};
+use rustix::fs::{self, AtFlags, FileType, FlockOperation, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
 /// Where the files of one supervised service live, relative to the service directory.
@@ -319,6 +319,49 @@ pub fn open_ok(l: &Layout) -> Result<OwnedFd, Error> {
     .map_err(sys("unable to read ", l.ok))
 }
 
+/// What is at the path of a FIFO that supervise holds open (`control`, `ok`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FifoState {
+    /// The FIFO held open (or the path cannot be examined, so there is nothing to do).
+    Held,
+    /// Nothing: it was removed. Left alone: a removal of the whole service may be under way.
+    Missing,
+    /// Another FIFO, made by someone else: the caller opens it instead.
+    Other,
+    /// Something that is not a FIFO: the caller replaces it with [`replace_fifo`].
+    NotFifo,
+}
+
+/// Compares what is at `path` with the FIFO `held` (`None`: nothing held yet). A symlink is not
+/// followed: even one to a FIFO counts as [`FifoState::NotFifo`], and is replaced.
+pub fn check_fifo(path: &str, held: Option<BorrowedFd<'_>>) -> FifoState {
+    let st = match fs::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(Errno::NOENT) => return FifoState::Missing,
+        Err(_) => return FifoState::Held,
+    };
+    if FileType::from_raw_mode(st.st_mode) != FileType::Fifo {
+        return FifoState::NotFifo;
+    }
+    match held.map(fs::fstat) {
+        Some(Ok(h)) if (h.st_dev, h.st_ino) != (st.st_dev, st.st_ino) => FifoState::Other,
+        _ => FifoState::Held,
+    }
+}
+
+/// Puts a new FIFO (mode 0600) at `path` in place of what is there (a regular file, say): made
+/// as `path.new`, then renamed over it, so the name is never missing meanwhile.
+pub fn replace_fifo(path: &'static str) -> Result<(), Error> {
+    let new = format!("{path}.new");
+    let fail = sys("unable to replace ", path);
+    let _ = fs::unlink(&new);
+    fs::mkfifoat(CWD, &new, Mode::from_raw_mode(FIFO_MODE)).map_err(fail)?;
+    fs::rename(&new, path).map_err(|e| {
+        let _ = fs::unlink(&new);
+        sys("unable to replace ", path)(e)
+    })
+}
+
 /// Writes `bytes` to `new` (mode 0644, truncated) and renames it over `target`. `new` is opened
 /// as runsv opens it (non-blocking: a FIFO without a reader is ENXIO, not a hang), but never
 /// through a symlink (ELOOP).
@@ -565,6 +608,40 @@ mod tests {
         assert_eq!(at.read_pid(), None, "down");
         std::fs::write(at.pid(), b"4242\n").expect("write");
         assert_eq!(at.read_pid(), Pid::new(4242));
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn fifo_checked_against_the_one_held_and_replaced_whole() {
+        use std::os::fd::AsFd;
+        let dir = std::env::temp_dir().join(format!("herd-svdir-fifo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        // replace_fifo takes a path for the life of the program, as the layouts' are.
+        let path: &'static str = Box::leak(
+            dir.join("control")
+                .to_str()
+                .expect("utf-8 temp dir")
+                .to_string()
+                .into_boxed_str(),
+        );
+        assert_eq!(check_fifo(path, None), FifoState::Missing);
+        fs::mkfifoat(CWD, path, Mode::from_raw_mode(FIFO_MODE)).expect("mkfifo");
+        let held = fs::open(path, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).expect("open");
+        assert_eq!(check_fifo(path, Some(held.as_fd())), FifoState::Held);
+        assert_eq!(check_fifo(path, None), FifoState::Held);
+        std::fs::remove_file(path).expect("rm");
+        assert_eq!(check_fifo(path, Some(held.as_fd())), FifoState::Missing);
+        std::fs::write(path, b"d\n").expect("regular file");
+        assert_eq!(check_fifo(path, Some(held.as_fd())), FifoState::NotFifo);
+        replace_fifo(path).expect("replace");
+        let st = fs::stat(path).expect("stat");
+        assert_eq!(FileType::from_raw_mode(st.st_mode), FileType::Fifo);
+        // 0600 under any umask that leaves the owner's bits alone.
+        assert_eq!(st.st_mode & 0o777, FIFO_MODE);
+        // A FIFO, but not the one held: someone made it anew.
+        assert_eq!(check_fifo(path, Some(held.as_fd())), FifoState::Other);
+        assert!(!dir.join("control.new").exists());
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 

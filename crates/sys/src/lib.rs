@@ -3,9 +3,11 @@
 //! signalfd, reaping, the `/proc` fields herd reads, poll timeouts, and execvp's PATH search.
 //!
 //! Everything between `fork` and `exec` is async-signal-safe: argv, paths and the failure
-//! message are built before the fork, and the child only calls `dup2`, `chdir`, `setsid`,
-//! `sigprocmask`, `sigaction`, `execv`, `write` and `_exit`. This is the only crate with `unsafe`.
+//! message are built before the fork, and the child only calls `read` and `close` (the gate of a
+//! gated spawn), `dup2`, `chdir`, `setsid`, `sigprocmask`, `sigaction`, `execv`, `write` and
+//! `_exit`. This is the only crate with `unsafe`; dnotify's `fcntl` is here for that reason.
 
+pub mod dnotify;
 pub mod path;
 pub mod process;
 pub mod procfs;
@@ -14,7 +16,7 @@ pub mod time;
 
 pub use path::{find_executable, is_executable};
 pub use process::{
-    close_stdio, exec_replace, reap, reap_any, status_pid, system_pid, Command, Reaped,
+    close_stdio, exec_replace, reap, reap_any, status_pid, system_pid, Command, Gate, Reaped,
 };
 pub use procfs::{children, descendants, proc_start_time, read_stat, Stat};
 pub use time::{timespec, timespec_until};

@@ -1,7 +1,7 @@
 //! Spawning and reaping children, and the two forms of a pid (the system's and the status file's).
 
 use std::ffi::{CString, NulError, OsStr};
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use nix::errno::Errno;
@@ -263,15 +263,51 @@ impl Command {
         // before the fork, then execs or exits; it never returns into Rust code.
         match unsafe { libc::fork() } {
             -1 => Err(Errno::last()),
-            0 => self.child(),
+            0 => self.child(None),
             pid => Ok(Pid::from_raw(pid)),
         }
     }
 
-    fn child(&self) -> ! {
+    /// `fork(2)` + `execv(2)` with the child held before anything else until [`Gate::open`]:
+    /// the caller can record the pid first, and a child whose parent dies before opening the
+    /// gate exits (with the failure code) without running the program. When no pipe can be made
+    /// for the gate (no descriptors left), the child is not held.
+    pub fn spawn_gated(&self) -> Result<(Pid, Gate), Errno> {
+        // Blocking on purpose: the child waits in `read` until the byte or EOF comes.
+        let Ok((r, w)) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) else {
+            return self.spawn().map(|pid| (pid, Gate(None)));
+        };
+        // SAFETY: as in `spawn`; the child only reads and closes the two pipe descriptors
+        // before the usual steps.
+        match unsafe { libc::fork() } {
+            -1 => Err(Errno::last()),
+            0 => self.child(Some((r.as_raw_fd(), w.as_raw_fd()))),
+            pid => {
+                drop(r);
+                Ok((Pid::from_raw(pid), Gate(Some(w))))
+            }
+        }
+    }
+
+    /// The child after the fork; `gate` is the (read, write) pipe of [`Command::spawn_gated`].
+    fn child(&self, gate: Option<(RawFd, RawFd)>) -> ! {
         // SAFETY: we are the child of a fork: only async-signal-safe libc calls follow, on
         // descriptors and C strings owned by `self`, which the fork copied.
         unsafe {
+            // First, while every descriptor is still where the parent had it: wait for the
+            // parent. Only our copy of the write end is closed, so a dead parent means EOF.
+            if let Some((r, w)) = gate {
+                libc::close(w);
+                let mut byte = 0u8;
+                loop {
+                    match libc::read(r, std::ptr::addr_of_mut!(byte).cast(), 1) {
+                        1 => break,
+                        -1 if *libc::__errno_location() == libc::EINTR => continue,
+                        _ => libc::_exit(self.failure_code),
+                    }
+                }
+                libc::close(r);
+            }
             // The directory first: moving descriptors could overwrite the one `chdir_fd` names.
             if let Some(dir) = &self.chdir {
                 if libc::chdir(dir.as_ptr()) == -1 {
@@ -332,6 +368,22 @@ impl Command {
                 libc::execv(self.path.as_ptr(), self.argv.as_ptr());
             }
             die(&self.exec_failure, self.failure_code)
+        }
+    }
+}
+
+/// The child of [`Command::spawn_gated`], held before its `exec` until this is opened. Dropping
+/// it unopened makes the child exit without running its program.
+#[derive(Debug)]
+pub struct Gate(Option<OwnedFd>);
+
+impl Gate {
+    /// `write(2)` of one byte to the gate pipe: the child goes on to `exec`.
+    pub fn open(self) {
+        if let Some(w) = &self.0 {
+            // A pipe with room for a byte: the write neither blocks nor fails (EPIPE would mean
+            // the child is gone already).
+            let _ = rustix::io::write(w, &[1]);
         }
     }
 }
@@ -414,6 +466,43 @@ mod tests {
         c.set_args(["-c", "exit 3"]).expect("no NUL");
         let pid = c.spawn().expect("fork");
         assert_eq!(wait_for(pid), Some(Exit::Code(3)));
+    }
+
+    #[test]
+    fn gated_child_runs_only_once_the_gate_is_open() {
+        let dir = std::env::temp_dir().join(format!("herd-gate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).expect("temp dir");
+        let mark = dir.join("ran");
+        let mut c = Command::new("/bin/sh", "test: unable to start /bin/sh: ").expect("no NUL");
+        c.set_args(["-c", "echo ran > \"$0\"", mark.to_str().expect("utf-8")])
+            .expect("no NUL");
+        let (pid, gate) = c.spawn_gated().expect("fork");
+        // Held: the child sits in read(2) on the gate, and has not run the program.
+        let syscall = format!("/proc/{pid}/syscall");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !std::fs::read_to_string(&syscall)
+            .is_ok_and(|s| s.starts_with(&format!("{} ", libc::SYS_read)))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "child not held in read"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(!mark.exists(), "the child ran before the gate was opened");
+        gate.open();
+        assert_eq!(wait_for(pid), Some(Exit::Code(0)));
+        assert_eq!(std::fs::read_to_string(&mark).expect("mark"), "ran\n");
+
+        // A gate dropped unopened (what the parent's death does): the child exits at once
+        // with the failure code and never runs the program.
+        std::fs::remove_file(&mark).expect("rm");
+        let (pid, gate) = c.spawn_gated().expect("fork");
+        drop(gate);
+        assert_eq!(wait_for(pid), Some(Exit::Code(111)));
+        assert!(!mark.exists(), "the child ran without its gate");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 
     #[test]
