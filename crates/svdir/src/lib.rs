@@ -378,10 +378,17 @@ pub fn write_instance(l: &Layout, inst: Instance) -> Result<(), Error> {
 
 /// Reads `supervise/instance`; `None` if it is missing or malformed.
 pub fn read_instance(l: &Layout) -> Option<Instance> {
-    let text = std::fs::read_to_string(l.instance).ok()?;
-    let mut words = text.split_ascii_whitespace();
-    let pid = Pid::new(words.next()?.parse().ok()?)?;
-    let start = words.next()?.parse().ok()?;
+    parse_instance(&std::fs::read(l.instance).ok()?)
+}
+
+/// `PID START\n` as [`write_instance`] writes it: a pid (`herd_value::pid`, 1 to 2^31 - 1) and
+/// a start time (`herd_value::clock_ticks`); `None` for anything else.
+pub fn parse_instance(text: &[u8]) -> Option<Instance> {
+    let mut words = text
+        .split(u8::is_ascii_whitespace)
+        .filter(|w| !w.is_empty());
+    let pid = herd_value::pid(words.next()?).ok()?;
+    let start = herd_value::clock_ticks(words.next()?).ok()?;
     Some(Instance { pid, start })
 }
 
@@ -539,6 +546,21 @@ mod tests {
             assert_eq!(l.status_new, format!("{}.new", l.status));
             assert_eq!(l.stat_new, format!("{}.new", l.stat));
             assert_eq!(l.pid_new, format!("{}.new", l.pid));
+        }
+    }
+
+    proptest::proptest! {
+        /// `supervise/instance` of any bytes: no panic; what `write_instance` writes reads back.
+        #[test]
+        fn prop_instance(b in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..40)) {
+            let _ = parse_instance(&b);
+        }
+
+        #[test]
+        fn prop_instance_round_trip(p in 1..=i32::MAX.unsigned_abs(), start in proptest::arbitrary::any::<u64>()) {
+            let inst = Instance { pid: Pid::new(p).expect("not 0"), start };
+            let line = format!("{} {}\n", inst.pid, inst.start);
+            proptest::prop_assert_eq!(parse_instance(line.as_bytes()), Some(inst));
         }
     }
 }

@@ -246,6 +246,25 @@ pub fn pid(s: &[u8]) -> Result<NonZeroU32, Error> {
     NonZeroU32::new(v).ok_or(Error::OutOfRange)
 }
 
+/// A time in clock ticks after boot (a process's start time, `/proc/PID/stat` field 22, as
+/// `supervise/instance` records it): one or more digits, 0 to 2^64 − 1; beyond is refused (a
+/// start time that does not fit is no start time, and must match no process).
+pub fn clock_ticks(s: &[u8]) -> Result<u64, Error> {
+    let (digits, []) = split_digits(s) else {
+        return Err(Error::Invalid);
+    };
+    if digits.is_empty() {
+        return Err(Error::Invalid);
+    }
+    digits
+        .iter()
+        .try_fold(0u64, |v, d| {
+            v.checked_mul(10)?
+                .checked_add(u64::from(d.wrapping_sub(b'0')))
+        })
+        .ok_or(Error::OutOfRange)
+}
+
 /// An exit code: one or more digits, 0 to 255.
 pub fn exit_code(s: &[u8]) -> Result<u8, Error> {
     Ok(u8::try_from(bounded(s, 0, u64::from(u8::MAX))?).unwrap_or(u8::MAX))

@@ -148,6 +148,10 @@ fn named_things_golden() {
     assert_eq!(pid(b"1").map(NonZeroU32::get), Ok(1));
     assert_eq!(pid(b"0"), Err(Error::OutOfRange));
     assert_eq!(pid(b"2147483648"), Err(Error::OutOfRange));
+    assert_eq!(clock_ticks(b"18446744073709551615"), Ok(u64::MAX));
+    assert_eq!(clock_ticks(b"0018446744073709551615"), Ok(u64::MAX));
+    assert_eq!(clock_ticks(b"18446744073709551616"), Err(Error::OutOfRange));
+    assert_eq!(clock_ticks(b""), Err(Error::Invalid));
     assert_eq!(exit_code(b"255"), Ok(255));
     assert_eq!(exit_code(b"256"), Err(Error::OutOfRange));
     assert_eq!(signal(b"TERM"), Ok(libc::SIGTERM));
@@ -167,11 +171,28 @@ proptest! {
         let _ = (scan_seconds_unit(&s), count(&s), scan_count(&s), scan_size(&s));
         let _ = (scan_size_unit(&s), rlimit(&s), nice(&s), fd(&s), port(&s), id(&s));
         let _ = (pid(&s), exit_code(&s), signal(&s), first_line(&s), split_digits(&s));
+        let _ = clock_ticks(&s);
     }
 
     #[test]
     fn prop_scan_ulong_agrees_with_reference(s in numberish()) {
         prop_assert_eq!(scan_ulong(&s), ref_scan(&s));
+    }
+
+    #[test]
+    fn prop_clock_ticks_agrees_with_reference(s in numberish()) {
+        let all = !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+        let want = if !all {
+            Err(Error::Invalid)
+        } else {
+            let big = std::str::from_utf8(&s).expect("digits").trim_start_matches('0');
+            match big.parse::<u128>() {
+                _ if big.is_empty() => Ok(0),
+                Ok(v) => u64::try_from(v).map_err(|_| Error::OutOfRange),
+                Err(_) => Err(Error::OutOfRange),
+            }
+        };
+        prop_assert_eq!(clock_ticks(&s), want);
     }
 
     #[test]
@@ -211,6 +232,7 @@ proptest! {
         let s = text.as_bytes();
         prop_assert_eq!(count(s), Ok(u32::try_from(n).unwrap_or(u32::MAX)));
         prop_assert_eq!(rlimit(s), Ok(n));
+        prop_assert_eq!(clock_ticks(s), Ok(n));
         prop_assert_eq!(scan_size(s), n);
         let named = |lo: u64, hi: u64| if (lo..=hi).contains(&n) { Ok(()) } else { Err(Error::OutOfRange) };
         prop_assert_eq!(fd(s).map(|_| ()), named(0, i32::MAX as u64));
