@@ -225,25 +225,27 @@ pub fn nice(s: &[u8]) -> Result<i32, Error> {
 /// A file descriptor number (`SVSCAN_NOTIFY_FD`, an s6 `notification-fd`): one or more digits,
 /// 0 to `i32::MAX`. Callers that need more (above stdio) check it themselves.
 pub fn fd(s: &[u8]) -> Result<i32, Error> {
-    Ok(i32::try_from(bounded(s, 0, i32::MAX as u64)?).unwrap_or(i32::MAX))
+    i32::try_from(bounded(s, 0, i32::MAX as u64)?).map_err(|_| Error::OutOfRange)
 }
 
 /// A UDP port (svlogd's `u`/`U` lines): one or more digits, 1 to 65535.
 pub fn port(s: &[u8]) -> Result<u16, Error> {
-    Ok(u16::try_from(bounded(s, 1, u64::from(u16::MAX))?).unwrap_or(u16::MAX))
+    u16::try_from(bounded(s, 1, u64::from(u16::MAX))?).map_err(|_| Error::OutOfRange)
 }
 
 /// A user or group id (chpst's `:uid:gid` form, the id fields of `/etc/passwd` and
 /// `/etc/group`): one or more digits, 0 to 2^32 − 2 (2^32 − 1 is `(uid_t)-1`, "no change").
 pub fn id(s: &[u8]) -> Result<u32, Error> {
-    Ok(u32::try_from(bounded(s, 0, u64::from(u32::MAX - 1))?).unwrap_or(0))
+    u32::try_from(bounded(s, 0, u64::from(u32::MAX - 1))?).map_err(|_| Error::OutOfRange)
 }
 
 /// A process id (`supervise/pid`, the notices of supervise to svscan): one or more digits, 1 to
 /// `i32::MAX` (a pid `kill(2)` takes as one process, never a group).
 pub fn pid(s: &[u8]) -> Result<NonZeroU32, Error> {
-    let v = u32::try_from(bounded(s, 1, i32::MAX as u64)?).unwrap_or(1);
-    NonZeroU32::new(v).ok_or(Error::OutOfRange)
+    u32::try_from(bounded(s, 1, i32::MAX as u64)?)
+        .ok()
+        .and_then(NonZeroU32::new)
+        .ok_or(Error::OutOfRange)
 }
 
 /// A time in clock ticks after boot (a process's start time, `/proc/PID/stat` field 22, as
@@ -267,7 +269,7 @@ pub fn clock_ticks(s: &[u8]) -> Result<u64, Error> {
 
 /// An exit code: one or more digits, 0 to 255.
 pub fn exit_code(s: &[u8]) -> Result<u8, Error> {
-    Ok(u8::try_from(bounded(s, 0, u64::from(u8::MAX))?).unwrap_or(u8::MAX))
+    u8::try_from(bounded(s, 0, u64::from(u8::MAX))?).map_err(|_| Error::OutOfRange)
 }
 
 /// Linux's highest signal number (`SIGRTMAX`).
@@ -313,7 +315,7 @@ const SIGNALS: [(&str, i32); 31] = [
 pub fn signal(s: &[u8]) -> Result<i32, Error> {
     if s.first().is_some_and(u8::is_ascii_digit) {
         let n = bounded(s, 1, MAX_SIGNAL as u64)?;
-        return Ok(i32::try_from(n).unwrap_or(MAX_SIGNAL));
+        return i32::try_from(n).map_err(|_| Error::OutOfRange);
     }
     let name = s.strip_prefix(b"SIG").unwrap_or(s);
     SIGNALS
