@@ -44,3 +44,8 @@ bench-check:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# The property tests in their long mode (docs/reliability.md, "Input"): CASES cases for each
+# (CI runs proptest's default, 256). Debug build on purpose: integer overflow panics there.
+proptest-long CASES="200000":
+    PROPTEST_CASES={{CASES}} cargo test --workspace --lib --bins -- prop

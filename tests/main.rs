@@ -8,6 +8,7 @@
 
 mod chpst;
 mod docker;
+mod input;
 mod install;
 mod interop;
 mod myinit;

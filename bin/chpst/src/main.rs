@@ -18,12 +18,6 @@ const EXIT_USAGE: u8 = 100;
 const USAGE_CHPST: &str = " [-vVP012] [-u user[:group]] [-U user[:group]] [-b argv0] [-e dir] [-/ root] [-n nice] [-l|-L lock] [-m n] [-d n] [-o n] [-p n] [-f n] [-c n] [-t n] prog";
 const VERSION: &str = "$Id: f279d44141c981dd7535a12260efcf1ef7beed26 $";
 
-/// runit's check on a number: `scan_ulong` must consume the whole argument (so an empty one is 0).
-fn number(v: &[u8]) -> Option<u64> {
-    let (n, used) = herd_getopt::scan_ulong(v);
-    (used == v.len()).then_some(n)
-}
-
 /// A refusal: what to print on stderr, and the exit code.
 struct Stop(String, u8);
 
@@ -31,8 +25,8 @@ fn usage(prog: &str, text: &str) -> Stop {
     Stop(herd_diag::usage_line(prog, text), EXIT_USAGE)
 }
 
-fn main() -> ExitCode {
-    let argv: Vec<OsString> = std::env::args_os().collect();
+/// The form argv[0] names (its basename, one leading `d` dropped) and its command line read.
+fn parse(argv: &[OsString]) -> (String, Parsed) {
     let arg0 = argv.first().map(|a| a.as_bytes()).unwrap_or(b"chpst");
     let base = arg0.rsplit(|&b| b == b'/').next().unwrap_or(arg0);
     // runit drops one leading 'd' (so `dsetlock` is setlock, `dchpst` is chpst).
@@ -50,6 +44,12 @@ fn main() -> ExitCode {
         "softlimit" => softlimit(&name, &invoked, args),
         _ => chpst(&name, &invoked, args),
     };
+    (name, result)
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let (name, result) = parse(&argv);
     let Stop(text, code) = match result {
         Ok((plan, child)) => {
             let fatal = run::execute(&plan, &child);
@@ -74,7 +74,11 @@ fn chpst(prog: &str, invoked: &str, args: &[OsString]) -> Parsed {
     let mut plan = Plan::default();
     let mut g = Getopt::new(args, "u:U:b:e:m:d:o:p:f:c:r:t:/:n:l:L:vP012V");
     let u = || usage(prog, USAGE_CHPST);
-    let num = |o: &herd_getopt::Opt| number(value(o)).map(Limit::Value).ok_or_else(u);
+    let num = |o: &herd_getopt::Opt| {
+        herd_value::rlimit(value(o))
+            .map(Limit::Value)
+            .map_err(|_| u())
+    };
     for opt in g.by_ref() {
         let o = opt.map_err(|e| Stop(format!("{invoked}: {e}\n{}", u().0), EXIT_USAGE))?;
         match o.letter {
@@ -91,7 +95,7 @@ fn chpst(prog: &str, invoked: &str, args: &[OsString]) -> Parsed {
             b'r' => plan.limits.rss = Some(num(&o)?),
             b't' => plan.limits.cpu = Some(num(&o)?),
             b'/' => plan.root = o.value.clone(),
-            b'n' => plan.nice = nice(value(&o)).ok_or_else(u)?,
+            b'n' => plan.nice = herd_value::nice(value(&o)).map_err(|_| u())?,
             b'l' | b'L' => {
                 if plan.lock.is_some() {
                     return Err(u());
@@ -115,17 +119,6 @@ fn chpst(prog: &str, invoked: &str, args: &[OsString]) -> Parsed {
         return Err(u());
     }
     Ok((plan, child))
-}
-
-/// `-n`: `-N`, `+N` or `N`.
-fn nice(v: &[u8]) -> Option<i32> {
-    let (neg, digits) = match v.first() {
-        Some(b'-') => (true, &v[1..]),
-        Some(b'+') => (false, &v[1..]),
-        _ => (false, v),
-    };
-    let n = i32::try_from(number(digits)?).ok()?;
-    Some(if neg { -n } else { n })
 }
 
 /// `NAME account child...` for setuidgid (become) and envuidgid (set $UID/$GID).
@@ -252,7 +245,7 @@ fn softlimit(prog: &str, invoked: &str, args: &[OsString]) -> Parsed {
         // `=` means the hard limit; anything else must be digits (runit prints chpst's usage then).
         let l = match value(&o) {
             b"=" => Limit::Hard,
-            v => Limit::Value(number(v).ok_or_else(|| usage(prog, USAGE_CHPST))?),
+            v => Limit::Value(herd_value::rlimit(v).map_err(|_| usage(prog, USAGE_CHPST))?),
         };
         let lim = &mut plan.limits;
         match o.letter {
@@ -274,4 +267,158 @@ fn softlimit(prog: &str, invoked: &str, args: &[OsString]) -> Parsed {
         return Err(usage(prog, USAGE));
     }
     Ok((plan, child))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn args(a: &[&str]) -> Vec<OsString> {
+        a.iter().map(OsString::from).collect()
+    }
+
+    fn plan(a: &[&str]) -> Plan {
+        match parse(&args(a)).1 {
+            Ok((plan, _)) => plan,
+            Err(Stop(text, code)) => panic!("refused ({code}): {text}"),
+        }
+    }
+
+    #[test]
+    fn numbers() {
+        let p = plan(&[
+            "chpst",
+            "-o",
+            "99999999999999999999",
+            "-n",
+            "-99999999999",
+            "x",
+        ]);
+        assert_eq!(p.limits.nofile, Some(Limit::Value(u64::MAX)));
+        assert_eq!(p.nice, -herd_value::MAX_NICE);
+        assert_eq!(
+            plan(&["chpst", "-m", "", "x"]).limits.stack,
+            Some(Limit::Value(0))
+        );
+        assert_eq!(
+            plan(&["softlimit", "-o", "=", "x"]).limits.nofile,
+            Some(Limit::Hard)
+        );
+        let Err(Stop(text, code)) = parse(&args(&["chpst", "-o", "5k", "x"])).1 else {
+            panic!("accepted");
+        };
+        assert_eq!(code, EXIT_USAGE);
+        assert!(text.starts_with("usage: chpst [-vVP012]"));
+    }
+
+    /// Every name chpst answers to, and some it does not.
+    fn argv0() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "chpst",
+                "/usr/bin/chpst",
+                "envdir",
+                "envuidgid",
+                "setuidgid",
+                "softlimit",
+                "setlock",
+                "dsetlock",
+                "pgrphack",
+                "setuser",
+                "d",
+                "",
+            ])
+            .prop_map(|s| s.as_bytes().to_vec()),
+            prop::collection::vec(any::<u8>(), 0..8),
+        ]
+    }
+
+    fn word() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "-u",
+                "-U",
+                "-b",
+                "-e",
+                "-/",
+                "-n",
+                "-l",
+                "-L",
+                "-m",
+                "-d",
+                "-o",
+                "-p",
+                "-f",
+                "-c",
+                "-r",
+                "-t",
+                "-v",
+                "-V",
+                "-P",
+                "-0",
+                "-1",
+                "-2",
+                "-a",
+                "-s",
+                "-x",
+                "-X",
+                "-N",
+                "--",
+                "=",
+                "5",
+                "-3",
+                "+2",
+                "99999999999999999999",
+                ":1:2",
+                "prog",
+            ])
+            .prop_map(|s| s.as_bytes().to_vec()),
+            prop::collection::vec(any::<u8>(), 0..10),
+        ]
+    }
+
+    proptest! {
+        /// Any argv[0] and arguments: no panic; a refusal is a usage line (exit 100) ending
+        /// with the empty line; what is accepted has a program to run.
+        #[test]
+        fn prop_any_form_and_arguments(a0 in argv0(), words in prop::collection::vec(word(), 0..8)) {
+            use std::os::unix::ffi::OsStringExt;
+            let mut argv = vec![OsString::from_vec(a0)];
+            argv.extend(words.into_iter().map(OsString::from_vec));
+            match parse(&argv).1 {
+                Ok((_, child)) => prop_assert!(!child.is_empty()),
+                Err(Stop(text, code)) => {
+                    prop_assert_eq!(code, EXIT_USAGE);
+                    prop_assert!(text.ends_with("\n\n"), "{:?}", text);
+                }
+            }
+        }
+
+        /// Limits agree with a plain reading: digits (empty is 0), saturating at 2^64 - 1.
+        #[test]
+        fn prop_limits_agree_with_reference(
+            letter in prop::sample::select(vec!["-d", "-o", "-p", "-f", "-c", "-r", "-t", "-m"]),
+            n in any::<u64>(),
+            extra in "[0-9]{0,3}",
+        ) {
+            let text = format!("{n}{extra}");
+            let want: u128 = text.parse().expect("digits");
+            let want = u64::try_from(want).unwrap_or(u64::MAX);
+            let p = plan(&["chpst", letter, &text, "x"]);
+            let l = &p.limits;
+            let got = match letter {
+                "-d" | "-m" => l.data, "-o" => l.nofile, "-p" => l.nproc, "-f" => l.fsize,
+                "-c" => l.core, "-r" => l.rss, _ => l.cpu,
+            };
+            prop_assert_eq!(got, Some(Limit::Value(want)));
+        }
+
+        #[test]
+        fn prop_nice_is_clamped(sign in prop::sample::select(vec!["", "+", "-"]), n in any::<u64>()) {
+            let p = plan(&["chpst", "-n", &format!("{sign}{n}"), "x"]);
+            let m = i32::try_from(n.min(40)).expect("small");
+            prop_assert_eq!(p.nice, if sign == "-" { -m } else { m });
+        }
+    }
 }

@@ -360,7 +360,9 @@ fn cstring(s: &OsStr) -> Option<CString> {
 /// djb's `pathexec_env_run`: the environment with `changes` applied; `argv[0]` searched in
 /// the original `PATH` (default `/bin:/usr/bin`) unless it contains a `/`.
 fn exec(argv: &[OsString], argv0: Option<&OsStr>, changes: &EnvChanges) -> Fatal {
-    let prog = &argv[0];
+    let Some(prog) = argv.first() else {
+        return at("unable to run: ", "")(Errno::NOENT);
+    };
     // djb's pathexec_env: each change removes the first variable with the same name (the text
     // before the change's first `=`, so a file named `A=B` replaces `A`), moving the last
     // variable into its slot, then appends itself when it has a value.
@@ -398,8 +400,8 @@ fn exec(argv: &[OsString], argv0: Option<&OsStr>, changes: &EnvChanges) -> Fatal
         .filter_map(|e| CString::new(e).ok())
         .collect();
     let mut args: Vec<CString> = argv.iter().filter_map(|a| cstring(a)).collect();
-    if let Some(a0) = argv0.and_then(cstring) {
-        args[0] = a0;
+    if let (Some(first), Some(a0)) = (args.first_mut(), argv0.and_then(cstring)) {
+        *first = a0;
     }
     // As execvp: each candidate in turn; "not there" moves on, "not allowed" is remembered.
     let mut saved = None;

@@ -48,14 +48,20 @@ fn records(text: &[u8]) -> impl Iterator<Item = Vec<&[u8]>> {
         .map(|l| l.split(|&b| b == b':').collect())
 }
 
-/// A decimal field.
+/// A user or group id: `herd_value::id` (digits, 0 to 2^32 - 2; anything else is refused,
+/// where runit's C would wrap 4294967296 around to 0, root).
 fn number(field: &[u8]) -> Option<u32> {
-    herd_getopt::all_digits(field).and_then(|n| u32::try_from(n).ok())
+    herd_value::id(field).ok()
 }
 
 /// The passwd entry of `name`.
 pub fn passwd(name: &OsStr) -> Result<Option<Passwd>, LookupError> {
-    Ok(records(&read("/etc/passwd")?).find_map(|f| {
+    Ok(passwd_in(&read("/etc/passwd")?, name))
+}
+
+/// The entry of `name` in the text of a passwd file.
+fn passwd_in(text: &[u8], name: &OsStr) -> Option<Passwd> {
+    records(text).find_map(|f| {
         if f.len() < 7 || f[0] != name.as_bytes() {
             return None;
         }
@@ -65,17 +71,22 @@ pub fn passwd(name: &OsStr) -> Result<Option<Passwd>, LookupError> {
             gid: number(f[3])?,
             home: OsString::from_vec(f[5].to_vec()),
         })
-    }))
+    })
 }
 
 /// The gid of group `name`.
 pub fn group(name: &[u8]) -> Result<Option<u32>, LookupError> {
-    Ok(records(&read("/etc/group")?).find_map(|f| {
+    Ok(group_in(&read("/etc/group")?, name))
+}
+
+/// The gid of `name` in the text of a group file.
+fn group_in(text: &[u8], name: &[u8]) -> Option<u32> {
+    records(text).find_map(|f| {
         if f.len() < 3 || f[0] != name {
             return None;
         }
         number(f[2])
-    }))
+    })
 }
 
 /// `initgroups`: `primary` followed by every group listing `user` as a member.
@@ -126,4 +137,59 @@ pub fn ids_account(name: &OsStr) -> Result<Ids, LookupError> {
         uid: pw.uid,
         gids: vec![pw.gid],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn ids() {
+        let ids = ids_ext(OsStr::new(":1234:5678:91")).expect("numeric");
+        assert_eq!((ids.uid, ids.gids), (1234, vec![5678, 91]));
+        // 2^32 would be root after runit's wrap-around: refused, as is (uid_t)-1.
+        for bad in [
+            ":4294967296:0",
+            ":4294967295:0",
+            ":1",
+            ":1:x",
+            ":-1:0",
+            "::",
+        ] {
+            assert!(
+                matches!(ids_ext(OsStr::new(bad)), Err(LookupError::Invalid)),
+                "{bad}"
+            );
+        }
+        let text = b"root:x:0:0:root:/root:/bin/sh\nweb:x:99999999999:1:w:/w:/bin/sh\n";
+        assert_eq!(passwd_in(text, OsStr::new("root")).map(|p| p.uid), Some(0));
+        assert_eq!(passwd_in(text, OsStr::new("web")), None);
+        assert_eq!(group_in(b"wheel:x:10:a,b\n", b"wheel"), Some(10));
+    }
+
+    proptest! {
+        /// The numeric form: no panic on any bytes; ids within 0..2^32-2 are read back exactly.
+        #[test]
+        fn prop_numeric_ids(rest in prop::collection::vec(any::<u8>(), 0..30)) {
+            let spec = [b":".as_slice(), &rest].concat();
+            let _ = ids_ext(OsStr::from_bytes(&spec));
+        }
+
+        #[test]
+        fn prop_numeric_ids_round_trip(ids in prop::collection::vec(0..u32::MAX, 2..6)) {
+            let text: Vec<String> = ids.iter().map(u32::to_string).collect();
+            let spec = format!(":{}", text.join(":"));
+            let got = ids_ext(OsStr::new(&spec)).expect("valid");
+            prop_assert_eq!(got.uid, ids[0]);
+            prop_assert_eq!(got.gids, ids[1..].to_vec());
+        }
+
+        /// passwd and group files of any bytes: no panic.
+        #[test]
+        fn prop_files_any_bytes(text in prop::collection::vec(any::<u8>(), 0..300), name in "[a-z]{0,3}") {
+            let _ = passwd_in(&text, OsStr::new(&name));
+            let _ = group_in(&text, name.as_bytes());
+        }
+    }
 }

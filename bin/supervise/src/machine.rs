@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use herd_control::Control;
 use herd_status::{Exit, Pid, State, Status, Want};
 use herd_tai64n::Tai64n;
+use herd_value::later;
 use nix::sys::signal::Signal;
 
 /// Minimum time between two starts of the same process; also the wait before a start whose
@@ -33,14 +34,11 @@ pub const STABLE: Duration = Duration::from_secs(10);
 /// Failed runs in a row after which an essential service stops, when `essential` gives no number.
 pub const DEFAULT_FAILURE_LIMIT: u32 = 5;
 
-/// The failure limit written on the first line of `essential`: a decimal number, surrounding
-/// blanks allowed. Empty, missing or unparsable gives [`DEFAULT_FAILURE_LIMIT`]; 0 means the same
-/// as 1 (the first failure stops the service).
-pub fn failure_limit(first_line: &str) -> u32 {
-    first_line
-        .trim()
-        .parse::<u32>()
-        .map_or(DEFAULT_FAILURE_LIMIT, |n| n.max(1))
+/// The failure limit written in `essential`: its first line, a count (`herd_value::count`: 0 to
+/// 2^32 - 1, more saturates), surrounding blanks allowed. Empty or not a number gives
+/// [`DEFAULT_FAILURE_LIMIT`]; 0 means the same as 1 (the first failure stops the service).
+pub fn failure_limit(contents: &[u8]) -> u32 {
+    herd_value::count(herd_value::first_line(contents)).map_or(DEFAULT_FAILURE_LIMIT, |n| n.max(1))
 }
 
 /// Which of the two supervised processes.
@@ -215,7 +213,7 @@ impl Svc {
                 self.publish(fx);
             }
             // fork failed: try again after the throttle.
-            None => self.not_before = Some(now + THROTTLE),
+            None => self.not_before = Some(later(now, THROTTLE)),
         }
     }
 
@@ -320,7 +318,7 @@ impl Svc {
             }
             None => {
                 let first = self.finish_due.replace(exit).is_none();
-                self.not_before = Some(now + THROTTLE);
+                self.not_before = Some(later(now, THROTTLE));
                 if first {
                     self.publish(fx);
                 }
@@ -341,7 +339,10 @@ impl Svc {
         }
         self.state = State::Down;
         self.stamp = wall;
-        self.not_before = self.started.map(|s| s + THROTTLE).filter(|t| *t > now);
+        self.not_before = self
+            .started
+            .map(|s| later(s, THROTTLE))
+            .filter(|t| *t > now);
         let for_good = self.settle();
         self.publish(fx);
         if let Some(exit) = for_good {
@@ -539,7 +540,7 @@ impl Machine {
                 return;
             }
             if let Some(svc) = self.svc_mut(which) {
-                svc.retry_at = Some(now + STATUS_RETRY);
+                svc.retry_at = Some(later(now, STATUS_RETRY));
             }
         }
     }
@@ -1229,16 +1230,20 @@ mod tests {
 
     #[test]
     fn failure_limit_defaults_to_5() {
-        assert_eq!(failure_limit("2"), 2);
-        assert_eq!(failure_limit(" 12\t\r"), 12);
-        assert_eq!(failure_limit(""), 5);
-        assert_eq!(failure_limit("   "), 5);
-        assert_eq!(failure_limit("two"), 5);
-        assert_eq!(failure_limit("2 tries"), 5);
-        assert_eq!(failure_limit("-1"), 5);
-        assert_eq!(failure_limit("4294967296"), 5);
-        assert_eq!(failure_limit("0"), 1);
-        assert_eq!(failure_limit("4294967295"), u32::MAX);
+        assert_eq!(failure_limit(b"2"), 2);
+        assert_eq!(failure_limit(b" 12\t\r\nmore"), 12);
+        assert_eq!(failure_limit(b""), 5);
+        assert_eq!(failure_limit(b"   "), 5);
+        assert_eq!(failure_limit(b"two"), 5);
+        assert_eq!(failure_limit(b"2 tries"), 5);
+        assert_eq!(failure_limit(b"-1"), 5);
+        assert_eq!(failure_limit(b"+2"), 5);
+        assert_eq!(failure_limit(b"\xff"), 5);
+        assert_eq!(failure_limit(b"0"), 1);
+        assert_eq!(failure_limit(b"4294967295"), u32::MAX);
+        // Beyond the range it saturates: practically never gives up.
+        assert_eq!(failure_limit(b"4294967296"), u32::MAX);
+        assert_eq!(failure_limit(b"99999999999999999999999"), u32::MAX);
     }
 
     #[test]
@@ -1391,5 +1396,21 @@ mod tests {
         m.control(Which::Main, Control::Down, &mut fx);
         let seen = run_ends(&mut m, &mut fx, 110, t, THROTTLE, SIGTERM_EXIT);
         assert_eq!(seen, vec![Fx::Publish(Which::Main, "down".into())]);
+    }
+
+    proptest::proptest! {
+        /// `essential` of any bytes: a limit of at least 1; a first line of digits (blanks
+        /// around) reads as their value, saturating.
+        #[test]
+        fn prop_failure_limit(bytes in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..64)) {
+            proptest::prop_assert!(failure_limit(&bytes) >= 1);
+        }
+
+        #[test]
+        fn prop_failure_limit_reads_digits(n in proptest::arbitrary::any::<u64>(), pad in "[ \t]{0,2}", rest in "(\n.*)?") {
+            let text = format!("{pad}{n}{pad}{rest}");
+            let want = u32::try_from(n).unwrap_or(u32::MAX).max(1);
+            proptest::prop_assert_eq!(failure_limit(text.as_bytes()), want);
+        }
     }
 }

@@ -391,8 +391,7 @@ fn read_essential() -> Option<u32> {
         // There but unreadable: essential, with the default limit.
         Err(_) => 0,
     };
-    let line = buf[..n].split(|&b| b == b'\n').next().unwrap_or_default();
-    Some(failure_limit(std::str::from_utf8(line).unwrap_or("")))
+    Some(failure_limit(&buf[..n]))
 }
 
 /// A pipe with both ends close-on-exec and at descriptors 3 and above.

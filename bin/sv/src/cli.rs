@@ -2,13 +2,14 @@
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
+use std::time::Duration;
 
 use herd_control::Control;
 
 /// Debian's default service directory (upstream runit: `/service/`).
 pub const DEFAULT_SVDIR: &str = "/etc/service/";
-/// Default wait in seconds.
-pub const DEFAULT_WAIT: u64 = 7;
+/// Default wait.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(7);
 /// What `-V` prints before the usage.
 pub const VERSION: &str = "$Id: 900314260c6d52c986c5357673bea2f3bd3f4698 $";
 const USAGE: &str = " [-v] [-w sec] command service ...";
@@ -58,7 +59,9 @@ pub struct Cli {
     pub prog: String,
     /// argv[0]'s basename is not `sv`: init-script mode.
     pub lsb: bool,
-    pub wait_secs: u64,
+    /// `-w` or `SVWAIT`: runit's whole seconds (`herd_value::scan_seconds`: leading digits,
+    /// none reading as 0, saturating at 2^32 - 1 s).
+    pub wait: Duration,
     pub action: Action,
     /// Service names exactly as typed.
     pub services: Vec<OsString>,
@@ -69,11 +72,6 @@ pub struct Cli {
 pub struct Refusal {
     pub stderr: String,
     pub code: u8,
-}
-
-/// runit's `scan_ulong`: the leading decimal digits, 0 if there are none.
-pub fn scan_ulong(s: &[u8]) -> u64 {
-    herd_getopt::scan_ulong(s).0
 }
 
 fn usage(prog: &str, lsb: bool) -> Refusal {
@@ -163,7 +161,7 @@ pub fn parse(argv: &[OsString], svwait: Option<&[u8]>) -> Result<Cli, Refusal> {
     // Shown in usage lines; the service of an init-script link is the name's bytes.
     let prog = String::from_utf8_lossy(base).into_owned();
     let lsb = base != b"sv";
-    let mut wait_secs = svwait.map_or(DEFAULT_WAIT, scan_ulong);
+    let mut wait = svwait.map_or(DEFAULT_WAIT, herd_value::scan_seconds);
     let mut verbose = false;
 
     let args = argv.get(1..).unwrap_or(&[]);
@@ -171,7 +169,8 @@ pub fn parse(argv: &[OsString], svwait: Option<&[u8]>) -> Result<Cli, Refusal> {
     for opt in opts.by_ref() {
         match opt {
             Ok(o) if o.letter == b'w' => {
-                wait_secs = scan_ulong(o.value.as_ref().map_or(&b""[..], |v| v.as_bytes()));
+                wait =
+                    herd_value::scan_seconds(o.value.as_ref().map_or(&b""[..], |v| v.as_bytes()));
                 verbose = true;
             }
             Ok(o) if o.letter == b'v' => verbose = true,
@@ -205,7 +204,7 @@ pub fn parse(argv: &[OsString], svwait: Option<&[u8]>) -> Result<Cli, Refusal> {
     Ok(Cli {
         prog,
         lsb,
-        wait_secs,
+        wait,
         action,
         services,
     })
@@ -214,6 +213,7 @@ pub fn parse(argv: &[OsString], svwait: Option<&[u8]>) -> Result<Cli, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn args(a: &[&str]) -> Vec<OsString> {
         a.iter().map(OsString::from).collect()
@@ -252,11 +252,17 @@ mod tests {
             Some(b"9"),
         )
         .expect("valid");
-        assert_eq!((c.wait_secs, c.action.wait, c.services.len()), (3, true, 2));
+        let secs = Duration::from_secs;
+        assert_eq!(
+            (c.wait, c.action.wait, c.services.len()),
+            (secs(3), true, 2)
+        );
         let c = parse(&args(&["sv", "-wabc", "down", "a"]), None).expect("valid");
-        assert_eq!(c.wait_secs, 0);
+        assert_eq!(c.wait, secs(0));
         let c = parse(&args(&["sv", "up", "a"]), Some(b"2x")).expect("valid");
-        assert_eq!((c.wait_secs, c.action.wait), (2, false));
+        assert_eq!((c.wait, c.action.wait), (secs(2), false));
+        let c = parse(&args(&["sv", "-w", "99999999999999999999", "d", "a"]), None).expect("ok");
+        assert_eq!(c.wait, herd_value::MAX_DURATION);
         let e = parse(&args(&["sv", "-x", "up", "a"]), None).expect_err("bad option");
         assert_eq!(
             e.stderr,
@@ -282,5 +288,47 @@ mod tests {
             ("usage: web [-w sec] command\n\n", 2)
         );
         assert!(parse(&args(&["/etc/init.d/web", "stat"]), None).is_err());
+    }
+
+    proptest::proptest! {
+        /// Any command line and any SVWAIT: no panic; a refusal is a usage (100, or 2 in LSB
+        /// mode); what is accepted names at least one service and waits at most the maximum.
+        #[test]
+        fn prop_any_command_line(
+            argv0 in proptest::sample::select(vec!["sv", "/usr/bin/sv", "/etc/init.d/web"]),
+            words in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(vec![
+                        "-v", "-w", "-w3", "-V", "-x", "--", "up", "down", "restart", "status",
+                        "force-stop", "check", "s", "x",
+                    ]).prop_map(|w| w.as_bytes().to_vec()),
+                    proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..10),
+                ],
+                0..6,
+            ),
+            svwait in proptest::option::of(proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..24)),
+        ) {
+            use std::os::unix::ffi::OsStringExt;
+            let mut argv = vec![OsString::from(argv0)];
+            argv.extend(words.into_iter().map(OsString::from_vec));
+            match parse(&argv, svwait.as_deref()) {
+                Ok(c) => {
+                    proptest::prop_assert!(!c.services.is_empty());
+                    proptest::prop_assert!(c.wait <= herd_value::MAX_DURATION);
+                }
+                Err(r) => {
+                    proptest::prop_assert!([2, 100].contains(&r.code));
+                    proptest::prop_assert!(r.stderr.ends_with("\n\n"));
+                }
+            }
+        }
+
+        /// SVWAIT is read as runit reads it: the leading digits, saturating.
+        #[test]
+        fn prop_svwait_is_leading_digits(n in proptest::arbitrary::any::<u64>(), tail in "[a-z .]{0,3}") {
+            let text = format!("{n}{tail}");
+            let c = parse(&args(&["sv", "up", "a"]), Some(text.as_bytes())).expect("valid");
+            proptest::prop_assert_eq!(c.wait, Duration::from_secs(n.min(herd_value::MAX_SECONDS)));
+        }
     }
 }

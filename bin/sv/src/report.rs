@@ -61,13 +61,13 @@ impl Out {
 
     /// `fail: …`, counted.
     pub fn fail(&mut self, name: &[u8], log: bool, msg: &str, errno: Option<i32>) {
-        self.rc += 1;
+        self.rc = self.rc.saturating_add(1);
         self.line(FAIL, name, log, msg, errno);
     }
 
     /// `warning: …`, counted.
     pub fn warn(&mut self, name: &[u8], log: bool, msg: &str, errno: Option<i32>) {
-        self.rc += 1;
+        self.rc = self.rc.saturating_add(1);
         self.line(WARN, name, log, msg, errno);
     }
 

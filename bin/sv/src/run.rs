@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use herd_diag::{Diag, Reason};
 use herd_sys::timespec_until;
 use herd_tai64n::Tai64n;
+use herd_value::later;
 use inotify::{Inotify, WatchDescriptor, WatchMask};
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fs::{self, Mode, OFlags};
@@ -78,7 +79,7 @@ pub fn run(cli: &Cli) -> u8 {
     };
     match run_inner(cli, &mut sv, start) {
         Ok(Some(code)) => code,
-        Ok(None) => sv.out.rc.min(MAX_RC) as u8,
+        Ok(None) => u8::try_from(sv.out.rc.min(MAX_RC)).unwrap_or(u8::MAX),
         Err(fatal) => {
             Diag::bare().fatal(&fatal);
             if cli.lsb {
@@ -151,7 +152,7 @@ fn run_inner(cli: &Cli, sv: &mut Sv, start: Instant) -> Result<Option<u8>, Fatal
     }
 
     // Timed out once more than `wait` seconds have passed (runit: elapsed > wait).
-    let deadline = start + Duration::from_secs(cli.wait_secs) + Duration::from_millis(1);
+    let deadline = later(start, cli.wait.saturating_add(Duration::from_millis(1)));
     let mut buf = [0u8; 4096];
     while !waiting.is_empty() {
         let now = Instant::now();
@@ -183,7 +184,8 @@ fn run_inner(cli: &Cli, sv: &mut Sv, start: Instant) -> Result<Option<u8>, Fatal
                         finished = false;
                         let w = &mut waiting[i];
                         if w.watch.is_none() && w.quick < QUICK_CHECKS {
-                            w.recheck = Some(Instant::now() + FIRST_QUICK * (1 << w.quick));
+                            let step = FIRST_QUICK.saturating_mul(1 << w.quick.min(QUICK_CHECKS));
+                            w.recheck = Some(later(Instant::now(), step));
                             w.quick += 1;
                         } else {
                             if w.watch.is_none() && !inotify_failed {
@@ -201,8 +203,8 @@ fn run_inner(cli: &Cli, sv: &mut Sv, start: Instant) -> Result<Option<u8>, Fatal
                             }
                             if !w.dirty && (script || w.watch.is_none()) {
                                 let step = if w.watch.is_none() { POLL } else { w.backoff };
-                                w.recheck = Some(Instant::now() + step);
-                                w.backoff = (w.backoff * 2).min(POLL);
+                                w.recheck = Some(later(Instant::now(), step));
+                                w.backoff = w.backoff.saturating_mul(2).min(POLL);
                             }
                         }
                     }

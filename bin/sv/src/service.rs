@@ -279,7 +279,7 @@ impl Sv {
         self.out.puts(if kill { KILL } else { TIMEOUT });
         if let Get::Status(st) = self.get(name, false) {
             self.print(name, name, &st);
-            self.out.rc += 1;
+            self.out.rc = self.out.rc.saturating_add(1);
         }
         self.out.puts("\n");
         self.out.flush();

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use herd_diag::{Diag, Kind, Reason};
 use herd_tai64n::Tai64n;
+use herd_value::later;
 use rustix::fs::{self as rfs, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 
@@ -73,7 +74,8 @@ pub struct Config {
     pub size: u64,
     pub nmax: u64,
     pub nmin: u64,
-    pub tmax: u64,
+    /// `t`: rotate a non-empty `current` this old (zero: never).
+    pub tmax: Duration,
     /// `!CMD`: run with `sh -c`; bytes, as written in `config`.
     pub processor: Option<OsString>,
     pub udp: Option<SocketAddrV4>,
@@ -89,7 +91,7 @@ impl Default for Config {
             size: DEFAULT_SIZE,
             nmax: DEFAULT_COUNT,
             nmin: DEFAULT_COUNT,
-            tmax: 0,
+            tmax: Duration::ZERO,
             processor: None,
             udp: None,
             udp_only: false,
@@ -99,38 +101,37 @@ impl Default for Config {
     }
 }
 
-/// Leading digits and the unit letter after them (`s10k`, `t5m`).
-fn number_with_unit(s: &[u8]) -> (u64, Option<u8>) {
-    let (v, n) = herd_getopt::scan_ulong(s);
-    (v, s.get(n).copied())
-}
-
-/// `a.b.c.d[:port]`, as svlogd reads it; the warnings are svlogd's.
-fn udp_target(s: &[u8]) -> Option<SocketAddrV4> {
+/// `a.b.c.d[:port]`, as svlogd reads it (the port's leading digits, `herd_value::port`: 1 to
+/// 65535); the warnings are svlogd's, pushed to `warnings`.
+fn udp_target(s: &[u8], warnings: &mut Vec<String>) -> Option<SocketAddrV4> {
     let text = String::from_utf8_lossy(s);
     let (ip, port) = match text.split_once(':') {
         Some((ip, p)) => {
-            let (port, _) = herd_getopt::scan_ulong(p.as_bytes());
-            if port == 0 || port > u64::from(u16::MAX) {
-                warn(&format!("unable to scan port number: {p}"));
-                return None;
+            let (digits, _) = herd_value::split_digits(p.as_bytes());
+            match herd_value::port(digits) {
+                Ok(port) => (ip.to_string(), port),
+                Err(_) => {
+                    warnings.push(format!("unable to scan port number: {p}"));
+                    return None;
+                }
             }
-            (ip.to_string(), port as u16)
         }
         None => (text.to_string(), SYSLOG_PORT),
     };
     match ip.parse() {
         Ok(addr) => Some(SocketAddrV4::new(addr, port)),
         Err(_) => {
-            warn(&format!("unable to scan ip address: {text}"));
+            warnings.push(format!("unable to scan ip address: {text}"));
             None
         }
     }
 }
 
 impl Config {
-    /// Parses `config`: only the first character of each line matters (runit.md §7.3).
-    pub fn parse(text: &[u8]) -> Config {
+    /// Parses `config`: only the first character of each line matters (runit.md §7.3). The
+    /// numbers are herd-value's `scan_*` kinds (runit's leading digits, saturating). Warnings
+    /// (a bad UDP target) are pushed to `warnings`, for the caller to print.
+    pub fn parse(text: &[u8], warnings: &mut Vec<String>) -> Config {
         let mut c = Config::default();
         for line in text.split(|&b| b == b'\n') {
             let Some((&kind, rest)) = line.split_first() else {
@@ -138,27 +139,13 @@ impl Config {
             };
             match kind {
                 b'+' | b'-' | b'e' | b'E' => c.rules.push(line.to_vec()),
-                b's' => {
-                    let (v, unit) = number_with_unit(rest);
-                    c.size = match unit {
-                        Some(b'k') => v.saturating_mul(1024),
-                        Some(b'm') => v.saturating_mul(1024 * 1024),
-                        _ => v,
-                    };
-                }
-                b'n' => c.nmax = herd_getopt::scan_ulong(rest).0,
-                b'N' => c.nmin = herd_getopt::scan_ulong(rest).0,
-                b't' => {
-                    let (v, unit) = number_with_unit(rest);
-                    c.tmax = match unit {
-                        Some(b'm') => v.saturating_mul(60),
-                        Some(b'h') => v.saturating_mul(3600),
-                        _ => v,
-                    };
-                }
+                b's' => c.size = herd_value::scan_size_unit(rest),
+                b'n' => c.nmax = u64::from(herd_value::scan_count(rest)),
+                b'N' => c.nmin = u64::from(herd_value::scan_count(rest)),
+                b't' => c.tmax = herd_value::scan_seconds_unit(rest),
                 b'!' if !rest.is_empty() => c.processor = Some(OsString::from_vec(rest.to_vec())),
                 b'u' | b'U' => {
-                    if let Some(t) = udp_target(rest) {
+                    if let Some(t) = udp_target(rest, warnings) {
                         c.udp = Some(t);
                         c.udp_only = kind == b'U';
                     }
@@ -372,7 +359,12 @@ impl Logdir {
                 if verbose {
                     info(&format_args!("read: {}/config", name.display()));
                 }
-                Config::parse(&text)
+                let mut warnings = Vec::new();
+                let cfg = Config::parse(&text, &mut warnings);
+                for w in &warnings {
+                    warn(w);
+                }
+                cfg
             }
             Err(Errno::NOENT) => Config::default(),
             Err(e) => {
@@ -404,7 +396,7 @@ impl Logdir {
         let cur = open_current(&dir, name, wait, "unable to open current")?;
         // What was opened, not what was looked at: the entry may have changed in between (a
         // symlink there, once removed, is not what gets appended to).
-        let size = rfs::fstat(&cur).map_or(0, |st| st.st_size as u64);
+        let size = rfs::fstat(&cur).map_or(0, |st| u64::try_from(st.st_size).unwrap_or(0));
         if verbose {
             info(&format_args!(
                 "{}: {}/current",
@@ -418,7 +410,7 @@ impl Logdir {
             _lock: lock,
             cur,
             size,
-            trotate: (cfg.tmax > 0).then(|| Instant::now() + Duration::from_secs(cfg.tmax)),
+            trotate: (!cfg.tmax.is_zero()).then(|| later(Instant::now(), cfg.tmax)),
             cfg,
             processor: None,
             retry: None,
@@ -437,20 +429,24 @@ impl Logdir {
         wait: PauseWait<'_>,
     ) -> Result<(), Stop> {
         let max = self.cfg.size;
-        if max > 0 && self.size > 0 && self.size + rec.len() as u64 > max {
+        let len = |b: &[u8]| u64::try_from(b.len()).unwrap_or(u64::MAX);
+        if max > 0 && self.size > 0 && self.size.saturating_add(len(rec)) > max {
             self.rotate(wait)?;
         }
         let mut rest = rec;
-        while max > 0 && self.size + rest.len() as u64 > max {
-            // One record longer than `s`: split it at the limit.
-            let room = (max - self.size) as usize;
+        while max > 0 && self.size.saturating_add(len(rest)) > max {
+            // One record longer than `s`: split it at the limit (`size` is below `max` here:
+            // a rotation leaves it 0, and only this loop brings it to `max`).
+            let room = usize::try_from(max.saturating_sub(self.size))
+                .unwrap_or(usize::MAX)
+                .min(rest.len());
             self.buf.extend_from_slice(&rest[..room]);
             self.size = max;
             rest = &rest[room..];
             self.rotate(wait)?;
         }
         self.buf.extend_from_slice(rest);
-        self.size += rest.len() as u64;
+        self.size = self.size.saturating_add(len(rest));
         if self.buf.len() >= FLUSH_AT {
             self.flush(wait)?;
         }
@@ -508,8 +504,8 @@ impl Logdir {
         // As svlogd, the `t` schedule moves only when it has expired: other rotations (size,
         // ALRM) do not push it back.
         let now = Instant::now();
-        if self.cfg.tmax > 0 && self.trotate.is_none_or(|t| t <= now) {
-            self.trotate = Some(now + Duration::from_secs(self.cfg.tmax));
+        if !self.cfg.tmax.is_zero() && self.trotate.is_none_or(|t| t <= now) {
+            self.trotate = Some(later(now, self.cfg.tmax));
         }
         if self.size == 0 {
             return Ok(());
@@ -666,7 +662,10 @@ impl Logdir {
 
     /// Runs the processor on `unfinished` again after [`PROCESSOR_RETRY`].
     fn processor_later(&mut self, unfinished: String) {
-        self.retry = Some((Instant::now() + PROCESSOR_RETRY, unfinished));
+        self.retry = Some((
+            herd_value::later(Instant::now(), PROCESSOR_RETRY),
+            unfinished,
+        ));
     }
 
     /// Whether `pid` is this directory's processor.
@@ -688,7 +687,7 @@ impl Logdir {
                 self.name.display()
             ));
             let _ = rfs::unlinkat(&self.dir, t.as_str(), none);
-            self.retry = Some((Instant::now() + PROCESSOR_RETRY, unfinished));
+            self.retry = Some((later(Instant::now(), PROCESSOR_RETRY), unfinished));
             return;
         }
         let d = &self.dir;
@@ -771,5 +770,118 @@ impl Logdir {
     /// The selection of `line` by this directory's patterns.
     pub fn select(&self, line: &[u8]) -> pattern::Selection {
         pattern::select(&self.cfg.rules, line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse(text: &str) -> (Config, Vec<String>) {
+        let mut w = Vec::new();
+        (Config::parse(text.as_bytes(), &mut w), w)
+    }
+
+    #[test]
+    fn config_numbers() {
+        let (c, w) = parse("s10k\nn3\nN1\nt5m\nu127.0.0.1:70000\nu10.0.0.1\n");
+        assert_eq!((c.size, c.nmax, c.nmin), (10_240, 3, 1));
+        assert_eq!(c.tmax, Duration::from_secs(300));
+        assert_eq!(c.udp, Some("10.0.0.1:514".parse().expect("address")));
+        assert_eq!(w, ["unable to scan port number: 70000"]);
+        // Huge values saturate (svlogd's C wraps around); never a panic.
+        let (c, w) = parse("t9223372036854775807\ns99999999999999999999\nn99999999999999999999\n");
+        assert_eq!(c.tmax, herd_value::MAX_DURATION);
+        assert_eq!((c.size, c.nmax), (u64::MAX, u64::from(u32::MAX)));
+        assert!(w.is_empty());
+        let (_, w) = parse("u1.2.3:9\nU1.2.3.4:\n");
+        assert_eq!(
+            w,
+            [
+                "unable to scan ip address: 1.2.3:9",
+                "unable to scan port number: "
+            ]
+        );
+    }
+
+    /// One config line as the model sees it.
+    #[derive(Debug, Clone)]
+    enum Line {
+        Size(u64, &'static str),
+        Keep(u64),
+        Min(u64),
+        Time(u64, &'static str),
+        Rule(u8, Vec<u8>),
+        Other(Vec<u8>),
+    }
+
+    fn line() -> impl Strategy<Value = Line> {
+        let unit = || prop::sample::select(vec!["", "k", "m", "h", "x"]);
+        let text = || {
+            prop::collection::vec(
+                any::<u8>().prop_filter("no newline", |&b| b != b'\n'),
+                0..12,
+            )
+        };
+        prop_oneof![
+            (any::<u64>(), unit()).prop_map(|(n, u)| Line::Size(n, u)),
+            any::<u64>().prop_map(Line::Keep),
+            any::<u64>().prop_map(Line::Min),
+            (any::<u64>(), unit()).prop_map(|(n, u)| Line::Time(n, u)),
+            (prop::sample::select(b"+-eE".to_vec()), text()).prop_map(|(k, p)| Line::Rule(k, p)),
+            text().prop_map(|t| Line::Other([b"#".to_vec(), t].concat())),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn prop_config_any_bytes(text in prop::collection::vec(any::<u8>(), 0..200)) {
+            let mut w = Vec::new();
+            let c = Config::parse(&text, &mut w);
+            prop_assert!(c.tmax <= herd_value::MAX_DURATION);
+        }
+
+        /// The last line of each kind wins; rules are kept in order; the numbers are runit's
+        /// leading digits with their units, saturating.
+        #[test]
+        fn prop_config_agrees_with_model(lines in prop::collection::vec(line(), 0..12)) {
+            let mut text = Vec::new();
+            let mut want = Config::default();
+            for l in &lines {
+                let sat = |n: u64, f: u64| n.saturating_mul(f);
+                match l {
+                    Line::Size(n, u) => {
+                        text.extend(format!("s{n}{u}").bytes());
+                        want.size = match *u { "k" => sat(*n, 1024), "m" => sat(*n, 1 << 20), _ => *n };
+                    }
+                    Line::Keep(n) => {
+                        text.extend(format!("n{n}").bytes());
+                        want.nmax = (*n).min(u64::from(u32::MAX));
+                    }
+                    Line::Min(n) => {
+                        text.extend(format!("N{n}").bytes());
+                        want.nmin = (*n).min(u64::from(u32::MAX));
+                    }
+                    Line::Time(n, u) => {
+                        text.extend(format!("t{n}{u}").bytes());
+                        let secs = match *u { "m" => sat(*n, 60), "h" => sat(*n, 3600), _ => *n };
+                        want.tmax = Duration::from_secs(secs.min(herd_value::MAX_SECONDS));
+                    }
+                    Line::Rule(k, p) => {
+                        text.push(*k);
+                        text.extend(p);
+                        want.rules.push([&[*k][..], p].concat());
+                    }
+                    Line::Other(t) => text.extend(t),
+                }
+                text.push(b'\n');
+            }
+            let mut w = Vec::new();
+            let c = Config::parse(&text, &mut w);
+            prop_assert_eq!((c.size, c.nmax, c.nmin, c.tmax), (want.size, want.nmax, want.nmin, want.tmax));
+            prop_assert_eq!(c.rules, want.rules);
+            prop_assert!(w.is_empty());
+        }
     }
 }

@@ -19,6 +19,7 @@ use herd_status::Exit;
 use herd_sys::signal::{self, Sig};
 use herd_sys::{reap_any, timespec_until, Reaped};
 use herd_tai64n::Tai64n;
+use herd_value::later;
 use logdir::{Logdir, Stop, PAUSE};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
@@ -69,12 +70,18 @@ struct Opts {
     dirs: Vec<PathBuf>,
 }
 
-fn usage(argv0: &str) -> ExitCode {
-    herd_diag::emit(herd_diag::usage_line(argv0, USAGE));
-    ExitCode::from(EXIT_FAIL)
+/// A length from the command line as a slice length (`usize` holds any `u64` here; saturating
+/// where it would not).
+fn as_len(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
-fn parse(argv0: &str, args: &[OsString]) -> Result<Opts, ExitCode> {
+fn usage(argv0: &str) -> String {
+    herd_diag::usage_line(argv0, USAGE)
+}
+
+/// svlogd's command line; `Err` holds what to print on stderr before exiting 111.
+fn parse(argv0: &str, args: &[OsString]) -> Result<Opts, String> {
     let mut o = Opts {
         stamping: Stamping::None,
         replace_char: None,
@@ -91,8 +98,7 @@ fn parse(argv0: &str, args: &[OsString]) -> Result<Opts, ExitCode> {
             Err(e) => {
                 // As sgetopt: the last part of argv[0].
                 let base = argv0.rsplit('/').next().unwrap_or(argv0);
-                herd_diag::emit(format!("{base}: {e}\n"));
-                return Err(usage(argv0));
+                return Err(format!("{base}: {e}\n{}", usage(argv0)));
             }
         };
         let v = opt.value.as_ref().map_or(&b""[..], |v| v.as_bytes());
@@ -105,22 +111,20 @@ fn parse(argv0: &str, args: &[OsString]) -> Result<Opts, ExitCode> {
                 [c] => o.replace_char = Some(*c),
                 _ => return Err(usage(argv0)),
             },
+            // runit's leading digits, saturating (`herd_value::scan_size`); 0 is the default.
             b'l' => {
-                o.linemax = Some(herd_getopt::scan_ulong(v).0)
+                o.linemax = Some(herd_value::scan_size(v))
                     .filter(|&n| n > 0)
                     .unwrap_or(DEFAULT_LINEMAX)
             }
             b'b' => {
-                buflen = Some(herd_getopt::scan_ulong(v).0)
+                buflen = Some(herd_value::scan_size(v))
                     .filter(|&n| n > 0)
                     .unwrap_or(DEFAULT_BUFLEN)
             }
             b't' => o.stamping = o.stamping.more(),
             b'v' => o.verbose = true,
-            _ => {
-                herd_diag::emit(format!("{VERSION}\n"));
-                return Err(usage(argv0));
-            }
+            _ => return Err(format!("{VERSION}\n{}", usage(argv0))),
         }
     }
     o.dirs = args[g.operands()..].iter().map(PathBuf::from).collect();
@@ -133,7 +137,7 @@ fn parse(argv0: &str, args: &[OsString]) -> Result<Opts, ExitCode> {
 /// Waits out one pause (3 s) on the signalfd; SIGTERM ends it with `Stop::Terminate`, other
 /// signals are kept for later.
 fn pause_wait(sigfd: &SignalFd, pending: &mut SigSet) -> Result<(), Stop> {
-    let deadline = Instant::now() + PAUSE;
+    let deadline = later(Instant::now(), PAUSE);
     loop {
         if Instant::now() >= deadline {
             return Ok(());
@@ -222,8 +226,8 @@ impl Out<'_> {
         let sigfd = self.sigfd;
         let wait = &mut || pause_wait(sigfd, pending);
         let linemax = self.o.linemax;
-        let cut = &line[..line.len().min(linemax as usize)];
-        let dots: &[u8] = if line.len() as u64 >= linemax {
+        let cut = &line[..line.len().min(as_len(linemax))];
+        let dots: &[u8] = if line.len() >= as_len(linemax) {
             b"..."
         } else {
             b""
@@ -271,7 +275,10 @@ fn main() -> ExitCode {
         .unwrap_or_else(|| "svlog".into());
     let o = match parse(&argv0, argv.get(1..).unwrap_or(&[])) {
         Ok(o) => o,
-        Err(code) => return code,
+        Err(text) => {
+            herd_diag::emit(text);
+            return ExitCode::from(EXIT_FAIL);
+        }
     };
     let sigfd = match signal::block(&HANDLED).and_then(|_| signal::signal_fd(&HANDLED)) {
         Ok(fd) => fd,
@@ -304,7 +311,8 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
         udp: udp_socket(&dirs),
     };
     let mut inbuf = vec![0u8; READ_SIZE];
-    let mut line: Vec<u8> = Vec::with_capacity(o.linemax as usize + 64);
+    // Grown as lines need it: `-l` may be as large as 2^64 - 2.
+    let mut line: Vec<u8> = Vec::with_capacity(as_len(o.linemax).min(READ_SIZE));
     let mut line_stamp: Option<Stamp> = None;
     let mut term_deadline: Option<Instant> = None;
     let mut eof = false;
@@ -328,7 +336,7 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
                     if o.verbose {
                         logdir::info(&"sigterm received.");
                     }
-                    term_deadline.get_or_insert(Instant::now() + FINISH_LINE);
+                    term_deadline.get_or_insert(later(Instant::now(), FINISH_LINE));
                 }
                 Signal::SIGALRM => {
                     if o.verbose {
@@ -447,6 +455,68 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
         if done_line || !terminating {
             for d in dirs.iter_mut() {
                 d.flush(&mut || pause_wait(sigfd, &mut pending))?;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn args(a: &[&str]) -> Vec<OsString> {
+        a.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn lengths() {
+        let o = parse("svlog", &args(&["-l", "10", "-b", "20", "d"])).expect("valid");
+        assert_eq!(o.linemax, 10);
+        // `-l x` reads as 0, the default; a huge `-l` saturates and needs a larger `-b`.
+        let o = parse("svlog", &args(&["-l", "x", "d"])).expect("valid");
+        assert_eq!(o.linemax, DEFAULT_LINEMAX);
+        let e = parse("svlog", &args(&["-l", "99999999999999999999", "d"])).err();
+        assert_eq!(e.as_deref(), Some(usage("svlog").as_str()));
+        let o = parse(
+            "svlog",
+            &args(&[
+                "-l",
+                "18446744073709551614",
+                "-b",
+                "99999999999999999999",
+                "d",
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(o.linemax, u64::MAX - 1);
+        assert_eq!(
+            parse("/x/svlog", &args(&["-y", "d"])).err().as_deref(),
+            Some("svlog: illegal option -- y\nusage: /x/svlog [-ttv] [-r c] [-R abc] [-l len] [-b buflen] dir ...\n\n")
+        );
+    }
+
+    proptest! {
+        /// Any command line: no panic; a refusal ends with the usage; an accepted one has
+        /// directories and `-b` above `-l`.
+        #[test]
+        fn prop_any_command_line(
+            words in prop::collection::vec(
+                prop_oneof![
+                    prop::sample::select(vec![
+                        "-t", "-tt", "-v", "-V", "-l", "-b", "-r", "-R", "-x", "--", "d",
+                        "99999999999999999999", "5",
+                    ]).prop_map(|w| w.as_bytes().to_vec()),
+                    prop::collection::vec(any::<u8>(), 0..10),
+                ],
+                0..8,
+            )
+        ) {
+            use std::os::unix::ffi::OsStringExt;
+            let argv: Vec<OsString> = words.into_iter().map(OsString::from_vec).collect();
+            match parse("svlog", &argv) {
+                Ok(o) => prop_assert!(!o.dirs.is_empty() && o.linemax > 0),
+                Err(text) => prop_assert!(text.ends_with(&usage("svlog"))),
             }
         }
     }

@@ -82,6 +82,54 @@ pub fn select(rules: &[Vec<u8>], line: &[u8]) -> Selection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The reference: the rules of runit.md §7.3 as a recursion over the pattern.
+    fn reference(p: &[u8], s: &[u8]) -> bool {
+        match p {
+            [] => s.is_empty(),
+            [b'*'] => true,
+            [b'*', next, ..] => match s.iter().position(|b| b == next) {
+                Some(i) => reference(&p[1..], &s[i..]),
+                None => false,
+            },
+            [b'+'] => false,
+            [b'+', c, rest @ ..] => {
+                if s.first() != Some(c) {
+                    return false;
+                }
+                let run = s.iter().take_while(|b| *b == c).count();
+                run == s.len() || reference(rest, &s[run..])
+            }
+            [c, rest @ ..] => s.first() == Some(c) && reference(rest, &s[1..]),
+        }
+    }
+
+    /// Bytes from a small alphabet, so that patterns and lines meet.
+    fn small() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(prop::sample::select(b"ab*+".to_vec()), 0..10)
+    }
+
+    proptest! {
+        #[test]
+        fn prop_matches_agrees_with_reference(p in small(), s in small()) {
+            prop_assert_eq!(matches(&p, &s), reference(&p, &s));
+        }
+
+        #[test]
+        fn prop_any_bytes(p in prop::collection::vec(any::<u8>(), 0..20), s in prop::collection::vec(any::<u8>(), 0..40)) {
+            prop_assert_eq!(matches(&p, &s), reference(&p, &s));
+            let rules = vec![[b"-".as_slice(), &p].concat(), [b"e".as_slice(), &p].concat()];
+            let sel = select(&rules, &s);
+            prop_assert_eq!(sel.file, !sel.stderr);
+        }
+
+        #[test]
+        fn prop_plain_patterns_match_only_themselves(p in "[a-z ]{0,8}", s in "[a-z ]{0,8}") {
+            prop_assert_eq!(matches(p.as_bytes(), s.as_bytes()), p == s);
+            prop_assert!(matches(b"*", s.as_bytes()));
+        }
+    }
 
     #[test]
     fn plain_star_and_plus() {

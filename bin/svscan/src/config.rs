@@ -47,28 +47,62 @@ pub struct Config {
     pub kill_all: bool,
     /// my_init's `*** ` progress lines.
     pub verbose: bool,
+    /// What is ignored, each warned about at start.
+    pub ignored: Vec<Ignored>,
 }
 
-pub fn seconds(s: &[u8]) -> Option<Duration> {
-    let s = std::str::from_utf8(s).ok()?;
-    let f: f64 = s.parse().ok()?;
-    (f.is_finite() && f >= 0.0).then(|| Duration::from_secs_f64(f))
+/// Something of the command line or the environment that is ignored, with a warning at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ignored {
+    /// A variable set to something that is not a number of seconds.
+    Env { name: &'static str, value: OsString },
+    /// my_init's `--enable-insecure-key`.
+    InsecureKey,
 }
 
-/// A duration in seconds from the environment.
-pub fn env_seconds(name: &str) -> Option<Duration> {
-    std::env::var_os(name).and_then(|v| seconds(v.as_bytes()))
+impl std::fmt::Display for Ignored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ignored::Env { name, value } => {
+                write!(f, "invalid {name}: {}: ignored", value.to_string_lossy())
+            }
+            Ignored::InsecureKey => f.write_str(
+                "--enable-insecure-key is not supported (no SSH key is shipped): ignored",
+            ),
+        }
+    }
 }
 
-fn env_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
+/// How the environment is read: the value of a variable, if set (`std::env::var_os` in main,
+/// a table in the tests).
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<OsString>;
+
+/// A duration in seconds from the environment (`herd_value::seconds`: decimals allowed, more
+/// than 2^32 - 1 s saturates). Unset or empty: `None`; anything else that is not a number of
+/// seconds: `None`, noted in `ignored`.
+pub fn env_seconds(
+    env: Env<'_>,
+    name: &'static str,
+    ignored: &mut Vec<Ignored>,
+) -> Option<Duration> {
+    let value = env(name).filter(|v| !v.is_empty())?;
+    match herd_value::seconds(value.as_bytes()) {
+        Ok(d) => Some(d),
+        Err(_) => {
+            ignored.push(Ignored::Env { name, value });
+            None
+        }
+    }
 }
 
-pub fn parse(argv: &[OsString]) -> Option<Config> {
+fn env_path(env: Env<'_>, name: &str) -> Option<PathBuf> {
+    env(name).filter(|v| !v.is_empty()).map(PathBuf::from)
+}
+
+pub fn parse(argv: &[OsString], env: Env<'_>) -> Option<Config> {
     let mut setsid = false;
-    let mut stop = env_seconds(STOP_ENV).unwrap_or(DEFAULT_STOP);
+    let mut ignored = Vec::new();
+    let mut stop = env_seconds(env, STOP_ENV, &mut ignored).unwrap_or(DEFAULT_STOP);
     let mut i = 1;
     // As runsvdir: options come first; an unknown `-X` is taken as the directory name.
     while let Some(a) = argv.get(i).map(|a| a.as_bytes()) {
@@ -76,7 +110,7 @@ pub fn parse(argv: &[OsString]) -> Option<Config> {
             b"-P" => setsid = true,
             b"-t" => {
                 i += 1;
-                stop = seconds(argv.get(i)?.as_bytes())?;
+                stop = herd_value::seconds(argv.get(i)?.as_bytes()).ok()?;
             }
             b"--" => {
                 i += 1;
@@ -110,12 +144,13 @@ pub fn parse(argv: &[OsString]) -> Option<Config> {
         dir: Some(dir),
         log,
         cmd,
-        startup: env_path(STARTUP_ENV).into_iter().collect(),
-        pre_shutdown: env_path(PRE_SHUTDOWN_ENV),
-        post_shutdown: env_path(POST_SHUTDOWN_ENV),
-        env_dir: env_path(ENV_DIR_ENV),
+        startup: env_path(env, STARTUP_ENV).into_iter().collect(),
+        pre_shutdown: env_path(env, PRE_SHUTDOWN_ENV),
+        post_shutdown: env_path(env, POST_SHUTDOWN_ENV),
+        env_dir: env_path(env, ENV_DIR_ENV),
         kill_all: true,
         verbose: false,
+        ignored,
     })
 }
 
@@ -138,43 +173,82 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn args(a: &[&str]) -> Vec<OsString> {
         a.iter().map(OsString::from).collect()
     }
 
+    fn no_env(_: &str) -> Option<OsString> {
+        None
+    }
+
     #[test]
     fn command_line() {
-        let c = parse(&args(&["svscan", "-P", "/s"])).unwrap();
+        let c = parse(&args(&["svscan", "-P", "/s"]), &no_env).unwrap();
         assert!(c.setsid);
         assert_eq!(c.dir.as_deref(), Some("/s".as_ref()));
         assert!(c.log.is_none() && c.cmd.is_empty());
 
-        let c = parse(&args(&["svscan", "/s", "log: ......."])).unwrap();
+        let c = parse(&args(&["svscan", "/s", "log: ......."]), &no_env).unwrap();
         assert_eq!(c.log, Some((2, OsString::from("log: ......."))));
 
-        let c = parse(&args(&["svscan", "/s", "--", "sh", "-c", "exit 3"])).unwrap();
+        let c = parse(
+            &args(&["svscan", "/s", "--", "sh", "-c", "exit 3"]),
+            &no_env,
+        )
+        .unwrap();
         assert!(c.log.is_none());
         assert_eq!(c.cmd, args(&["sh", "-c", "exit 3"]));
 
-        let c = parse(&args(&[
-            "svscan",
-            "-t",
-            "2",
-            "/s",
-            "log: .......",
-            "--",
-            "x",
-        ]))
+        let c = parse(
+            &args(&["svscan", "-t", "2", "/s", "log: .......", "--", "x"]),
+            &no_env,
+        )
         .unwrap();
         assert_eq!(c.stop, StopBound::Total(Duration::from_secs(2)));
         assert!(c.log.is_some());
         assert_eq!(c.cmd, args(&["x"]));
 
-        assert!(parse(&args(&["svscan"])).is_none());
-        assert!(parse(&args(&["svscan", "/s", "--"])).is_none());
-        let c = parse(&args(&["svscan", "/s", "log: .......", "extra"])).unwrap();
+        assert!(parse(&args(&["svscan"]), &no_env).is_none());
+        assert!(parse(&args(&["svscan", "/s", "--"]), &no_env).is_none());
+        let c = parse(&args(&["svscan", "/s", "log: .......", "extra"]), &no_env).unwrap();
         assert!(c.cmd.is_empty());
-        assert!(parse(&args(&["svscan", "-t", "x", "/s"])).is_none());
+        assert!(parse(&args(&["svscan", "-t", "x", "/s"]), &no_env).is_none());
+        // Seconds are decimals: no exponent, no sign; beyond 2^32 - 1 s they saturate.
+        assert!(parse(&args(&["svscan", "-t", "1e20", "/s"]), &no_env).is_none());
+        assert!(parse(&args(&["svscan", "-t", "-1", "/s"]), &no_env).is_none());
+        let c = parse(&args(&["svscan", "-t", "0.25", "/s"]), &no_env).unwrap();
+        assert_eq!(c.stop, StopBound::Total(Duration::from_millis(250)));
+        let c = parse(
+            &args(&["svscan", "-t", "100000000000000000000", "/s"]),
+            &no_env,
+        )
+        .unwrap();
+        assert_eq!(c.stop, StopBound::Total(herd_value::MAX_DURATION));
+    }
+
+    proptest! {
+        /// Any command line: no panic; what is accepted has a directory and a bound in range.
+        #[test]
+        fn prop_any_command_line(
+            words in prop::collection::vec(
+                prop_oneof![
+                    prop::sample::select(vec!["-P", "-t", "--", "-x", "log: .......", "/s", "7"])
+                        .prop_map(|w| w.as_bytes().to_vec()),
+                    prop::collection::vec(any::<u8>(), 0..12),
+                ],
+                0..8,
+            )
+        ) {
+            use std::os::unix::ffi::OsStringExt;
+            let mut argv = vec![OsString::from("svscan")];
+            argv.extend(words.into_iter().map(OsString::from_vec));
+            if let Some(c) = parse(&argv, &no_env) {
+                prop_assert!(c.dir.is_some());
+                let StopBound::Total(d) = c.stop else { panic!("svscan has one bound") };
+                prop_assert!(d <= herd_value::MAX_DURATION);
+            }
+        }
     }
 }

@@ -25,17 +25,25 @@ use herd_diag::{emit, usage_line};
 
 fn main() -> ExitCode {
     let argv: Vec<OsString> = std::env::args_os().collect();
+    let env = |name: &str| std::env::var_os(name);
     let argv0 = argv
         .first()
         .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_else(|| "svscan".into());
     let config = if argv0.rsplit('/').next() == Some("my_init") {
-        match myinit::parse(&argv) {
+        match myinit::parse(&argv, &env) {
             Ok(config) => config,
-            Err(code) => return ExitCode::from(code),
+            Err(r) => {
+                if r.stdout {
+                    print!("{}", r.text);
+                } else {
+                    emit(r.text);
+                }
+                return ExitCode::from(r.code);
+            }
         }
     } else {
-        match config::parse(&argv) {
+        match config::parse(&argv, &env) {
             Some(config) => config,
             None => {
                 emit(usage_line(

@@ -6,9 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use herd_diag::{emit, Diag};
-
-use crate::config::{env_seconds, Config, DEFAULT_STOP, STOP_ENV};
+use crate::config::{env_seconds, Config, Env, Ignored, DEFAULT_STOP, STOP_ENV};
 use crate::lifecycle::StopBound;
 
 /// The prefix of my_init's messages.
@@ -23,8 +21,25 @@ const KILL_ALL_PROCESSES_TIMEOUT: &str = "KILL_ALL_PROCESSES_TIMEOUT";
 /// What the one not set defaults to, then (phusion's default before 0.11.1).
 const PHASE_DEFAULT: Duration = Duration::from_secs(5);
 
-/// my_init's command line; `Err(exit code)` after printing usage or help.
-pub fn parse(argv: &[OsString]) -> Result<Config, u8> {
+/// Why my_init does not start: what to print (help on stdout, errors on stderr) and the exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub text: String,
+    pub stdout: bool,
+    pub code: u8,
+}
+
+fn error(msg: &str) -> Refusal {
+    Refusal {
+        text: format!("{USAGE}\n{PROG}: error: {msg}\n"),
+        stdout: false,
+        code: EXIT_USAGE,
+    }
+}
+
+/// my_init's command line and environment; nothing is printed here.
+pub fn parse(argv: &[OsString], env: Env<'_>) -> Result<Config, Refusal> {
+    let mut ignored = Vec::new();
     let mut skip_startup = false;
     let mut skip_runit = false;
     let mut kill_all = true;
@@ -32,26 +47,27 @@ pub fn parse(argv: &[OsString]) -> Result<Config, u8> {
     let mut i = 1;
     while let Some(a) = argv.get(i) {
         match a.as_bytes() {
-            b"--enable-insecure-key" => Diag::new(PROG)
-                .warn(&"--enable-insecure-key is not supported (no SSH key is shipped): ignored"),
+            b"--enable-insecure-key" => ignored.push(Ignored::InsecureKey),
             b"--skip-startup-files" => skip_startup = true,
             b"--skip-runit" => skip_runit = true,
             b"--no-kill-all-on-exit" => kill_all = false,
             b"--quiet" => quiet = true,
             b"-h" | b"--help" => {
-                println!("{USAGE}");
-                return Err(0);
+                return Err(Refusal {
+                    text: format!("{USAGE}\n"),
+                    stdout: true,
+                    code: 0,
+                })
             }
             b"--" => {
                 i += 1;
                 break;
             }
             a if a.starts_with(b"-") => {
-                emit(format!(
-                    "{USAGE}\nmy_init: error: unrecognized arguments: {}\n",
+                return Err(error(&format!(
+                    "unrecognized arguments: {}",
                     String::from_utf8_lossy(a)
-                ));
-                return Err(EXIT_USAGE);
+                )))
             }
             _ => break,
         }
@@ -59,22 +75,21 @@ pub fn parse(argv: &[OsString]) -> Result<Config, u8> {
     }
     let cmd = argv[i.min(argv.len())..].to_vec();
     if skip_runit && cmd.is_empty() {
-        emit(format!(
-            "{USAGE}\nmy_init: error: --skip-runit needs a main command\n"
-        ));
-        return Err(EXIT_USAGE);
+        return Err(error("--skip-runit needs a main command"));
     }
     let stop = match (
-        env_seconds(KILL_PROCESS_TIMEOUT),
-        env_seconds(KILL_ALL_PROCESSES_TIMEOUT),
+        env_seconds(env, KILL_PROCESS_TIMEOUT, &mut ignored),
+        env_seconds(env, KILL_ALL_PROCESSES_TIMEOUT, &mut ignored),
     ) {
-        (None, None) => StopBound::Total(env_seconds(STOP_ENV).unwrap_or(DEFAULT_STOP)),
+        (None, None) => {
+            StopBound::Total(env_seconds(env, STOP_ENV, &mut ignored).unwrap_or(DEFAULT_STOP))
+        }
         (services, all) => StopBound::Phased {
             services: services.unwrap_or(PHASE_DEFAULT),
             all: all.unwrap_or(PHASE_DEFAULT),
         },
     };
-    let init_dir = std::env::var_os("ENV_INIT_DIRECTORY")
+    let init_dir = env("ENV_INIT_DIRECTORY")
         .filter(|d| !d.is_empty())
         .map_or_else(|| PathBuf::from("/etc/my_init.d"), PathBuf::from);
     Ok(Config {
@@ -94,6 +109,7 @@ pub fn parse(argv: &[OsString]) -> Result<Config, u8> {
         env_dir: Some(PathBuf::from("/etc/container_environment")),
         kill_all,
         verbose: !quiet,
+        ignored,
     })
 }
 
@@ -105,34 +121,117 @@ mod tests {
         a.iter().map(OsString::from).collect()
     }
 
+    fn no_env(_: &str) -> Option<OsString> {
+        None
+    }
+
     #[test]
     fn options() {
-        let c = parse(&args(&["my_init"])).unwrap();
+        let c = parse(&args(&["my_init"]), &no_env).unwrap();
         assert_eq!(c.dir.as_deref(), Some("/etc/service".as_ref()));
         assert!(c.setsid && c.kill_all && c.verbose && c.cmd.is_empty());
         assert_eq!(c.startup.len(), 2);
 
-        let c = parse(&args(&[
-            "my_init",
-            "--quiet",
-            "--skip-startup-files",
-            "--no-kill-all-on-exit",
-            "--",
-            "sh",
-            "-c",
-            "exit 3",
-        ]))
+        let c = parse(
+            &args(&[
+                "my_init",
+                "--quiet",
+                "--skip-startup-files",
+                "--no-kill-all-on-exit",
+                "--",
+                "sh",
+                "-c",
+                "exit 3",
+            ]),
+            &no_env,
+        )
         .unwrap();
         assert!(!c.verbose && !c.kill_all && c.startup.is_empty());
         assert_eq!(c.cmd, args(&["sh", "-c", "exit 3"]));
 
-        let c = parse(&args(&["my_init", "--skip-runit", "--", "true"])).unwrap();
+        let c = parse(&args(&["my_init", "--skip-runit", "--", "true"]), &no_env).unwrap();
         assert!(c.dir.is_none());
         // Without `--`, the first non-option starts the command, as with argparse.
-        let c = parse(&args(&["my_init", "bash", "-l"])).unwrap();
+        let c = parse(&args(&["my_init", "bash", "-l"]), &no_env).unwrap();
         assert_eq!(c.cmd, args(&["bash", "-l"]));
 
-        assert_eq!(parse(&args(&["my_init", "--bogus"])).unwrap_err(), 2);
-        assert_eq!(parse(&args(&["my_init", "--skip-runit"])).unwrap_err(), 2);
+        let e = parse(&args(&["my_init", "--bogus"]), &no_env).unwrap_err();
+        assert_eq!((e.code, e.stdout), (2, false));
+        assert!(e
+            .text
+            .ends_with("\nmy_init: error: unrecognized arguments: --bogus\n"));
+        let e = parse(&args(&["my_init", "--skip-runit"]), &no_env).unwrap_err();
+        assert_eq!(e.code, 2);
+        let e = parse(&args(&["my_init", "-h"]), &no_env).unwrap_err();
+        assert_eq!((e.code, e.stdout), (0, true));
+    }
+
+    #[test]
+    fn timeouts_from_the_environment() {
+        let env = |name: &str| match name {
+            "KILL_PROCESS_TIMEOUT" => Some(OsString::from("3")),
+            "KILL_ALL_PROCESSES_TIMEOUT" => Some(OsString::from("1e20")),
+            _ => None,
+        };
+        let c = parse(&args(&["my_init"]), &env).unwrap();
+        assert_eq!(
+            c.stop,
+            StopBound::Phased {
+                services: Duration::from_secs(3),
+                all: PHASE_DEFAULT
+            }
+        );
+        assert_eq!(
+            c.ignored
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["invalid KILL_ALL_PROCESSES_TIMEOUT: 1e20: ignored"]
+        );
+    }
+
+    proptest::proptest! {
+        /// Any command line and any values of the three timeouts: no panic, a bound in range, and
+        /// a bad value is ignored (with its warning) rather than refused.
+        #[test]
+        fn prop_any_command_line_and_environment(
+            words in proptest::collection::vec(
+                proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..12),
+                0..6,
+            ),
+            flags in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "--skip-runit", "--quiet", "--", "-h", "--skip-startup-files",
+                    "--no-kill-all-on-exit", "sh",
+                ]),
+                0..4,
+            ),
+            values in proptest::collection::vec(
+                proptest::option::of(proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..24)),
+                3,
+            ),
+        ) {
+            use std::os::unix::ffi::OsStringExt;
+            let mut argv = vec![OsString::from("my_init")];
+            argv.extend(flags.iter().map(OsString::from));
+            argv.extend(words.into_iter().map(OsString::from_vec));
+            let names = [KILL_PROCESS_TIMEOUT, KILL_ALL_PROCESSES_TIMEOUT, STOP_ENV];
+            let env = |name: &str| {
+                let i = names.iter().position(|n| *n == name)?;
+                values[i].clone().map(OsString::from_vec)
+            };
+            if let Ok(c) = parse(&argv, &env) {
+                let (a, b) = match c.stop {
+                    StopBound::Total(d) => (d, d),
+                    StopBound::Phased { services, all } => (services, all),
+                };
+                proptest::prop_assert!(a <= herd_value::MAX_DURATION && b <= herd_value::MAX_DURATION);
+                for i in &c.ignored {
+                    if let Ignored::Env { value, .. } = i {
+                        proptest::prop_assert!(herd_value::seconds(value.as_bytes()).is_err());
+                    }
+                }
+            }
+        }
     }
 }

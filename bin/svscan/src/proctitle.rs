@@ -39,15 +39,16 @@ impl Title {
             .open("/proc/self/mem")
             .ok()?;
         let mut check = vec![0u8; len];
-        mem.read_exact_at(&mut check, arg_start + offset as u64)
-            .ok()?;
+        // Addresses come from the kernel; checked all the same, never wrapped.
+        let at = |off: usize| arg_start.checked_add(u64::try_from(off).ok()?);
+        mem.read_exact_at(&mut check, at(offset)?).ok()?;
         if check != argv[index].as_bytes() {
             return None;
         }
         Some(Title {
             mem,
-            addr: arg_start + (offset + HEAD) as u64,
-            window: check[HEAD..].to_vec(),
+            addr: at(offset.checked_add(HEAD)?)?,
+            window: check.get(HEAD..)?.to_vec(),
         })
     }
 

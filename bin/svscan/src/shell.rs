@@ -16,6 +16,7 @@ use herd_notice::Decoder;
 use herd_svdir::MAIN;
 use herd_sys::signal::{self, Sig as Signal};
 use herd_sys::{children, descendants, reap_any, status_pid, system_pid, timespec_until, Reaped};
+use herd_value::later;
 use nix::sys::signal::kill;
 use rustix::event::{poll, PollFd, PollFlags};
 
@@ -119,6 +120,9 @@ fn scarce(e: &std::io::Error) -> bool {
 pub fn run(config: &Config, argv: &[OsString]) -> u8 {
     let diag = Diag::new(config.name.as_slice());
     herd_diag::init_trace();
+    for i in &config.ignored {
+        diag.warn(i);
+    }
     let sigfd = match signal::block(&BLOCKED).and_then(|_| signal::signal_fd(&BLOCKED)) {
         Ok(fd) => fd,
         Err(e) => {
@@ -195,7 +199,7 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
     }
 
     let mut buf = [0u8; 4096];
-    let mut title_at = Instant::now() + proctitle::TICK;
+    let mut title_at = later(Instant::now(), proctitle::TICK);
     loop {
         let deadline = lc.next_deadline();
         let wake = [deadline, title.is_some().then_some(title_at)]
@@ -243,7 +247,7 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
         }
         if let Some(t) = title.as_mut().filter(|_| now >= title_at) {
             t.push(b".");
-            title_at = now + proctitle::TICK;
+            title_at = later(now, proctitle::TICK);
         }
     }
 }

@@ -10,6 +10,7 @@ use std::ffi::{OsStr, OsString};
 use std::time::{Duration, Instant};
 
 use herd_status::Pid;
+use herd_value::later;
 
 /// Minimum time between two starts of a supervise for one service.
 pub const RESTART_PAUSE: Duration = Duration::from_secs(1);
@@ -82,7 +83,10 @@ impl Table {
     /// Starts whatever may start now.
     pub fn due(&mut self, now: Instant, out: &mut Vec<Action>) {
         for s in &mut self.slots {
-            if !s.gone && s.pid.is_none() && s.last_start.is_none_or(|t| now >= t + RESTART_PAUSE) {
+            if !s.gone
+                && s.pid.is_none()
+                && s.last_start.is_none_or(|t| now >= later(t, RESTART_PAUSE))
+            {
                 // Counted from now: until its pid is reported the slot must not start again.
                 s.last_start = Some(now);
                 out.push(Action::Start {
@@ -119,7 +123,7 @@ impl Table {
         self.slots
             .iter()
             .filter(|s| !s.gone && s.pid.is_none())
-            .filter_map(|s| s.last_start.map(|t| t + RESTART_PAUSE))
+            .filter_map(|s| s.last_start.map(|t| later(t, RESTART_PAUSE)))
             .min()
     }
 

@@ -205,4 +205,110 @@ mod tests {
             );
         }
     }
+
+    /// The reference shell reader for what `shell_quote` writes: single-quoted runs, the
+    /// double-quoted `'` between them, and unquoted safe bytes.
+    fn unquote(mut q: &[u8]) -> Option<Vec<u8>> {
+        let mut v = Vec::new();
+        while let Some((&c, rest)) = q.split_first() {
+            match c {
+                b'\'' => {
+                    let end = rest.iter().position(|&b| b == b'\'')?;
+                    v.extend_from_slice(&rest[..end]);
+                    q = &rest[end + 1..];
+                }
+                b'"' => {
+                    let end = rest.iter().position(|&b| b == b'"')?;
+                    v.extend_from_slice(&rest[..end]);
+                    q = &rest[end + 1..];
+                }
+                c if shell_safe(c) => {
+                    v.push(c);
+                    q = rest;
+                }
+                _ => return None,
+            }
+        }
+        Some(v)
+    }
+
+    /// The reference JSON reader for what `json_string` writes, with Python's surrogateescape:
+    /// `\udc80`..`\udcff` alone is the byte 0x80..0xff.
+    fn unjson(j: &[u8]) -> Option<Vec<u8>> {
+        let inner = j.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+        let mut units: Vec<u32> = Vec::new();
+        let mut i = 0;
+        while i < inner.len() {
+            if inner[i] != b'\\' {
+                units.push(u32::from(inner[i]));
+                i += 1;
+                continue;
+            }
+            let e = *inner.get(i + 1)?;
+            let u = match e {
+                b'n' => 10,
+                b'r' => 13,
+                b't' => 9,
+                b'b' => 8,
+                b'f' => 12,
+                b'"' | b'\\' => u32::from(e),
+                b'u' => {
+                    u32::from_str_radix(std::str::from_utf8(inner.get(i + 2..i + 6)?).ok()?, 16)
+                        .ok()?
+                }
+                _ => return None,
+            };
+            i += if e == b'u' { 6 } else { 2 };
+            units.push(u);
+        }
+        let mut out = Vec::new();
+        let mut k = 0;
+        while k < units.len() {
+            let u = units[k];
+            if (0xd800..0xdc00).contains(&u) {
+                let lo = *units.get(k + 1)?;
+                let c = char::from_u32(0x1_0000 + ((u - 0xd800) << 10) + (lo - 0xdc00))?;
+                out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                k += 2;
+            } else if (0xdc80..=0xdcff).contains(&u) {
+                out.push(u8::try_from(u - 0xdc00).ok()?);
+                k += 1;
+            } else {
+                out.extend_from_slice(char::from_u32(u)?.encode_utf8(&mut [0; 4]).as_bytes());
+                k += 1;
+            }
+        }
+        Some(out)
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn prop_shell_quote_reads_back(v in prop::collection::vec(any::<u8>(), 0..40)) {
+                prop_assert_eq!(unquote(&quote(&v)), Some(v));
+            }
+
+            #[test]
+            fn prop_json_reads_back(v in prop::collection::vec(any::<u8>(), 0..40), s in "\\PC{0,8}") {
+                prop_assert_eq!(unjson(&json(&v)), Some(v.clone()));
+                let j = json(s.as_bytes());
+                prop_assert!(j.iter().all(|&b| (b' '..=b'~').contains(&b)));
+                prop_assert_eq!(unjson(&j), Some(s.into_bytes()));
+            }
+
+            #[test]
+            fn prop_shell_name(n in prop::collection::vec(any::<u8>(), 0..40)) {
+                let out = name(&n);
+                prop_assert!(out.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_'));
+                let chars: usize = n
+                    .utf8_chunks()
+                    .map(|c| c.valid().chars().count() + c.invalid().len())
+                    .sum();
+                prop_assert_eq!(out.len(), chars);
+            }
+        }
+    }
 }

@@ -614,3 +614,44 @@ fn export_child() {
         Err(e) => println!("RESULT {e}"),
     }
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A file name: any bytes but `/` and NUL, not `.` or `..`.
+    fn file_name() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(
+            any::<u8>().prop_filter("a name byte", |&b| b != b'/' && b != 0),
+            1..12,
+        )
+        .prop_filter("not . or ..", |n| n != b"." && n != b"..")
+    }
+
+    proptest! {
+        // Real files: the long mode's case count is capped here.
+        #![proptest_config(ProptestConfig {
+            cases: ProptestConfig::default().cases.min(20_000),
+            ..ProptestConfig::default()
+        })]
+
+        /// A directory of any names and values reads back sorted, without dot files, each value
+        /// with one trailing newline less.
+        #[test]
+        fn prop_read_any_files(
+            files in prop::collection::btree_map(file_name(), prop::collection::vec(any::<u8>(), 0..20), 0..6)
+        ) {
+            let t = TempDir::new("prop");
+            for (n, v) in &files {
+                write(&t.0, n, v);
+            }
+            let got = ContainerEnv::new(&t.0).read().unwrap();
+            let want: Vec<(OsString, OsString)> = files
+                .iter()
+                .filter(|(n, _)| !n.starts_with(b"."))
+                .map(|(n, v)| (os(n), os(v.strip_suffix(b"\n").unwrap_or(v))))
+                .collect();
+            prop_assert_eq!(got, want);
+        }
+    }
+}

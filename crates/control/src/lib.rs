@@ -258,4 +258,19 @@ mod tests {
         assert_eq!(&buf[..n], b"tcu");
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
+
+    proptest::proptest! {
+        /// Every byte: known letters decode to the letter that encodes back to the byte; the
+        /// others are ignored, as runsv ignores them.
+        #[test]
+        fn prop_every_byte(b in proptest::arbitrary::any::<u8>()) {
+            match Control::from_byte(b) {
+                Some(c) => {
+                    proptest::prop_assert_eq!(c.byte(), b);
+                    proptest::prop_assert!(Control::ALL.contains(&c));
+                }
+                None => proptest::prop_assert!(Control::ALL.iter().all(|c| c.byte() != b)),
+            }
+        }
+    }
 }

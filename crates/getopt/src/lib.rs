@@ -148,26 +148,10 @@ pub fn parse(args: &[OsString], spec: &str) -> Result<(Vec<Opt>, usize), Error> 
     Ok((opts, g.operands()))
 }
 
-/// runit's `scan_ulong`: the value of the leading decimal digits and how many there were.
-pub fn scan_ulong(s: &[u8]) -> (u64, usize) {
-    let n = s.iter().take_while(|b| b.is_ascii_digit()).count();
-    let v = s[..n].iter().fold(0u64, |v, d| {
-        v.saturating_mul(10).saturating_add(u64::from(d - b'0'))
-    });
-    (v, n)
-}
-
-/// The value of `s` if it is all decimal digits (and not empty).
-pub fn all_digits(s: &[u8]) -> Option<u64> {
-    match scan_ulong(s) {
-        (v, n) if n == s.len() && n > 0 => Some(v),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn args(a: &[&str]) -> Vec<OsString> {
         a.iter().map(OsString::from).collect()
@@ -228,12 +212,78 @@ mod tests {
         );
     }
 
-    #[test]
-    fn numbers() {
-        assert_eq!(scan_ulong(b"12ab"), (12, 2));
-        assert_eq!(scan_ulong(b"abc"), (0, 0));
-        assert_eq!(all_digits(b"500"), Some(500));
-        assert_eq!(all_digits(b"5x"), None);
-        assert_eq!(all_digits(b""), None);
+    /// The reference: all options at once, with nested loops over arguments and letters.
+    fn reference(args: &[Vec<u8>], spec: &[u8]) -> (Vec<Result<Opt, Error>>, Option<usize>) {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < args.len() {
+            let a = &args[i];
+            if a == b"--" {
+                return (out, Some(i + 1));
+            }
+            if a.len() < 2 || a[0] != b'-' {
+                break;
+            }
+            let mut j = 1;
+            let mut next = i + 1;
+            while j < a.len() {
+                let c = a[j];
+                let pos = spec.iter().position(|&s| s == c).filter(|_| c != b':');
+                let Some(pos) = pos else {
+                    out.push(Err(Error::Illegal(c)));
+                    return (out, None);
+                };
+                if spec.get(pos + 1) != Some(&b':') {
+                    out.push(Ok(Opt {
+                        letter: c,
+                        value: None,
+                    }));
+                    j += 1;
+                    continue;
+                }
+                let value = if j + 1 < a.len() {
+                    a[j + 1..].to_vec()
+                } else if let Some(v) = args.get(i + 1) {
+                    next = i + 2;
+                    v.clone()
+                } else {
+                    out.push(Err(Error::MissingValue(c)));
+                    return (out, None);
+                };
+                out.push(Ok(Opt {
+                    letter: c,
+                    value: Some(OsString::from_vec(value)),
+                }));
+                break;
+            }
+            i = next;
+        }
+        (out, Some(i))
+    }
+
+    fn arg() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            prop::collection::vec(prop::sample::select(b"-abw:x".to_vec()), 0..5),
+            prop::collection::vec(any::<u8>(), 0..6),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn prop_agrees_with_reference(
+            args in prop::collection::vec(arg(), 0..6),
+            spec in prop::sample::select(vec!["abw:", "w:vV", "a:b:", ":ab", "", "x"]),
+        ) {
+            let os: Vec<OsString> = args.iter().cloned().map(OsString::from_vec).collect();
+            let mut g = Getopt::new(&os, spec);
+            let got: Vec<_> = g.by_ref().collect();
+            let (want, operands) = reference(&args, spec.as_bytes());
+            prop_assert_eq!(&got, &want);
+            if let Some(n) = operands {
+                prop_assert_eq!(g.operands(), n);
+            }
+            // Exhausted stays exhausted.
+            prop_assert_eq!(g.next(), None);
+        }
     }
 }

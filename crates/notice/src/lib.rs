@@ -120,9 +120,8 @@ pub fn take() -> Result<Option<OwnedFd>, TakeError> {
         return Ok(None);
     };
     std::env::remove_var(ENV);
-    let Some(n) = value
-        .to_str()
-        .and_then(|v| v.parse::<i32>().ok())
+    let Some(n) = herd_value::fd(value.as_encoded_bytes())
+        .ok()
         .filter(|&n| n >= FIRST_FD)
     else {
         return Err(TakeError::Invalid(value));
@@ -216,18 +215,15 @@ impl Iterator for Notices<'_> {
     }
 }
 
-/// `PID CODE`, without the newline.
+/// `PID CODE`, without the newline: a pid (`herd_value::pid`, 1 to 2^31 - 1), one space, an
+/// exit code (`herd_value::exit_code`, 0 to 255).
 fn parse(line: &[u8]) -> Option<Notice> {
-    let text = std::str::from_utf8(line).ok()?;
-    let (pid, code) = text.split_once(' ')?;
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(pid) || !digits(code) {
-        return None;
-    }
-    let pid = pid.parse::<i32>().ok().filter(|&p| p > 0)?;
+    let space = line.iter().position(|&b| b == b' ')?;
+    let (pid, code) = (&line[..space], &line[space + 1..]);
+    let pid = i32::try_from(herd_value::pid(pid).ok()?.get()).ok()?;
     Some(Notice {
         pid: Pid::from_raw(pid),
-        code: code.parse().ok()?,
+        code: herd_value::exit_code(code).ok()?,
     })
 }
 
@@ -332,5 +328,37 @@ mod tests {
             err(),
             Some("unable to open SVSCAN_NOTIFY_FD 999999: file descriptor not open".to_string())
         );
+    }
+
+    proptest::proptest! {
+        /// Any bytes in any pieces: no panic, and every notice decoded is a well-formed one.
+        #[test]
+        fn prop_decoder_any_bytes(
+            chunks in proptest::collection::vec(proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..64), 0..8)
+        ) {
+            let mut d = Decoder::new();
+            for c in &chunks {
+                for n in d.feed(c) {
+                    proptest::prop_assert!(n.pid.as_raw() > 0);
+                }
+            }
+        }
+
+        /// Encoded notices decode back, however the byte stream is cut, with garbage between.
+        #[test]
+        fn prop_round_trip(
+            notices in proptest::collection::vec((1..=i32::MAX, proptest::arbitrary::any::<u8>()), 0..6),
+            cut in 1..20usize,
+        ) {
+            let sent: Vec<Notice> = notices.iter().map(|&(p, c)| notice(p, c)).collect();
+            let mut bytes = b"garbage line\n".to_vec();
+            for n in &sent {
+                bytes.extend_from_slice(n.encode().as_bytes());
+                bytes.extend_from_slice(b"x 1\n");
+            }
+            let mut d = Decoder::new();
+            let got: Vec<Notice> = bytes.chunks(cut).flat_map(|c| d.feed(c).collect::<Vec<_>>()).collect();
+            proptest::prop_assert_eq!(got, sent);
+        }
     }
 }

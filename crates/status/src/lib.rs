@@ -234,12 +234,9 @@ pub fn pid_text(pid: Option<Pid>) -> Text {
 
 /// Reads what [`pid_text`] writes: `Some(pid)` for `<pid>\n`, `None` for the empty file (no
 /// process) or for anything else.
+/// The pid is `herd_value::pid`'s: 1 to 2^31 - 1, a number `kill(2)` takes as one process.
 pub fn parse_pid_text(text: &[u8]) -> Option<Pid> {
-    let digits = text.strip_suffix(b"\n")?;
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
+    herd_value::pid(text.strip_suffix(b"\n")?).ok()
 }
 
 /// Capacity of [`Text`]: the longest stat line is `finish, paused, got TERM, want down\n` (36).
@@ -528,9 +525,11 @@ mod tests {
         assert_eq!(pid_text(pid(3049)).as_bytes(), b"3049\n");
         assert_eq!(pid_text(pid(u32::MAX)).as_bytes(), b"4294967295\n");
         assert_eq!(pid_text(None).as_bytes(), b"");
-        for p in [pid(1), pid(3049), pid(u32::MAX), None] {
+        for p in [pid(1), pid(3049), pid(i32::MAX.unsigned_abs()), None] {
             assert_eq!(parse_pid_text(pid_text(p).as_bytes()), p);
         }
+        // Beyond pid_t: not a process (kill(2) would take it for a process group).
+        assert_eq!(parse_pid_text(b"2147483648\n"), None);
         for bad in [
             &b"0\n"[..],
             b"12",
@@ -541,6 +540,80 @@ mod tests {
             b"x\n",
         ] {
             assert_eq!(parse_pid_text(bad), None, "{bad:?}");
+        }
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn status() -> impl Strategy<Value = Status> {
+            (
+                any::<u64>(),
+                0..1_000_000_000u32,
+                any::<u32>(),
+                any::<bool>(),
+                prop::sample::select(vec![Want::Up, Want::Down]),
+                any::<bool>(),
+                any::<u8>(),
+            )
+                .prop_map(|(secs, nanos, p, paused, want, term, st)| Status {
+                    stamp: Tai64n { secs, nanos },
+                    pid: NonZeroU32::new(p),
+                    paused,
+                    want,
+                    term,
+                    state: State::from_byte(st),
+                })
+        }
+
+        proptest! {
+            /// Any bytes: no panic; only 18 or 20 bytes decode.
+            #[test]
+            fn prop_decode_any_bytes(b in prop::collection::vec(any::<u8>(), 0..40)) {
+                let r = Status::decode(&b);
+                prop_assert_eq!(r.is_ok(), b.len() == STATUS_LEN || b.len() == DAEMONTOOLS_LEN);
+                if let Ok(s) = r {
+                    let _ = (s.stat_text(), s.pid_text());
+                    // What decodes once decodes the same after encoding.
+                    prop_assert_eq!(Status::decode(&s.encode()).map(|t| t.encode()), Ok(s.encode()));
+                }
+            }
+
+            #[test]
+            fn prop_status_round_trips(s in status()) {
+                prop_assert_eq!(Status::decode(&s.encode()), Ok(s));
+            }
+
+            /// runit's own bytes (flags 0 or 1, want `u` or `d`) come back byte for byte.
+            #[test]
+            fn prop_canonical_bytes_round_trip(
+                head in prop::array::uniform16(any::<u8>()),
+                paused in 0..=1u8,
+                want in prop::sample::select(vec![b'u', b'd']),
+                term in 0..=1u8,
+                state in any::<u8>(),
+            ) {
+                let mut b = [0u8; STATUS_LEN];
+                b[..16].copy_from_slice(&head);
+                b[16..].copy_from_slice(&[paused, want, term, state]);
+                prop_assert_eq!(Status::decode(&b).map(|s| s.encode()), Ok(b));
+            }
+
+            #[test]
+            fn prop_pid_text_round_trips(p in 1..=i32::MAX.unsigned_abs()) {
+                let pid = NonZeroU32::new(p);
+                prop_assert_eq!(parse_pid_text(pid_text(pid).as_bytes()), pid);
+            }
+
+            #[test]
+            fn prop_pid_text_any_bytes(b in prop::collection::vec(any::<u8>(), 0..16)) {
+                if let Some(p) = parse_pid_text(&b) {
+                    let text = pid_text(Some(p));
+                    prop_assert_eq!(parse_pid_text(text.as_bytes()), Some(p));
+                    prop_assert!(p.get() <= i32::MAX.unsigned_abs());
+                }
+            }
         }
     }
 }

@@ -459,10 +459,17 @@ pub fn read_instance(l: &Layout) -> Option<Instance> {
     }
     let mut buf = [0u8; INSTANCE_MAX];
     let n = rustix::io::read(&fd, &mut buf).ok()?;
-    let text = std::str::from_utf8(&buf[..n]).ok()?;
-    let mut words = text.split_ascii_whitespace();
-    let pid = Pid::new(words.next()?.parse().ok()?)?;
-    let start = words.next()?.parse().ok()?;
+    parse_instance(&buf[..n])
+}
+
+/// `PID START\n` as [`write_instance`] writes it: a pid (`herd_value::pid`, 1 to 2^31 - 1) and
+/// a start time (`herd_value::clock_ticks`); `None` for anything else.
+pub fn parse_instance(text: &[u8]) -> Option<Instance> {
+    let mut words = text
+        .split(u8::is_ascii_whitespace)
+        .filter(|w| !w.is_empty());
+    let pid = herd_value::pid(words.next()?).ok()?;
+    let start = herd_value::clock_ticks(words.next()?).ok()?;
     Some(Instance { pid, start })
 }
 
@@ -654,6 +661,21 @@ mod tests {
             assert_eq!(l.status_new, format!("{}.new", l.status));
             assert_eq!(l.stat_new, format!("{}.new", l.stat));
             assert_eq!(l.pid_new, format!("{}.new", l.pid));
+        }
+    }
+
+    proptest::proptest! {
+        /// `supervise/instance` of any bytes: no panic; what `write_instance` writes reads back.
+        #[test]
+        fn prop_instance(b in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..40)) {
+            let _ = parse_instance(&b);
+        }
+
+        #[test]
+        fn prop_instance_round_trip(p in 1..=i32::MAX.unsigned_abs(), start in proptest::arbitrary::any::<u64>()) {
+            let inst = Instance { pid: Pid::new(p).expect("not 0"), start };
+            let line = format!("{} {}\n", inst.pid, inst.start);
+            proptest::prop_assert_eq!(parse_instance(line.as_bytes()), Some(inst));
         }
     }
 }

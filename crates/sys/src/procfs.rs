@@ -199,4 +199,12 @@ mod tests {
         assert!(matches!(wait_for(pid), Some(Exit::Signal { signo: 9, .. })));
         assert!(children(Pid::from_raw(i32::MAX)).is_empty());
     }
+
+    proptest::proptest! {
+        /// `/proc/PID/stat` is the kernel's, but read as any other file: no panic on any bytes.
+        #[test]
+        fn prop_parse_stat_any_bytes(b in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..120)) {
+            let _ = parse_stat(&b);
+        }
+    }
 }

@@ -218,4 +218,21 @@ mod tests {
         );
         assert_eq!(Tai64n::from_unix(0, 0).unix_secs(), 0);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn prop_labels(secs in proptest::arbitrary::any::<u64>(), nanos in proptest::arbitrary::any::<u32>()) {
+            let t = Tai64n { secs, nanos };
+            proptest::prop_assert_eq!(Tai64n::parse_label(&t.label()), Some(t));
+            proptest::prop_assert_eq!(Tai64n::unpack(&t.pack()), t);
+            let _ = (t.utc(false), t.utc(true), t.unix_secs());
+        }
+
+        #[test]
+        fn prop_parse_label_any_bytes(b in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..30)) {
+            if let Some(t) = Tai64n::parse_label(&b) {
+                proptest::prop_assert!(t.label().eq_ignore_ascii_case(&b));
+            }
+        }
+    }
 }

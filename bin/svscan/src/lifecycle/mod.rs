@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use herd_status::{Exit, Pid};
+use herd_value::later;
 
 use crate::table::{Action, Entry, Id, Table};
 pub use events::{Effect, Event, Plan, Progress, Report, ScriptKind, Sig, StopBound, Sync};
@@ -138,7 +139,7 @@ impl Lifecycle {
             Event::DirChanged => self.rescan(fx),
             Event::InotifyLost => {
                 self.periodic = true;
-                self.rescan_at.get_or_insert(now + RESCAN);
+                self.rescan_at.get_or_insert(later(now, RESCAN));
             }
             // The scan that follows sets the next rescan, if one is still needed.
             Event::InotifyBack => self.periodic = false,
@@ -334,7 +335,7 @@ impl Lifecycle {
         if !matches!(self.phase, Phase::Running { .. }) {
             return;
         }
-        self.rescan_at = (retry || self.periodic).then(|| now + RESCAN);
+        self.rescan_at = (retry || self.periodic).then(|| later(now, RESCAN));
         let mut actions = Vec::new();
         self.table.scan(entries, now, &mut actions);
         self.actions(actions, fx);
@@ -343,7 +344,7 @@ impl Lifecycle {
 
     fn scan_failed(&mut self, now: Instant, fx: &mut Vec<Effect>) {
         if matches!(self.phase, Phase::Running { .. }) {
-            self.rescan_at = Some(now + RESCAN);
+            self.rescan_at = Some(later(now, RESCAN));
             self.spawn_main(fx);
         }
     }

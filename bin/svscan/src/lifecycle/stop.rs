@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use herd_status::Pid;
+use herd_value::later;
 
 use super::{Effect, Lifecycle, Phase, Progress, Report, ScriptKind, Sig, StopBound};
 
@@ -17,8 +18,6 @@ use super::{Effect, Lifecycle, Phase, Progress, Report, ScriptKind, Sig, StopBou
 pub const SWEEP: Duration = Duration::from_millis(10);
 /// How long to wait for the last reaps after the final SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_millis(500);
-/// What a deadline too far to represent is cut to.
-const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 #[derive(Debug)]
 pub(super) enum Stage {
@@ -53,19 +52,12 @@ pub(super) struct Stop {
     swept: Vec<Pid>,
 }
 
-/// `now + d`, cut to a far instant where that cannot be represented.
-fn later(now: Instant, d: Duration) -> Instant {
-    now.checked_add(d)
-        .or_else(|| now.checked_add(FAR))
-        .unwrap_or(now)
-}
-
 impl Stop {
     fn new(bound: StopBound, now: Instant) -> Self {
         // The services get three quarters of a single bound; post-shutdown scripts and the
         // last sweep the rest.
         let (early, services, end) = match bound {
-            StopBound::Total(d) => (d / 2, d - d / 4, d),
+            StopBound::Total(d) => (d / 2, d.saturating_sub(d / 4), d),
             StopBound::Phased { services, all } => {
                 (services / 2, services, services.saturating_add(all))
             }
