@@ -13,6 +13,7 @@ mod interop;
 mod myinit;
 mod non_utf8;
 mod pid1;
+mod soak;
 mod supervise;
 mod sv;
 mod svlog;
