@@ -182,26 +182,41 @@ fn rss_kib(pid: u32) -> Option<u64> {
 // Logs
 
 /// The files of a log directory in the order they were written: rotated files (`@` + 24 hex +
-/// `.s`/`.u`) by name, then `current`; each with its inode and size.
+/// `.s`/`.u`) by name, then `current`; each with its inode and size. The directory is listed
+/// again after the files were looked at, until both listings agree: a rotation in between would
+/// otherwise show the new `current` without the file the old one became.
 fn log_files(dir: &Path) -> Vec<(String, u64, u64)> {
-    let mut v: Vec<(String, u64, u64)> = fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            let saved =
-                n.len() == 27 && n.starts_with('@') && (n.ends_with(".s") || n.ends_with(".u"));
-            if !(saved || n == "current") {
-                return None;
-            }
-            let md = e.metadata().ok()?;
-            Some((n, md.ino(), md.len()))
-        })
-        .collect();
-    // "current" sorts after every "@…" name.
-    v.sort();
-    v
+    let names = || -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| {
+                let saved =
+                    n.len() == 27 && n.starts_with('@') && (n.ends_with(".s") || n.ends_with(".u"));
+                saved || n == "current"
+            })
+            .collect();
+        // "current" sorts after every "@…" name.
+        v.sort();
+        v
+    };
+    for _ in 0..20 {
+        let before = names();
+        let files: Vec<(String, u64, u64)> = before
+            .iter()
+            .filter_map(|n| {
+                let md = fs::symlink_metadata(dir.join(n)).ok()?;
+                Some((n.clone(), md.ino(), md.len()))
+            })
+            .collect();
+        if names() == before && files.len() == before.len() {
+            return files;
+        }
+    }
+    // Rotating all the time: nothing this round.
+    Vec::new()
 }
 
 /// What the soak has read of one service's log so far.
