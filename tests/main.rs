@@ -17,4 +17,5 @@ mod soak;
 mod supervise;
 mod sv;
 mod svlog;
+mod svlog_kill;
 mod svscan;
