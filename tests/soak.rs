@@ -760,10 +760,10 @@ impl Soak {
                 bad.push(format!("{name}: {loggers} loggers"));
             }
             if settled && (runs != want_runs || loggers != want_loggers) {
+                // No time in the text: the same fault seen again is not a new violation.
                 bad.push(format!(
-                    "{name}: {runs} run and {loggers} loggers ({supervisors} supervise) {:?} \
-                     after its last event, want {want_runs} and {want_loggers} ({})",
-                    now.duration_since(s.last_event),
+                    "{name}: {runs} run and {loggers} loggers ({supervisors} supervise) \
+                     {SETTLE:?} after its last event, want {want_runs} and {want_loggers} ({})",
                     if s.removed {
                         "removed"
                     } else if s.want_up {
@@ -831,6 +831,13 @@ impl Soak {
 
     /// Reads every log; with `last`, everything must be there (nothing runs any more).
     fn check_logs(&mut self, now: Instant, last: bool) {
+        // What is wrong with the lines themselves is the same fault whenever it is seen; what
+        // is missing is judged with a lag while running, exactly at the end.
+        let whole = if last {
+            Check::FinalLines
+        } else {
+            Check::LogLines
+        };
         for i in 0..self.svcs.len() {
             let dir = self.dir(i);
             let s = &mut self.svcs[i];
@@ -840,6 +847,7 @@ impl Soak {
                 self.reparses += 1;
             }
             self.lines_logged += s.log.lines.saturating_sub(before);
+            let mut missing = Vec::new();
             let slots = journal(&dir);
             for (k, &(intent, ack)) in slots.iter().enumerate() {
                 let inst = k as u64 + 1;
@@ -852,7 +860,7 @@ impl Soak {
                 }
                 if last {
                     if got != ack && got != intent {
-                        bad.push(format!(
+                        missing.push(format!(
                             "{}: instance {inst}: {got} lines logged, {ack} written{}",
                             s.name,
                             if intent != ack {
@@ -879,12 +887,16 @@ impl Soak {
                     hist.pop_front();
                 }
                 if got < *due {
-                    bad.push(format!(
+                    missing.push(format!(
                         "{}: instance {inst}: {got} lines logged, {} written more than {LOG_LAG:?} \
                          ago",
                         s.name, *due
                     ));
                 }
+            }
+            if last && dir.join("log/main/spool").exists() {
+                // A clean stop leaves nothing to take again.
+                missing.push(format!("{}: svlog's spool left after the stop", s.name));
             }
             if let Some((&inst, _)) = s.log.seen.iter().next_back() {
                 if inst as usize > slots.len() {
@@ -894,20 +906,12 @@ impl Soak {
                     ));
                 }
             }
-            let check = if last {
-                Check::FinalLines
-            } else {
-                Check::LogLines
-            };
-            self.checked(check);
+            self.checked(whole);
             for m in bad {
-                // A line seen wrong while running is the same violation at the end.
-                let check = if m.contains(" logged, ") {
-                    check
-                } else {
-                    Check::LogLines
-                };
-                self.violation(check, m);
+                self.violation(Check::LogLines, m);
+            }
+            for m in missing {
+                self.violation(whole, m);
             }
         }
     }
@@ -1152,9 +1156,17 @@ fn chaos_soak() {
     }
     soak.check_logs(Instant::now(), true);
     let stderr = ns.stderr();
+    soak.checked(Check::Stop);
     for l in stderr.lines().filter(|l| l.contains("panicked")) {
-        soak.checked(Check::Stop);
         soak.violation(Check::Stop, format!("panic: {l}"));
+    }
+    // A second supervise for a service: the soak adds a service back only once its processes
+    // are gone, and a killed supervise's lock goes with it.
+    for l in stderr
+        .lines()
+        .filter(|l| l.contains("fatal: unable to lock supervise/lock"))
+    {
+        soak.violation(Check::OneRun, format!("svscan's stderr: {l}"));
     }
     let report = soak.report(&run, &stop, &stderr_kinds(&stderr));
     eprintln!("{report}");
