@@ -960,6 +960,13 @@ impl Soak {
             self.reparses
         );
         let _ = writeln!(t, "- zombies seen: {}", self.zombies_seen);
+        if let Some(cpu) = proc_cpu_time(std::process::id()) {
+            let _ = writeln!(
+                t,
+                "- CPU time of the test process (injecting and checking): {cpu:.1?} in {:.0?}",
+                self.started.elapsed()
+            );
+        }
         if let Some(r) = &self.reference {
             for (k, (&(_, fds0, rss0), e)) in r.iter().zip(&self.extremes).enumerate() {
                 let what = if k == 0 {

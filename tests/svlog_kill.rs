@@ -4,7 +4,7 @@
 //! `splice` (input into the spool), `pread64` (read back), `write` (to `current`), `pwrite64`
 //! (the commits), `ftruncate` (the spool cut back), `renameat`, `fsync` and `openat` (start-up
 //! and rotations, every four lines with `s150`). svlogd loses what it has read when it is killed before writing it; so
-//! did svlog before its spool.
+//! did svlog before its spool. Needs `/usr/bin/strace` (Debian's `strace` package).
 
 use std::fs;
 use std::io::Write;
