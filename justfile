@@ -12,6 +12,14 @@ run:
     cargo build --release --workspace --bins
     target/release/svscan -P service
 
+# The chaos soak (docs/reliability.md): svscan as PID 1 of a pid namespace with 300 services, each
+# with an svlog logger, while run, svlog and supervise processes are SIGKILLed, service directories
+# removed and added and `sv restart/down/up` sent, for SECONDS; the invariants are checked every
+# second, a summary table is printed and any violation fails. The test suite runs it for 30 s.
+soak SECONDS="600":
+    cargo build --workspace --bins
+    HERD_SOAK_SECONDS={{SECONDS}} cargo test -p herd-tests --test main soak:: -- --nocapture
+
 # Static release binaries (glibc static, non-PIE): target/x86_64-unknown-linux-gnu/release/.
 # They run in a FROM scratch image and share their text between all supervise instances.
 release:

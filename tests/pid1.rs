@@ -87,8 +87,19 @@ impl Ns {
         signal(self.init, sig);
     }
 
+    /// svscan's host pid.
+    pub(crate) fn init(&self) -> u32 {
+        self.init
+    }
+
+    /// Waits (bounded) for svscan, and so unshare, to exit; returns the exit code.
+    #[track_caller]
+    pub(crate) fn wait(&mut self, timeout: Duration) -> Option<i32> {
+        self.proc.wait(timeout)
+    }
+
     /// Host pids of every process of the namespace, zombies included.
-    fn pids(&self) -> Vec<u32> {
+    pub(crate) fn pids(&self) -> Vec<u32> {
         pids_in_ns(&self.ns)
     }
 

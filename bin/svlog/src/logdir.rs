@@ -12,13 +12,18 @@
 //! cannot make a root logger write or change another file. Such an open fails with ELOOP
 //! (`symbolic link loop`) and is handled as any other failure of that open. `config` and the log
 //! directory itself may be symlinks.
+//!
+//! With a spool ([`crate::spool`]) each directory commits after every write to `current` and
+//! after every rotation, and at start cuts a `current` back to what was committed before a kill.
 
+use std::cell::RefCell;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::net::{SocketAddrV4, UdpSocket};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use herd_diag::{Diag, Kind, Reason};
@@ -28,6 +33,7 @@ use rustix::fs::{self as rfs, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::pattern;
+use crate::spool::{FileId, Spool};
 
 /// Default `s`: rotate at 1 000 000 bytes.
 const DEFAULT_SIZE: u64 = 1_000_000;
@@ -186,6 +192,18 @@ pub struct Logdir {
     pub retry: Option<(Instant, String)>,
     buf: Vec<u8>,
     verbose: bool,
+    /// The directory's (dev, inode).
+    id: FileId,
+    /// `current`'s (dev, inode).
+    cur_id: FileId,
+    /// The spool and this directory's slot in it, when svlog spools its input.
+    spool: Option<(Rc<RefCell<Spool>>, usize)>,
+    /// Every line that ends at or before this spool offset has been dealt with: buffered for
+    /// `current`, or not selected.
+    pub end: u64,
+    /// While the spool is taken again after a kill: lines ending at or before this offset are
+    /// already in the directory.
+    pub skip_until: u64,
 }
 
 /// `WHAT: DIR: REASON`.
@@ -210,6 +228,11 @@ fn retry<T>(
             }
         }
     }
+}
+
+/// (dev, inode) of an open file ((0, 0) if `fstat` fails, which matches nothing).
+fn file_id(fd: &OwnedFd) -> FileId {
+    rfs::fstat(fd).map_or((0, 0), |st| (st.st_dev, st.st_ino))
 }
 
 /// Opens `current` for appending, pausing with `svlogd: pausing: WHAT: DIR: REASON` until it
@@ -304,8 +327,14 @@ fn saved_name(dir: &OwnedFd, state: u8) -> String {
 
 impl Logdir {
     /// Opens and locks `name`, reads its config, recovers an unclean `current`. `None` (after a
-    /// warning) if the directory cannot be used.
-    pub fn open(name: &Path, verbose: bool, wait: PauseWait<'_>) -> Result<Option<Logdir>, Stop> {
+    /// warning) if the directory cannot be used. With `spool`, the spool is opened in the first
+    /// directory that can be used, and `current` is first cut back to what was committed.
+    pub fn open(
+        name: &Path,
+        verbose: bool,
+        wait: PauseWait<'_>,
+        mut spool: Option<&mut Option<Spool>>,
+    ) -> Result<Option<Logdir>, Stop> {
         let dir = match rfs::open(name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
             Ok(d) => d,
             Err(e) => {
@@ -314,8 +343,10 @@ impl Logdir {
             }
         };
         // svlogd opens the path, then fails at fchdir when it is not a directory.
-        match rfs::fstat(&dir) {
-            Ok(st) if rfs::FileType::from_raw_mode(st.st_mode) == rfs::FileType::Directory => {}
+        let id = match rfs::fstat(&dir) {
+            Ok(st) if rfs::FileType::from_raw_mode(st.st_mode) == rfs::FileType::Directory => {
+                (st.st_dev, st.st_ino)
+            }
             Ok(_) => {
                 warn(&sys_msg("unable to change directory", name, Errno::NOTDIR));
                 return Ok(None);
@@ -324,7 +355,7 @@ impl Logdir {
                 warn(&sys_msg("unable to change directory", name, e));
                 return Ok(None);
             }
-        }
+        };
         let lock_flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | PRIVATE;
         let lock = match rfs::openat(&dir, "lock", lock_flags, Mode::from_raw_mode(0o600))
             .and_then(|fd| rfs::flock(&fd, FlockOperation::NonBlockingLockExclusive).map(|()| fd))
@@ -375,6 +406,32 @@ impl Logdir {
                 Config::default()
             }
         };
+        let mut opened_here = false;
+        let found = match spool.as_deref_mut() {
+            Some(sp) => {
+                if sp.is_none() {
+                    *sp = Spool::open(&dir).ok();
+                    opened_here = sp.is_some();
+                }
+                sp.as_ref().and_then(|sp| sp.found(id))
+            }
+            None => None,
+        };
+        if let Some(slot) = found {
+            // Lines written after the last commit are taken again from the spool.
+            let st = rfs::statat(&dir, "current", rfs::AtFlags::SYMLINK_NOFOLLOW);
+            if let Some(size) = st.ok().and_then(|st| {
+                slot.cut(
+                    (st.st_dev, st.st_ino),
+                    u64::try_from(st.st_size).unwrap_or(0),
+                )
+            }) {
+                retry(&dir, name, wait, "unable to truncate current", |d| {
+                    let flags = OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+                    rfs::ftruncate(rfs::openat(d, "current", flags, Mode::empty())?, size)
+                })?;
+            }
+        }
         let mut fresh = true;
         // The entry itself: a symlink is not followed here either (and then fails to open).
         match rfs::statat(&dir, "current", rfs::AtFlags::SYMLINK_NOFOLLOW) {
@@ -390,6 +447,12 @@ impl Logdir {
             Err(Errno::NOENT) => {}
             Err(e) => {
                 warn(&sys_msg("unable to stat current", name, e));
+                if opened_here {
+                    if let Some(sp) = spool {
+                        // Not this directory's lock any more: the next one holds the spool.
+                        *sp = None;
+                    }
+                }
                 return Ok(None);
             }
         }
@@ -397,6 +460,7 @@ impl Logdir {
         // What was opened, not what was looked at: the entry may have changed in between (a
         // symlink there, once removed, is not what gets appended to).
         let size = rfs::fstat(&cur).map_or(0, |st| u64::try_from(st.st_size).unwrap_or(0));
+        let cur_id = file_id(&cur);
         if verbose {
             info(&format_args!(
                 "{}: {}/current",
@@ -416,15 +480,47 @@ impl Logdir {
             retry: None,
             buf: Vec::with_capacity(FLUSH_AT * 2),
             verbose,
+            id,
+            cur_id,
+            spool: None,
+            end: 0,
+            skip_until: 0,
         };
         Ok(Some(ld))
     }
 
+    /// The directory's (dev, inode).
+    pub fn id(&self) -> FileId {
+        self.id
+    }
+
+    /// `current`'s (dev, inode) and size.
+    pub fn current(&self) -> (FileId, u64) {
+        (self.cur_id, self.size)
+    }
+
+    /// Takes slot `slot` of `spool`: this directory has every line up to `end`.
+    pub fn attach(&mut self, spool: Rc<RefCell<Spool>>, slot: usize, end: u64) {
+        self.spool = Some((spool, slot));
+        self.end = end;
+    }
+
+    /// Records in the spool what this directory holds (after a write or a rotation).
+    fn commit(&self) {
+        if let Some((sp, slot)) = &self.spool {
+            sp.borrow_mut()
+                .commit(*slot, self.end, self.cur_id, self.size);
+        }
+    }
+
     /// Appends one record, rotating first if it would not fit in `s` (runit.md §7.4, but whole
-    /// lines: see the module doc), and after it if `current` is within `len` of `s`.
+    /// lines: see the module doc), and after it if `current` is within `len` of `s`. The record
+    /// takes the input up to spool offset `end` (a commit before it is buffered must not say
+    /// so, one after it must).
     pub fn write_record(
         &mut self,
         rec: &[u8],
+        end: u64,
         linemax: u64,
         wait: PauseWait<'_>,
     ) -> Result<(), Stop> {
@@ -447,6 +543,7 @@ impl Logdir {
         }
         self.buf.extend_from_slice(rest);
         self.size = self.size.saturating_add(len(rest));
+        self.end = end;
         if self.buf.len() >= FLUSH_AT {
             self.flush(wait)?;
         }
@@ -464,6 +561,15 @@ impl Logdir {
                 Ok(n) => off += n,
                 Err(Errno::INTR | Errno::AGAIN) => {}
                 Err(e) => {
+                    // The spool's copy goes first: svlog holds it in memory meanwhile.
+                    if e == Errno::NOSPC
+                        && self
+                            .spool
+                            .as_ref()
+                            .is_some_and(|(sp, _)| sp.borrow_mut().release())
+                    {
+                        continue;
+                    }
                     if e == Errno::NOSPC && self.cfg.nmin < self.cfg.nmax && self.delete_for_space()
                     {
                         continue;
@@ -477,6 +583,7 @@ impl Logdir {
             }
         }
         self.buf.clear();
+        self.commit();
         Ok(())
     }
 
@@ -542,7 +649,9 @@ impl Logdir {
             |d| rfs::renameat(d, "current", d, saved.as_str()),
         )?;
         self.cur = open_current(&self.dir, &self.name, wait, "unable to create new current")?;
+        self.cur_id = file_id(&self.cur);
         self.size = 0;
+        self.commit();
         remove_oldest(
             &self.dir,
             &self.name,
@@ -764,7 +873,8 @@ impl Logdir {
         // The record is `warning: WHAT: ` and the line, without svlogd's prefix.
         let mut rec = Diag::bare().head(Kind::Warning, &what);
         rec.extend_from_slice(msg);
-        self.write_record(&rec, linemax, wait)
+        // Part of the line's record, which follows it: the input it takes is not done yet.
+        self.write_record(&rec, self.end, linemax, wait)
     }
 
     /// The selection of `line` by this directory's patterns.

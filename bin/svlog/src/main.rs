@@ -5,12 +5,15 @@
 
 mod logdir;
 mod pattern;
+mod spool;
 
+use std::cell::RefCell;
 use std::ffi::OsString;
 use std::net::UdpSocket;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use herd_diag::{Diag, Reason};
@@ -25,6 +28,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::io::Errno;
+use spool::{Slot, Spool};
 
 const EXIT_FAIL: u8 = 111;
 const USAGE: &str = " [-ttv] [-r c] [-R abc] [-l len] [-b buflen] dir ...";
@@ -185,14 +189,59 @@ impl Stamp {
     }
 }
 
-fn open_all(o: &Opts, sigfd: &SignalFd, pending: &mut SigSet) -> Result<Vec<Logdir>, Stop> {
+/// Opens every log directory; with `spool`, the spool too (in the first directory that can be
+/// used), and each `current` is cut back to its last commit.
+fn open_all(
+    o: &Opts,
+    sigfd: &SignalFd,
+    pending: &mut SigSet,
+    mut spool: Option<&mut Option<Spool>>,
+) -> Result<Vec<Logdir>, Stop> {
     let mut dirs = Vec::new();
     for name in &o.dirs {
-        if let Some(d) = Logdir::open(name, o.verbose, &mut || pause_wait(sigfd, pending))? {
+        let wait = &mut || pause_wait(sigfd, pending);
+        if let Some(d) = Logdir::open(name, o.verbose, wait, spool.as_deref_mut())? {
             dirs.push(d);
         }
     }
     Ok(dirs)
+}
+
+/// The spool slots of `dirs`, each having taken the input up to its entry of `ends`.
+fn slots(dirs: &[Logdir], ends: &[u64]) -> Vec<Slot> {
+    dirs.iter()
+        .zip(ends)
+        .map(|(d, &end)| {
+            let (cur, size) = d.current();
+            Slot {
+                dir: d.id(),
+                end,
+                cur,
+                size,
+            }
+        })
+        .collect()
+}
+
+/// Gives each directory its slot of the spool (at start: from what it committed before a
+/// kill, the lines it has to be skipped when taken again); returns the shared spool, or `None`
+/// when the directories do not fit in its header (svlog then runs without one).
+fn bind_spool(mut spool: Spool, dirs: &mut [Logdir]) -> Option<Rc<RefCell<Spool>>> {
+    let ends: Vec<u64> = dirs.iter().map(|d| spool.resume(d.id())).collect();
+    spool.bind(slots(dirs, &ends))?;
+    let spool = Rc::new(RefCell::new(spool));
+    for (i, (d, &end)) in dirs.iter_mut().zip(&ends).enumerate() {
+        d.attach(spool.clone(), i, end);
+        d.skip_until = end;
+    }
+    Some(spool)
+}
+
+/// Whether stdin is a pipe (the spool needs one: `splice(2)`).
+fn stdin_is_pipe() -> bool {
+    rustix::fs::fstat(rustix::stdio::stdin()).is_ok_and(|st| {
+        rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Fifo
+    })
 }
 
 fn udp_socket(dirs: &[Logdir]) -> Option<UdpSocket> {
@@ -215,10 +264,13 @@ struct Out<'a> {
 impl Out<'_> {
     /// Writes one complete `line`, read at `stamp`, to every log directory that selects it (and
     /// to stderr and UDP where they do); signals that come during a pause are kept in `pending`.
+    /// The line ends at spool offset `end` (`u64::MAX` without a spool); a directory that
+    /// already has it (taken again after a kill) is skipped.
     fn line(
         &mut self,
         line: &[u8],
         stamp: Option<&Stamp>,
+        end: u64,
         dirs: &mut [Logdir],
         pending: &mut SigSet,
     ) -> Result<(), Stop> {
@@ -233,6 +285,9 @@ impl Out<'_> {
             b""
         };
         for d in dirs.iter_mut() {
+            if end <= d.skip_until {
+                continue;
+            }
             let sel = d.select(cut);
             let copies = sel.stderr || (sel.file && d.cfg.udp.is_some());
             if copies {
@@ -246,6 +301,7 @@ impl Out<'_> {
                 let _ = rustix::io::write(rustix::stdio::stderr(), &self.rec);
             }
             if !sel.file {
+                d.end = end;
                 continue;
             }
             if d.cfg.udp.is_some() {
@@ -259,8 +315,10 @@ impl Out<'_> {
                     self.rec.extend_from_slice(part);
                 }
                 let rec = std::mem::take(&mut self.rec);
-                d.write_record(&rec, linemax, wait)?;
+                d.write_record(&rec, end, linemax, wait)?;
                 self.rec = rec;
+            } else {
+                d.end = end;
             }
         }
         Ok(())
@@ -297,13 +355,132 @@ fn main() -> ExitCode {
     }
 }
 
+/// The line being read: its bytes so far and the time its first byte was read.
+struct Input {
+    line: Vec<u8>,
+    stamp: Option<Stamp>,
+}
+
+impl Input {
+    /// Takes `bytes` of input, which start at spool offset `base` (`None`: not in the spool, so
+    /// every line they end takes the whole spool); writes each line they complete. Returns
+    /// whether one was.
+    fn feed(
+        &mut self,
+        bytes: &[u8],
+        base: Option<u64>,
+        spool: Option<&Rc<RefCell<Spool>>>,
+        out: &mut Out<'_>,
+        dirs: &mut [Logdir],
+        pending: &mut SigSet,
+    ) -> Result<bool, Stop> {
+        let o = out.o;
+        let chunk_stamp = Stamp::now(o.stamping);
+        let mut done_line = false;
+        for (i, &b) in bytes.iter().enumerate() {
+            if self.line.is_empty() && self.stamp.is_none() {
+                self.stamp = Some(chunk_stamp);
+            }
+            if b == b'\n' {
+                let end = match base {
+                    Some(base) => base + i as u64 + 1,
+                    None => spool_end(spool),
+                };
+                out.line(&self.line, self.stamp.as_ref(), end, dirs, pending)?;
+                self.line.clear();
+                self.stamp = None;
+                done_line = true;
+                continue;
+            }
+            let b = match o.replace_char {
+                Some(r) if !(32..=126).contains(&b) || o.replace.contains(&b) => r,
+                _ => b,
+            };
+            self.line.push(b);
+        }
+        Ok(done_line)
+    }
+
+    /// Writes the line in progress, if any (at the end of input, or when SIGTERM gives up on
+    /// its end), with a newline; it takes the whole spool.
+    fn finish(
+        &mut self,
+        spool: Option<&Rc<RefCell<Spool>>>,
+        out: &mut Out<'_>,
+        dirs: &mut [Logdir],
+        pending: &mut SigSet,
+    ) -> Result<(), Stop> {
+        if !self.line.is_empty() {
+            let end = spool_end(spool);
+            out.line(&self.line, self.stamp.as_ref(), end, dirs, pending)?;
+            self.line.clear();
+            self.stamp = None;
+        }
+        Ok(())
+    }
+}
+
+/// The offset a line ends at when its end is not in the spool: the spool's end (all of it is
+/// taken), or without a spool a value that no directory skips.
+fn spool_end(spool: Option<&Rc<RefCell<Spool>>>) -> u64 {
+    spool.map_or(u64::MAX, |sp| sp.borrow().end())
+}
+
+/// Flushes every directory (each commits), then cuts the spool back if all is taken.
+fn flush_all(
+    dirs: &mut [Logdir],
+    spool: Option<&Rc<RefCell<Spool>>>,
+    sigfd: &SignalFd,
+    pending: &mut SigSet,
+) -> Result<(), Stop> {
+    for d in dirs.iter_mut() {
+        d.flush(&mut || pause_wait(sigfd, pending))?;
+    }
+    if let Some(sp) = spool {
+        sp.borrow_mut().settle();
+    }
+    Ok(())
+}
+
+/// Reads `buf.len()` bytes of the spool at `at`; a failure pauses and retries as svlogd does.
+fn read_spool(
+    sp: &Rc<RefCell<Spool>>,
+    buf: &mut [u8],
+    at: u64,
+    sigfd: &SignalFd,
+    pending: &mut SigSet,
+) -> Result<(), Stop> {
+    loop {
+        match sp.borrow().read_at(buf, at) {
+            Ok(()) => return Ok(()),
+            Err(e) => logdir::pausing(&format_args!(
+                "unable to read {}: {}",
+                spool::SPOOL,
+                Reason(e.raw_os_error())
+            )),
+        }
+        pause_wait(sigfd, pending)?;
+    }
+}
+
+/// At a clean exit: the spool goes if everything in it was taken.
+fn remove_spool(spool: Option<Rc<RefCell<Spool>>>, dirs: Vec<Logdir>) {
+    drop(dirs);
+    if let Some(sp) = spool.and_then(|sp| Rc::try_unwrap(sp).ok()) {
+        sp.into_inner().remove();
+    }
+}
+
 fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
     let mut pending = SigSet::empty();
-    let mut dirs = open_all(o, sigfd, &mut pending)?;
+    let mut found: Option<Spool> = None;
+    let spooling = stdin_is_pipe() && o.dirs.len() <= spool::MAX_SLOTS;
+    let mut dirs = open_all(o, sigfd, &mut pending, spooling.then_some(&mut found))?;
     if dirs.is_empty() {
         Diag::new(logdir::PROG).fatal(&"no functional log directories.");
         return Ok(EXIT_FAIL);
     }
+    let spool = found.and_then(|sp| bind_spool(sp, &mut dirs));
     let mut out = Out {
         o,
         rec: Vec::with_capacity(4096),
@@ -311,11 +488,41 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
         udp: udp_socket(&dirs),
     };
     let mut inbuf = vec![0u8; READ_SIZE];
-    // Grown as lines need it: `-l` may be as large as 2^64 - 2.
-    let mut line: Vec<u8> = Vec::with_capacity(as_len(o.linemax).min(READ_SIZE));
-    let mut line_stamp: Option<Stamp> = None;
+    let mut input = Input {
+        // Grown as lines need it: `-l` may be as large as 2^64 - 2.
+        line: Vec::with_capacity(as_len(o.linemax).min(READ_SIZE)),
+        stamp: None,
+    };
     let mut term_deadline: Option<Instant> = None;
     let mut eof = false;
+
+    // What a killed svlog left in the spool is taken first: each directory from its last commit.
+    if let Some(sp) = &spool {
+        let len = sp.borrow().end();
+        let mut at = dirs
+            .iter()
+            .map(|d| d.end)
+            .min()
+            .unwrap_or(len)
+            .max(sp.borrow().start());
+        while at < len {
+            let n = ((len - at) as usize).min(READ_SIZE);
+            read_spool(sp, &mut inbuf[..n], at, sigfd, &mut pending)?;
+            input.feed(
+                &inbuf[..n],
+                Some(at),
+                Some(sp),
+                &mut out,
+                &mut dirs,
+                &mut pending,
+            )?;
+            at += n as u64;
+        }
+        for d in dirs.iter_mut() {
+            d.skip_until = 0;
+        }
+        flush_all(&mut dirs, Some(sp), sigfd, &mut pending)?;
+    }
 
     loop {
         // Signals first (also those that arrived during a pause).
@@ -353,11 +560,22 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
                     for d in dirs.iter_mut() {
                         d.close(&mut || pause_wait(sigfd, &mut pending))?;
                     }
+                    // Every directory has taken the input up to the same line.
+                    let end = dirs.iter().map(|d| d.end).min();
                     dirs.clear();
-                    dirs = open_all(o, sigfd, &mut pending)?;
+                    dirs = open_all(o, sigfd, &mut pending, None)?;
                     if dirs.is_empty() {
                         Diag::new(logdir::PROG).fatal(&"no functional log directories.");
+                        remove_spool(spool, dirs);
                         return Ok(EXIT_FAIL);
+                    }
+                    if let (Some(sp), Some(end)) = (&spool, end) {
+                        let ends = vec![end; dirs.len()];
+                        if sp.borrow_mut().bind(slots(&dirs, &ends)).is_some() {
+                            for (i, d) in dirs.iter_mut().enumerate() {
+                                d.attach(sp.clone(), i, end);
+                            }
+                        }
                     }
                     out.udp = udp_socket(&dirs);
                 }
@@ -382,13 +600,12 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
         // either way what was read is written.
         let terminating = term_deadline.is_some();
         let give_up = term_deadline.is_some_and(|t| now >= t);
-        if eof || (terminating && (line.is_empty() || give_up)) {
-            if !line.is_empty() {
-                out.line(&line, line_stamp.as_ref(), &mut dirs, &mut pending)?;
-            }
+        if eof || (terminating && (input.line.is_empty() || give_up)) {
+            input.finish(spool.as_ref(), &mut out, &mut dirs, &mut pending)?;
             for d in dirs.iter_mut() {
                 d.close(&mut || pause_wait(sigfd, &mut pending))?;
             }
+            remove_spool(spool, dirs);
             return Ok(0);
         }
 
@@ -402,7 +619,7 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
             .chain(term_deadline)
             .min();
         let timeout = wake.map(timespec_until);
-        let (input, sig) = {
+        let (ready, sig) = {
             let stdin = rustix::stdio::stdin();
             let mut fds = [
                 PollFd::new(&stdin, PollFlags::IN),
@@ -411,51 +628,62 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
             let _ = poll(&mut fds, timeout.as_ref());
             (!fds[0].revents().is_empty(), !fds[1].revents().is_empty())
         };
-        if sig || !input {
+        if sig || !ready {
             continue;
         }
-        // While finishing a line for SIGTERM, read one byte at a time: what follows the line
+        // While finishing a line for SIGTERM, take one byte at a time: what follows the line
         // stays in the pipe for the next logger.
         let want = if terminating { 1 } else { READ_SIZE };
-        let n = match rustix::io::read(rustix::stdio::stdin(), &mut inbuf[..want]) {
-            Ok(0) => {
-                eof = true;
-                continue;
+        // Into the spool first (the bytes leave the pipe only when they are in the file), then
+        // read back; without a spool, or when it cannot take them (a full disk), read directly.
+        let spooled = match &spool {
+            Some(sp) => {
+                let at = sp.borrow().end();
+                let taken = sp.borrow_mut().take(rustix::stdio::stdin(), want);
+                match taken {
+                    Ok(0) => {
+                        eof = true;
+                        continue;
+                    }
+                    Ok(n) => {
+                        read_spool(sp, &mut inbuf[..n], at, sigfd, &mut pending)?;
+                        Some((n, at))
+                    }
+                    Err(Errno::AGAIN | Errno::INTR) => continue,
+                    Err(_) => None,
+                }
             }
-            Ok(n) => n,
-            Err(Errno::AGAIN | Errno::INTR) => continue,
-            Err(e) => {
-                logdir::warn(&format_args!(
-                    "unable to read standard input: {}",
-                    Reason(e.raw_os_error())
-                ));
-                eof = true;
-                continue;
-            }
+            None => None,
         };
-        let chunk_stamp = Stamp::now(o.stamping);
-        let mut done_line = false;
-        for &b in &inbuf[..n] {
-            if line.is_empty() && line_stamp.is_none() {
-                line_stamp = Some(chunk_stamp);
-            }
-            if b == b'\n' {
-                out.line(&line, line_stamp.as_ref(), &mut dirs, &mut pending)?;
-                line.clear();
-                line_stamp = None;
-                done_line = true;
-                continue;
-            }
-            let b = match o.replace_char {
-                Some(r) if !(32..=126).contains(&b) || o.replace.contains(&b) => r,
-                _ => b,
-            };
-            line.push(b);
-        }
+        let (n, base) = match spooled {
+            Some((n, at)) => (n, Some(at)),
+            None => match rustix::io::read(rustix::stdio::stdin(), &mut inbuf[..want]) {
+                Ok(0) => {
+                    eof = true;
+                    continue;
+                }
+                Ok(n) => (n, None),
+                Err(Errno::AGAIN | Errno::INTR) => continue,
+                Err(e) => {
+                    logdir::warn(&format_args!(
+                        "unable to read standard input: {}",
+                        Reason(e.raw_os_error())
+                    ));
+                    eof = true;
+                    continue;
+                }
+            },
+        };
+        let done_line = input.feed(
+            &inbuf[..n],
+            base,
+            spool.as_ref(),
+            &mut out,
+            &mut dirs,
+            &mut pending,
+        )?;
         if done_line || !terminating {
-            for d in dirs.iter_mut() {
-                d.flush(&mut || pause_wait(sigfd, &mut pending))?;
-            }
+            flush_all(&mut dirs, spool.as_ref(), sigfd, &mut pending)?;
         }
     }
 }

@@ -32,6 +32,10 @@ struct Slot {
     name: OsString,
     id: Id,
     pid: Option<Pid>,
+    /// A start was asked for and not answered yet ([`Table::started`]): the shell may take a
+    /// while to get to it (hundreds of services start at once), and meanwhile the slot must not
+    /// be started again, however long that takes.
+    starting: bool,
     /// When its supervise was last started (or asked to start).
     last_start: Option<Instant>,
     /// The directory left the scan dir: its supervise was TERMed and is not restarted.
@@ -63,7 +67,8 @@ impl Table {
                 }
             }
         }
-        self.slots.retain(|s| !(s.gone && s.pid.is_none()));
+        self.slots
+            .retain(|s| !(s.gone && s.pid.is_none() && !s.starting));
         for e in entries {
             match self.slots.iter_mut().find(|s| s.id == e.id && !s.gone) {
                 Some(s) => s.name.clone_from(&e.name),
@@ -71,6 +76,7 @@ impl Table {
                     name: e.name.clone(),
                     id: e.id,
                     pid: None,
+                    starting: false,
                     last_start: None,
                     gone: false,
                 }),
@@ -85,9 +91,12 @@ impl Table {
         for s in &mut self.slots {
             if !s.gone
                 && s.pid.is_none()
+                && !s.starting
                 && s.last_start.is_none_or(|t| now >= later(t, RESTART_PAUSE))
             {
-                // Counted from now: until its pid is reported the slot must not start again.
+                // Until its pid is reported the slot must not start again, however long the
+                // answer takes (300 supervisors can take longer than the pause to start).
+                s.starting = true;
                 s.last_start = Some(now);
                 out.push(Action::Start {
                     id: s.id,
@@ -98,10 +107,21 @@ impl Table {
     }
 
     /// A supervise was started (`pid`), or could not be forked (`None`: retried after the pause).
-    pub fn started(&mut self, id: Id, pid: Option<Pid>, now: Instant) {
-        if let Some(s) = self.slots.iter_mut().find(|s| s.id == id && !s.gone) {
-            s.pid = pid;
-            s.last_start = Some(now);
+    /// If its service left the scan dir meanwhile, it is TERMed at once.
+    pub fn started(&mut self, id: Id, pid: Option<Pid>, now: Instant, out: &mut Vec<Action>) {
+        let Some(i) = self.slots.iter().position(|s| s.id == id && s.starting) else {
+            return;
+        };
+        let s = &mut self.slots[i];
+        s.pid = pid;
+        s.starting = false;
+        s.last_start = Some(now);
+        match (s.gone, pid) {
+            (true, Some(pid)) => out.push(Action::Term(pid)),
+            (true, None) => {
+                self.slots.remove(i);
+            }
+            (false, _) => {}
         }
     }
 
@@ -122,7 +142,7 @@ impl Table {
     pub fn next_deadline(&self) -> Option<Instant> {
         self.slots
             .iter()
-            .filter(|s| !s.gone && s.pid.is_none())
+            .filter(|s| !s.gone && s.pid.is_none() && !s.starting)
             .filter_map(|s| s.last_start.map(|t| later(t, RESTART_PAUSE)))
             .min()
     }
@@ -183,11 +203,58 @@ mod tests {
         let mut out = Vec::new();
         t.scan(&[e("a", 1, true), e("b", 2, false)], now, &mut out);
         assert_eq!(out, vec![start("a", 1)]);
-        t.started((1, 1), Some(pid(100)), now);
+        t.started((1, 1), Some(pid(100)), now, &mut out);
         out.clear();
         // The same dir under a new name (rename, second symlink) starts nothing.
         t.scan(&[e("a2", 1, true), e("b", 2, true)], now, &mut out);
         assert_eq!(out, vec![start("b", 2)]);
+    }
+
+    /// The shell answers each start in turn; when starting them all takes longer than the
+    /// restart pause (300 services on a loaded machine), a slot still waiting for its answer is
+    /// not started a second time (the soak saw two supervise per service, the second failing on
+    /// the lock every second and the first never told to stop).
+    #[test]
+    fn start_waiting_for_its_answer_is_not_repeated() {
+        let mut t = Table::default();
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        t.scan(&[e("a", 1, true), e("b", 2, true)], t0, &mut out);
+        assert_eq!(out, vec![start("a", 1), start("b", 2)]);
+        let late = t0 + RESTART_PAUSE * 2;
+        out.clear();
+        t.started((1, 1), Some(pid(100)), late, &mut out);
+        t.due(late, &mut out);
+        assert_eq!(out, vec![]);
+        assert_eq!(t.next_deadline(), None);
+        t.started((1, 2), Some(pid(101)), late, &mut out);
+        assert_eq!(out, vec![]);
+        assert_eq!(t.pids().collect::<Vec<_>>(), vec![pid(100), pid(101)]);
+    }
+
+    /// A service that leaves while its start is waiting for the answer: the supervise that was
+    /// started gets its TERM when the answer comes, and is forgotten once reaped.
+    #[test]
+    fn gone_while_starting_is_termed_when_started() {
+        let mut t = Table::default();
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        t.scan(&[e("a", 1, true), e("b", 2, true)], t0, &mut out);
+        out.clear();
+        t.scan(&[e("b", 2, true)], t0, &mut out);
+        assert_eq!(out, vec![]);
+        t.started((1, 1), Some(pid(100)), t0, &mut out);
+        assert_eq!(out, vec![Action::Term(pid(100))]);
+        assert!(!t.knows((1, 1)));
+        assert!(t.reaped(pid(100)));
+        assert_eq!(t.pids().count(), 0);
+        // A fork that failed for a service gone meanwhile leaves nothing.
+        t.scan(&[], t0, &mut out);
+        out.clear();
+        t.started((1, 2), None, t0, &mut out);
+        assert_eq!(out, vec![]);
+        t.due(t0 + RESTART_PAUSE * 2, &mut out);
+        assert_eq!(out, vec![]);
     }
 
     #[test]
@@ -196,7 +263,7 @@ mod tests {
         let t0 = Instant::now();
         let mut out = Vec::new();
         t.scan(&[e("a", 1, true)], t0, &mut out);
-        t.started((1, 1), Some(pid(100)), t0);
+        t.started((1, 1), Some(pid(100)), t0, &mut out);
         assert!(t.reaped(pid(100)));
         out.clear();
         t.due(t0 + Duration::from_millis(10), &mut out);
@@ -212,7 +279,7 @@ mod tests {
         let t0 = Instant::now();
         let mut out = Vec::new();
         t.scan(&[e("a", 1, true)], t0, &mut out);
-        t.started((1, 1), Some(pid(100)), t0);
+        t.started((1, 1), Some(pid(100)), t0, &mut out);
         out.clear();
         t.scan(&[], t0, &mut out);
         assert_eq!(out, vec![Action::Term(pid(100))]);
@@ -231,7 +298,7 @@ mod tests {
         let t0 = Instant::now();
         let mut out = Vec::new();
         t.scan(&[e("a", 1, true)], t0, &mut out);
-        t.started((1, 1), Some(pid(100)), t0);
+        t.started((1, 1), Some(pid(100)), t0, &mut out);
         t.scan(&[], t0, &mut out);
         out.clear();
         let t1 = t0 + RESTART_PAUSE;

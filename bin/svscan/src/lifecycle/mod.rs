@@ -135,7 +135,11 @@ impl Lifecycle {
             Event::MainStarted(r) => self.main_started(r, now, fx),
             Event::Scanned { entries, retry } => self.scanned(&entries, retry, now, fx),
             Event::ScanFailed => self.scan_failed(now, fx),
-            Event::SuperviseStarted { id, pid } => self.table.started(id, pid, now),
+            Event::SuperviseStarted { id, pid } => {
+                let mut actions = Vec::new();
+                self.table.started(id, pid, now, &mut actions);
+                self.actions(actions, fx);
+            }
             Event::DirChanged => self.rescan(fx),
             Event::InotifyLost => {
                 self.periodic = true;
