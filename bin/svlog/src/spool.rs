@@ -40,6 +40,8 @@ const SLOT_LEN: usize = 48;
 pub const MAX_SLOTS: usize = (HEADER as usize - SLOTS_AT) / SLOT_LEN;
 /// A committed size that says "do not cut": the spool gave its data up on a full disk.
 const ANY_SIZE: u64 = u64::MAX;
+/// Holes are punched in whole pages.
+const PAGE: u64 = 4096;
 
 /// A (dev, inode) pair.
 pub type FileId = (u64, u64);
@@ -100,6 +102,8 @@ pub struct Spool {
     slots: Vec<Slot>,
     /// The slots found at open (the previous svlog's).
     found: Vec<Slot>,
+    /// Up to where in the file the data every directory has taken is a hole already.
+    punched: u64,
 }
 
 fn offset(slot: usize) -> u64 {
@@ -123,6 +127,7 @@ impl Spool {
             end: 0,
             slots: Vec::new(),
             found: Vec::new(),
+            punched: HEADER,
         };
         if !ours {
             // New, or not ours: start empty.
@@ -251,10 +256,26 @@ impl Spool {
 
     /// Cuts the file back to the header once every directory has taken everything. The cut comes
     /// first: a kill before the new header leaves offsets past the data, which mean "all taken".
+    ///
+    /// While a line is in progress (input read in chunks rarely ends at a line's end, so under a
+    /// steady stream the spool is seldom all taken), the whole pages every directory has taken
+    /// are given back as a hole instead (`fallocate(PUNCH_HOLE)`): offsets do not move, nothing
+    /// is ever read there again, and the pages are freed before the kernel writes them to disk.
     pub fn settle(&mut self) {
         if self.end > self.base && self.drained() && rfs::ftruncate(&self.fd, HEADER).is_ok() {
             self.base = self.end;
+            self.punched = HEADER;
             let _ = self.write_header();
+            return;
+        }
+        let taken = self.slots.iter().map(|s| s.end).min().unwrap_or(self.base);
+        let upto = self.position(taken.clamp(self.base, self.end)) / PAGE * PAGE;
+        if upto > self.punched {
+            let mode = rfs::FallocateFlags::PUNCH_HOLE | rfs::FallocateFlags::KEEP_SIZE;
+            // A file system without holes keeps the pages: nothing is lost but disk writes.
+            if rfs::fallocate(&self.fd, mode, self.punched, upto - self.punched).is_ok() {
+                self.punched = upto;
+            }
         }
     }
 
@@ -266,6 +287,7 @@ impl Spool {
             return false;
         }
         self.base = self.end;
+        self.punched = HEADER;
         for s in &mut self.slots {
             *s = Slot {
                 end: self.end,
@@ -355,5 +377,50 @@ mod tests {
             .cut((1, 7), 150),
             None
         );
+    }
+
+    /// A steady stream whose chunks end inside a line is never all taken: the pages every
+    /// directory has taken become a hole (no disk space, nothing to write back), the offsets stay,
+    /// and the data not yet taken is still read back whole.
+    #[test]
+    fn taken_pages_become_a_hole_while_a_line_is_in_progress() {
+        let dir = std::env::temp_dir().join(format!("herd-spool-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).expect("temp dir");
+        let dfd = rfs::open(&dir, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).expect("dir");
+        let mut sp = Spool::open(&dfd).expect("spool");
+        sp.bind(vec![Slot {
+            dir: (1, 1),
+            ..Slot::default()
+        }])
+        .expect("a slot");
+        let (r, w) = rustix::pipe::pipe().expect("pipe");
+        let chunk = vec![b'x'; 60_000];
+        let mut taken = 0u64;
+        for _ in 0..10 {
+            assert_eq!(rustix::io::write(&w, &chunk), Ok(chunk.len()));
+            taken += sp.take(r.as_fd(), chunk.len()).expect("splice") as u64;
+        }
+        assert_eq!(taken, 600_000);
+        let blocks = |sp: &Spool| rfs::fstat(&sp.fd).expect("fstat").st_blocks;
+        let before = blocks(&sp);
+        // Everything but the last 1000 bytes (a line in progress) is taken.
+        sp.commit(0, sp.end() - 1000, (0, 0), 0);
+        sp.settle();
+        assert!(!sp.drained());
+        assert!(
+            blocks(&sp) < before / 4,
+            "{} of {before} blocks left",
+            blocks(&sp)
+        );
+        let mut rest = vec![0u8; 1000];
+        sp.read_at(&mut rest, sp.end() - 1000).expect("the rest");
+        assert_eq!(rest, vec![b'x'; 1000]);
+        // All taken: cut back to the header.
+        sp.commit(0, sp.end(), (0, 0), 0);
+        sp.settle();
+        assert!(sp.drained());
+        assert_eq!(rfs::fstat(&sp.fd).expect("fstat").st_size, HEADER as i64);
+        std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }
