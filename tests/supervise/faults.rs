@@ -546,26 +546,45 @@ fn is_fifo(p: &Path) -> bool {
 }
 
 #[test]
-fn control_replaced_by_a_regular_file_is_made_a_fifo_again_at_once() {
+fn control_replaced_by_a_regular_file_is_made_a_fifo_again() {
     let sc = Scenario::new();
     let svc = sc.service("web", RUN_SLEEP);
-    let _sup = spawn_supervise(&sc, "web");
+    let sup = spawn_supervise(&sc, "web");
     let pid = wait_running(&svc);
     let control = svc.join("supervise/control");
     fs::remove_file(&control).unwrap();
     // What `echo d > supervise/control` does once the FIFO is gone.
     fs::write(&control, "d\n").unwrap();
+    // Nothing is watched between changes of state: still the regular file after a while.
+    std::thread::sleep(QUIET);
+    assert!(!is_fifo(&control));
+    // The next change of state (the service dies and is started again) puts it back.
+    signal(pid, libc::SIGKILL);
     wait_for("control to be a FIFO again", DEADLINE, || is_fifo(&control));
+    let pid = wait_status(&svc, "a new instance", |s| {
+        s.state == State::Run && s.pid.is_some_and(|p| p.get() != pid)
+    })
+    .pid
+    .map_or(0, |p| p.get());
     sc.cmd(bin("sv"))
         .args(["-w", "3", "down", "./web"])
         .run()
         .code(0);
     wait_stat(&svc, "down\n", DEADLINE);
     assert!(!pid_alive(pid));
-    assert_eq!(
-        stderr_of(&sc, "web"),
-        "supervise web: warning: supervise/control exists but is not a fifo: replacing it\n"
-    );
+    let line = "supervise web: warning: supervise/control exists but is not a fifo: replacing it\n";
+    assert_eq!(stderr_of(&sc, "web"), line);
+
+    // An idle service: SIGIO asks supervise to look at once.
+    fs::remove_file(&control).unwrap();
+    fs::write(&control, "").unwrap();
+    sup.signal(libc::SIGIO);
+    wait_for("control to be a FIFO again", DEADLINE, || is_fifo(&control));
+    assert_eq!(stderr_of(&sc, "web"), line.repeat(2));
+    sc.cmd(bin("sv"))
+        .args(["-w", "3", "up", "./web"])
+        .run()
+        .code(0);
 }
 
 #[test]
@@ -579,6 +598,11 @@ fn ok_replaced_by_a_regular_file_is_made_a_fifo_again_so_liveness_stays_true() {
     let tmp = svc.join("supervise/ok.tmp");
     fs::write(&tmp, "").unwrap();
     fs::rename(&tmp, &ok).unwrap();
+    // Put back at the next change of state.
+    sc.cmd(bin("sv"))
+        .args(["-w", "3", "restart", "./web"])
+        .run()
+        .code(0);
     wait_for("ok to be a FIFO again", DEADLINE, || is_fifo(&ok));
     assert!(supervisor_alive(&svc));
     // Gone: a regular file would still open for writing and make sv take it for alive.

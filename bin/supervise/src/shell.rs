@@ -4,9 +4,9 @@
 //! the only timeout: an idle supervise never wakes.
 //! Faults (docs/reliability.md): children are forked held ([`Command::spawn_gated`]) until
 //! `supervise/instance` names them, so a supervise killed at any moment leaves nothing its
-//! successor cannot find; `supervise/control` and `ok` replaced under supervise are put back
-//! (dnotify on `supervise/` says when); nothing at runtime needs a free descriptor but the
-//! status files, whose writes the machine retries.
+//! successor cannot find; `supervise/control` and `ok` replaced under supervise are put back at
+//! its next status write (or SIGIO); nothing at runtime needs a free descriptor but the status
+//! files, whose writes the machine retries.
 
 use std::ffi::{NulError, OsStr};
 use std::fmt;
@@ -21,11 +21,11 @@ use herd_status::{Exit, Pid, Status};
 use herd_svdir::{self as svdir, FifoState, Instance, Layout, StatusWriter, LOG, MAIN};
 use herd_sys::process::{reap, wait_for};
 use herd_sys::signal::{self, Sig};
-use herd_sys::{dnotify, proc_start_time, status_pid, system_pid, timespec_until, Command};
+use herd_sys::{proc_start_time, status_pid, system_pid, timespec_until, Command};
 use herd_tai64n::Tai64n;
 use nix::sys::signal::{kill, SigSet, Signal};
 use rustix::event::{poll, PollFd, PollFlags};
-use rustix::fs::{self, FileType, Mode, OFlags};
+use rustix::fs::{self, FileType};
 use rustix::io::Errno;
 
 use crate::machine::{failure_limit, Effects, Machine, Prog, Which};
@@ -33,7 +33,7 @@ use crate::prefix::{self, Output};
 use crate::reclaim::reclaim;
 
 /// Signals supervise handles (through its signalfd). SIGPIPE is ignored by the Rust runtime.
-/// SIGIO is dnotify's: an entry of `supervise/` was created or renamed.
+/// SIGIO asks supervise to look at `supervise/control` and `ok` at once.
 const HANDLED: [Sig; 7] = [
     Sig::SIGCHLD,
     Sig::SIGTERM,
@@ -41,7 +41,7 @@ const HANDLED: [Sig; 7] = [
     Sig::SIGALRM,
     Sig::SIGUSR1,
     Sig::SIGUSR2,
-    dnotify::SIGNAL,
+    Sig::SIGIO,
 ];
 /// Lowest descriptor for supervise's pipes, so that they can never be mistaken for stdio.
 const FIRST_PRIVATE_FD: i32 = 3;
@@ -257,10 +257,8 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
                 shell.diag.trace(&"event SIGTERM");
                 machine.terminate(&mut shell);
             }
-            if sigs.contains(dnotify::SIGNAL) {
-                for f in [Some(&mut main), log.as_mut()].into_iter().flatten() {
-                    f.check(&mut machine, &mut shell);
-                }
+            if sigs.contains(Signal::SIGIO) {
+                shell.unchecked = [true; 2];
             }
         }
         if let Some(output) = &mut shell.output {
@@ -271,6 +269,14 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
         }
         if let Some(log) = log.as_ref().filter(|_| ready[2]) {
             read_control(&log.control, Which::Log, &mut machine, &mut shell);
+        }
+        // After each status write (supervise changes `supervise/` itself then, at every change
+        // of state), or SIGIO: are `control` and `ok` still ours?
+        // off): are `control` and `ok` still ours?
+        for f in [Some(&mut main), log.as_mut()].into_iter().flatten() {
+            if std::mem::take(&mut shell.unchecked[Shell::slot(f.which)]) {
+                f.check(&mut machine, &mut shell);
+            }
         }
     }
 }
@@ -288,37 +294,28 @@ fn read_control(fd: &OwnedFd, which: Which, machine: &mut Machine, shell: &mut S
     }
 }
 
-/// The FIFOs of one service (`supervise/control` and `ok`), and `supervise/` itself, open for
-/// dnotify: when an entry there is created or renamed, [`Fifos::check`] puts back a FIFO that
-/// was replaced (by a regular file, say) and opens one that someone made anew, so that `sv`
-/// keeps reaching supervise. A FIFO removed is left alone (the service may be being removed).
+/// The FIFOs of one service (`supervise/control` and `ok`). After each status write, and on
+/// SIGIO, [`Fifos::check`] puts back a FIFO that was replaced (by a regular file, say) and opens
+/// one that someone made anew, so that `sv` reaches supervise again. A FIFO removed is left alone
+/// (the service may be being removed). Not watched between status writes: a watch (dnotify)
+/// made every supervise's exit measurably slower, for a fault this rare.
 struct Fifos {
     layout: &'static Layout,
     which: Which,
     control: OwnedFd,
     /// Held open, never read: clients open it for writing to see that supervise runs.
     ok: Option<OwnedFd>,
-    /// `supervise/` for dnotify (`None` without dnotify: nothing is put back then).
-    dir: Option<OwnedFd>,
 }
 
 impl Fifos {
-    /// Opens `supervise/control` (step 4 of runsv's startup) and `supervise/` for dnotify.
+    /// Opens `supervise/control` (step 4 of runsv's startup).
     fn open_control(layout: &'static Layout, which: Which) -> Result<Self, Fatal> {
         let control = svdir::open_control(layout)?;
-        let dir = fs::open(
-            layout.supervise,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .ok()
-        .filter(|d| dnotify::watch_entries(d.as_fd()).is_ok());
         Ok(Fifos {
             layout,
             which,
             control,
             ok: None,
-            dir,
         })
     }
 
@@ -332,11 +329,9 @@ impl Fifos {
         Ok(())
     }
 
-    /// dnotify said that an entry of `supervise/` changed: are `control` and `ok` still ours?
+    /// Are `control` and `ok` still ours? A FIFO replaced (by a regular file, say) is put back,
+    /// one someone made anew is opened; one only removed is left alone.
     fn check(&mut self, machine: &mut Machine, shell: &mut Shell) {
-        if self.dir.is_none() {
-            return;
-        }
         let l = self.layout;
         match svdir::check_fifo(l.control, Some(self.control.as_fd())) {
             FifoState::Held | FifoState::Missing => {}
@@ -427,6 +422,8 @@ struct Shell {
     unrecorded: [Option<Pid>; 2],
     /// The removal of the service directory has been said.
     removed: bool,
+    /// `control` and `ok` are to be looked at: supervise wrote its status, or got SIGIO.
+    unchecked: [bool; 2],
 }
 
 impl Shell {
@@ -464,6 +461,7 @@ impl Shell {
             recorded: [None; 2],
             unrecorded: [None; 2],
             removed: false,
+            unchecked: [false; 2],
         })
     }
 
@@ -494,6 +492,34 @@ impl Shell {
     /// Whether the directory supervise runs in (the service directory) has been removed.
     fn dir_removed() -> bool {
         fs::stat(".").is_ok_and(|st| st.st_nlink == 0)
+    }
+
+    /// Writes `pid`, `stat` and `status`, then records the pid in `instance`; `false` if a file
+    /// could not be written (the machine writes the status again later).
+    fn write_status(&mut self, which: Which, status: &Status) -> bool {
+        let writer = match which {
+            Which::Main => &mut self.main_status,
+            Which::Log => &mut self.log_status,
+        };
+        if let Err(e) = writer.publish(status) {
+            self.warn_unless_removed(&e);
+            return false;
+        }
+        let Some(pid) = status.pid else {
+            return true;
+        };
+        match self.record(which, pid) {
+            Ok(()) => true,
+            Err(e) => {
+                // Retried with the status until it is written, but said once per process.
+                let said = &mut self.unrecorded[Self::slot(which)];
+                if *said != Some(pid) {
+                    *said = Some(pid);
+                    self.warn_unless_removed(&e);
+                }
+                false
+            }
+        }
     }
 
     /// Where `which` is in the per-service arrays.
@@ -630,29 +656,8 @@ impl Effects for Shell {
                 .trim_ascii_end()
                 .escape_ascii()
         ));
-        let writer = match which {
-            Which::Main => &mut self.main_status,
-            Which::Log => &mut self.log_status,
-        };
-        if let Err(e) = writer.publish(status) {
-            self.warn_unless_removed(&e);
-            return false;
-        }
-        let Some(pid) = status.pid else {
-            return true;
-        };
-        match self.record(which, pid) {
-            Ok(()) => true,
-            Err(e) => {
-                // Retried with the status until it is written, but said once per process.
-                let said = &mut self.unrecorded[Self::slot(which)];
-                if *said != Some(pid) {
-                    *said = Some(pid);
-                    self.warn_unless_removed(&e);
-                }
-                false
-            }
-        }
+        self.unchecked[Self::slot(which)] = true;
+        self.write_status(which, status)
     }
 
     fn removed(&mut self) -> bool {

@@ -5,9 +5,8 @@
 //! Everything between `fork` and `exec` is async-signal-safe: argv, paths and the failure
 //! message are built before the fork, and the child only calls `read` and `close` (the gate of a
 //! gated spawn), `dup2`, `chdir`, `setsid`, `sigprocmask`, `sigaction`, `execv`, `write` and
-//! `_exit`. This is the only crate with `unsafe`; dnotify's `fcntl` is here for that reason.
+//! `_exit`. This is the only crate with `unsafe`.
 
-pub mod dnotify;
 pub mod path;
 pub mod process;
 pub mod procfs;
