@@ -908,24 +908,37 @@ fn supervise_killed_100_times_under_svscan_leaves_one_instance_each_and_no_zombi
     }
 
     let mut current = BTreeSet::new();
-    for (name, argv) in names.iter().zip(&argvs) {
+    for (i, (name, argv)) in names.iter().zip(&argvs).enumerate() {
         let dir = scan.join(name);
+        // Run by a supervise that was not killed (one killed last may still be dying, and its
+        // instance is stopped by the supervise svscan starts next).
         let pid = wait_until(&format!("{name} running once"), DEADLINE, || {
             at_most_one_each(&argvs, &mut seen);
             let p = status(&dir).filter(|s| s.state == State::Run)?.pid?.get();
-            (pids_with_cmdline(argv) == [p] && supervise_of(name).is_some()).then_some(p)
+            let sup = supervise_of(name).filter(|&s| Some(s) != killed[i])?;
+            (pids_with_cmdline(argv) == [p] && proc_ppid(p) == Some(sup)).then_some(p)
         });
         current.insert(pid);
     }
     // svscan, the subreaper, reaped every orphan: no zombie among what was seen, none below it.
-    wait_for(
-        "no earlier instance left, not even a zombie",
-        DEADLINE,
-        || {
-            seen.iter()
-                .all(|&(p, st)| current.contains(&p) || gone((p, st)))
-        },
-    );
+    let left = || -> Vec<(u32, u64)> {
+        seen.iter()
+            .copied()
+            .filter(|&(p, st)| !current.contains(&p) && !gone((p, st)))
+            .collect()
+    };
+    let deadline = Instant::now() + DEADLINE;
+    while !left().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "earlier instances left: {:?}",
+            left()
+                .iter()
+                .map(|&(p, _)| (p, proc_state(p), proc_ppid(p), proc_cmdline(p)))
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     wait_for("no zombie child of svscan", DEADLINE, || {
         proc_children(svscan.0.pid())
             .iter()
