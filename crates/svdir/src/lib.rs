@@ -21,7 +21,7 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use herd_diag::Reason;
-use herd_status::{Pid, Status};
+use herd_status::{Pid, Readiness, Status};
 use rustix::fs::{self, AtFlags, FileType, FlockOperation, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
@@ -46,6 +46,10 @@ pub struct Layout {
     /// herd only: `PID STARTTIME` of the last process started, to recognise it after a crash.
     pub instance: &'static str,
     pub instance_new: &'static str,
+    /// herd only: the readiness of the main service (`herd_status::Readiness`), kept only for a
+    /// service with `notification-fd`, `check` or `dependencies.d/`.
+    pub ready: &'static str,
+    pub ready_new: &'static str,
     /// Present when the service starts: want down.
     pub down: &'static str,
 }
@@ -106,9 +110,27 @@ impl At<'_> {
         self.dir.join(self.layout.pid)
     }
 
+    /// `supervise/ready`.
+    pub fn ready(&self) -> PathBuf {
+        self.dir.join(self.layout.ready)
+    }
+
     /// `down` (or `log/down`).
     pub fn down(&self) -> PathBuf {
         self.dir.join(self.layout.down)
+    }
+
+    /// The service's readiness, from its `supervise/status` and `supervise/ready`
+    /// (`herd_status::is_ready`); `false` when the status cannot be read.
+    pub fn is_ready(&self) -> bool {
+        let Some(status) = std::fs::read(self.status())
+            .ok()
+            .and_then(|b| Status::decode(&b).ok())
+        else {
+            return false;
+        };
+        let ready = read_ready_at(&self.ready());
+        herd_status::is_ready(&status, ready.as_ref().map(Option::as_ref))
     }
 
     /// The process `supervise/pid` names: `./run` or `./finish` while one runs, `None` while the
@@ -134,6 +156,8 @@ pub const MAIN: Layout = Layout {
     pid_new: "supervise/pid.new",
     instance: "supervise/instance",
     instance_new: "supervise/instance.new",
+    ready: "supervise/ready",
+    ready_new: "supervise/ready.new",
     down: "down",
 };
 
@@ -153,6 +177,8 @@ pub const LOG: Layout = Layout {
     pid_new: "log/supervise/pid.new",
     instance: "log/supervise/instance",
     instance_new: "log/supervise/instance.new",
+    ready: "log/supervise/ready",
+    ready_new: "log/supervise/ready.new",
     down: "log/down",
 };
 
@@ -167,6 +193,8 @@ pub const LOG_DIR: &str = "log";
 /// herd only: present when the main service is essential; its first line may give the number of
 /// failed runs in a row after which it stops for good.
 pub const ESSENTIAL: &str = "essential";
+/// s6's file: the descriptor on which `./run` writes a newline when it is ready.
+pub const NOTIFICATION_FD: &str = "notification-fd";
 /// Client-side readiness check used by `sv`: the path it is executed by...
 pub const CHECK: &str = "check";
 /// ...and its argv[0] (runit: `execve("check", {"./check"})`).
@@ -422,6 +450,47 @@ impl StatusWriter {
         write_atomic(l.stat_new, l.stat, status.stat_text().as_bytes())?;
         write_atomic(l.status_new, l.status, &status.encode())
     }
+}
+
+/// Writes `supervise/ready` (atomically).
+pub fn write_ready(l: &Layout, r: &Readiness) -> Result<(), Error> {
+    write_atomic(l.ready_new, l.ready, &r.encode())
+}
+
+/// Removes `supervise/ready` (a service that has no way to be ready other than being up); a
+/// file that is not there is no error.
+pub fn remove_ready(l: &Layout) -> Result<(), Error> {
+    match fs::unlink(l.ready) {
+        Ok(()) | Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(sys("unable to remove ", l.ready)(e)),
+    }
+}
+
+/// Longest `supervise/ready` read: `waiting ` and a file name of 255 bytes, or a `ready` line.
+const READY_MAX: usize = 300;
+
+/// Reads `supervise/ready`: `None` if the file does not exist (readiness is then runit's: up is
+/// ready), `Some(None)` if it cannot be read or decoded (not ready).
+pub fn read_ready(l: &Layout) -> Option<Option<Readiness>> {
+    read_ready_at(Path::new(l.ready))
+}
+
+/// [`read_ready`] of the file at `path`.
+pub fn read_ready_at(path: &Path) -> Option<Option<Readiness>> {
+    let fd = match fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | PRIVATE,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return None,
+        Err(_) => return Some(None),
+    };
+    let mut buf = [0u8; READY_MAX];
+    let Ok(n) = rustix::io::read(&fd, &mut buf) else {
+        return Some(None);
+    };
+    Some(Readiness::decode(&buf[..n]))
 }
 
 /// A process recorded in `supervise/instance`: its pid and its start time in clock ticks after
