@@ -18,7 +18,7 @@
 use std::time::{Duration, Instant};
 
 use herd_control::Control;
-use herd_status::{Exit, Pid, State, Status, Want};
+use herd_status::{Exit, Pid, Readiness, State, Status, Want};
 use herd_tai64n::Tai64n;
 use herd_value::later;
 use nix::sys::signal::Signal;
@@ -79,10 +79,20 @@ pub trait Effects {
     /// An essential service stopped for good; `exit` is how its last `./run` ended. Called after
     /// the status saying so has been published.
     fn stopped_for_good(&mut self, exit: Exit);
+    /// Looks at the service directory just before a start of the main `./run`: how it will
+    /// become ready. The shell prepares what the start needs (the notification pipe).
+    fn readiness_source(&mut self) -> Source;
+    /// Writes `supervise/ready` (`None`: removes it); `false` if that failed (the shell has said
+    /// why).
+    fn publish_ready(&mut self, ready: Option<&Readiness>) -> bool;
+    /// The main `./run` ended: supervise's end of its notification pipe is closed.
+    fn close_notification(&mut self);
 }
 
+mod ready;
 mod svc;
 
+pub use ready::Source;
 use svc::{Essential, Svc};
 
 /// Both services of one service directory.
@@ -116,6 +126,29 @@ impl Machine {
             last_run: None,
         });
         self
+    }
+
+    /// Keeps `supervise/ready` from the start (it says `down`), or removes a stale one: the
+    /// shell's look at the directory at startup. Written with the first status.
+    pub fn with_ready_file(mut self, kept: bool) -> Self {
+        self.main.ready.track(kept);
+        self
+    }
+
+    /// What `supervise/ready` says, if it is kept.
+    #[cfg(test)]
+    pub fn readiness(&self) -> Option<&Readiness> {
+        self.main.ready.file()
+    }
+
+    /// The main `./run` wrote the newline of its readiness notification.
+    pub fn notified(&mut self, wall: Tai64n, fx: &mut impl Effects) {
+        let svc = &mut self.main;
+        if let (State::Run, Some(pid)) = (svc.state, svc.pid) {
+            if svc.ready.notified(pid, wall) {
+                svc.publish_ready(fx);
+            }
+        }
     }
 
     /// The status of one service as it would be published.

@@ -9,6 +9,7 @@ use herd_tai64n::Tai64n;
 use herd_value::later;
 use nix::sys::signal::Signal;
 
+use super::ready::Ready;
 use super::{Effects, Prog, Which, STABLE, THROTTLE};
 
 /// The give-up rule of an essential service.
@@ -49,6 +50,8 @@ pub(super) struct Svc {
     pub(super) retry_at: Option<Instant>,
     /// The service directory is gone: nothing is written any more.
     pub(super) removed: bool,
+    /// The main service's readiness (the log's stays untracked).
+    pub(super) ready: Ready,
 }
 
 impl Svc {
@@ -70,6 +73,7 @@ impl Svc {
             stale: false,
             retry_at: None,
             removed: false,
+            ready: Ready::default(),
         }
     }
 
@@ -84,9 +88,19 @@ impl Svc {
         }
     }
 
+    /// Writes `supervise/ready` if it changed, then the status.
     pub(super) fn publish(&mut self, fx: &mut impl Effects) {
         if !self.removed {
-            self.stale = !fx.publish(self.which, &self.status());
+            let ready = self.ready.publish(fx);
+            self.stale = !(fx.publish(self.which, &self.status()) && ready);
+        }
+    }
+
+    /// Writes `supervise/ready` alone, after a change of readiness only; a failure is retried
+    /// with the status.
+    pub(super) fn publish_ready(&mut self, fx: &mut impl Effects) {
+        if !self.removed && !self.ready.publish(fx) {
+            self.stale = true;
         }
     }
 
@@ -128,6 +142,7 @@ impl Svc {
         if self.is_main() {
             // runsv runs control/u before every start of ./run; its exit status is ignored.
             fx.custom(Control::Up);
+            self.ready.prepare(fx.readiness_source());
         }
         self.once = false;
         self.not_before = None;
@@ -140,6 +155,7 @@ impl Svc {
                 self.paused = false;
                 self.term = false;
                 self.asked = false;
+                self.ready.started(pid);
                 self.publish(fx);
             }
             // fork failed: try again after the throttle.
@@ -261,6 +277,7 @@ impl Svc {
         self.pid = None;
         self.term = false;
         if self.state == State::Run {
+            self.ready.ended(fx);
             self.count_run(exit, now);
             if self.is_main() && !self.removed && fx.has_finish() {
                 self.start_finish(exit, now, fx);

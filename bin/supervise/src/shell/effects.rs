@@ -2,20 +2,24 @@
 //! files of `supervise/`.
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::time::SystemTime;
 
 use herd_control::Control;
 use herd_diag::{Diag, Kind, Reason};
 use herd_notice::Notice;
-use herd_status::{Exit, Pid, Status};
+use herd_status::{Exit, Pid, Readiness, Status};
 use herd_svdir::{self as svdir, Instance, Layout, StatusWriter, LOG, MAIN};
 use herd_sys::process::wait_for;
-use herd_sys::{proc_start_time, status_pid, system_pid, Command};
+use herd_sys::{proc_start_time, status_pid, system_pid, Command, Gate};
+use herd_tai64n::Tai64n;
 use nix::sys::signal::{kill, SigSet, Signal};
 use rustix::fs;
 use rustix::io::Errno;
 
-use crate::machine::{Effects, Prog, Which};
+use super::private_pipe;
+use crate::machine::{Effects, Machine, Prog, Source, Which};
 use crate::prefix::Output;
+use crate::readiness::{self, Notification, Notified};
 
 /// The effects of the machine, done for real.
 pub(super) struct Shell {
@@ -39,6 +43,10 @@ pub(super) struct Shell {
     pub(super) removed: bool,
     /// `control` and `ok` are to be looked at: supervise wrote its status, or got SIGIO.
     pub(super) unchecked: [bool; 2],
+    /// The descriptor `notification-fd` asks for, for the start of `./run` about to happen.
+    pub(super) notify_target: Option<i32>,
+    /// supervise's end of the running `./run`'s notification pipe.
+    pub(super) notification: Option<Notification>,
 }
 
 impl Shell {
@@ -77,6 +85,8 @@ impl Shell {
             unrecorded: [None; 2],
             removed: false,
             unchecked: [false; 2],
+            notify_target: None,
+            notification: None,
         })
     }
 
@@ -169,11 +179,65 @@ impl Shell {
     }
 }
 
+impl Shell {
+    /// Reads the notification pipe (it is readable); tells the machine of a newline.
+    pub(super) fn read_notification(&mut self, machine: &mut Machine) {
+        let Some(n) = &self.notification else { return };
+        match n.read() {
+            Notified::Pending => {}
+            Notified::Closed => {
+                self.diag.trace(&"event notification pipe closed");
+                self.notification = None;
+            }
+            Notified::Ready => {
+                self.diag.trace(&"event notified");
+                self.notification = None;
+                machine.notified(Tai64n::from_system_time(SystemTime::now()), self);
+            }
+        }
+    }
+
+    /// Starts `./run`, with the write end of a new notification pipe as the descriptor
+    /// `notification-fd` asked for, if it did.
+    fn spawn_run(&mut self) -> Result<(nix::unistd::Pid, Gate), nix::errno::Errno> {
+        let target = self.notify_target.take();
+        let pipe = target.and_then(|fd| match private_pipe() {
+            Ok((r, w)) => Some((fd, r, w)),
+            Err(e) => {
+                self.diag.warn(&format_args!(
+                    "unable to create notification pipe: {}: {NOT_READY}",
+                    Reason(e.raw_os_error())
+                ));
+                None
+            }
+        });
+        if let Some((fd, _, w)) = &pipe {
+            self.run.fd(w.as_fd(), *fd);
+        }
+        let result = self.run.spawn_gated();
+        if let Some((fd, r, w)) = pipe {
+            // Only the child keeps the write end: EOF comes when ./run and its children close it.
+            self.run.remove_fd(fd);
+            drop(w);
+            if result.is_ok() {
+                match Notification::new(r) {
+                    Ok(n) => self.notification = Some(n),
+                    Err(e) => self.diag.warn(&format_args!(
+                        "unable to set up notification pipe: {}: {NOT_READY}",
+                        Reason(e.raw_os_error())
+                    )),
+                }
+            }
+        }
+        result
+    }
+}
+
 impl Effects for Shell {
     fn spawn(&mut self, which: Which, prog: Prog) -> Option<Pid> {
         // Held until recorded: a supervise killed in between leaves no unrecorded instance.
         let result = match (which, prog) {
-            (Which::Main, Prog::Run) => self.run.spawn_gated(),
+            (Which::Main, Prog::Run) => self.spawn_run(),
             (Which::Log, _) => self.log_run.spawn_gated(),
             (Which::Main, Prog::Finish(exit)) => {
                 let mut c = self.command(svdir::FINISH, "unable to start ./finish", true)?;
@@ -299,4 +363,54 @@ impl Effects for Shell {
             let _ = herd_notice::write(fd, Notice::new(nix::unistd::Pid::this(), exit));
         }
     }
+
+    fn readiness_source(&mut self) -> Source {
+        self.notify_target = None;
+        let source = match readiness::read_notification_fd() {
+            None => Source::Plain,
+            Some(Ok(fd)) => {
+                self.notify_target = Some(fd);
+                Source::Notification
+            }
+            Some(Err(e)) => {
+                self.diag.warn(&format_args!("{e}: {NOT_READY}"));
+                Source::Notification
+            }
+        };
+        self.diag.trace(&format_args!(
+            "effect readiness: {source:?}, notification-fd {:?}",
+            self.notify_target
+        ));
+        source
+    }
+
+    fn publish_ready(&mut self, ready: Option<&Readiness>) -> bool {
+        self.diag.trace(&format_args!(
+            "effect ready: {}",
+            ready.map_or("(removed)".to_string(), |r| {
+                r.encode().trim_ascii_end().escape_ascii().to_string()
+            })
+        ));
+        let done = match ready {
+            Some(r) => svdir::write_ready(&MAIN, r),
+            None => svdir::remove_ready(&MAIN),
+        };
+        match done {
+            Ok(()) => true,
+            Err(e) => {
+                self.warn_unless_removed(&e);
+                false
+            }
+        }
+    }
+
+    fn close_notification(&mut self) {
+        self.notify_target = None;
+        if self.notification.take().is_some() {
+            self.diag.trace(&"effect close the notification pipe");
+        }
+    }
 }
+
+/// The end of a warning about a readiness source that cannot work for this run.
+const NOT_READY: &str = "the service starts, but cannot become ready";

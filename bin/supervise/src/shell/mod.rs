@@ -11,7 +11,7 @@
 use std::ffi::{NulError, OsStr};
 use std::fmt;
 use std::io::Read;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Instant, SystemTime};
 
 use herd_diag::{Diag, Reason};
@@ -21,19 +21,21 @@ use herd_sys::signal::{self, Sig};
 use herd_sys::{status_pid, timespec_until};
 use herd_tai64n::Tai64n;
 use nix::sys::signal::Signal;
-use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fs::{self, FileType};
 use rustix::io::Errno;
 
 use crate::machine::{failure_limit, Machine, Which};
 use crate::prefix::{self, Output};
+use crate::readiness;
 use crate::reclaim::reclaim;
 
 mod effects;
 mod fifos;
+mod poll;
 
 use effects::Shell;
 use fifos::{read_control, Fifos};
+use poll::{PollSet, Slot};
 
 /// Signals supervise handles (through its signalfd). SIGPIPE is ignored by the Rust runtime.
 /// SIGIO asks supervise to look at `supervise/control` and `ok` at once.
@@ -183,7 +185,8 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
         }
     ));
     let (_, wall) = now();
-    let mut machine = Machine::new(wall, main_down, log);
+    let mut machine =
+        Machine::new(wall, main_down, log).with_ready_file(readiness::keeps_ready_file());
     if let Some(limit) = essential {
         machine = machine.with_essential(limit);
     }
@@ -213,31 +216,27 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
             return Ok(());
         }
         let timeout = machine.next_deadline().map(timespec_until);
-        // Slot 2 is the log's control FIFO, or slots 2 and 3 the output pipes (never both).
-        let mut fds = [
-            PollFd::new(&sigfd, PollFlags::IN),
-            PollFd::new(&main.control, PollFlags::IN),
-            PollFd::new(&sigfd, PollFlags::IN),
-            PollFd::new(&sigfd, PollFlags::IN),
-        ];
-        let mut nfds = 2;
+        let mut set = PollSet::new(sigfd.as_fd());
+        set.add(Slot::Control, main.control.as_fd());
         if let Some(log) = &log {
-            fds[2] = PollFd::new(&log.control, PollFlags::IN);
-            nfds = 3;
+            set.add(Slot::LogControl, log.control.as_fd());
         }
         if let Some(output) = &shell.output {
             let [out, err] = output.readers();
-            fds[2] = PollFd::from_borrowed_fd(out, PollFlags::IN);
-            fds[3] = PollFd::from_borrowed_fd(err, PollFlags::IN);
-            nfds = 4;
+            set.add(Slot::Stdout, out);
+            set.add(Slot::Stderr, err);
         }
-        match poll(&mut fds[..nfds], timeout.as_ref()) {
-            Ok(_) | Err(Errno::INTR) => {}
-            Err(e) => return Err(sys("poll")(e)),
+        if let Some(n) = &shell.notification {
+            set.add(Slot::Notification, n.fd());
         }
-        let ready: [bool; 4] = [0, 1, 2, 3].map(|i| i < nfds && !fds[i].revents().is_empty());
+        let ready = set.wait(timeout.as_ref()).map_err(sys("poll"))?;
 
-        if ready[0] {
+        // Before the signals, as s6-supervise: a newline written just before `./run` exited
+        // makes it ready (for that moment) before it is seen down.
+        if ready.has(Slot::Notification) {
+            shell.read_notification(&mut machine);
+        }
+        if ready.has(Slot::Signals) {
             // HUP, ALRM, USR1 and USR2 would kill runsv and orphan the service; we ignore them.
             let sigs = signal::drain(&sigfd);
             if sigs.contains(Signal::SIGCHLD) {
@@ -265,17 +264,16 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
             }
         }
         if let Some(output) = &mut shell.output {
-            output.copy([ready[2], ready[3]]);
+            output.copy([ready.has(Slot::Stdout), ready.has(Slot::Stderr)]);
         }
-        if ready[1] {
+        if ready.has(Slot::Control) {
             read_control(&main.control, Which::Main, &mut machine, &mut shell);
         }
-        if let Some(log) = log.as_ref().filter(|_| ready[2]) {
+        if let Some(log) = log.as_ref().filter(|_| ready.has(Slot::LogControl)) {
             read_control(&log.control, Which::Log, &mut machine, &mut shell);
         }
         // After each status write (supervise changes `supervise/` itself then, at every change
         // of state), or SIGIO: are `control` and `ok` still ours?
-        // off): are `control` and `ok` still ours?
         for f in [Some(&mut main), log.as_mut()].into_iter().flatten() {
             if std::mem::take(&mut shell.unchecked[Shell::slot(f.which)]) {
                 f.check(&mut machine, &mut shell);

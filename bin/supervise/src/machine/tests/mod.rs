@@ -16,6 +16,11 @@ enum Fx {
     ClosePipe,
     /// `stopped_for_good`, with the code the shell reports.
     Stopped(i32),
+    /// `supervise/ready` written with this line (without its newline), or removed (`None`).
+    Ready(Option<String>),
+    /// A write of `supervise/ready` that failed.
+    ReadyFailed(Option<String>),
+    CloseNotification,
 }
 
 #[derive(Default)]
@@ -31,6 +36,10 @@ struct Rec {
     no_write: bool,
     /// The service directory is gone.
     gone: bool,
+    /// What `readiness_source` finds.
+    source: Source,
+    /// Writes of `supervise/ready` fail.
+    no_ready_write: bool,
 }
 
 impl Effects for Rec {
@@ -78,6 +87,35 @@ impl Effects for Rec {
     fn stopped_for_good(&mut self, exit: Exit) {
         self.log.push(Fx::Stopped(exit.shell_code()));
     }
+    fn readiness_source(&mut self) -> Source {
+        self.source
+    }
+    fn publish_ready(&mut self, ready: Option<&Readiness>) -> bool {
+        let line = ready.map(|r| String::from_utf8_lossy(r.encode().trim_ascii_end()).into_owned());
+        if self.no_ready_write {
+            self.log.push(Fx::ReadyFailed(line));
+            return false;
+        }
+        self.log.push(Fx::Ready(line));
+        true
+    }
+    fn close_notification(&mut self) {
+        self.log.push(Fx::CloseNotification);
+    }
+}
+
+/// `Fx::Ready` of a line (`None`: the file removed).
+fn ready_fx(line: Option<&str>) -> Fx {
+    Fx::Ready(line.map(String::from))
+}
+
+/// The `ready PID @…` line of `pid` ready since `at`.
+fn ready_line(pid_: u32, at: Tai64n) -> String {
+    let r = Readiness::Ready {
+        pid: pid(pid_),
+        since: at,
+    };
+    String::from_utf8_lossy(r.encode().trim_ascii_end()).into_owned()
 }
 
 fn pid(n: u32) -> Pid {
@@ -104,4 +142,5 @@ const SIGTERM_EXIT: Exit = Exit::Signal {
 
 mod essential;
 mod faults;
+mod readiness;
 mod runsv;
