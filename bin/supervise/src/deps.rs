@@ -48,6 +48,10 @@ pub struct Dependencies {
     /// found (said when a dependency is to be waited for).
     place: Result<(PathBuf, OsString), io::Error>,
     watch: Option<Watch>,
+    /// A watch no longer needed, closed by [`Dependencies::release`]: closing an inotify
+    /// descriptor waits for the kernel (about 10 ms, measured), which must not delay the start
+    /// that ended the wait.
+    retired: Option<Watch>,
     /// The cycles said so far (each once for supervise's life).
     said_cycles: Vec<String>,
     /// A failure to read `dependencies.d/`, to find the scan directory or to watch has been
@@ -69,6 +73,7 @@ impl Dependencies {
         Dependencies {
             place: locate(Path::new(dir)),
             watch: None,
+            retired: None,
             said_cycles: Vec::new(),
             said_fault: false,
         }
@@ -100,9 +105,17 @@ impl Dependencies {
         }
     }
 
-    /// Nothing is waited for any more: the watch is closed (no wakeup of any kind follows).
+    /// Nothing is waited for any more: the watch is retired (no wakeup of any kind follows),
+    /// and closed at the next [`Dependencies::release`].
     pub fn end(&mut self) {
-        self.watch = None;
+        if let Some(w) = self.watch.take() {
+            self.retired = Some(w);
+        }
+    }
+
+    /// Closes a retired watch: called once the turn of the loop has done what it had to.
+    pub fn release(&mut self) {
+        self.retired = None;
     }
 
     /// The first dependency (in the order of their names) that is not up and ready, leaving out
@@ -154,19 +167,30 @@ impl Dependencies {
         let ready = |name: &OsStr| MAIN.at(&scan.join(name)).is_ready();
         // Look, watch, look again: a change between the first look and the watch is seen.
         for _ in 0..=names.len() {
-            let name = names
+            let Some(name) = names
                 .iter()
                 .filter(|n| !cycle.contains(n))
-                .find(|n| !ready(n))?;
+                .find(|n| !ready(n))
+            else {
+                break;
+            };
             let watched = self.watch_for(diag, &scan, name);
             if !ready(name) {
+                let exists = scan.join(name).is_dir();
+                diag.trace(&format_args!(
+                    "effect dependencies: waiting for {}{}{}",
+                    name.as_bytes().escape_ascii(),
+                    if exists { "" } else { " (not there)" },
+                    if watched { "" } else { " (not watched)" }
+                ));
                 return Some(Unmet {
                     name: name.as_bytes().to_vec(),
-                    exists: scan.join(name).is_dir(),
+                    exists,
                     watched,
                 });
             }
         }
+        diag.trace(&"effect dependencies: all ready");
         None
     }
 
