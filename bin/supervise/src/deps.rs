@@ -6,7 +6,8 @@
 //! (`supervise web` run by svscan in its scan directory, or `supervise /a/b/web`: `/a/b`),
 //! found before supervise changes into the service directory. While the machine waits, the
 //! dependency waited for is watched with inotify (the scan directory, `SCAN/NAME` and
-//! `SCAN/NAME/supervise` as they appear), so that any change wakes the loop: no polling. Without
+//! `SCAN/NAME/supervise` as they appear, and where a `supervise` symlink points), so that any
+//! change wakes the loop: no polling. Without
 //! inotify (no descriptor left, say) supervise says so once and the machine looks again each
 //! second. The services of a cycle do not wait for each other; the member whose name sorts
 //! first says so, once.
@@ -225,9 +226,16 @@ impl Dependencies {
         w.name = name.to_os_string();
         let service = scan.join(name);
         let supervise = service.join("supervise");
+        // `supervise` may be a symlink to a directory made later elsewhere (Debian's
+        // `supervise -> /run/runit/supervise.NAME`): the directory that will hold it is watched.
+        let link_parent = std::fs::read_link(&supervise)
+            .ok()
+            .and_then(|t| service.join(t).parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| service.clone());
         for (path, mask) in [
             (scan, SCAN_MASK),
             (&service, SERVICE_MASK),
+            (&link_parent, SERVICE_MASK),
             (&supervise, SUPERVISE_MASK),
         ] {
             match w.ino.watches().add(path, mask) {
