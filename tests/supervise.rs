@@ -10,10 +10,12 @@
 //! the system (fork failing, disk full, files replaced, SIGKILL) are in [`faults`].
 
 mod captured;
+mod dependencies;
 mod essential;
 mod faults;
 mod hardening;
 mod prefixed_logs;
+mod readiness;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};

@@ -3,8 +3,10 @@
 
 #![forbid(unsafe_code)]
 
+mod deps;
 mod machine;
 mod prefix;
+mod readiness;
 mod reclaim;
 mod shell;
 
