@@ -70,18 +70,21 @@ impl Tree {
     }
 
     /// Starts the supervisor as svscan would (`supervise NAME`, cwd the scan directory) and
-    /// waits until it answers.
-    fn start(&mut self, name: &str) {
+    /// waits until it answers; returns its pid.
+    fn start(&mut self, name: &str) -> u32 {
         let mut c = Command::new(self.sup.program(Tool::Supervise));
         c.arg(name)
             .current_dir(self.sc.join("sv"))
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        self.procs.push(Proc::spawn(c));
+        let p = Proc::spawn(c);
+        let pid = p.pid();
+        self.procs.push(p);
         let dir = self.dir(name);
         wait_for(&format!("supervisor of {name} live"), DEADLINE, || {
             supervisor_alive(&dir) && status(&dir).is_some()
         });
+        pid
     }
 
     /// Writes the byte that makes the current `herd-notify` of NAME ready, once it holds its
@@ -288,6 +291,76 @@ fn restart_returns_right_after_readiness() {
         "sv restart returned {median:?} after the newline (median; all: {lags:?})"
     );
     eprintln!("newline → sv restart exited: {lags:?}");
+}
+
+/// runit's restart condition compares whole seconds: a restart sent in the second the running
+/// instance started passes it at once, with the old pid. Ours waits for another pid (and for it to
+/// be ready). Tries until an instance is ready early enough in its second to start sv within it.
+/// supervise is stopped (SIGSTOP) while sv writes and checks, so that the old instance is still
+/// there, ready, whatever the scheduling.
+#[test]
+fn restart_in_the_same_second_waits_for_the_new_pid() {
+    let mut t = Tree::new(Flavor::Herd);
+    t.notifying("s");
+    let sup = t.start("s");
+    let dir = t.dir("s");
+    for _ in 0..8 {
+        let old = wait_running(&dir);
+        t.make_ready("s");
+        wait_ready_line(&dir, &format!("ready {old} @"));
+        let stamp = status(&dir).expect("status").stamp;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        if now.as_secs() != stamp.unix_secs() as u64 || now.subsec_millis() > 800 {
+            // Too late in the second, or in the next one: restart early in a second, past the
+            // 1-second restart rule (which would keep the phase of the previous start), and try
+            // again.
+            wait_for(
+                "early in a second, 1 s after the start",
+                Duration::from_secs(3),
+                || {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap();
+                    let started = Duration::new(stamp.unix_secs() as u64, stamp.nanos);
+                    now >= started + Duration::from_millis(1050) && now.subsec_millis() < 100
+                },
+            );
+            control(&dir, "t");
+            wait_status(&dir, "s restarted", |s| {
+                s.pid.is_some_and(|p| p.get() != old)
+            });
+            continue;
+        }
+        let sv = t
+            .sv_cmd(&bin("sv"), &["-w", "5", "restart", "s"])
+            .timeout(Duration::from_secs(10));
+        signal(sup, libc::SIGSTOP);
+        let h = std::thread::spawn(move || sv.run());
+        std::thread::sleep(QUIET);
+        let early = h.is_finished();
+        signal(sup, libc::SIGCONT);
+        assert!(
+            !early,
+            "sv restart returned while the old instance still ran"
+        );
+        let new = wait_status(&dir, "s restarted by sv", |s| {
+            s.state == State::Run && s.pid.is_some_and(|p| p.get() != old)
+        })
+        .pid
+        .map_or(0, |p| p.get());
+        assert!(
+            !h.is_finished(),
+            "sv restart returned before the new instance was ready"
+        );
+        t.make_ready("s");
+        let o = h.join().expect("sv thread");
+        o.code(0).stdout_norm("ok: run: s: (pid N) Ns, ready Ns\n");
+        assert_eq!(line_pid(&o.stdout), Some(new), "ok line shows the new pid");
+        return;
+    }
+    panic!("no instance was ready early enough in its second to try");
 }
 
 /// A dependency that is missing, then not ready: the dependent's lines say which one it waits
