@@ -87,6 +87,11 @@ pub trait Effects {
     fn publish_ready(&mut self, ready: Option<&Readiness>) -> bool;
     /// The main `./run` ended: supervise's end of its notification pipe is closed.
     fn close_notification(&mut self);
+    /// Starts `./check` without waiting for it; `None` if it could not be started (the shell
+    /// says why, once per start of `./run`).
+    fn spawn_check(&mut self) -> Option<Pid>;
+    /// Kills a `./check` still running (and what it started) when `./run` has ended.
+    fn kill_check(&mut self, pid: Pid);
 }
 
 mod ready;
@@ -204,6 +209,15 @@ impl Machine {
         wall: Tai64n,
         fx: &mut impl Effects,
     ) {
+        let main = &mut self.main;
+        if main.ready.is_check(pid) {
+            if let (State::Run, Some(run)) = (main.state, main.pid) {
+                if main.ready.check_exited(exit, run, now, wall) {
+                    main.publish_ready(fx);
+                }
+            }
+            return;
+        }
         for which in [Which::Main, Which::Log] {
             if let Some(svc) = self.svc_mut(which).filter(|s| s.pid == Some(pid)) {
                 svc.exited(exit, now, wall, fx);
@@ -212,8 +226,8 @@ impl Machine {
         }
     }
 
-    /// After each batch of events: start what should run (the log first), write again a status
-    /// that could not be written, and handle the exit.
+    /// After each batch of events: start what should run (the log first) and `./check` when its
+    /// time has come, write again a status that could not be written, and handle the exit.
     pub fn tick(&mut self, now: Instant, wall: Tai64n, fx: &mut impl Effects) {
         if !self.closing && !self.main.removed {
             for which in [Which::Log, Which::Main] {
@@ -227,6 +241,9 @@ impl Machine {
                 if let Some(svc) = self.svc_mut(which) {
                     svc.launch(prog, now, wall, fx);
                 }
+            }
+            if !self.main.removed {
+                self.main.ready.run_check(now, fx);
             }
         }
         self.retry_status(now, fx);
@@ -308,6 +325,7 @@ impl Machine {
             .filter(|s| s.due().is_some())
             .filter_map(|s| s.not_before)
             .chain(retry)
+            .chain(self.main.ready.next_check())
             .min()
     }
 

@@ -19,7 +19,7 @@ use rustix::io::Errno;
 use super::private_pipe;
 use crate::machine::{Effects, Machine, Prog, Source, Which};
 use crate::prefix::Output;
-use crate::readiness::{self, Notification, Notified};
+use crate::readiness::{self, CheckCommand, Notification, Notified};
 
 /// The effects of the machine, done for real.
 pub(super) struct Shell {
@@ -47,6 +47,8 @@ pub(super) struct Shell {
     pub(super) notify_target: Option<i32>,
     /// supervise's end of the running `./run`'s notification pipe.
     pub(super) notification: Option<Notification>,
+    /// `./check`, for a service without `notification-fd`.
+    pub(super) check: CheckCommand,
 }
 
 impl Shell {
@@ -87,6 +89,7 @@ impl Shell {
             unchecked: [false; 2],
             notify_target: None,
             notification: None,
+            check: CheckCommand::new(mask)?,
         })
     }
 
@@ -200,6 +203,7 @@ impl Shell {
     /// Starts `./run`, with the write end of a new notification pipe as the descriptor
     /// `notification-fd` asked for, if it did.
     fn spawn_run(&mut self) -> Result<(nix::unistd::Pid, Gate), nix::errno::Errno> {
+        self.check.new_run();
         let target = self.notify_target.take();
         let pipe = target.and_then(|fd| match private_pipe() {
             Ok((r, w)) => Some((fd, r, w)),
@@ -367,6 +371,7 @@ impl Effects for Shell {
     fn readiness_source(&mut self) -> Source {
         self.notify_target = None;
         let source = match readiness::read_notification_fd() {
+            None if readiness::has_check() => Source::Check,
             None => Source::Plain,
             Some(Ok(fd)) => {
                 self.notify_target = Some(fd);
@@ -408,6 +413,18 @@ impl Effects for Shell {
         self.notify_target = None;
         if self.notification.take().is_some() {
             self.diag.trace(&"effect close the notification pipe");
+        }
+    }
+
+    fn spawn_check(&mut self) -> Option<Pid> {
+        self.check.spawn(&self.diag)
+    }
+
+    fn kill_check(&mut self, pid: Pid) {
+        self.diag.trace(&format_args!("effect kill check: {pid}"));
+        if let Some(pid) = system_pid(pid) {
+            // Its own session and process group: everything it started goes with it.
+            let _ = nix::sys::signal::killpg(pid, Signal::SIGKILL);
         }
     }
 }

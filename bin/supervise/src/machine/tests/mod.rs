@@ -21,6 +21,11 @@ enum Fx {
     /// A write of `supervise/ready` that failed.
     ReadyFailed(Option<String>),
     CloseNotification,
+    /// `./check` started as this pid.
+    Check(u32),
+    /// `./check` could not be started.
+    CheckFailed,
+    KillCheck(u32),
 }
 
 #[derive(Default)]
@@ -40,6 +45,8 @@ struct Rec {
     source: Source,
     /// Writes of `supervise/ready` fail.
     no_ready_write: bool,
+    /// `./check` cannot be started.
+    no_check: bool,
 }
 
 impl Effects for Rec {
@@ -102,6 +109,18 @@ impl Effects for Rec {
     fn close_notification(&mut self) {
         self.log.push(Fx::CloseNotification);
     }
+    fn spawn_check(&mut self) -> Option<Pid> {
+        if self.no_check {
+            self.log.push(Fx::CheckFailed);
+            return None;
+        }
+        self.next_pid += 1;
+        self.log.push(Fx::Check(self.next_pid + 99));
+        NonZeroU32::new(self.next_pid + 99)
+    }
+    fn kill_check(&mut self, pid: Pid) {
+        self.log.push(Fx::KillCheck(pid.get()));
+    }
 }
 
 /// `Fx::Ready` of a line (`None`: the file removed).
@@ -140,6 +159,7 @@ const SIGTERM_EXIT: Exit = Exit::Signal {
     core: false,
 };
 
+mod check;
 mod essential;
 mod faults;
 mod readiness;
