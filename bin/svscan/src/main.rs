@@ -14,6 +14,7 @@ mod report;
 mod scan;
 mod scripts;
 mod shell;
+mod signals;
 mod spawn;
 mod table;
 mod watch;

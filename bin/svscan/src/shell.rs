@@ -21,69 +21,17 @@ use nix::sys::signal::kill;
 use rustix::event::{poll, PollFd, PollFlags};
 
 use crate::config::Config;
-use crate::lifecycle::{Effect, Event, Lifecycle, ScriptKind, Sig, Sync, EXIT_FATAL};
+use crate::lifecycle::{Effect, Event, Lifecycle, ScriptKind, Sync, EXIT_FATAL};
 use crate::proctitle::{self, Title};
 use crate::report;
 use crate::scan;
 use crate::scripts;
+use crate::signals::{sig_of, signal_of, BLOCKED};
 use crate::spawn::Spawner;
 use crate::watch::Watches;
 
-/// Every signal that has no job must not kill svscan: all are blocked and read from a signalfd.
-const BLOCKED: [Signal; 19] = [
-    Signal::SIGHUP,
-    Signal::SIGINT,
-    Signal::SIGQUIT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGPIPE,
-    Signal::SIGALRM,
-    Signal::SIGTERM,
-    Signal::SIGCHLD,
-    Signal::SIGCONT,
-    Signal::SIGTSTP,
-    Signal::SIGTTIN,
-    Signal::SIGTTOU,
-    Signal::SIGURG,
-    Signal::SIGXCPU,
-    Signal::SIGXFSZ,
-    Signal::SIGVTALRM,
-    Signal::SIGPROF,
-    Signal::SIGWINCH,
-];
 /// Set to `0` to do without inotify.
 const INOTIFY_ENV: &str = "SVSCAN_INOTIFY";
-
-/// The lifecycle's name for a signal svscan reads, if it has one.
-fn sig_of(s: Signal) -> Option<Sig> {
-    Some(match s {
-        Signal::SIGHUP => Sig::Hup,
-        Signal::SIGINT => Sig::Int,
-        Signal::SIGQUIT => Sig::Quit,
-        Signal::SIGUSR1 => Sig::Usr1,
-        Signal::SIGUSR2 => Sig::Usr2,
-        Signal::SIGALRM => Sig::Alrm,
-        Signal::SIGTERM => Sig::Term,
-        Signal::SIGWINCH => Sig::Winch,
-        Signal::SIGCONT => Sig::Cont,
-        _ => return None,
-    })
-}
-
-fn signal_of(s: Sig) -> Signal {
-    match s {
-        Sig::Hup => Signal::SIGHUP,
-        Sig::Int => Signal::SIGINT,
-        Sig::Quit => Signal::SIGQUIT,
-        Sig::Usr1 => Signal::SIGUSR1,
-        Sig::Usr2 => Signal::SIGUSR2,
-        Sig::Alrm => Signal::SIGALRM,
-        Sig::Term => Signal::SIGTERM,
-        Sig::Winch => Signal::SIGWINCH,
-        Sig::Cont => Signal::SIGCONT,
-        Sig::Kill => Signal::SIGKILL,
-    }
-}
 
 struct Shell<'a> {
     config: &'a Config,
