@@ -270,6 +270,10 @@ impl Shell<'_> {
                     let _ = kill(pid, signal_of(sig));
                 }
             }
+            Effect::ReadDependencies(names) => {
+                let deps = self.read_dependencies(names);
+                self.answers.push(Event::Dependencies(deps));
+            }
             Effect::ForceKill(name) => self.force_kill(&name),
             Effect::FindOrphans => {
                 let children = children(nix::unistd::Pid::this())
@@ -328,6 +332,21 @@ impl Shell<'_> {
             Ok(false) => {}
             Err(e) => self.inotify_lost(&e),
         }
+    }
+
+    /// The dependencies of each service of `names` that has any; a `dependencies.d` that cannot
+    /// be read counts as none (supervise says why when the service starts).
+    fn read_dependencies(&self, names: Vec<OsString>) -> Vec<(OsString, Vec<OsString>)> {
+        let Some(dir) = self.dir else {
+            return Vec::new();
+        };
+        names
+            .into_iter()
+            .filter_map(|n| {
+                let deps = herd_deps::read(&dir.join(&n)).ok()?;
+                (!deps.is_empty()).then_some((n, deps))
+            })
+            .collect()
     }
 
     /// Reaps every child that has terminated: supervise processes, scripts, the main command and

@@ -124,6 +124,9 @@ pub enum Effect {
         name: OsString,
     },
     Signal(Pid, Sig),
+    /// Read the `dependencies.d/` of these services (each running a supervise); answer
+    /// [`Event::Dependencies`].
+    ReadDependencies(Vec<OsString>),
     /// Have the supervise of this service SIGKILL it, if it still runs (`k`).
     ForceKill(OsString),
     /// List the children of svscan; answer [`Event::Orphans`].
@@ -177,6 +180,9 @@ pub enum Event {
     Reaped(Pid, Exit),
     /// svscan has no child left at all.
     NoChildren,
+    /// [`Effect::ReadDependencies`] done: the dependencies of each service that has any (a
+    /// directory that could not be read counts as none).
+    Dependencies(Vec<(OsString, Vec<OsString>)>),
     /// A supervise says its essential service stopped for good with this code.
     Notice {
         pid: Pid,

@@ -134,6 +134,7 @@ impl Lifecycle {
             Event::ScriptStarted(pid) => self.script_started(pid, now, fx),
             Event::MainStarted(r) => self.main_started(r, now, fx),
             Event::Scanned { entries, retry } => self.scanned(&entries, retry, now, fx),
+            Event::Dependencies(deps) => self.dependencies(deps),
             Event::ScanFailed => self.scan_failed(now, fx),
             Event::SuperviseStarted { id, pid } => {
                 let mut actions = Vec::new();
@@ -385,6 +386,7 @@ impl Lifecycle {
 
     fn reaped(&mut self, pid: Pid, exit: Exit, now: Instant, fx: &mut Vec<Effect>) {
         if self.table.reaped(pid) {
+            self.supervise_reaped(pid);
             return;
         }
         if self.script.as_ref().is_some_and(|s| s.pid == Some(pid)) {
