@@ -10,6 +10,7 @@ mod config;
 mod lifecycle;
 mod myinit;
 mod proctitle;
+mod ready;
 mod report;
 mod scan;
 mod scripts;

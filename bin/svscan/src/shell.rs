@@ -1,6 +1,7 @@
 //! svscan's shell: set-up, the one loop with its one `poll`, events read into the lifecycle
 //! (signals, reaped children, essential-service notices, inotify, the passing of time), and the
-//! lifecycle's effects applied through `spawn`, `scan`, `watch`, `scripts` and the system. An
+//! lifecycle's effects applied through `spawn`, `scan`, `watch`, `ready`, `scripts` and the
+//! system. An
 //! idle svscan never wakes: the timeout is the lifecycle's nearest deadline (or the
 //! readproctitle window's 15-minute tick), or none. Nothing here decides what happens next.
 
@@ -23,6 +24,7 @@ use rustix::event::{poll, PollFd, PollFlags};
 use crate::config::Config;
 use crate::lifecycle::{Effect, Event, Lifecycle, ScriptKind, Sync, EXIT_FATAL};
 use crate::proctitle::{self, Title};
+use crate::ready::Readiness;
 use crate::report;
 use crate::scan;
 use crate::scripts;
@@ -47,6 +49,8 @@ struct Shell<'a> {
     notices: Option<OwnedFd>,
     decoder: Decoder,
     env: Option<herd_contenv::ContainerEnv>,
+    /// The services' readiness, watched while the main command waits for it.
+    ready: Option<Readiness>,
     /// Effects to apply, and events answering them; reused from event to event.
     fx: Vec<Effect>,
     queue: VecDeque<Effect>,
@@ -119,6 +123,7 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
             .env_dir
             .as_ref()
             .map(|d| herd_contenv::ContainerEnv::new(d.clone())),
+        ready: None,
         fx: Vec::new(),
         queue: VecDeque::new(),
         answers: Vec::new(),
@@ -154,7 +159,7 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
             .into_iter()
             .flatten()
             .min();
-        let (sig_ready, ino_ready, log_ready, notice_ready) = {
+        let (sig_ready, ino_ready, log_ready, notice_ready, ready_ready) = {
             let mut fds = vec![PollFd::new(&sigfd, PollFlags::IN)];
             fn add<'f>(fd: Option<BorrowedFd<'f>>, fds: &mut Vec<PollFd<'f>>) -> Option<usize> {
                 fds.push(PollFd::from_borrowed_fd(fd?, PollFlags::IN));
@@ -163,9 +168,10 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
             let ino_i = add(sh.watches.as_ref().map(Watches::fd), &mut fds);
             let log_i = add(title_pipe.as_ref().map(|f| f.as_fd()), &mut fds);
             let notice_i = add(sh.notices.as_ref().map(|f| f.as_fd()), &mut fds);
+            let ready_i = add(sh.ready.as_ref().and_then(Readiness::fd), &mut fds);
             let _ = poll(&mut fds, wake.map(timespec_until).as_ref());
             let r = |i: Option<usize>| i.is_some_and(|i| !fds[i].revents().is_empty());
-            (r(Some(0)), r(ino_i), r(log_i), r(notice_i))
+            (r(Some(0)), r(ino_i), r(log_i), r(notice_i), r(ready_i))
         };
         if sig_ready {
             let pending = signal::drain(&sigfd);
@@ -180,6 +186,9 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
         }
         if ino_ready {
             sh.read_inotify(&mut buf);
+        }
+        if ready_ready {
+            sh.read_readiness(&mut buf);
         }
         if let (true, Some(t), Some(fd)) = (log_ready, title.as_mut(), title_pipe.as_ref()) {
             while let Ok(n @ 1..) = rustix::io::read(fd, &mut buf) {
@@ -274,6 +283,8 @@ impl Shell<'_> {
                 let deps = self.read_dependencies(names);
                 self.answers.push(Event::Dependencies(deps));
             }
+            Effect::AwaitReady(names) => self.await_ready(&names),
+            Effect::EndAwait => self.ready = None,
             Effect::ForceKill(name) => self.force_kill(&name),
             Effect::FindOrphans => {
                 let children = children(nix::unistd::Pid::this())
@@ -347,6 +358,30 @@ impl Shell<'_> {
                 (!deps.is_empty()).then_some((n, deps))
             })
             .collect()
+    }
+
+    /// Watches the readiness of `names` (and of no other service); answers with the services
+    /// not ready.
+    fn await_ready(&mut self, names: &[OsString]) {
+        let ready = self.ready.get_or_insert_with(Readiness::new);
+        if let Some(dir) = self.dir {
+            ready.set(dir, names);
+        }
+        self.answers.push(Event::Readiness {
+            not_ready: ready.not_ready(),
+            watched: ready.watched(),
+        });
+    }
+
+    fn read_readiness(&mut self, buf: &mut [u8]) {
+        if let Some(ready) = self.ready.as_mut() {
+            if ready.read(buf) {
+                self.answers.push(Event::Readiness {
+                    not_ready: ready.not_ready(),
+                    watched: ready.watched(),
+                });
+            }
+        }
     }
 
     /// Reaps every child that has terminated: supervise processes, scripts, the main command and

@@ -147,6 +147,9 @@ impl Lifecycle {
                 ]);
             }
         }
+        if self.awaiting() {
+            fx.push(Effect::EndAwait);
+        }
         if let Some(main) = self.main.filter(|_| !self.main_told) {
             fx.extend([
                 Effect::Signal(main, Sig::Term),

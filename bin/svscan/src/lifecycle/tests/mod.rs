@@ -3,6 +3,7 @@
 //! scripts get until 4 s, the services until 6 s, everything until 8 s. One module per phase;
 //! the harness is here.
 
+mod cmdwait;
 mod main_command;
 mod order;
 mod running;
@@ -29,6 +30,7 @@ fn plan() -> Plan {
         post_shutdown: false,
         kill_all: true,
         stop: StopBound::Total(BOUND),
+        wait: CmdWait::Off,
     }
 }
 
