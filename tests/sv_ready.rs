@@ -414,14 +414,15 @@ fn both(t: &Tree, args: &[&str]) -> (Output, Output) {
 }
 
 /// A `check` script alone changes nothing in the lines (runit's, byte for byte), under our
-/// supervise (which keeps `supervise/ready` for it) and under runsv; `notification-fd` under runsv
-/// (which ignores it) shows ours `ready` since the start, where runit's shows nothing.
+/// supervise (which keeps `supervise/ready` for it, and runs `./check` itself: our sv does not)
+/// and under runsv; `notification-fd` under runsv (which ignores it) shows ours `ready` since the
+/// start, where runit's shows nothing.
 #[test]
 fn check_alone_keeps_runits_line() {
     for sup in [Flavor::Herd, Flavor::Runit] {
         let mut t = Tree::new(sup);
         t.script("ck/run", RUN_SLEEP);
-        t.script("ck/check", "#!/bin/sh\nexit 0\n");
+        t.script("ck/check", "#!/bin/sh\necho x >> check-runs\n");
         t.script("ck/log/run", LOG_RUN);
         t.start("ck");
         let ck = t.dir("ck");
@@ -442,6 +443,19 @@ fn check_alone_keeps_runits_line() {
                 "{}: sv {args:?}: ours, runit's",
                 sup.name(Tool::Supervise)
             );
+        }
+        // Our sv runs `./check` only where no supervise/ready says what it gave: under runsv.
+        let runs = || {
+            fs::read_to_string(ck.join("check-runs"))
+                .unwrap_or_default()
+                .len()
+        };
+        let before = runs();
+        t.sv(&["-w", "2", "up", "ck"]).code(0);
+        let ran = runs() - before;
+        match sup {
+            Flavor::Herd => assert_eq!(ran, 0, "our sv ran ./check beside supervise"),
+            Flavor::Runit => assert_eq!(ran, 2, "our sv ran ./check {} times", ran / 2),
         }
     }
     let mut t = Tree::new(Flavor::Runit);
