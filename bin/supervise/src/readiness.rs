@@ -97,6 +97,11 @@ pub fn parse_notification_fd(contents: &[u8], limit: u64) -> Result<i32, FdError
 /// is no such file.
 pub fn read_notification_fd() -> Option<Result<i32, FdError>> {
     use std::io::Read;
+    // Looked at without a descriptor first, so that a service without the file is told apart
+    // even when none is left (EMFILE).
+    if let Err(Errno::NOENT) = rustix::fs::stat(NOTIFICATION_FD) {
+        return None;
+    }
     let mut file = match std::fs::File::open(NOTIFICATION_FD) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
@@ -119,9 +124,14 @@ fn errno(e: &std::io::Error) -> Errno {
 
 /// Whether the service directory (the current one) has a way to be ready other than being up,
 /// so that `supervise/ready` is kept: `notification-fd` or `check` exists (any kind of file,
-/// through a symlink).
+/// through a symlink), or `dependencies.d/`.
 pub fn keeps_ready_file() -> bool {
-    rustix::fs::stat(NOTIFICATION_FD).is_ok() || has_check()
+    rustix::fs::stat(NOTIFICATION_FD).is_ok() || has_check() || has_dependencies()
+}
+
+/// Whether `dependencies.d` is a directory (through a symlink).
+pub fn has_dependencies() -> bool {
+    std::fs::metadata(herd_deps::DIR).is_ok_and(|m| m.is_dir())
 }
 
 /// Whether `check` exists (any kind of file, through a symlink).
@@ -129,7 +139,8 @@ pub fn has_check() -> bool {
     rustix::fs::stat(CHECK).is_ok()
 }
 
-/// `./check` as supervise runs it: argv `[./check]`, cwd the service directory, stdin and
+/// `./check` as supervise runs it: as runit's `sv` does (the path `check`, argv `[./check]`),
+/// cwd the service directory, stdin and
 /// stdout `/dev/null`, stderr supervise's, in a session of its own (so that all it started can
 /// be killed with it when `./run` ends), not waited for.
 pub struct CheckCommand {
@@ -142,8 +153,10 @@ pub struct CheckCommand {
 
 impl CheckCommand {
     pub fn new(mask: SigSet) -> Result<Self, NulError> {
+        // As runit's sv: `execve("check", {"./check"})` (a script's interpreter gets `check`).
         // The failure is reported to supervise (spawn_reporting), never written by the child.
-        let mut cmd = Command::new(CHECK_ARGV0, "")?;
+        let mut cmd = Command::new(CHECK, "")?;
+        cmd.arg0(CHECK_ARGV0)?;
         cmd.mask(mask);
         cmd.setsid(true);
         Ok(CheckCommand {

@@ -63,6 +63,7 @@ fn check_makes_ready_after_1_5_s_and_not_before() {
     exit_and_wait(&mut sup, &svc);
 }
 
+/// `execve("check", {"./check"})` as runit's sv: a script's interpreter gets `check` as `$0`.
 #[test]
 fn check_runs_as_runits_sv_runs_it_with_stdout_on_dev_null() {
     let sc = Scenario::new();
@@ -80,7 +81,7 @@ echo 'check says' >&2
     wait_for("ready", DEADLINE, || NotifyFlavor::Herd.is_ready(&svc));
     assert_eq!(
         read(&svc.join("seen")),
-        format!("./check 0\n{}\n/dev/null\n/dev/null\n", svc.display())
+        format!("check 0\n{}\n/dev/null\n/dev/null\n", svc.display())
     );
     assert_eq!(stderr_of(&sc, "svc"), "check says\n");
     exit_and_wait(&mut sup, &svc);

@@ -21,6 +21,21 @@ use super::Effects;
 pub const CHECK_FIRST_DELAY: Duration = Duration::from_millis(10);
 /// The longest wait between two runs of `./check`.
 pub const CHECK_MAX_DELAY: Duration = Duration::from_secs(1);
+/// How often dependencies are looked at while they cannot be watched (no inotify): the only
+/// timer of a wait, and only in that fault.
+pub const DEPS_RETRY: Duration = Duration::from_secs(1);
+
+/// A dependency of the main service that is not up and ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmet {
+    /// Its name in the scan directory (a file name of `dependencies.d/`).
+    pub name: Vec<u8>,
+    /// Whether the scan directory has a service of that name yet.
+    pub exists: bool,
+    /// Whether its changes are watched (inotify); if not, it is looked at again after
+    /// [`DEPS_RETRY`].
+    pub watched: bool,
+}
 
 /// How the main service becomes ready, as the shell found its directory before a start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,6 +50,9 @@ pub enum Source {
     /// after the start, then after waits from [`CHECK_FIRST_DELAY`] doubling to
     /// [`CHECK_MAX_DELAY`].
     Check,
+    /// Only `dependencies.d/`: ready when up, and `supervise/ready` says so (and says what the
+    /// service waits for before it starts).
+    Up,
 }
 
 /// The runs of `./check` for one run of `./run`, until one exits 0.
@@ -77,6 +95,10 @@ pub(super) struct Ready {
     source: Source,
     /// `./check` runs until it says ready.
     check: Option<Check>,
+    /// The dependency waited for before a start of `./run`.
+    waiting: Option<Vec<u8>>,
+    /// When dependencies that cannot be watched are looked at again.
+    deps_retry: Option<Instant>,
 }
 
 impl Ready {
@@ -87,11 +109,14 @@ impl Ready {
         self.dirty = true;
     }
 
-    fn set(&mut self, file: Option<Readiness>) {
-        if self.file != file {
+    /// `true` if that changed what the file says.
+    fn set(&mut self, file: Option<Readiness>) -> bool {
+        let changed = self.file != file;
+        if changed {
             self.file = file;
             self.dirty = true;
         }
+        changed
     }
 
     /// What the file says (for the machine's tests).
@@ -105,10 +130,11 @@ impl Ready {
         self.source = source;
     }
 
-    /// `./run` started as `pid` at `now`.
-    pub(super) fn started(&mut self, pid: Pid, now: Instant) {
+    /// `./run` started as `pid` at `now` (`wall`).
+    pub(super) fn started(&mut self, pid: Pid, now: Instant, wall: Tai64n) {
         let file = match self.source {
             Source::Plain => None,
+            Source::Up => Some(Readiness::Ready { pid, since: wall }),
             Source::Notification => Some(Readiness::Up(pid)),
             Source::Check => {
                 self.check = Some(Check::new(now));
@@ -128,7 +154,7 @@ impl Ready {
                     fx.kill_check(pid);
                 }
             }
-            Source::Plain => {}
+            Source::Plain | Source::Up => {}
         }
         if self.file.is_some() {
             self.set(Some(Readiness::Down));
@@ -142,6 +168,37 @@ impl Ready {
         }
         self.set(Some(Readiness::Ready { pid, since: wall }));
         true
+    }
+
+    /// Whether a start of `./run` waits for a dependency.
+    pub(super) fn waiting(&self) -> bool {
+        self.waiting.is_some()
+    }
+
+    /// The start of `./run` is due at `now` but waits for `unmet`: said when it is a dependency
+    /// other than the one waited for so far; `true` if the file changed.
+    pub(super) fn wait(&mut self, unmet: &Unmet, now: Instant, fx: &mut impl Effects) -> bool {
+        if self.waiting.as_ref() != Some(&unmet.name) {
+            fx.say_waiting(unmet);
+            self.waiting = Some(unmet.name.clone());
+        }
+        self.deps_retry = (!unmet.watched).then(|| later(now, DEPS_RETRY));
+        self.set(Some(Readiness::Waiting(unmet.name.clone())))
+    }
+
+    /// The wait is over: the start goes ahead, or is not wanted any more (then the file says
+    /// `down` again).
+    pub(super) fn end_wait(&mut self, fx: &mut impl Effects) {
+        if self.waiting.take().is_some() {
+            self.deps_retry = None;
+            fx.end_wait();
+            self.set(Some(Readiness::Down));
+        }
+    }
+
+    /// When dependencies that cannot be watched are looked at again.
+    pub(super) fn deps_retry(&self) -> Option<Instant> {
+        self.deps_retry
     }
 
     /// When `./check` is to run next.

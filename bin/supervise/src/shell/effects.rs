@@ -17,7 +17,8 @@ use rustix::fs;
 use rustix::io::Errno;
 
 use super::private_pipe;
-use crate::machine::{Effects, Machine, Prog, Source, Which};
+use crate::deps::Dependencies;
+use crate::machine::{Effects, Machine, Prog, Source, Unmet, Which};
 use crate::prefix::Output;
 use crate::readiness::{self, CheckCommand, Notification, Notified};
 
@@ -49,6 +50,8 @@ pub(super) struct Shell {
     pub(super) notification: Option<Notification>,
     /// `./check`, for a service without `notification-fd`.
     pub(super) check: CheckCommand,
+    /// `dependencies.d/`, and the watch while the start waits.
+    pub(super) deps: Dependencies,
 }
 
 impl Shell {
@@ -58,6 +61,7 @@ impl Shell {
         pipe: Option<(OwnedFd, OwnedFd)>,
         output: Option<Output>,
         notify: Option<OwnedFd>,
+        deps: Dependencies,
     ) -> Result<Self, std::ffi::NulError> {
         let fatal = |what: &str| diag.head(Kind::Fatal, &what);
         let mut run = Command::new(svdir::RUN, fatal("unable to start ./run"))?;
@@ -90,6 +94,7 @@ impl Shell {
             notify_target: None,
             notification: None,
             check: CheckCommand::new(mask)?,
+            deps,
         })
     }
 
@@ -372,6 +377,7 @@ impl Effects for Shell {
         self.notify_target = None;
         let source = match readiness::read_notification_fd() {
             None if readiness::has_check() => Source::Check,
+            None if readiness::has_dependencies() => Source::Up,
             None => Source::Plain,
             Some(Ok(fd)) => {
                 self.notify_target = Some(fd);
@@ -426,6 +432,36 @@ impl Effects for Shell {
             // Its own session and process group: everything it started goes with it.
             let _ = nix::sys::signal::killpg(pid, Signal::SIGKILL);
         }
+    }
+
+    fn unmet_dependency(&mut self) -> Option<Unmet> {
+        let unmet = self.deps.unmet(&self.diag);
+        self.diag.trace(&format_args!(
+            "effect dependencies: {}",
+            unmet.as_ref().map_or("all ready".into(), |u| format!(
+                "waiting for {}{}{}",
+                u.name.escape_ascii(),
+                if u.exists { "" } else { " (not there)" },
+                if u.watched { "" } else { " (not watched)" }
+            ))
+        ));
+        unmet
+    }
+
+    fn say_waiting(&mut self, unmet: &Unmet) {
+        let mut line = self.diag.prefix().to_vec();
+        line.extend_from_slice(b": waiting for ");
+        line.extend_from_slice(&unmet.name);
+        if !unmet.exists {
+            line.extend_from_slice(b", which does not exist yet");
+        }
+        line.push(b'\n');
+        herd_diag::emit(line);
+    }
+
+    fn end_wait(&mut self) {
+        self.diag.trace(&"effect end of the wait");
+        self.deps.end();
     }
 }
 

@@ -26,6 +26,9 @@ enum Fx {
     /// `./check` could not be started.
     CheckFailed,
     KillCheck(u32),
+    /// `say_waiting`: the name, and whether it exists.
+    Waiting(String, bool),
+    EndWait,
 }
 
 #[derive(Default)]
@@ -47,6 +50,8 @@ struct Rec {
     no_ready_write: bool,
     /// `./check` cannot be started.
     no_check: bool,
+    /// What `unmet_dependency` answers.
+    unmet: Option<Unmet>,
 }
 
 impl Effects for Rec {
@@ -121,6 +126,25 @@ impl Effects for Rec {
     fn kill_check(&mut self, pid: Pid) {
         self.log.push(Fx::KillCheck(pid.get()));
     }
+    fn unmet_dependency(&mut self) -> Option<Unmet> {
+        self.unmet.clone()
+    }
+    fn say_waiting(&mut self, unmet: &Unmet) {
+        let name = String::from_utf8_lossy(&unmet.name).into_owned();
+        self.log.push(Fx::Waiting(name, unmet.exists));
+    }
+    fn end_wait(&mut self) {
+        self.log.push(Fx::EndWait);
+    }
+}
+
+/// A dependency `name` not ready (`exists`, watched).
+fn unmet(name: &str, exists: bool) -> Option<Unmet> {
+    Some(Unmet {
+        name: name.as_bytes().to_vec(),
+        exists,
+        watched: true,
+    })
 }
 
 /// `Fx::Ready` of a line (`None`: the file removed).
@@ -160,6 +184,7 @@ const SIGTERM_EXIT: Exit = Exit::Signal {
 };
 
 mod check;
+mod dependencies;
 mod essential;
 mod faults;
 mod readiness;
