@@ -1591,16 +1591,19 @@ fn check_script(sup: Flavor) {
         .stderr("");
 }
 
+/// Under runsv: both sv run `./check` themselves. Our supervise runs it itself and publishes
+/// `supervise/ready`, which our sv then reads instead (tests/sv_ready.rs).
 #[test]
-fn check_script_under_supervise() {
-    check_script(Flavor::Herd);
+fn check_script_under_runsv() {
+    check_script(Flavor::Runit);
 }
 
 /// How `./check` is executed: runit calls `execve("check", {"./check", 0})`, so a script's
 /// interpreter gets the path `check` (the shell's `$0`), and a binary gets argv[0] `./check`.
+/// Under runsv, where our sv runs it too.
 #[test]
 fn check_script_exec_path() {
-    let mut t = Tree::new(Flavor::Herd);
+    let mut t = Tree::new(Flavor::Runit);
     t.service("ck0", RUN_SLEEP);
     t.script(
         "ck0/check",
