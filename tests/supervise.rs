@@ -14,6 +14,7 @@ mod essential;
 mod faults;
 mod hardening;
 mod prefixed_logs;
+mod readiness;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};

@@ -10,6 +10,7 @@
 //! [`faults`] checks that faults of the system (EMFILE, the scan directory removed, SIGSTOP,
 //! inotify's queue overflowing) are survived.
 
+mod cmdwait;
 mod faults;
 
 use std::ffi::OsStr;

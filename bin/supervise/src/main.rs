@@ -5,6 +5,7 @@
 
 mod machine;
 mod prefix;
+mod readiness;
 mod reclaim;
 mod shell;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use herd_diag::Diag;
 
-use crate::lifecycle::{Plan, StopBound};
+use crate::lifecycle::{CmdWait, Plan, StopBound};
 
 /// runsvdir's exit code for a bad command line.
 pub const EXIT_USAGE: u8 = 1;
@@ -22,6 +22,13 @@ const STARTUP_ENV: &str = "SVSCAN_STARTUP_DIR";
 const PRE_SHUTDOWN_ENV: &str = "SVSCAN_PRE_SHUTDOWN_DIR";
 const POST_SHUTDOWN_ENV: &str = "SVSCAN_POST_SHUTDOWN_DIR";
 const ENV_DIR_ENV: &str = "SVSCAN_ENV_DIR";
+/// The main command waits for the services: ours, then s6-overlay's name (ours wins).
+const CMD_WAIT_ENV: [&str; 2] = ["SVSCAN_CMD_WAIT", "S6_CMD_WAIT_FOR_SERVICES"];
+/// How long it waits at most, in milliseconds (0: for ever): ours, then s6-overlay's.
+const CMD_WAIT_MAX_ENV: [&str; 2] = [
+    "SVSCAN_CMD_WAIT_MAXTIME",
+    "S6_CMD_WAIT_FOR_SERVICES_MAXTIME",
+];
 
 /// What to run: svscan's command line or my_init's, resolved.
 #[derive(Debug)]
@@ -47,6 +54,8 @@ pub struct Config {
     pub kill_all: bool,
     /// my_init's `*** ` progress lines.
     pub verbose: bool,
+    /// Whether the main command waits for the services to be ready.
+    pub wait: CmdWait,
     /// What is ignored, each warned about at start.
     pub ignored: Vec<Ignored>,
 }
@@ -95,6 +104,39 @@ pub fn env_seconds(
     }
 }
 
+/// The first of `names` that is set and not empty, read with `parse`; a value `parse` refuses
+/// is noted in `ignored` (the next name is not looked at).
+fn env_first<T, E>(
+    env: Env<'_>,
+    names: [&'static str; 2],
+    parse: fn(&[u8]) -> Result<T, E>,
+    ignored: &mut Vec<Ignored>,
+) -> Option<T> {
+    let (name, value) = names
+        .into_iter()
+        .find_map(|n| Some((n, env(n).filter(|v| !v.is_empty())?)))?;
+    match parse(value.as_bytes()) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            ignored.push(Ignored::Env { name, value });
+            None
+        }
+    }
+}
+
+/// `SVSCAN_CMD_WAIT` (a number, not 0: wait) and `SVSCAN_CMD_WAIT_MAXTIME` (milliseconds, 0:
+/// for ever), or s6-overlay's names for them. Unset, or not a number: the main command does not
+/// wait, or waits for ever.
+pub fn env_cmd_wait(env: Env<'_>, ignored: &mut Vec<Ignored>) -> CmdWait {
+    let on = env_first(env, CMD_WAIT_ENV, herd_value::count, ignored).is_some_and(|n| n != 0);
+    let max = env_first(env, CMD_WAIT_MAX_ENV, herd_value::milliseconds, ignored);
+    match (on, max) {
+        (false, _) => CmdWait::Off,
+        (true, Some(d)) if !d.is_zero() => CmdWait::Upto(d),
+        (true, _) => CmdWait::Forever,
+    }
+}
+
 fn env_path(env: Env<'_>, name: &str) -> Option<PathBuf> {
     env(name).filter(|v| !v.is_empty()).map(PathBuf::from)
 }
@@ -103,6 +145,7 @@ pub fn parse(argv: &[OsString], env: Env<'_>) -> Option<Config> {
     let mut setsid = false;
     let mut ignored = Vec::new();
     let mut stop = env_seconds(env, STOP_ENV, &mut ignored).unwrap_or(DEFAULT_STOP);
+    let wait = env_cmd_wait(env, &mut ignored);
     let mut i = 1;
     // As runsvdir: options come first; an unknown `-X` is taken as the directory name.
     while let Some(a) = argv.get(i).map(|a| a.as_bytes()) {
@@ -150,6 +193,7 @@ pub fn parse(argv: &[OsString], env: Env<'_>) -> Option<Config> {
         env_dir: env_path(env, ENV_DIR_ENV),
         kill_all: true,
         verbose: false,
+        wait,
         ignored,
     })
 }
@@ -166,6 +210,7 @@ impl Config {
             post_shutdown: self.post_shutdown.is_some(),
             kill_all: self.kill_all,
             stop: self.stop,
+            wait: self.wait,
         }
     }
 }
@@ -226,6 +271,65 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.stop, StopBound::Total(herd_value::MAX_DURATION));
+    }
+
+    fn wait_with(vars: &[(&str, &str)]) -> (CmdWait, Vec<String>) {
+        let env = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| OsString::from(v))
+        };
+        let c = parse(&args(&["svscan", "/s", "--", "app"]), &env).unwrap();
+        (c.wait, c.ignored.iter().map(|i| i.to_string()).collect())
+    }
+
+    #[test]
+    fn the_main_commands_wait_from_the_environment() {
+        let ms = Duration::from_millis;
+        assert_eq!(wait_with(&[]), (CmdWait::Off, vec![]));
+        assert_eq!(
+            wait_with(&[("SVSCAN_CMD_WAIT", "1")]),
+            (CmdWait::Forever, vec![])
+        );
+        let on = ("SVSCAN_CMD_WAIT", "1");
+        assert_eq!(
+            wait_with(&[on, ("SVSCAN_CMD_WAIT_MAXTIME", "2500")]),
+            (CmdWait::Upto(ms(2500)), vec![])
+        );
+        assert_eq!(
+            wait_with(&[on, ("SVSCAN_CMD_WAIT_MAXTIME", "0")]).0,
+            CmdWait::Forever
+        );
+        assert_eq!(
+            wait_with(&[("SVSCAN_CMD_WAIT", "0"), ("SVSCAN_CMD_WAIT_MAXTIME", "10")]).0,
+            CmdWait::Off
+        );
+        // s6-overlay's names; ours win when both are set.
+        let s6 = [
+            ("S6_CMD_WAIT_FOR_SERVICES", "1"),
+            ("S6_CMD_WAIT_FOR_SERVICES_MAXTIME", "300"),
+        ];
+        assert_eq!(wait_with(&s6).0, CmdWait::Upto(ms(300)));
+        let mut both = s6.to_vec();
+        both.push(("SVSCAN_CMD_WAIT_MAXTIME", "100"));
+        assert_eq!(wait_with(&both).0, CmdWait::Upto(ms(100)));
+        both.push(("SVSCAN_CMD_WAIT", "0"));
+        assert_eq!(wait_with(&both).0, CmdWait::Off);
+        // A bad value: one warning, and the default.
+        assert_eq!(
+            wait_with(&[("SVSCAN_CMD_WAIT", "yes")]),
+            (
+                CmdWait::Off,
+                vec!["invalid SVSCAN_CMD_WAIT: yes: ignored".to_string()]
+            )
+        );
+        assert_eq!(
+            wait_with(&[on, ("S6_CMD_WAIT_FOR_SERVICES_MAXTIME", "1.5")]),
+            (
+                CmdWait::Forever,
+                vec!["invalid S6_CMD_WAIT_FOR_SERVICES_MAXTIME: 1.5: ignored".to_string()]
+            )
+        );
     }
 
     proptest! {

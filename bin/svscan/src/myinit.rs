@@ -6,7 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::{env_seconds, Config, Env, Ignored, DEFAULT_STOP, STOP_ENV};
+use crate::config::{env_cmd_wait, env_seconds, Config, Env, Ignored, DEFAULT_STOP, STOP_ENV};
 use crate::lifecycle::StopBound;
 
 /// The prefix of my_init's messages.
@@ -89,6 +89,7 @@ pub fn parse(argv: &[OsString], env: Env<'_>) -> Result<Config, Refusal> {
             all: all.unwrap_or(PHASE_DEFAULT),
         },
     };
+    let wait = env_cmd_wait(env, &mut ignored);
     let init_dir = env("ENV_INIT_DIRECTORY")
         .filter(|d| !d.is_empty())
         .map_or_else(|| PathBuf::from("/etc/my_init.d"), PathBuf::from);
@@ -109,6 +110,7 @@ pub fn parse(argv: &[OsString], env: Env<'_>) -> Result<Config, Refusal> {
         env_dir: Some(PathBuf::from("/etc/container_environment")),
         kill_all,
         verbose: !quiet,
+        wait,
         ignored,
     })
 }

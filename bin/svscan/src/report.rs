@@ -28,6 +28,19 @@ pub fn say(diag: &Diag, config: &Config, r: Report) {
             name.to_string_lossy()
         )),
         Report::TimedOut => diag.warn(&"shutdown timed out: killing every process left"),
+        Report::NotReady { names, after } => {
+            let names: Vec<_> = names.iter().map(|n| n.to_string_lossy()).collect();
+            diag.fatal(&format_args!(
+                "unable to run {}: services not ready after {} ms: {}",
+                config
+                    .cmd
+                    .first()
+                    .map(|c| c.to_string_lossy())
+                    .unwrap_or_default(),
+                after.as_millis(),
+                names.join(", ")
+            ))
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! svscan's shell: set-up, the one loop with its one `poll`, events read into the lifecycle
 //! (signals, reaped children, essential-service notices, inotify, the passing of time), and the
-//! lifecycle's effects applied through `spawn`, `scan`, `watch`, `scripts` and the system. An
+//! lifecycle's effects applied through `spawn`, `scan`, `watch`, `ready`, `scripts` and the
+//! system. An
 //! idle svscan never wakes: the timeout is the lifecycle's nearest deadline (or the
 //! readproctitle window's 15-minute tick), or none. Nothing here decides what happens next.
 
@@ -21,69 +22,18 @@ use nix::sys::signal::kill;
 use rustix::event::{poll, PollFd, PollFlags};
 
 use crate::config::Config;
-use crate::lifecycle::{Effect, Event, Lifecycle, ScriptKind, Sig, Sync, EXIT_FATAL};
+use crate::lifecycle::{Effect, Event, Lifecycle, ScriptKind, Sync, EXIT_FATAL};
 use crate::proctitle::{self, Title};
+use crate::ready::Readiness;
 use crate::report;
 use crate::scan;
 use crate::scripts;
+use crate::signals::{sig_of, signal_of, BLOCKED};
 use crate::spawn::Spawner;
 use crate::watch::Watches;
 
-/// Every signal that has no job must not kill svscan: all are blocked and read from a signalfd.
-const BLOCKED: [Signal; 19] = [
-    Signal::SIGHUP,
-    Signal::SIGINT,
-    Signal::SIGQUIT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGPIPE,
-    Signal::SIGALRM,
-    Signal::SIGTERM,
-    Signal::SIGCHLD,
-    Signal::SIGCONT,
-    Signal::SIGTSTP,
-    Signal::SIGTTIN,
-    Signal::SIGTTOU,
-    Signal::SIGURG,
-    Signal::SIGXCPU,
-    Signal::SIGXFSZ,
-    Signal::SIGVTALRM,
-    Signal::SIGPROF,
-    Signal::SIGWINCH,
-];
 /// Set to `0` to do without inotify.
 const INOTIFY_ENV: &str = "SVSCAN_INOTIFY";
-
-/// The lifecycle's name for a signal svscan reads, if it has one.
-fn sig_of(s: Signal) -> Option<Sig> {
-    Some(match s {
-        Signal::SIGHUP => Sig::Hup,
-        Signal::SIGINT => Sig::Int,
-        Signal::SIGQUIT => Sig::Quit,
-        Signal::SIGUSR1 => Sig::Usr1,
-        Signal::SIGUSR2 => Sig::Usr2,
-        Signal::SIGALRM => Sig::Alrm,
-        Signal::SIGTERM => Sig::Term,
-        Signal::SIGWINCH => Sig::Winch,
-        Signal::SIGCONT => Sig::Cont,
-        _ => return None,
-    })
-}
-
-fn signal_of(s: Sig) -> Signal {
-    match s {
-        Sig::Hup => Signal::SIGHUP,
-        Sig::Int => Signal::SIGINT,
-        Sig::Quit => Signal::SIGQUIT,
-        Sig::Usr1 => Signal::SIGUSR1,
-        Sig::Usr2 => Signal::SIGUSR2,
-        Sig::Alrm => Signal::SIGALRM,
-        Sig::Term => Signal::SIGTERM,
-        Sig::Winch => Signal::SIGWINCH,
-        Sig::Cont => Signal::SIGCONT,
-        Sig::Kill => Signal::SIGKILL,
-    }
-}
 
 struct Shell<'a> {
     config: &'a Config,
@@ -99,6 +49,8 @@ struct Shell<'a> {
     notices: Option<OwnedFd>,
     decoder: Decoder,
     env: Option<herd_contenv::ContainerEnv>,
+    /// The services' readiness, watched while the main command waits for it.
+    ready: Option<Readiness>,
     /// Effects to apply, and events answering them; reused from event to event.
     fx: Vec<Effect>,
     queue: VecDeque<Effect>,
@@ -171,6 +123,7 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
             .env_dir
             .as_ref()
             .map(|d| herd_contenv::ContainerEnv::new(d.clone())),
+        ready: None,
         fx: Vec::new(),
         queue: VecDeque::new(),
         answers: Vec::new(),
@@ -206,7 +159,7 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
             .into_iter()
             .flatten()
             .min();
-        let (sig_ready, ino_ready, log_ready, notice_ready) = {
+        let (sig_ready, ino_ready, log_ready, notice_ready, ready_ready) = {
             let mut fds = vec![PollFd::new(&sigfd, PollFlags::IN)];
             fn add<'f>(fd: Option<BorrowedFd<'f>>, fds: &mut Vec<PollFd<'f>>) -> Option<usize> {
                 fds.push(PollFd::from_borrowed_fd(fd?, PollFlags::IN));
@@ -215,9 +168,10 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
             let ino_i = add(sh.watches.as_ref().map(Watches::fd), &mut fds);
             let log_i = add(title_pipe.as_ref().map(|f| f.as_fd()), &mut fds);
             let notice_i = add(sh.notices.as_ref().map(|f| f.as_fd()), &mut fds);
+            let ready_i = add(sh.ready.as_ref().and_then(Readiness::fd), &mut fds);
             let _ = poll(&mut fds, wake.map(timespec_until).as_ref());
             let r = |i: Option<usize>| i.is_some_and(|i| !fds[i].revents().is_empty());
-            (r(Some(0)), r(ino_i), r(log_i), r(notice_i))
+            (r(Some(0)), r(ino_i), r(log_i), r(notice_i), r(ready_i))
         };
         if sig_ready {
             let pending = signal::drain(&sigfd);
@@ -232,6 +186,9 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
         }
         if ino_ready {
             sh.read_inotify(&mut buf);
+        }
+        if ready_ready {
+            sh.read_readiness(&mut buf);
         }
         if let (true, Some(t), Some(fd)) = (log_ready, title.as_mut(), title_pipe.as_ref()) {
             while let Ok(n @ 1..) = rustix::io::read(fd, &mut buf) {
@@ -322,6 +279,12 @@ impl Shell<'_> {
                     let _ = kill(pid, signal_of(sig));
                 }
             }
+            Effect::ReadDependencies(names) => {
+                let deps = self.read_dependencies(names);
+                self.answers.push(Event::Dependencies(deps));
+            }
+            Effect::AwaitReady(names) => self.await_ready(&names),
+            Effect::EndAwait => self.ready = None,
             Effect::ForceKill(name) => self.force_kill(&name),
             Effect::FindOrphans => {
                 let children = children(nix::unistd::Pid::this())
@@ -379,6 +342,45 @@ impl Shell<'_> {
             Ok(true) => self.answers.push(Event::DirChanged),
             Ok(false) => {}
             Err(e) => self.inotify_lost(&e),
+        }
+    }
+
+    /// The dependencies of each service of `names` that has any; a `dependencies.d` that cannot
+    /// be read counts as none (supervise says why when the service starts).
+    fn read_dependencies(&self, names: Vec<OsString>) -> Vec<(OsString, Vec<OsString>)> {
+        let Some(dir) = self.dir else {
+            return Vec::new();
+        };
+        names
+            .into_iter()
+            .filter_map(|n| {
+                let deps = herd_deps::read(&dir.join(&n)).ok()?;
+                (!deps.is_empty()).then_some((n, deps))
+            })
+            .collect()
+    }
+
+    /// Watches the readiness of `names` (and of no other service); answers with the services
+    /// not ready.
+    fn await_ready(&mut self, names: &[OsString]) {
+        let ready = self.ready.get_or_insert_with(Readiness::new);
+        if let Some(dir) = self.dir {
+            ready.set(dir, names);
+        }
+        self.answers.push(Event::Readiness {
+            not_ready: ready.not_ready(),
+            watched: ready.watched(),
+        });
+    }
+
+    fn read_readiness(&mut self, buf: &mut [u8]) {
+        if let Some(ready) = self.ready.as_mut() {
+            if ready.read(buf) {
+                self.answers.push(Event::Readiness {
+                    not_ready: ready.not_ready(),
+                    watched: ready.watched(),
+                });
+            }
         }
     }
 

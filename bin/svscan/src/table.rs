@@ -159,6 +159,15 @@ impl Table {
             .filter_map(|s| Some((s.name.as_os_str(), s.pid?)))
     }
 
+    /// The names of the services of the scan directory (supervised, or to be again).
+    pub fn names(&self) -> Vec<OsString> {
+        self.slots
+            .iter()
+            .filter(|s| !s.gone)
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
     /// The service name of a live supervise.
     pub fn name_of(&self, pid: Pid) -> Option<&OsStr> {
         self.slots

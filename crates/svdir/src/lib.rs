@@ -138,6 +138,18 @@ impl At<'_> {
     pub fn read_pid(&self) -> Option<Pid> {
         herd_status::parse_pid_text(&std::fs::read(self.pid()).ok()?)
     }
+
+    /// Whether a supervise runs for this service: `supervise/ok` opened for writing without
+    /// blocking finds a reader (ENXIO: none; runit's test). supervise writes `status` before it
+    /// opens `ok`, so once this is true `status` is not a stale one of an earlier supervise.
+    pub fn supervised(&self) -> bool {
+        fs::open(
+            self.ok(),
+            OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .is_ok()
+    }
 }
 
 /// The main service.

@@ -189,6 +189,12 @@ impl Command {
         self.fds.push((fd.as_raw_fd(), target));
     }
 
+    /// Forgets what [`Command::fd`] set up for descriptor `target` (a descriptor given to one
+    /// child only, closed by the caller after the spawn).
+    pub fn remove_fd(&mut self, target: RawFd) {
+        self.fds.retain(|&(_, t)| t != target);
+    }
+
     /// The child's stdin is a copy of `fd` (which must stay open while this command is used).
     pub fn stdin(&mut self, fd: BorrowedFd<'_>) {
         self.stdin = Some(fd.as_raw_fd());
@@ -263,9 +269,50 @@ impl Command {
         // before the fork, then execs or exits; it never returns into Rust code.
         match unsafe { libc::fork() } {
             -1 => Err(Errno::last()),
-            0 => self.child(None),
+            0 => self.child(None, None),
             pid => Ok(Pid::from_raw(pid)),
         }
+    }
+
+    /// `fork(2)` + `execv(2)`, waiting until the child has exec'd: an exec (or chdir) that fails
+    /// is returned as [`SpawnError::Exec`] instead of being written by the child, which then
+    /// exits at once with the failure code, silently (the caller reaps it as any child). The
+    /// child reports through a close-on-exec pipe, as s6-supervise does: EOF means it exec'd.
+    /// Without a descriptor for that pipe, the child is spawned as by [`Command::spawn`].
+    pub fn spawn_reporting(&self) -> Result<Pid, SpawnError> {
+        let pipe = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).and_then(|(r, w)| {
+            // Above stdio, where the child's own descriptor moves cannot overwrite it.
+            if w.as_raw_fd() > 2 {
+                Ok((r, w))
+            } else {
+                Ok((r, rustix::io::fcntl_dupfd_cloexec(&w, 3)?))
+            }
+        });
+        let Ok((r, w)) = pipe else {
+            return self.spawn().map_err(SpawnError::Fork);
+        };
+        // SAFETY: as in `spawn`; the child only writes to the report pipe on failure.
+        let pid = match unsafe { libc::fork() } {
+            -1 => return Err(SpawnError::Fork(Errno::last())),
+            0 => self.child(None, Some(w.as_raw_fd())),
+            pid => Pid::from_raw(pid),
+        };
+        drop(w);
+        let mut buf = [0u8; 4];
+        let mut got = 0;
+        while got < buf.len() {
+            match rustix::io::read(&r, &mut buf[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(_) => break,
+            }
+        }
+        if got == buf.len() {
+            let errno = Errno::from_raw(i32::from_ne_bytes(buf));
+            return Err(SpawnError::Exec { pid, errno });
+        }
+        Ok(pid)
     }
 
     /// `fork(2)` + `execv(2)` with the child held before anything else until [`Gate::open`]:
@@ -281,7 +328,7 @@ impl Command {
         // before the usual steps.
         match unsafe { libc::fork() } {
             -1 => Err(Errno::last()),
-            0 => self.child(Some((r.as_raw_fd(), w.as_raw_fd()))),
+            0 => self.child(Some((r.as_raw_fd(), w.as_raw_fd())), None),
             pid => {
                 drop(r);
                 Ok((Pid::from_raw(pid), Gate(Some(w))))
@@ -289,8 +336,18 @@ impl Command {
         }
     }
 
-    /// The child after the fork; `gate` is the (read, write) pipe of [`Command::spawn_gated`].
-    fn child(&self, gate: Option<(RawFd, RawFd)>) -> ! {
+    /// The child after the fork; `gate` is the (read, write) pipe of [`Command::spawn_gated`],
+    /// `report` the write end of the pipe of [`Command::spawn_reporting`].
+    fn child(&self, gate: Option<(RawFd, RawFd)>, report: Option<RawFd>) -> ! {
+        let fail = |msg: &[u8]| -> ! {
+            // SAFETY: only async-signal-safe calls (see `report_errno` and `die`).
+            unsafe {
+                match report {
+                    Some(fd) => report_errno(fd, self.failure_code),
+                    None => die(msg, self.failure_code),
+                }
+            }
+        };
         // SAFETY: we are the child of a fork: only async-signal-safe libc calls follow, on
         // descriptors and C strings owned by `self`, which the fork copied.
         unsafe {
@@ -311,12 +368,12 @@ impl Command {
             // The directory first: moving descriptors could overwrite the one `chdir_fd` names.
             if let Some(dir) = &self.chdir {
                 if libc::chdir(dir.as_ptr()) == -1 {
-                    die(&self.chdir_failure, self.failure_code);
+                    fail(&self.chdir_failure);
                 }
             }
             if let Some(fd) = self.chdir_fd {
                 if libc::fchdir(fd) == -1 {
-                    die(&self.chdir_failure, self.failure_code);
+                    fail(&self.chdir_failure);
                 }
             }
             if let Some(fd) = self.stdin {
@@ -367,9 +424,19 @@ impl Command {
             } else {
                 libc::execv(self.path.as_ptr(), self.argv.as_ptr());
             }
-            die(&self.exec_failure, self.failure_code)
+            fail(&self.exec_failure)
         }
     }
+}
+
+/// Why [`Command::spawn_reporting`] failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpawnError {
+    /// `fork(2)` failed: there is no child.
+    Fork(Errno),
+    /// The child `pid` could not change directory or exec: it exits with the failure code,
+    /// having written nothing, and is reaped as any child.
+    Exec { pid: Pid, errno: Errno },
 }
 
 /// The child of [`Command::spawn_gated`], held before its `exec` until this is opened. Dropping
@@ -405,6 +472,19 @@ unsafe fn move_fd(fd: RawFd, target: RawFd) {
     } else {
         // SAFETY: dup2 is async-signal-safe.
         unsafe { libc::dup2(fd, target) };
+    }
+}
+
+/// Writes the current errno (4 bytes, native order) to `fd`, then `_exit(code)`.
+///
+/// # Safety
+/// Only for the child between fork and exec.
+unsafe fn report_errno(fd: RawFd, code: i32) -> ! {
+    // SAFETY: reading errno, write and _exit are async-signal-safe; the buffer is on the stack.
+    unsafe {
+        let bytes = (*libc::__errno_location()).to_ne_bytes();
+        libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+        libc::_exit(code)
     }
 }
 
@@ -503,6 +583,20 @@ mod tests {
         assert_eq!(wait_for(pid), Some(Exit::Code(111)));
         assert!(!mark.exists(), "the child ran without its gate");
         std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn spawn_reporting_returns_the_exec_failure() {
+        let c = Command::new("/nonexistent/prog", "test: unable to start: ").expect("no NUL");
+        let Err(SpawnError::Exec { pid, errno }) = c.spawn_reporting() else {
+            panic!("exec of a missing program reported no failure");
+        };
+        assert_eq!(errno, Errno::ENOENT);
+        assert_eq!(wait_for(pid), Some(Exit::Code(111)));
+        let mut c = Command::new("/bin/sh", "test: unable to start /bin/sh: ").expect("no NUL");
+        c.set_args(["-c", "exit 3"]).expect("no NUL");
+        let pid = c.spawn_reporting().expect("exec");
+        assert_eq!(wait_for(pid), Some(Exit::Code(3)));
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //! the first line that differs and both transcripts; a run that panics is reported with its
 //! flavor's name and the other flavor's transcript. Equality is the transcript type's own
 //! `PartialEq`: the lines are only how a failure is shown.
+//!
+//! Readiness has its own pair, [`NotifyFlavor`]: s6's `s6-supervise` (runit has no readiness)
+//! against ours, compared by [`compare_notify_flavors`] in the same way.
 
 use std::fmt;
 use std::fs;
@@ -156,14 +159,126 @@ pub fn compare_flavors<T: Transcript>(
     what: &str,
     run: impl Fn(Flavor) -> T + Sync,
 ) -> T {
-    let [runit, herd] = match schedule {
+    let title = |f: Flavor| format!("{f}'s {}", f.name(tool));
+    compare_pair(FLAVORS, FLAVORS.map(title), schedule, what, run)
+}
+
+/// Whose supervisor a readiness run uses: s6's `s6-supervise`, which defines the
+/// `notification-fd` protocol, or herd's `supervise`. Each reports readiness its own way
+/// ([`NotifyFlavor::is_ready`]); a run compares what the two report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotifyFlavor {
+    /// s6 2.11 as Debian installs it: the reference.
+    S6,
+    /// Ours, from the build under test.
+    Herd,
+}
+
+/// Both, s6's first: it is the reference.
+pub const NOTIFY_FLAVORS: [NotifyFlavor; 2] = [NotifyFlavor::S6, NotifyFlavor::Herd];
+
+/// Bytes of s6's `supervise/status` (s6 2.11), and what readiness reads from it.
+const S6_STATUS_LEN: usize = 35;
+const S6_PID: std::ops::Range<usize> = 24..32;
+const S6_FLAGS: usize = 34;
+const S6_FLAG_FINISHING: u8 = 0x02;
+const S6_FLAG_READY: u8 = 0x08;
+
+impl NotifyFlavor {
+    /// Path of this flavor's supervisor.
+    pub fn program(self) -> PathBuf {
+        match self {
+            NotifyFlavor::S6 => peer("/usr/bin/s6-supervise"),
+            NotifyFlavor::Herd => bin("supervise"),
+        }
+    }
+
+    /// The supervisor's own name.
+    pub fn name(self) -> &'static str {
+        match self {
+            NotifyFlavor::S6 => "s6-supervise",
+            NotifyFlavor::Herd => "supervise",
+        }
+    }
+
+    /// Whether the service in `dir` is up and ready, as this flavor reports it: for s6 the pid
+    /// and the ready flag (0x08) of its 35-byte status, outside `finish` (what `s6-svstat -o
+    /// up,ready` prints as `true true`); for herd `supervise/status` with `supervise/ready`
+    /// (`herd_status::is_ready`).
+    pub fn is_ready(self, dir: &Path) -> bool {
+        let status = fs::read(dir.join("supervise/status")).unwrap_or_default();
+        match self {
+            NotifyFlavor::S6 => {
+                status.len() == S6_STATUS_LEN
+                    && status[S6_PID].iter().any(|&b| b != 0)
+                    && status[S6_FLAGS] & S6_FLAG_FINISHING == 0
+                    && status[S6_FLAGS] & S6_FLAG_READY != 0
+            }
+            NotifyFlavor::Herd => {
+                let Ok(status) = herd_status::Status::decode(&status) else {
+                    return false;
+                };
+                let ready = match fs::read(dir.join("supervise/ready")) {
+                    Ok(b) => Some(herd_status::Readiness::decode(&b)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(_) => Some(None),
+                };
+                herd_status::is_ready(&status, ready.as_ref().map(Option::as_ref))
+            }
+        }
+    }
+}
+
+/// `s6` or `herd`.
+impl fmt::Display for NotifyFlavor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NotifyFlavor::S6 => "s6",
+            NotifyFlavor::Herd => "herd",
+        })
+    }
+}
+
+/// [`compare_flavors`] for readiness: runs `run` with s6's and with herd's supervisor, asserts
+/// that the two transcripts are equal and returns herd's.
+#[track_caller]
+pub fn compare_notify_flavors<T: Transcript>(
+    schedule: Schedule,
+    what: &str,
+    run: impl Fn(NotifyFlavor) -> T + Sync,
+) -> T {
+    let title = |f: NotifyFlavor| format!("{f}'s {}", f.name());
+    compare_pair(
+        NOTIFY_FLAVORS,
+        NOTIFY_FLAVORS.map(title),
+        schedule,
+        what,
+        run,
+    )
+}
+
+/// Runs `run` for the reference flavor and for ours (`flavors`, in that order, with `titles`
+/// as failure reports name them), asserts that the two transcripts are equal and returns ours.
+#[track_caller]
+fn compare_pair<F, T>(
+    flavors: [F; 2],
+    titles: [String; 2],
+    schedule: Schedule,
+    what: &str,
+    run: impl Fn(F) -> T + Sync,
+) -> T
+where
+    F: Copy + fmt::Display + Send,
+    T: Transcript,
+{
+    let [reference, ours] = match schedule {
         Schedule::AtOnce => std::thread::scope(|s| {
             let run = &run;
-            FLAVORS
+            flavors
                 .map(|f| s.spawn(move || run(f)))
                 .map(|h| h.join().map_err(|e| panic_text(&*e)))
         }),
-        Schedule::InTurn => FLAVORS.map(|f| {
+        Schedule::InTurn => flavors.map(|f| {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(f)))
                 .map_err(|e| panic_text(&*e))
         }),
@@ -173,31 +288,31 @@ pub fn compare_flavors<T: Transcript>(
     } else {
         format!("{what}: ")
     };
-    let title = |f: Flavor| format!("{f}'s {}", f.name(tool));
     let shown = |r: &Result<T, String>| match r {
         Ok(t) => t.report_lines().join("\n"),
         Err(e) => format!("PANICKED: {e}"),
     };
-    let (runit, herd) = match (runit, herd) {
+    let (reference, ours) = match (reference, ours) {
         (Ok(r), Ok(h)) => (r, h),
         (r, h) => {
-            let failed: Vec<String> = [(Flavor::Runit, &r), (Flavor::Herd, &h)]
+            let failed: Vec<&str> = [r.is_err(), h.is_err()]
                 .iter()
-                .filter(|(_, x)| x.is_err())
-                .map(|(f, _)| title(*f))
+                .zip(&titles)
+                .filter(|(failed, _)| **failed)
+                .map(|(_, t)| t.as_str())
                 .collect();
             panic!(
                 "{lead}the run with {} failed\n=== {} ===\n{}\n=== {} ===\n{}",
                 failed.join(" and with "),
-                title(Flavor::Runit),
+                titles[0],
                 shown(&r),
-                title(Flavor::Herd),
+                titles[1],
                 shown(&h)
             );
         }
     };
-    if runit != herd {
-        let (a, b) = (runit.report_lines(), herd.report_lines());
+    if reference != ours {
+        let (a, b) = (reference.report_lines(), ours.report_lines());
         let first = a
             .iter()
             .zip(&b)
@@ -205,20 +320,20 @@ pub fn compare_flavors<T: Transcript>(
             .unwrap_or(a.len().min(b.len()));
         panic!(
             "{lead}{} differs from {} at line {}\n  {}: {}\n  {}: {}\n=== {} ===\n{}\n=== {} ===\n{}",
-            title(Flavor::Herd),
-            title(Flavor::Runit),
+            titles[1],
+            titles[0],
             first + 1,
-            Flavor::Runit,
+            flavors[0],
             a.get(first).map_or("<end>", String::as_str),
-            Flavor::Herd,
+            flavors[1],
             b.get(first).map_or("<end>", String::as_str),
-            title(Flavor::Runit),
+            titles[0],
             a.join("\n"),
-            title(Flavor::Herd),
+            titles[1],
             b.join("\n")
         );
     }
-    herd
+    ours
 }
 
 /// The message of a panic payload (`panic!` gives a `String` or a `&str`).

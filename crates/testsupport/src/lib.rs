@@ -28,7 +28,10 @@ pub use herd_status::{State, Status, Want};
 
 pub mod differential;
 pub mod shared;
-pub use differential::{compare_flavors, Flavor, Schedule, Tool, Transcript, FLAVORS};
+pub use differential::{
+    compare_flavors, compare_notify_flavors, Flavor, NotifyFlavor, Schedule, Tool, Transcript,
+    FLAVORS, NOTIFY_FLAVORS,
+};
 pub use shared::{Lease, Shared};
 
 /// Default deadline for waits and commands.

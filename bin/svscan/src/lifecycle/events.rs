@@ -51,6 +51,19 @@ pub struct Plan {
     /// Signal every process left once the services have stopped.
     pub kill_all: bool,
     pub stop: StopBound,
+    /// Whether the main command waits for the services to be ready, and how long.
+    pub wait: CmdWait,
+}
+
+/// `SVSCAN_CMD_WAIT` and `SVSCAN_CMD_WAIT_MAXTIME` (docs/svscan.md, "Main command").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmdWait {
+    /// The main command starts after the first scan.
+    Off,
+    /// It starts when every service is ready, however long that takes.
+    Forever,
+    /// It starts when every service is ready; if they are not within this, everything stops.
+    Upto(Duration),
 }
 
 /// Which script directory a script comes from.
@@ -101,6 +114,11 @@ pub enum Report {
     },
     /// The bound passed: everything left gets SIGKILL.
     TimedOut,
+    /// The main command waited `after` for these services to be ready (sorted), in vain.
+    NotReady {
+        names: Vec<OsString>,
+        after: Duration,
+    },
 }
 
 /// What the shell must do, in order.
@@ -124,6 +142,14 @@ pub enum Effect {
         name: OsString,
     },
     Signal(Pid, Sig),
+    /// Read the `dependencies.d/` of these services (each running a supervise); answer
+    /// [`Event::Dependencies`].
+    ReadDependencies(Vec<OsString>),
+    /// Watch these services (the set replaces any before) until each is up and ready or has a
+    /// `down` file; answer [`Event::Readiness`] now, and again whenever a service changes.
+    AwaitReady(Vec<OsString>),
+    /// Stop watching the services' readiness.
+    EndAwait,
     /// Have the supervise of this service SIGKILL it, if it still runs (`k`).
     ForceKill(OsString),
     /// List the children of svscan; answer [`Event::Orphans`].
@@ -177,6 +203,16 @@ pub enum Event {
     Reaped(Pid, Exit),
     /// svscan has no child left at all.
     NoChildren,
+    /// [`Effect::ReadDependencies`] done: the dependencies of each service that has any (a
+    /// directory that could not be read counts as none).
+    Dependencies(Vec<(OsString, Vec<OsString>)>),
+    /// The services of [`Effect::AwaitReady`] not ready yet, sorted (none: all are); `watched`:
+    /// a change will be told by another such event (`false`: inotify could not be used, ask
+    /// again later).
+    Readiness {
+        not_ready: Vec<OsString>,
+        watched: bool,
+    },
     /// A supervise says its essential service stopped for good with this code.
     Notice {
         pid: Pid,

@@ -4,8 +4,10 @@
 //! ([`Lifecycle::handle`]); effects go out as a list that the shell applies in order. An effect
 //! that asks the system for something (spawn, list, read) is answered by an event before the
 //! next effect is applied. The phases are one enum; the stop's stages are in `stop.rs`, the
-//! exit-code rules in [`Lifecycle::exit_code`]. Spec: docs/svscan.md ("Shutdown", "Exit codes").
+//! exit-code rules in [`Lifecycle::exit_code`], the main command's wait for the services in
+//! `cmdwait.rs`. Spec: docs/svscan.md ("Shutdown", "Exit codes", "Main command").
 
+mod cmdwait;
 mod events;
 mod stop;
 #[cfg(test)]
@@ -19,7 +21,10 @@ use herd_status::{Exit, Pid};
 use herd_value::later;
 
 use crate::table::{Action, Entry, Id, Table};
-pub use events::{Effect, Event, Plan, Progress, Report, ScriptKind, Sig, StopBound, Sync};
+use cmdwait::MainDue;
+pub use events::{
+    CmdWait, Effect, Event, Plan, Progress, Report, ScriptKind, Sig, StopBound, Sync,
+};
 use stop::{Stage, Stop};
 
 /// runsvdir's rescan period, used only without inotify (or while a dangling symlink waits).
@@ -35,6 +40,9 @@ pub const EXIT_FORCED: u8 = 124;
 pub const EXIT_CANNOT_EXEC: u8 = 126;
 /// The main command was not found.
 pub const EXIT_NOT_FOUND: u8 = 127;
+/// The services were not ready within `SVSCAN_CMD_WAIT_MAXTIME` (s6-svwait's code for a
+/// timeout).
+pub const EXIT_NOT_READY: u8 = 99;
 
 /// Signals passed on to the main command while it runs (TERM and INT also begin the stop).
 const FORWARDED: [Sig; 7] = [
@@ -60,9 +68,9 @@ enum Phase {
     /// The container environment is being imported.
     Environment,
     Starting(Starting),
-    /// The services are supervised; `main_due`: the main command starts after the first scan.
+    /// The services are supervised; the main command is due, waits for them, or runs.
     Running {
-        main_due: bool,
+        main: MainDue,
     },
     Stopping(Stop),
     Done,
@@ -134,6 +142,8 @@ impl Lifecycle {
             Event::ScriptStarted(pid) => self.script_started(pid, now, fx),
             Event::MainStarted(r) => self.main_started(r, now, fx),
             Event::Scanned { entries, retry } => self.scanned(&entries, retry, now, fx),
+            Event::Readiness { not_ready, watched } => self.readiness(not_ready, watched, now, fx),
+            Event::Dependencies(deps) => self.dependencies(deps),
             Event::ScanFailed => self.scan_failed(now, fx),
             Event::SuperviseStarted { id, pid } => {
                 let mut actions = Vec::new();
@@ -160,10 +170,14 @@ impl Lifecycle {
     /// The next instant at which [`Event::Tick`] has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
         match &self.phase {
-            Phase::Running { .. } => [self.table.next_deadline(), self.rescan_at]
-                .into_iter()
-                .flatten()
-                .min(),
+            Phase::Running { main } => [
+                self.table.next_deadline(),
+                self.rescan_at,
+                main.next_deadline(),
+            ]
+            .into_iter()
+            .flatten()
+            .min(),
             Phase::Stopping(s) => Some(s.next_deadline(self.forced)),
             _ => None,
         }
@@ -279,7 +293,7 @@ impl Lifecycle {
 
     /// Starts the next start-up script, or, when none is left, the services and the main
     /// command.
-    fn next_startup(&mut self, fx: &mut Vec<Effect>) {
+    fn next_startup(&mut self, now: Instant, fx: &mut Vec<Effect>) {
         if self.script.is_some() {
             return;
         }
@@ -295,7 +309,10 @@ impl Lifecycle {
             return;
         }
         self.phase = Phase::Running {
-            main_due: self.plan.main,
+            main: match self.plan.main {
+                true => MainDue::AfterScan,
+                false => MainDue::No,
+            },
         };
         if self.plan.scan {
             fx.push(Effect::Report(Report::Progress(Progress::StartingServices)));
@@ -303,15 +320,7 @@ impl Lifecycle {
             // The main command starts once the scan's answer is in.
             fx.push(Effect::Rescan);
         } else {
-            self.spawn_main(fx);
-        }
-    }
-
-    fn spawn_main(&mut self, fx: &mut Vec<Effect>) {
-        if let Phase::Running { main_due } = &mut self.phase {
-            if std::mem::take(main_due) {
-                fx.push(Effect::SpawnMain);
-            }
+            self.main_due(now, fx);
         }
     }
 
@@ -343,13 +352,13 @@ impl Lifecycle {
         let mut actions = Vec::new();
         self.table.scan(entries, now, &mut actions);
         self.actions(actions, fx);
-        self.spawn_main(fx);
+        self.main_due(now, fx);
     }
 
     fn scan_failed(&mut self, now: Instant, fx: &mut Vec<Effect>) {
         if matches!(self.phase, Phase::Running { .. }) {
             self.rescan_at = Some(later(now, RESCAN));
-            self.spawn_main(fx);
+            self.main_due(now, fx);
         }
     }
 
@@ -385,6 +394,7 @@ impl Lifecycle {
 
     fn reaped(&mut self, pid: Pid, exit: Exit, now: Instant, fx: &mut Vec<Effect>) {
         if self.table.reaped(pid) {
+            self.supervise_reaped(pid);
             return;
         }
         if self.script.as_ref().is_some_and(|s| s.pid == Some(pid)) {
@@ -469,8 +479,10 @@ impl Lifecycle {
     /// After every event: what is due at `now` (a start-up step, a restart, a rescan, the next
     /// stage of the stop).
     fn catch_up(&mut self, now: Instant, fx: &mut Vec<Effect>) {
+        // The main command's wait may end in a stop, which then begins below.
+        self.await_due(now, fx);
         match self.phase {
-            Phase::Starting(_) => self.next_startup(fx),
+            Phase::Starting(_) => self.next_startup(now, fx),
             Phase::Running { .. } => {
                 let mut actions = Vec::new();
                 self.table.due(now, &mut actions);

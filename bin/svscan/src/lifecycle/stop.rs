@@ -1,13 +1,17 @@
 //! The ordered stop (docs/svscan.md, "Shutdown"): the main command (or a start-up script still
-//! running) first, then the pre-shutdown scripts, every supervise in parallel (with the orphan
-//! sweep, and a SIGKILL through supervise at three quarters of the bound), the post-shutdown
-//! scripts, and what is left. One bound covers it all; when it passes everything gets SIGKILL.
-//! Without inotify nothing here changes: the stop never rescans and never restarts.
+//! running) first, then the pre-shutdown scripts, the supervisors layer by layer, dependents
+//! first (with the orphan sweep, and a SIGKILL through supervise at three quarters of the bound
+//! to every service left, whatever its layer), the post-shutdown scripts, and what is left. One
+//! bound covers it all; when it passes everything gets SIGKILL. Services without dependencies
+//! are one layer: every supervise is told at once. Without inotify nothing here changes: the
+//! stop never rescans and never restarts.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use herd_deps::Graph;
 use herd_status::Pid;
 use herd_value::later;
 
@@ -25,14 +29,50 @@ pub(super) enum Stage {
     Main,
     /// Pre-shutdown scripts: being listed (`None`), then run one at a time.
     PreScripts(Option<VecDeque<PathBuf>>),
-    /// Every supervise got SIGTERM; waiting for them.
-    Supervisors,
+    /// The supervisors stop, layer by layer.
+    Supervisors(Layers),
     /// Post-shutdown scripts: being listed (`None`), then run one at a time.
     PostScripts(Option<VecDeque<PathBuf>>),
     /// What is left got SIGTERM; waiting for no child to be left.
     Leftovers,
     /// The bound passed: everything got SIGKILL; waiting for the last reaps.
     Killed,
+}
+
+/// The supervisors in the order they stop: each layer gets SIGTERM once every supervise of the
+/// layer before has exited.
+#[derive(Debug, Default)]
+pub(super) struct Layers {
+    /// The layers after the current one; `None` until the dependencies are read.
+    next: Option<VecDeque<Vec<Pid>>>,
+    /// The supervisors told to stop that have not exited yet.
+    current: Vec<Pid>,
+}
+
+/// The layers of the running supervisors `live` (service name, supervise pid), given the
+/// dependencies of the services that have any. Without any, one layer: all of them.
+fn layers(live: &[(OsString, Pid)], deps: Vec<(OsString, Vec<OsString>)>) -> VecDeque<Vec<Pid>> {
+    if deps.is_empty() {
+        return VecDeque::from([live.iter().map(|(_, p)| *p).collect()]);
+    }
+    let mut names: Vec<OsString> = Vec::with_capacity(live.len());
+    for (n, _) in live {
+        if !names.contains(n) {
+            names.push(n.clone());
+        }
+    }
+    let deps: HashMap<OsString, Vec<OsString>> = deps.into_iter().collect();
+    let graph = Graph::build(names.clone(), |n| deps.get(n).cloned().unwrap_or_default());
+    graph
+        .stop_layers(&names)
+        .into_iter()
+        .map(|layer| {
+            live.iter()
+                .filter(|(n, _)| layer.contains(n))
+                .map(|(_, p)| *p)
+                .collect()
+        })
+        .collect()
 }
 
 #[derive(Debug)]
@@ -78,8 +118,8 @@ impl Stop {
     pub(super) fn next_deadline(&self, forced: bool) -> Instant {
         match self.stage {
             Stage::Main | Stage::PreScripts(_) => self.early.min(self.end),
-            Stage::Supervisors if forced => self.sweep_at.min(self.end),
-            Stage::Supervisors => self.services.min(self.sweep_at).min(self.end),
+            Stage::Supervisors(_) if forced => self.sweep_at.min(self.end),
+            Stage::Supervisors(_) => self.services.min(self.sweep_at).min(self.end),
             Stage::PostScripts(_) | Stage::Leftovers | Stage::Killed => self.end,
         }
     }
@@ -106,6 +146,9 @@ impl Lifecycle {
                     Effect::Signal(pid, Sig::Cont),
                 ]);
             }
+        }
+        if self.awaiting() {
+            fx.push(Effect::EndAwait);
         }
         if let Some(main) = self.main.filter(|_| !self.main_told) {
             fx.extend([
@@ -155,20 +198,42 @@ impl Lifecycle {
                     }
                     // The orphans of before are read before any service can make new ones.
                     fx.push(Effect::FindOrphans);
-                    fx.extend(self.table.pids().map(|p| Effect::Signal(p, Sig::Term)));
+                    let names: Vec<OsString> = self.table.live().map(|(n, _)| n.into()).collect();
+                    if !names.is_empty() {
+                        fx.push(Effect::ReadDependencies(names));
+                    }
                     s.sweep_at = later(now, SWEEP);
-                    s.stage = Stage::Supervisors;
+                    s.stage = Stage::Supervisors(Layers::default());
                 }
-                Stage::Supervisors => {
+                Stage::Supervisors(l) => {
                     if self.table.pids().next().is_none() {
                         let post = self.plan.post_shutdown;
                         s.stage = Stage::PostScripts(self.list(ScriptKind::PostShutdown, post, fx));
                         continue;
                     }
+                    // Once the dependencies are read, the next layer is told when the current
+                    // one is gone; a supervise in no layer (there should be none) stops last.
+                    while let (Some(next), true) = (l.next.as_mut(), l.current.is_empty()) {
+                        let layer = next
+                            .pop_front()
+                            .unwrap_or_else(|| self.table.pids().collect());
+                        if layer.is_empty() {
+                            break;
+                        }
+                        l.current = self.term(&layer, fx);
+                    }
                     if now >= s.services && !self.forced {
+                        // Every service left is SIGKILLed, in the layers not told yet too:
                         // supervise SIGKILLs its service, then drains the logger and exits, so
                         // that the post-shutdown scripts and the last sweep run within the bound.
                         self.forced = true;
+                        l.next = Some(VecDeque::new());
+                        let rest: Vec<Pid> = self
+                            .table
+                            .pids()
+                            .filter(|p| !l.current.contains(p))
+                            .collect();
+                        l.current.extend(self.term(&rest, fx));
                         fx.extend(self.table.live().map(|(n, _)| Effect::ForceKill(n.into())));
                     }
                     if now >= s.sweep_at {
@@ -215,6 +280,42 @@ impl Lifecycle {
         s.stage = Stage::Killed;
         s.end = later(now, KILL_GRACE);
         None
+    }
+
+    /// SIGTERM to each supervise of `pids` still running; returns those.
+    fn term(&self, pids: &[Pid], fx: &mut Vec<Effect>) -> Vec<Pid> {
+        let alive: Vec<Pid> = pids
+            .iter()
+            .copied()
+            .filter(|&p| self.table.pids().any(|q| q == p))
+            .collect();
+        fx.extend(alive.iter().map(|&p| Effect::Signal(p, Sig::Term)));
+        alive
+    }
+
+    /// The answer to [`Effect::ReadDependencies`]: the order in which the supervisors stop.
+    pub(super) fn dependencies(&mut self, deps: Vec<(OsString, Vec<OsString>)>) {
+        let live: Vec<(OsString, Pid)> = self.table.live().map(|(n, p)| (n.into(), p)).collect();
+        if let Phase::Stopping(Stop {
+            stage: Stage::Supervisors(l @ Layers { next: None, .. }),
+            ..
+        }) = &mut self.phase
+        {
+            l.next = Some(layers(&live, deps));
+        }
+    }
+
+    /// A supervise was reaped: the next layer may stop.
+    pub(super) fn supervise_reaped(&mut self, pid: Pid) {
+        if let Phase::Stopping(Stop {
+            stage: Stage::Supervisors(l),
+            ..
+        }) = &mut self.phase
+        {
+            if let Some(i) = l.current.iter().position(|&p| p == pid) {
+                l.current.swap_remove(i);
+            }
+        }
     }
 
     /// Starts the next script of `queue`; `true` while one runs (or is being started).

@@ -62,6 +62,7 @@ fn a_main_command_not_found_stops_everything_with_127() {
             say(Progress::ShuttingDown),
             say(Progress::StoppingServices),
             Effect::FindOrphans,
+            Effect::ReadDependencies(names(&["a"])),
             sig(100, Sig::Term)
         ]
     );

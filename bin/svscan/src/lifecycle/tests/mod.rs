@@ -3,13 +3,16 @@
 //! scripts get until 4 s, the services until 6 s, everything until 8 s. One module per phase;
 //! the harness is here.
 
+mod cmdwait;
 mod main_command;
+mod order;
 mod running;
 mod startup;
 mod stop;
 
 use super::*;
 use crate::table::Entry;
+use std::ffi::OsString;
 
 const BOUND: Duration = Duration::from_secs(8);
 
@@ -27,6 +30,7 @@ fn plan() -> Plan {
         post_shutdown: false,
         kill_all: true,
         stop: StopBound::Total(BOUND),
+        wait: CmdWait::Off,
     }
 }
 
@@ -66,14 +70,19 @@ fn paths(p: &[&str]) -> VecDeque<PathBuf> {
 }
 
 /// What the stop does when it comes to the supervisors of `T::running`: SIGTERM to each, after
-/// reading the orphans there are.
+/// reading the orphans there are and the services' dependencies (none).
 fn supervisors_told() -> Vec<Effect> {
     vec![
         say(Progress::StoppingServices),
         Effect::FindOrphans,
+        Effect::ReadDependencies(names(&["a", "b"])),
         sig(100, Sig::Term),
         sig(101, Sig::Term),
     ]
+}
+
+fn names(n: &[&str]) -> Vec<OsString> {
+    n.iter().map(OsString::from).collect()
 }
 
 /// `first`, then [`supervisors_told`].
@@ -97,6 +106,8 @@ fn leftovers() -> Vec<Effect> {
 struct T {
     lc: Lifecycle,
     t0: Instant,
+    /// The answer to each [`Effect::ReadDependencies`].
+    deps: Vec<(OsString, Vec<OsString>)>,
 }
 
 impl T {
@@ -104,14 +115,27 @@ impl T {
         T {
             lc: Lifecycle::new(plan),
             t0: Instant::now(),
+            deps: Vec::new(),
         }
     }
 
-    /// Feeds `ev` at `ms` milliseconds after the start; returns the effects.
+    /// Feeds `ev` at `ms` milliseconds after the start; returns the effects. As the shell does,
+    /// [`Effect::ReadDependencies`] is answered (with `self.deps`) before the next effect, and
+    /// the effects of the answer follow it.
     fn at(&mut self, ms: u64, ev: Event) -> Vec<Effect> {
+        let now = self.t0 + Duration::from_millis(ms);
         let mut fx = Vec::new();
-        self.lc
-            .handle(ev, self.t0 + Duration::from_millis(ms), &mut fx);
+        self.lc.handle(ev, now, &mut fx);
+        let mut i = 0;
+        while i < fx.len() {
+            if matches!(fx[i], Effect::ReadDependencies(_)) {
+                let mut more = Vec::new();
+                self.lc
+                    .handle(Event::Dependencies(self.deps.clone()), now, &mut more);
+                fx.splice(i + 1..i + 1, more);
+            }
+            i += 1;
+        }
         fx
     }
 
@@ -158,6 +182,30 @@ impl T {
                 t.on(Event::MainStarted(Ok(pid(50)))),
                 [say(Progress::RunningMain)]
             );
+        }
+        t
+    }
+
+    /// Started without a main command, with the services `names` (ids 1, 2, …; supervise pids
+    /// 100, 101, …).
+    fn with_services(plan: Plan, names: &[&str]) -> Self {
+        let mut t = T::new(plan);
+        t.on(Event::Begin);
+        let entries = (1..).zip(names).map(|(i, n)| entry(n, i)).collect();
+        let starts: Vec<Effect> = (1..).zip(names).map(|(i, n)| supervise(n, i)).collect();
+        assert_eq!(
+            t.on(Event::Scanned {
+                entries,
+                retry: false
+            }),
+            starts
+        );
+        for (i, p) in (1..).zip(100..).take(names.len()) {
+            let started = Event::SuperviseStarted {
+                id: (1, i),
+                pid: Some(pid(p)),
+            };
+            assert_eq!(t.on(started), []);
         }
         t
     }

@@ -1,0 +1,146 @@
+use super::*;
+use std::num::NonZeroU32;
+
+#[derive(Debug, PartialEq, Eq, Clone)]
+enum Fx {
+    Spawn(Which, Prog, u32),
+    /// A spawn whose fork failed.
+    ForkFailed(Which, Prog),
+    /// A status write that failed.
+    PublishFailed(Which, String),
+    /// `removed` answered `true`.
+    Removed,
+    Signal(u32, Signal),
+    Custom(Control),
+    Publish(Which, String),
+    ClosePipe,
+    /// `stopped_for_good`, with the code the shell reports.
+    Stopped(i32),
+    /// `supervise/ready` written with this line (without its newline), or removed (`None`).
+    Ready(Option<String>),
+    /// A write of `supervise/ready` that failed.
+    ReadyFailed(Option<String>),
+    CloseNotification,
+}
+
+#[derive(Default)]
+struct Rec {
+    log: Vec<Fx>,
+    next_pid: u32,
+    finish: bool,
+    handled: Vec<Control>,
+    scripts: bool,
+    /// Forks fail.
+    no_fork: bool,
+    /// Status writes fail.
+    no_write: bool,
+    /// The service directory is gone.
+    gone: bool,
+    /// What `readiness_source` finds.
+    source: Source,
+    /// Writes of `supervise/ready` fail.
+    no_ready_write: bool,
+}
+
+impl Effects for Rec {
+    fn spawn(&mut self, which: Which, prog: Prog) -> Option<Pid> {
+        if self.no_fork {
+            self.log.push(Fx::ForkFailed(which, prog));
+            return None;
+        }
+        self.next_pid += 1;
+        self.log.push(Fx::Spawn(which, prog, self.next_pid + 99));
+        NonZeroU32::new(self.next_pid + 99)
+    }
+    fn signal(&mut self, pid: Pid, sig: Signal) {
+        self.log.push(Fx::Signal(pid.get(), sig));
+    }
+    fn custom(&mut self, c: Control) -> bool {
+        if self.scripts {
+            self.log.push(Fx::Custom(c));
+        }
+        self.handled.contains(&c)
+    }
+    fn has_finish(&mut self) -> bool {
+        self.finish
+    }
+    fn publish(&mut self, which: Which, status: &Status) -> bool {
+        let s = String::from_utf8_lossy(status.stat_text().as_bytes())
+            .trim_end()
+            .to_string();
+        if self.no_write {
+            self.log.push(Fx::PublishFailed(which, s));
+            return false;
+        }
+        self.log.push(Fx::Publish(which, s));
+        true
+    }
+    fn removed(&mut self) -> bool {
+        if self.gone {
+            self.log.push(Fx::Removed);
+        }
+        self.gone
+    }
+    fn close_log_pipe(&mut self) {
+        self.log.push(Fx::ClosePipe);
+    }
+    fn stopped_for_good(&mut self, exit: Exit) {
+        self.log.push(Fx::Stopped(exit.shell_code()));
+    }
+    fn readiness_source(&mut self) -> Source {
+        self.source
+    }
+    fn publish_ready(&mut self, ready: Option<&Readiness>) -> bool {
+        let line = ready.map(|r| String::from_utf8_lossy(r.encode().trim_ascii_end()).into_owned());
+        if self.no_ready_write {
+            self.log.push(Fx::ReadyFailed(line));
+            return false;
+        }
+        self.log.push(Fx::Ready(line));
+        true
+    }
+    fn close_notification(&mut self) {
+        self.log.push(Fx::CloseNotification);
+    }
+}
+
+/// `Fx::Ready` of a line (`None`: the file removed).
+fn ready_fx(line: Option<&str>) -> Fx {
+    Fx::Ready(line.map(String::from))
+}
+
+/// The `ready PID @…` line of `pid` ready since `at`.
+fn ready_line(pid_: u32, at: Tai64n) -> String {
+    let r = Readiness::Ready {
+        pid: pid(pid_),
+        since: at,
+    };
+    String::from_utf8_lossy(r.encode().trim_ascii_end()).into_owned()
+}
+
+fn pid(n: u32) -> Pid {
+    NonZeroU32::new(n).expect("nonzero")
+}
+
+fn wall() -> Tai64n {
+    Tai64n::from_unix(1_800_000_000, 500)
+}
+
+fn started(log: Option<bool>) -> (Machine, Rec, Instant) {
+    let t0 = Instant::now();
+    let mut m = Machine::new(wall(), false, log);
+    let mut fx = Rec::default();
+    m.tick(t0, wall(), &mut fx);
+    fx.log.clear();
+    (m, fx, t0)
+}
+
+const SIGTERM_EXIT: Exit = Exit::Signal {
+    signo: 15,
+    core: false,
+};
+
+mod essential;
+mod faults;
+mod readiness;
+mod runsv;

@@ -1,0 +1,504 @@
+//! Readiness of the main service (issue 15, item 1; docs/readiness.md): `notification-fd`
+//! compared with s6's own `s6-supervise` case by case, what herd does where it deliberately
+//! differs (the warnings, descriptors 0 to 2, blanks), `supervise/ready` and runit's files.
+//!
+//! A differential case runs the same service under both supervisors at once and records what
+//! each reports after each step: [`NotifyFlavor::is_ready`] (s6's ready flag, herd's
+//! `supervise/ready`), the fate of the first `./run`, files the run wrote. A step that waits for
+//! the run to get somewhere waits for a file it touches; the run waits for the test on the FIFO
+//! `go` (`read _ < go`), so nothing depends on timing.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+
+use super::*;
+
+/// What the service directory holds as `notification-fd`.
+#[derive(Clone, Copy)]
+enum FdFile {
+    Text(&'static str),
+    Dir,
+}
+
+/// One step of a case, and the transcript line it gives.
+#[derive(Clone, Copy)]
+enum Step {
+    /// Waits until the run has touched this file (it then blocks in `read _ < go`).
+    Reached(&'static str),
+    /// Waits (up to [`DEADLINE`]) for up and ready: `ready`, or `not ready`.
+    Ready,
+    /// Watches for [`QUIET`]: `not ready`, or `ready` if it became ready meanwhile.
+    NotReady,
+    /// Lets the run go on past its `read _ < go`: `go`.
+    Go,
+    /// Waits until the first run has died or has touched `alive`: `run ended` / `run alive`.
+    Fate,
+    /// Waits for the file the run writes, then `NAME: CONTENT`.
+    Show(&'static str),
+}
+
+/// The prologue of every case's run: the pid of each run in `pids`.
+const PROLOGUE: &str = "#!/bin/sh\necho $$ >> pids\n";
+
+/// A service `svc` in a fresh scenario with `notification-fd` as `fd` and `run` = PROLOGUE +
+/// `body` + `exec sleep MARKER`, under `flavor`'s supervisor; runs `steps`, then stops the
+/// supervisor and whatever is left of the service.
+fn notify_case(flavor: NotifyFlavor, fd: FdFile, body: &str, steps: &[Step]) -> Vec<String> {
+    let sc = Scenario::new();
+    let mark = marker(4242);
+    let svc = sc.service("svc", &format!("{PROLOGUE}{body}exec sleep {mark}\n"));
+    match fd {
+        FdFile::Text(t) => {
+            fs::write(svc.join("notification-fd"), t).unwrap();
+        }
+        FdFile::Dir => fs::create_dir(svc.join("notification-fd")).unwrap(),
+    }
+    nix::unistd::mkfifo(
+        &svc.join("go"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    let mut c = Command::new(flavor.program());
+    c.arg("svc").current_dir(sc.path());
+    let mut sup = spawn_with_stderr(&sc, "svc", c);
+    let mut out = Vec::new();
+    let first_pid = || {
+        read(&svc.join("pids"))
+            .lines()
+            .next()
+            .and_then(|l| l.parse::<u32>().ok())
+    };
+    for step in steps {
+        out.push(match *step {
+            Step::Reached(f) => {
+                wait_for(&format!("{flavor}: the run reaches {f}"), DEADLINE, || {
+                    svc.join(f).exists()
+                });
+                format!("reached {f}")
+            }
+            Step::Ready => {
+                let deadline = Instant::now() + DEADLINE;
+                while !flavor.is_ready(&svc) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                word(flavor.is_ready(&svc)).to_string()
+            }
+            Step::NotReady => {
+                let deadline = Instant::now() + QUIET;
+                let mut seen = false;
+                while !seen && Instant::now() < deadline {
+                    seen = flavor.is_ready(&svc);
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                word(seen).to_string()
+            }
+            Step::Go => {
+                let mut fifo = wait_until(&format!("{flavor}: the run opens go"), DEADLINE, || {
+                    fs::OpenOptions::new()
+                        .write(true)
+                        .custom_flags(libc::O_NONBLOCK)
+                        .open(svc.join("go"))
+                        .ok()
+                });
+                fifo.write_all(b"go\n").unwrap();
+                "go".to_string()
+            }
+            Step::Fate => {
+                let pid = first_pid().expect("a first run");
+                wait_until(
+                    &format!("{flavor}: run {pid} ends or lives"),
+                    DEADLINE,
+                    || {
+                        if svc.join("alive").exists() {
+                            Some("run alive")
+                        } else if !pid_alive(pid) {
+                            Some("run ended")
+                        } else {
+                            None
+                        }
+                    },
+                )
+                .to_string()
+            }
+            Step::Show(f) => {
+                let p = svc.join(f);
+                wait_for(&format!("{flavor}: the run writes {f}"), DEADLINE, || {
+                    read(&p).ends_with('\n')
+                });
+                format!("{f}: {}", read(&p).trim_end())
+            }
+        });
+    }
+    // SIGTERM: both stop the service, then exit.
+    sup.signal(libc::SIGTERM);
+    assert_eq!(sup.wait(DEADLINE), Some(0), "{flavor}: exit after SIGTERM");
+    for pid in read(&svc.join("pids"))
+        .lines()
+        .filter_map(|l| l.parse().ok())
+    {
+        signal(pid, libc::SIGKILL);
+    }
+    out
+}
+
+fn word(ready: bool) -> &'static str {
+    if ready {
+        "ready"
+    } else {
+        "not ready"
+    }
+}
+
+/// Runs a case under s6 and herd at once; both must report the same, and that must be `want`.
+#[track_caller]
+fn differential(what: &str, fd: FdFile, body: &str, steps: &[Step], want: &[&str]) {
+    let got = compare_notify_flavors(Schedule::AtOnce, what, |f| notify_case(f, fd, body, steps));
+    assert_eq!(got, want, "{what}");
+}
+
+#[test]
+fn notify_a_newline_makes_ready() {
+    differential(
+        "a newline",
+        FdFile::Text("3\n"),
+        "printf '\\n' >&3\n",
+        &[Step::Ready],
+        &["ready"],
+    );
+}
+
+#[test]
+fn notify_bytes_before_the_newline_are_ignored() {
+    differential(
+        "bytes, then later the newline",
+        FdFile::Text("3\n"),
+        "printf 'starting' >&3\ntouch reached\nread _ < go\nprintf ' done\\n' >&3\n",
+        &[
+            Step::Reached("reached"),
+            Step::NotReady,
+            Step::Go,
+            Step::Ready,
+        ],
+        &["reached reached", "not ready", "go", "ready"],
+    );
+}
+
+#[test]
+fn notify_several_newlines_in_one_write() {
+    differential(
+        "several newlines in one write",
+        FdFile::Text("3\n"),
+        "printf 'a\\nb\\nc\\n' >&3\nread _ < go\necho alive > alive\n",
+        &[Step::Ready, Step::Go, Step::Fate, Step::Ready],
+        &["ready", "go", "run alive", "ready"],
+    );
+}
+
+/// s6 closes its end at the first newline: a later write gets EPIPE, and the default SIGPIPE
+/// kills the run (s6's children, like ours, have SIGPIPE at its default action).
+#[test]
+fn notify_a_later_write_gets_sigpipe() {
+    differential(
+        "a second newline in a later write",
+        FdFile::Text("3\n"),
+        "printf '\\n' >&3\nread _ < go\nprintf '\\n' >&3\necho alive > alive\n",
+        &[Step::Ready, Step::Go, Step::Fate],
+        &["ready", "go", "run ended"],
+    );
+}
+
+#[test]
+fn notify_closed_without_a_newline_is_never_ready() {
+    differential(
+        "closed without a newline",
+        FdFile::Text("3\n"),
+        "printf 'no newline' >&3\nexec 3>&-\ntouch reached\nread _ < go\n",
+        &[
+            Step::Reached("reached"),
+            Step::NotReady,
+            Step::Go,
+            Step::NotReady,
+        ],
+        &["reached reached", "not ready", "go", "not ready"],
+    );
+}
+
+#[test]
+fn notify_death_before_the_newline_is_never_ready() {
+    differential(
+        "the run dies before its newline",
+        FdFile::Text("3\n"),
+        "printf 'partial' >&3\ntouch reached\nread _ < go\nexit 3\n",
+        &[
+            Step::Reached("reached"),
+            Step::NotReady,
+            Step::Go,
+            Step::Fate,
+            Step::NotReady,
+        ],
+        &[
+            "reached reached",
+            "not ready",
+            "go",
+            "run ended",
+            "not ready",
+        ],
+    );
+}
+
+#[test]
+fn notify_on_another_descriptor() {
+    differential(
+        "descriptor 7",
+        FdFile::Text("7\n"),
+        "printf '\\n' >&7\n",
+        &[Step::Ready],
+        &["ready"],
+    );
+}
+
+/// What the run of a bad `notification-fd` finds at descriptor 3: both start it without one.
+const PROBE_FD3: &str =
+    "if { printf '\\n' >&3; } 2>/dev/null; then echo open > fd3; else echo closed > fd3; fi\n";
+
+#[test]
+fn notify_bad_files_start_the_run_without_readiness() {
+    for (what, fd) in [
+        ("not a number", FdFile::Text("abc\n")),
+        ("empty", FdFile::Text("")),
+        ("a directory", FdFile::Dir),
+        ("out of range", FdFile::Text("99999999999\n")),
+        ("a sign", FdFile::Text("+3\n")),
+    ] {
+        differential(
+            what,
+            fd,
+            PROBE_FD3,
+            &[Step::Show("fd3"), Step::NotReady],
+            &["fd3: closed", "not ready"],
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// herd's own: the warnings, where herd differs from s6, `supervise/ready` and runit's files
+
+/// The end of every warning about a `notification-fd` that gives no descriptor.
+const NOT_READY: &str = "the service starts, but cannot become ready";
+
+/// `supervise svc` with `notification-fd` holding `fd` and a run that probes descriptor 3 (and
+/// says what its stdout is): waits for the probe, holds [`QUIET`], and returns stderr.
+fn bad_fd_stderr(fd: &str) -> (String, String) {
+    let sc = Scenario::new();
+    let mark = marker(4243);
+    let svc = sc.service(
+        "svc",
+        &format!(
+            "{PROLOGUE}t=$(readlink /proc/$$/fd/1)\necho \"$t\" > stdout.target\n{PROBE_FD3}exec sleep {mark}\n"
+        ),
+    );
+    fs::write(svc.join("notification-fd"), fd).unwrap();
+    let mut sup = spawn_supervise(&sc, "svc");
+    wait_for("the probe", DEADLINE, || {
+        read(&svc.join("fd3")).ends_with('\n')
+    });
+    std::thread::sleep(QUIET);
+    assert!(!NotifyFlavor::Herd.is_ready(&svc), "ready with {fd:?}");
+    assert_eq!(
+        read(&svc.join("supervise/ready")),
+        format!("up {}\n", pid_file(&svc))
+    );
+    let probe = format!(
+        "{}stdout: {}",
+        read(&svc.join("fd3")),
+        read(&svc.join("stdout.target"))
+    );
+    control(&svc, "x");
+    assert_eq!(sup.wait(DEADLINE), Some(0));
+    (stderr_of(&sc, "svc"), probe)
+}
+
+#[test]
+fn bad_notification_fd_is_one_warning_per_start() {
+    // The soft limit supervise inherits from this process.
+    let limits = read(Path::new("/proc/self/limits"));
+    let limit: u64 = limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    let devnull = "/dev/null\n";
+    for (fd, why) in [
+        (
+            "abc\n",
+            "invalid notification-fd: not a number: abc".to_string(),
+        ),
+        ("", "invalid notification-fd: empty".to_string()),
+        (
+            "99999999999",
+            "invalid notification-fd: out of range: 99999999999".to_string(),
+        ),
+        (
+            "0\n",
+            "invalid notification-fd: 0: must be 3 or more".to_string(),
+        ),
+        (
+            "1\n",
+            "invalid notification-fd: 1: must be 3 or more".to_string(),
+        ),
+        (
+            "2\n",
+            "invalid notification-fd: 2: must be 3 or more".to_string(),
+        ),
+        (
+            "2147483647\n",
+            format!("invalid notification-fd: 2147483647: not below the descriptor limit {limit}"),
+        ),
+    ] {
+        let (err, probe) = bad_fd_stderr(fd);
+        assert_eq!(
+            err,
+            format!("supervise svc: warning: {why}: {NOT_READY}\n"),
+            "{fd:?}"
+        );
+        // Descriptors 0 to 2 stay the service's own (s6 would give it the pipe as stdout).
+        assert_eq!(probe, format!("closed\nstdout: {devnull}"), "{fd:?}");
+    }
+}
+
+#[test]
+fn notification_fd_directory_cannot_be_read() {
+    let sc = Scenario::new();
+    let svc = sc.service("svc", "#!/bin/sh\nexec sleep 1000\n");
+    fs::create_dir(svc.join("notification-fd")).unwrap();
+    let mut sup = spawn_supervise(&sc, "svc");
+    let pid = wait_running(&svc);
+    wait_for("the warning", DEADLINE, || {
+        stderr_of(&sc, "svc").ends_with('\n')
+    });
+    // Once per start: a restart says it again.
+    control(&svc, "t");
+    wait_new_pid(&svc, pid, DEADLINE);
+    let line = format!(
+        "supervise svc: warning: unable to read notification-fd: is a directory: {NOT_READY}\n"
+    );
+    wait_eq("two warnings", line.repeat(2), DEADLINE, || {
+        stderr_of(&sc, "svc")
+    });
+    exit_and_wait(&mut sup, &svc);
+}
+
+/// herd reads `notification-fd` as its other one-value files: blanks around the number are
+/// allowed (s6 refuses ` 3 `, and that service is never ready).
+#[test]
+fn notification_fd_may_have_blanks() {
+    let sc = Scenario::new();
+    let svc = sc.service("svc", "#!/bin/sh\nprintf '\\n' >&3\nexec sleep 1000\n");
+    fs::write(svc.join("notification-fd"), " 3 \r\n").unwrap();
+    let mut sup = spawn_supervise(&sc, "svc");
+    wait_for("ready", DEADLINE, || NotifyFlavor::Herd.is_ready(&svc));
+    assert_eq!(stderr_of(&sc, "svc"), "");
+    exit_and_wait(&mut sup, &svc);
+}
+
+/// `x`, then supervise's exit 0.
+#[track_caller]
+fn exit_and_wait(sup: &mut Proc, svc: &Path) {
+    control(svc, "x");
+    assert_eq!(sup.wait(DEADLINE), Some(0), "supervise's exit code");
+}
+
+/// The `ready PID @…` line of `supervise/ready`, with the stamp checked for shape.
+#[track_caller]
+fn ready_line_pid(svc: &Path) -> u32 {
+    let text = read(&svc.join("supervise/ready"));
+    let rest = text
+        .strip_prefix("ready ")
+        .unwrap_or_else(|| panic!("ready file {text:?}"));
+    let (pid, stamp) = rest.split_once(' ').unwrap();
+    assert!(
+        stamp.len() == 26 && stamp.starts_with("@4000") && stamp.ends_with('\n'),
+        "{text:?}"
+    );
+    pid.parse().unwrap()
+}
+
+#[test]
+fn ready_file_follows_the_run_and_runits_files_do_not_change() {
+    let sc = Scenario::new();
+    let svc = sc.service(
+        "svc",
+        "#!/bin/sh\ntouch reached\nread _ < go\nprintf '\\n' >&3\nexec sleep 1000\n",
+    );
+    fs::write(svc.join("notification-fd"), "3\n").unwrap();
+    nix::unistd::mkfifo(
+        &svc.join("go"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    let mut sup = spawn_supervise(&sc, "svc");
+    let pid = wait_running(&svc);
+    wait_for("the run waits", DEADLINE, || svc.join("reached").exists());
+    assert_eq!(read(&svc.join("supervise/ready")), format!("up {pid}\n"));
+    let files =
+        || ["status", "stat", "pid"].map(|f| fs::read(svc.join("supervise").join(f)).unwrap());
+    let before = files();
+    assert_eq!(before[1], b"run\n");
+    let mut go = fs::OpenOptions::new()
+        .write(true)
+        .open(svc.join("go"))
+        .unwrap();
+    go.write_all(b"\n").unwrap();
+    drop(go);
+    wait_for("ready", DEADLINE, || {
+        read(&svc.join("supervise/ready")).starts_with("ready")
+    });
+    assert_eq!(ready_line_pid(&svc), pid);
+    // runit's three files are the bytes they were: readiness is not a change of state.
+    assert_eq!(files(), before);
+    // Down: readiness resets, before the status says down.
+    control(&svc, "d");
+    wait_stat(&svc, "down\n", DEADLINE);
+    assert_eq!(read(&svc.join("supervise/ready")), "down\n");
+    assert!(!NotifyFlavor::Herd.is_ready(&svc));
+    exit_and_wait(&mut sup, &svc);
+    assert_eq!(read(&svc.join("supervise/ready")), "down\n");
+}
+
+#[test]
+fn stale_ready_file_of_a_plain_service_is_removed() {
+    let sc = Scenario::new();
+    let svc = sc.service("svc", RUN_SLEEP);
+    fs::create_dir(svc.join("supervise")).unwrap();
+    fs::write(
+        svc.join("supervise/ready"),
+        "ready 1 @400000006b1595c80d1b04c4\n",
+    )
+    .unwrap();
+    let mut sup = spawn_supervise(&sc, "svc");
+    wait_running(&svc);
+    assert!(
+        !svc.join("supervise/ready").exists(),
+        "stale ready file kept"
+    );
+    assert!(
+        NotifyFlavor::Herd.is_ready(&svc),
+        "a plain service is ready when up"
+    );
+    exit_and_wait(&mut sup, &svc);
+    assert_eq!(stderr_of(&sc, "svc"), "");
+}
+
+#[test]
+fn ready_file_says_down_from_the_start_for_a_service_wanted_down() {
+    let sc = Scenario::new();
+    let svc = sc.service("svc", RUN_SLEEP);
+    fs::write(svc.join("notification-fd"), "3\n").unwrap();
+    fs::write(svc.join("down"), "").unwrap();
+    let mut sup = spawn_supervise(&sc, "svc");
+    wait_stat(&svc, "down\n", DEADLINE);
+    wait_eq("ready file", "down\n".to_string(), DEADLINE, || {
+        read(&svc.join("supervise/ready"))
+    });
+    exit_and_wait(&mut sup, &svc);
+}
