@@ -3,16 +3,16 @@
 Usage (as root, from the repository root):
 
     just bench            # = just release; python3 -m bench --herd-dir target/x86_64-unknown-linux-gnu/release
-    python3 -m bench [--quick] [--herd-dir DIR] [--sections supervise,sv,scanners,loggers,myinit]
+    python3 -m bench [--quick] [--herd-dir DIR] [--sections supervise,sv,scanners,loggers,myinit,readiness]
                      [--only herd,runit,...]
     python3 -m bench --report-only docs/benchmarks.json   # rewrite docs/benchmarks.md, measure nothing
     just bench-check      # checks that --report-only loads no measuring module
 
-Writes docs/benchmarks.md (one table per section, one column per flavor; the goals of issue 8 with
-their verdicts; binary sizes) and docs/benchmarks.json (every raw sample). Python 3.11 standard
-library only; needs gcc for bench/stamp.c and bench/loggen.c, which are compiled into the scratch
-directory at bench time, util-linux `unshare` for the PID-1 tests, and busybox-static plus herd's
-static release build for the my_init section.
+Writes docs/benchmarks.md (one table per section, one column per flavor; the goals of issues 8 and
+15 with their verdicts; binary sizes) and docs/benchmarks.json (every raw sample). Python 3.11
+standard library only; needs gcc for bench/stamp.c, bench/loggen.c and bench/notify.c, which are
+compiled into the scratch directory at bench time, util-linux `unshare` for the PID-1 tests, and
+busybox-static plus herd's static release build for the my_init section.
 
 What is measured, with the flavors interleaved trial by trial (the order rotates each trial):
 
@@ -48,7 +48,15 @@ myinit (herd's svscan called `my_init`, as PID 1 of `unshare --pid --fork --moun
  16. RSS and PSS of PID 1, and the PSS of PID 1 + its supervise processes; spawn → every service up.
  17. `my_init -- sh -c 'exit 3'`: spawn → exit, and its exit code. phusion's own my_init is not on this
      machine: its documented figures are shown beside, labelled as such.
-  And the harness overhead: the cost of the stamp helper itself and of running a client.
+readiness (issue 15; herd `supervise`/`sv`/`svscan` against `s6-supervise`/`s6-svwait`/`s6-svc`/`s6-svscan`):
+ 18. Readiness → waiter: a `notification-fd` service (its `run` the notify helper, bench/notify.c) writes its
+     newline when the harness tells it to; from that newline to the exit of `sv -w 5 up` / `s6-svwait -U`.
+ 19. Readiness → dependent started: `app` depends on `db` (herd: `dependencies.d/db`; s6, without s6-rc in
+     Debian: `s6-svwait -U db && s6-svc -u app`); from db's newline to app's `run` start.
+ 20. Stop as PID 1 of a 3-layer tree of 30 services: SIGTERM → namespace empty, and how many dependents' TERM
+     traps saw every dependency still running.
+  And the harness overhead: the cost of the stamp helper itself and of running a client, and what closing
+  an inotify and a dnotify watch costs at a waiting client's exit.
 
 Every start is timed by the `stamp` helper inside the supervised process (the service's `run` is a
 symlink to it), on CLOCK_MONOTONIC, which is also Python's time.monotonic_ns(). Scratch service and
@@ -68,7 +76,7 @@ Modules (the package is `bench/`; run it from the repository root):
     procfs        readers of /proc
     harness       scratch dirs, service dirs, processes under test, waits, the trial loop
     overhead      the harness's own costs, measured first in every run
-    sections/     supervise, sv, scanners, loggers, myinit: one module per section
+    sections/     supervise, sv, scanners, loggers, myinit, readiness: one module per section
     run           a measuring run, from the columns to the written JSON and report
     report/       tables, goals, notes and the rendered docs/benchmarks.md
 """

@@ -16,9 +16,11 @@ DOCS = ROOT / "docs"
 DEFAULT_HERD_DIR = "target/x86_64-unknown-linux-gnu/release"
 HERD_BINS = ("supervise", "svscan", "sv", "svlog")
 LOGGEN_SRC = ROOT / "bench" / "loggen.c"
+NOTIFY_SRC = ROOT / "bench" / "notify.c"
 SV = "/usr/bin/sv"
 S6_SVC = "/usr/bin/s6-svc"
 S6_SVSCANCTL = "/usr/bin/s6-svscanctl"
+S6_SVWAIT = "/usr/bin/s6-svwait"
 UNSHARE = "/usr/bin/unshare"
 REPRODUCE = ("just bench (= just release, then python3 -m bench --herd-dir "
              f"{DEFAULT_HERD_DIR})")
@@ -67,6 +69,13 @@ MYINIT_UP_BOUND_S = 15.0  # my_init spawned → every service up
 MYINIT_STOP_BOUND_S = 15.0  # SIGTERM → my_init exited (herd's longest expected: 3 s + 5 s)
 MYINIT_CMD_BOUND_S = 15.0  # `my_init -- sh -c 'exit 3'` spawned → exited
 MYINIT_PATH = "/usr/bin:/bin:/sbin"  # my_init's whole environment, plus the variant's timeouts
+NOTIFICATION_FD = 3  # the services of the readiness section write their newline on this fd
+READY_WAIT_S = 5  # `sv -w` / `s6-svwait -t` of the readiness waiters
+READY_SETTLE_S = 0.2  # a waiter runs this long before the service is told to become ready
+READY_BOUND_S = 10.0  # one readiness trial: trigger → the waiter exited / the dependent started
+TREE_LAYERS = 3  # the dependency tree stopped as PID 1: layers of ...
+TREE_WIDTH = 10  # ... this many services each (layer 0 has no dependency)
+TREE_STOP_BOUND_S = 15.0
 
 
 @dataclass
@@ -97,6 +106,9 @@ class Config:
     log_window_s: float
     writer_trials: int
     myinit_trials: int = 5  # each of: 4 stop variants, the main command, the namespace baseline
+    ready_trials: int = 20  # readiness → waiter, per flavor
+    dep_trials: int = 10  # readiness → dependent started, per flavor
+    tree_trials: int = 3  # stop of the dependency tree as PID 1, per scanner
 
 
 FULL = Config(quick=False, mem_trials=10, many_trials=3, wakeup_window_s=20.0, restart_trials=5,
@@ -104,7 +116,7 @@ FULL = Config(quick=False, mem_trials=10, many_trials=3, wakeup_window_s=20.0, r
               overhead_calls=100, sv_trials=10, sv_status_per_trial=3, pickup_trials=10,
               pickup_untriggered_trials=1, pickup_cap_s=240.0, start_trials=3, stop_trials=3,
               scan_window_s=20.0, scan_mem_trials=5, zombie_trials=3, log_trials=3, log_bytes=200_000_000,
-              log_window_s=20.0, writer_trials=3, myinit_trials=5)
+              log_window_s=20.0, writer_trials=3, myinit_trials=5, ready_trials=20, dep_trials=10, tree_trials=3)
 
 
 QUICK = Config(quick=True, mem_trials=2, many_trials=1, wakeup_window_s=3.0, restart_trials=2,
@@ -112,7 +124,7 @@ QUICK = Config(quick=True, mem_trials=2, many_trials=1, wakeup_window_s=3.0, res
                overhead_calls=100, sv_trials=3, sv_status_per_trial=2, pickup_trials=2,
                pickup_untriggered_trials=1, pickup_cap_s=60.0, start_trials=1, stop_trials=1,
                scan_window_s=3.0, scan_mem_trials=1, zombie_trials=1, log_trials=2, log_bytes=20_000_000,
-              log_window_s=3.0, writer_trials=2, myinit_trials=3)
+              log_window_s=3.0, writer_trials=2, myinit_trials=3, ready_trials=5, dep_trials=3, tree_trials=1)
 
 
-SECTIONS = ("supervise", "sv", "scanners", "loggers", "myinit")
+SECTIONS = ("supervise", "sv", "scanners", "loggers", "myinit", "readiness")

@@ -102,6 +102,7 @@ class Harness:
         self.disk = disk  # on disk
         self.stamp = scratch / "stamp"
         self.loggen = scratch / "loggen"
+        self.notify = scratch / "notify"
         self.live: dict[int, subprocess.Popen] = {}
         self.counter = 0
 

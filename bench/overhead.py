@@ -1,6 +1,7 @@
 """The harness's own costs, measured before any section in every run: the stamp helper spawned with
-`posix_spawn` and through `subprocess.run` (as the sv clients are run), and the `close` of an
-inotify fd after its watch is removed (as herd's `sv` does).
+`posix_spawn` and through `subprocess.run` (as the sv clients are run); and two kernel costs a
+waiting client pays at its exit: the `close` of an inotify fd that had a watch (what herd's `sv`
+paid until issue 15), and of a directory fd with a dnotify mark (what it pays now).
 
 The general notes and the sv notes quote these figures; they are not a section of their own.
 """
@@ -8,7 +9,9 @@ The general notes and the sv notes quote these figures; they are not a section o
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -38,10 +41,11 @@ def bench_overhead(h: Harness, cfg: Config, res: Results) -> None:
     res.samples["overhead_spawn_to_stamp_ms"] = {"harness": to_stamp}
     res.samples["overhead_run_capture_ms"] = {"harness": runs}
     res.samples["overhead_inotify_close_ms"] = {"harness": inotify_close_ms(h.scratch, 30)}
+    res.samples["overhead_dnotify_close_ms"] = {"harness": dnotify_close_ms(h.scratch, 30)}
 
 
 def inotify_close_ms(d: Path, n: int) -> list[float]:
-    """close(2) of an inotify fd after inotify_rm_watch, as herd's sv does before it exits (50 ms
+    """close(2) of an inotify fd after inotify_rm_watch, as herd's sv did before it exited (50 ms
     apart): the kernel may wait for an SRCU grace period when it tears down a group that had marks."""
     libc = ctypes.CDLL(None, use_errno=True)
     in_close_write, in_close_nowrite, in_moved_to = 0x8, 0x10, 0x80
@@ -56,4 +60,27 @@ def inotify_close_ms(d: Path, n: int) -> list[float]:
         t0 = time.monotonic_ns()
         os.close(fd)
         out.append((time.monotonic_ns() - t0) / 1e6)
+    return out
+
+
+def dnotify_close_ms(d: Path, n: int) -> list[float]:
+    """close(2) of a directory fd that holds a dnotify mark (`F_NOTIFY`, DN_CREATE | DN_RENAME |
+    DN_MULTISHOT), as herd's sv has while it waits (50 ms apart). SIGIO is ignored meanwhile: nothing
+    changes in `d`, but its default action would end the harness."""
+    old = signal.signal(signal.SIGIO, signal.SIG_IGN)
+    out = []
+    try:
+        for _ in range(n):
+            time.sleep(0.05)
+            fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                fcntl.fcntl(fd, fcntl.F_NOTIFY, fcntl.DN_CREATE | fcntl.DN_RENAME | fcntl.DN_MULTISHOT)
+            except OSError:
+                os.close(fd)
+                return out
+            t0 = time.monotonic_ns()
+            os.close(fd)
+            out.append((time.monotonic_ns() - t0) / 1e6)
+    finally:
+        signal.signal(signal.SIGIO, old)
     return out

@@ -35,6 +35,8 @@ def section_of(metric: str) -> str:
         return "loggers"
     if metric.startswith("myinit_"):
         return "myinit"
+    if metric.startswith("ready_"):
+        return "readiness"
     return "supervise"
 
 

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.config import FULL, HERD_BINS, LOGGEN_SRC, QUICK, REPRODUCE, ROOT, STAMP_SRC, SV
+from bench.config import FULL, HERD_BINS, LOGGEN_SRC, NOTIFY_SRC, QUICK, REPRODUCE, ROOT, STAMP_SRC, SV
 from bench.flavors import Flavor, Logger, Scanner, make_flavors, make_loggers, make_scanners
 from bench.harness import Harness
 from bench.host import binary_sizes, elf_linkage, loadavg, machine_info, versions
@@ -33,6 +33,7 @@ from bench.report.tables import summaries
 from bench.results import Results
 from bench.sections import loggers as loggers_section
 from bench.sections import myinit as myinit_section
+from bench.sections import readiness as readiness_section
 from bench.sections import scanners as scanners_section
 from bench.sections import supervise as supervise_section
 from bench.sections import sv as sv_section
@@ -136,6 +137,7 @@ def run(args: argparse.Namespace, sections: list[str]) -> int:
     try:
         compile_helper(scratch, STAMP_SRC)
         compile_helper(scratch, LOGGEN_SRC)
+        compile_helper(scratch, NOTIFY_SRC)
         res.extra["stamp_link"] = elf_linkage(str(h.stamp))
         # A concurrent `cargo build` must not swap herd's binaries mid-run: measure copies.
         if any(x.key == "herd" for x in [*flavors, *scanners, *loggers]) or herd_sv:
@@ -178,6 +180,8 @@ def run(args: argparse.Namespace, sections: list[str]) -> int:
                 myinit_section.measure(h, cfg, herd_copies, res)
             else:
                 res.extra["myinit_skipped"] = "herd was left out with `--only`"
+        if "readiness" in sections:
+            readiness_section.measure(h, cfg, flavors, scanners, herd_sv, res)
     except KeyboardInterrupt:
         print("bench: interrupted; cleaning up", file=sys.stderr)
         return 130

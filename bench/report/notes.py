@@ -128,20 +128,23 @@ def sv_notes(cfg: Config, res: Results) -> list[str]:
     notes.append(
         "runit's `sv` checks once right after writing and then every 420 ms, so a restart or start costs it at "
         "least one 420 ms sleep whatever the supervisor (unless its first check already succeeds); herd's `sv` "
-        "waits on inotify events on `supervise/` and returns as soon as the status file says the command took "
-        "effect.")
+        "waits for changes in `supervise/` (dnotify since issue 15, inotify before) and returns as soon as the "
+        "status file says the command took effect.")
     ino = res.get("overhead_inotify_close_ms", "harness")
+    dno = res.get("overhead_dnotify_close_ms", "harness")
     if ino:
         notes.append(
-            "Kernel cost in herd's waiting commands: herd's `sv` removes its inotify watch and closes the fd "
-            "before exiting (exiting with it open would pay the same). The harness did the same "
-            f"(`inotify_add_watch`, `inotify_rm_watch`, `close`) {len(ino)} times, 50 ms apart: `close` took "
-            f"{fmt(median(ino), 2)} ms median, {fmt(p90(ino), 2)} ms p90, {fmt(max(ino), 2)} ms max. The cost is "
-            "bimodal (well under 1 ms, or 10–20 ms): the kernel may wait for an SRCU grace "
-            "period when it tears down an inotify group that had marks. It lands in herd's `sv` wall times "
-            "(not in the \"→ `run` started\" rows). In an strace here, herd's `sv start` from down found the "
-            "service up at its first check (the supervisor starts `run` while handling the `u` write), so it "
-            "never needed the watch; `sv status` does not use inotify.")
+            "Kernel cost at the exit of a waiting client: closing an inotify fd that had a watch (`inotify_add_watch`, "
+            f"`inotify_rm_watch`, `close`, {len(ino)} times, 50 ms apart) took {fmt(median(ino), 2)} ms median, "
+            f"{fmt(p90(ino), 2)} ms p90, {fmt(max(ino), 2)} ms max: bimodal (well under 1 ms, or 10–20 ms), as the "
+            "kernel may wait for an SRCU grace period when it tears down an inotify group that had marks, and "
+            "a process's exit is reported only after its descriptors are closed. "
+            + (f"Closing a directory fd that holds a dnotify mark took {fmt(median(dno), 3)} ms median, "
+               f"{fmt(max(dno), 3)} ms max. " if dno else "")
+            + "herd's `sv` waited with inotify until issue 15 (after quick checks at 1, 2, 4 and 8 ms, so that most "
+            "commands never made a watch) and with dnotify since; runs before then paid the inotify figure in its "
+            "wall times whenever a watch was needed (not in the \"→ `run` started\" rows). `sv status` watches "
+            "nothing.")
     return notes
 
 

@@ -19,8 +19,9 @@ from bench.host import sh
 from bench.report.goals import render_goals
 from bench.report.notes import (general_notes, logger_notes, myinit_notes, scanner_notes, section_issues,
                                 supervise_notes, sv_notes)
-from bench.report.tables import (MYINIT_PHUSION, MYINIT_PHUSION_LABEL, MYINIT_ROWS, SCAN_ROWS, SUPERVISE_ROWS,
-                                 SV_ROWS, log_rows, render_table, summaries)
+from bench.report.readiness import readiness_notes
+from bench.report.tables import (MYINIT_PHUSION, MYINIT_PHUSION_LABEL, MYINIT_ROWS, READY_LABELS, READY_ROWS,
+                                 SCAN_ROWS, SUPERVISE_ROWS, SV_ROWS, log_rows, render_table, summaries)
 from bench.results import Results
 
 
@@ -158,6 +159,19 @@ def render_md(meta: dict, cfg: Config, flavors: list[Flavor], scanners: list[Sca
         L.append(f"Not run in this invocation: {res.extra['myinit_skipped']}." if "myinit_skipped" in res.extra
                  else "Not run in this invocation (`--sections`).")
         L.append("")
+
+    L.append("## Readiness and dependencies")
+    L.append("")
+    columns = [(k, READY_LABELS.get(k, k)) for k in res.extra.get("ready_columns", [])]
+    ran = "readiness" in sections and columns
+    if ran:
+        render_table(L, res, READY_ROWS, columns, summary["readiness"])
+    else:
+        L.append("Not run in this invocation (`--sections`, or neither herd nor s6 found); what it measures:")
+        L.append("")
+    L.append("### Notes")
+    L.append("")
+    render_notes(L, readiness_notes(cfg) + (section_issues(res, "readiness") if ran else []))
     return "\n".join(L)
 
 

@@ -8,7 +8,8 @@ phusion's documented my_init figures, shown beside herd's (not measured), are ke
 from __future__ import annotations
 
 from bench.config import (LOG_LINE, MANY_SIZES, MYINIT_KILL_PROCESS_TIMEOUT, MYINIT_SERVICES, ORPHANS,
-                          SCAN_SERVICES, START_SIZES, STOP_SERVICES, SV_WAIT, ZOMBIE_CHECK_S, Config)
+                          READY_WAIT_S, SCAN_SERVICES, START_SIZES, STOP_SERVICES, SV_WAIT, TREE_LAYERS, TREE_WIDTH,
+                          ZOMBIE_CHECK_S, Config)
 from bench.flavors import Flavor, Logger, Scanner
 from bench.results import Results, median, p90
 
@@ -118,6 +119,30 @@ MYINIT_ROWS = [
 ]
 
 
+TREE_SERVICES = TREE_LAYERS * TREE_WIDTH
+TREE_DEPENDENTS = (TREE_LAYERS - 1) * TREE_WIDTH
+
+READY_ROWS = [
+    (f"Readiness → waiter: the service's newline → `sv -w {READY_WAIT_S} up` / `s6-svwait -U` exited, median (ms)",
+     "ready_wait_ms", "median", 2),
+    ("… p90 (ms)", "ready_wait_ms", "p90", 2),
+    ("Readiness → dependent started: db's newline → app's `run` started, median (ms)", "ready_dep_ms", "median", 2),
+    ("… p90 (ms)", "ready_dep_ms", "p90", 2),
+    (f"PID 1, a tree of {TREE_SERVICES} services in {TREE_LAYERS} layers: SIGTERM → namespace empty, median (ms)",
+     "ready_tree_ms", "median", 0),
+    (f"… dependents whose TERM trap saw every dependency still running (of {TREE_DEPENDENTS}), worst trial",
+     "ready_tree_saw", "min", 0),
+    (f"… the same per layer (layers 1 to {TREE_LAYERS - 1}, of {TREE_WIDTH} each), each trial",
+     "ready_tree_saw_layers", "values", 0),
+    (f"… services that ran their TERM trap (of {TREE_SERVICES}), worst trial", "ready_tree_clean", "min", 0),
+    ("… exit status of PID 1", "ready_tree_rc", "values", 0),
+]
+
+# The readiness section's columns: each peer with its own tools.
+READY_LABELS = {"herd": "herd (`supervise`, `sv`, `svscan`)",
+                "s6": "s6 (`s6-supervise`, `s6-svwait`, `s6-svc`, `s6-svscan`)"}
+
+
 MYINIT_PHUSION_LABEL = "phusion `my_init` (documented, not measured here)"
 
 
@@ -200,6 +225,7 @@ def summaries(res: Results, cfg: Config, flavors: list[Flavor], scanners: list[S
         "scanners": summarize(res, SCAN_ROWS, [sc.key for sc in scanners]),
         "loggers": summarize(res, log_rows(cfg), [lg.key for lg in loggers]),
         "myinit": summarize(res, MYINIT_ROWS, ["herd"]),
+        "readiness": summarize(res, READY_ROWS, res.extra.get("ready_columns", [])),
     }
 
 

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod readiness;
 mod report;
 mod run;
 mod service;

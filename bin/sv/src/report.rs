@@ -6,6 +6,8 @@ use std::io::{self, Write};
 use herd_diag::{errno_text, Diag};
 use herd_status::{State, Status, Want};
 
+use crate::readiness::Appendix;
+
 pub const FAIL: &str = "fail: ";
 pub const WARN: &str = "warning: ";
 pub const OK: &str = "ok: ";
@@ -112,6 +114,21 @@ impl Out {
     }
 }
 
+impl Out {
+    /// The readiness words after the main service's flags (docs/sv.md, Readiness).
+    pub fn appendix(&mut self, a: Appendix<'_>) {
+        match a {
+            Appendix::Nothing => {}
+            Appendix::Ready { secs } => self.puts(&format!(", ready {secs}s")),
+            Appendix::NotReady => self.puts(", not ready"),
+            Appendix::Waiting(name) => {
+                self.puts(", waiting for ");
+                self.put(name);
+            }
+        }
+    }
+}
+
 /// A warning on stderr, which runit uses only for `down`/`check` problems: `warning: MSG\n`.
 pub fn warn_stderr(msg: &dyn std::fmt::Display) {
     Diag::bare().warn(msg);
@@ -181,5 +198,49 @@ mod tests {
             ..run
         };
         assert_eq!(line(&fin, true, now), "finish: web: (pid 3077) 8s");
+    }
+
+    #[test]
+    fn appendix_words() {
+        let stamp = Tai64n::from_unix(1000, 500);
+        let run = Status {
+            stamp,
+            pid: NonZeroU32::new(25883),
+            paused: false,
+            want: Want::Down,
+            term: false,
+            state: State::Run,
+        };
+        let with = |a: Appendix<'_>, st: &Status| {
+            let mut o = Out::new();
+            o.status_line(b"web", st, false, stamp.secs + 8);
+            o.appendix(a);
+            String::from_utf8(o.buf).expect("utf-8")
+        };
+        assert_eq!(
+            with(Appendix::Ready { secs: 5 }, &run),
+            "run: web: (pid 25883) 8s, normally down, want down, ready 5s"
+        );
+        assert_eq!(
+            with(Appendix::NotReady, &run),
+            "run: web: (pid 25883) 8s, normally down, want down, not ready"
+        );
+        assert_eq!(
+            with(Appendix::Nothing, &run),
+            "run: web: (pid 25883) 8s, normally down, want down"
+        );
+        let down = Status {
+            pid: None,
+            state: State::Down,
+            want: Want::Up,
+            ..run
+        };
+        let mut o = Out::new();
+        o.status_line(b"app", &down, true, stamp.secs + 2);
+        o.appendix(Appendix::Waiting(b"d\xffb"));
+        assert_eq!(
+            o.buf,
+            b"down: app: 2s, normally up, want up, waiting for d\xffb"
+        );
     }
 }

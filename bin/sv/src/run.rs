@@ -1,24 +1,29 @@
 //! sv's flow: resolve each service, write the command, then wait for it to take effect.
 //!
-//! runit's sv re-reads every status each 420 ms. We check right after writing, then 1, 2, 4 and
-//! 8 ms later (most commands are done by then, and an inotify instance costs 5-20 ms of kernel
-//! teardown at exit), then watch the service's `supervise/` directory with inotify and re-check
-//! it when its `status` is renamed into place, or when its supervisor exits (its `ok` reader or
-//! `lock` closes). A `./check` script that
-//! fails is re-run on a back-off (10 ms doubling to 420 ms). Without inotify, we poll every 420 ms
-//! as runit does. The output and its order are runit's.
+//! runit's sv re-reads every status each 420 ms. We check right after writing; a service not
+//! there yet gets a dnotify watch on its `supervise/` (herd_sys::dnotify: SIGIO, read through a
+//! signalfd; why not inotify is said there) and is checked again at once, so that nothing
+//! between the check and the watch is missed. It is then checked whenever an entry of
+//! `supervise/` is created or renamed (`status` and `ready` are replaced so) and when its
+//! supervisor exits: sv holds `supervise/ok` open for writing, and a FIFO without a reader
+//! reports an error. A `./check` that fails is re-run on a back-off (10 ms doubling to 420 ms).
+//! Without dnotify, we poll every 420 ms as runit does. The output and its order are runit's.
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant, SystemTime};
 
 use herd_diag::{Diag, Reason};
+use herd_status::Pid;
+use herd_svdir::MAIN;
+use herd_sys::dnotify;
+use herd_sys::signal::{block, drain, signal_fd};
 use herd_sys::timespec_until;
 use herd_tai64n::Tai64n;
 use herd_value::later;
-use inotify::{Inotify, WatchDescriptor, WatchMask};
+use nix::sys::signalfd::SignalFd;
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fs::{self, Mode, OFlags};
 use rustix::io::Errno;
@@ -28,13 +33,6 @@ use crate::service::{Check, Sv};
 
 /// runit's poll period, our fallback and the longest back-off for `./check`.
 const POLL: Duration = Duration::from_millis(420);
-/// Quick re-checks right after writing, before any watch (1, 2, 4, 8 ms).
-const QUICK_CHECKS: u32 = 4;
-const FIRST_QUICK: Duration = Duration::from_millis(1);
-/// What a status change or a supervisor exit looks like in `supervise/`.
-const WATCH_MASK: WatchMask = WatchMask::MOVED_TO
-    .union(WatchMask::CLOSE_WRITE)
-    .union(WatchMask::CLOSE_NOWRITE);
 /// First back-off for re-running a failing `./check`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(10);
 /// sv's exit code for fatal errors (151 in LSB mode).
@@ -76,6 +74,13 @@ pub fn run(cli: &Cli) -> u8 {
         now_secs: start_secs,
         action: cli.action,
         lsb: cli.lsb,
+        // dnotify's SIGIO is read through a signalfd, never delivered: blocked before any watch.
+        // `./check` gets the mask sv started with.
+        mask: if cli.action.wait {
+            block(&[dnotify::SIGNAL]).ok()
+        } else {
+            None
+        },
     };
     match run_inner(cli, &mut sv, start) {
         Ok(Some(code)) => code,
@@ -94,13 +99,52 @@ pub fn run(cli: &Cli) -> u8 {
 /// One service still being waited for.
 struct Waiting {
     name: OsString,
-    watch: Option<WatchDescriptor>,
-    /// Re-check at this instant even without an event (failing `./check`, or no inotify).
+    /// The pid that ran before sv wrote its letters (a restart waits for another).
+    before: Option<Pid>,
+    watch: Option<Watch>,
+    /// A watch could not be set up: poll as runit does.
+    unwatched: bool,
+    /// Re-check at this instant even without an event (failing `./check`, or no watch).
     recheck: Option<Instant>,
     backoff: Duration,
-    /// Quick re-checks done before a watch is set up.
-    quick: u32,
     dirty: bool,
+}
+
+/// What wakes sv for one service: a dnotify mark on its `supervise/`, and its `supervise/ok`
+/// open for writing (an error once the supervisor, its only reader, is gone).
+struct Watch {
+    _dir: OwnedFd,
+    ok: Option<OwnedFd>,
+}
+
+/// Watches `supervise/` of the service in the cwd; `None` if dnotify cannot be had.
+fn watch(sigfd: &mut Option<SignalFd>) -> Option<Watch> {
+    if sigfd.is_none() {
+        *sigfd = signal_fd(&[dnotify::SIGNAL]).ok();
+    }
+    sigfd.as_ref()?;
+    let dir = fs::open(
+        "supervise",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    dnotify::watch_entries(dir.as_fd()).ok()?;
+    Some(Watch {
+        _dir: dir,
+        ok: open_ok(),
+    })
+}
+
+/// `supervise/ok` of the service in the cwd, for writing; `None` without a reader (the check
+/// that follows sees that).
+fn open_ok() -> Option<OwnedFd> {
+    fs::open(
+        MAIN.ok,
+        OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()
 }
 
 fn run_inner(cli: &Cli, sv: &mut Sv, start: Instant) -> Result<Option<u8>, Fatal> {
@@ -112,10 +156,8 @@ fn run_inner(cli: &Cli, sv: &mut Sv, start: Instant) -> Result<Option<u8>, Fatal
     .map_err(Fatal::OpenHome)?;
     let svdir = std::env::var_os("SVDIR").unwrap_or_else(|| OsString::from(DEFAULT_SVDIR));
     let action = cli.action;
-    // Created only when a service is not there after the quick checks: tearing down an inotify
-    // instance costs an RCU grace period in the kernel (5-20 ms) at exit.
-    let mut inotify: Option<Inotify> = None;
-    let mut inotify_failed = false;
+    // Made when a first service needs a watch.
+    let mut sigfd: Option<SignalFd> = None;
     let mut waiting = Vec::new();
 
     for name in &cli.services {
@@ -132,13 +174,13 @@ fn run_inner(cli: &Cli, sv: &mut Sv, start: Instant) -> Result<Option<u8>, Fatal
             if let Some(code) = sv.status(n) {
                 return Ok(Some(code));
             }
-        } else {
-            let ok = sv.control(n, action.letters());
-            if ok && action.wait {
+        } else if let Some(before) = sv.control(n, action.letters()) {
+            if action.wait {
                 waiting.push(Waiting {
                     name: name.clone(),
+                    before,
                     watch: None,
-                    quick: 0,
+                    unwatched: false,
                     recheck: None,
                     backoff: FIRST_BACKOFF,
                     dirty: true,
@@ -153,7 +195,6 @@ fn run_inner(cli: &Cli, sv: &mut Sv, start: Instant) -> Result<Option<u8>, Fatal
 
     // Timed out once more than `wait` seconds have passed (runit: elapsed > wait).
     let deadline = later(start, cli.wait.saturating_add(Duration::from_millis(1)));
-    let mut buf = [0u8; 4096];
     while !waiting.is_empty() {
         let now = Instant::now();
         sv.now_secs = tai_now();
@@ -177,50 +218,38 @@ fn run_inner(cli: &Cli, sv: &mut Sv, start: Instant) -> Result<Option<u8>, Fatal
                 sv.out
                     .fail(n, false, "unable to change to service directory", errno);
             } else {
-                match sv.check(n) {
+                match sv.check(n, waiting[i].before) {
                     Check::Done | Check::Gone => {}
                     Check::NotYet { .. } if timed_out => sv.timeout(n, action.kill),
                     Check::NotYet { script } => {
                         finished = false;
                         let w = &mut waiting[i];
-                        if w.watch.is_none() && w.quick < QUICK_CHECKS {
-                            let step = FIRST_QUICK.saturating_mul(1 << w.quick.min(QUICK_CHECKS));
-                            w.recheck = Some(later(Instant::now(), step));
-                            w.quick += 1;
-                        } else {
-                            if w.watch.is_none() && !inotify_failed {
-                                // Still in the service directory: watch its supervise/, then look
-                                // again at once, so that nothing between the check and the watch
-                                // is missed.
-                                if inotify.is_none() {
-                                    inotify = Inotify::init().ok();
-                                    inotify_failed = inotify.is_none();
+                        match &mut w.watch {
+                            // Still in the service directory: watch its supervise/, then look
+                            // again at once.
+                            None if !w.unwatched => match watch(&mut sigfd) {
+                                Some(wt) => {
+                                    w.watch = Some(wt);
+                                    w.dirty = true;
                                 }
-                                w.watch = inotify.as_mut().and_then(|ino| {
-                                    ino.watches().add("supervise", WATCH_MASK).ok()
-                                });
-                                w.dirty = w.watch.is_some();
-                            }
-                            if !w.dirty && (script || w.watch.is_none()) {
-                                let step = if w.watch.is_none() { POLL } else { w.backoff };
-                                w.recheck = Some(later(Instant::now(), step));
-                                w.backoff = w.backoff.saturating_mul(2).min(POLL);
-                            }
+                                None => w.unwatched = true,
+                            },
+                            // `ok` lost its reader for a moment (replaced under a live
+                            // supervisor): hold the new one.
+                            Some(wt) if wt.ok.is_none() => wt.ok = open_ok(),
+                            _ => {}
+                        }
+                        if !w.dirty && (script || w.watch.is_none()) {
+                            let step = if w.watch.is_none() { POLL } else { w.backoff };
+                            w.recheck = Some(later(Instant::now(), step));
+                            w.backoff = w.backoff.saturating_mul(2).min(POLL);
                         }
                     }
                 }
             }
             go_home(&home)?;
             if finished {
-                if let (Some(wd), Some(ino)) = (waiting[i].watch.clone(), inotify.as_mut()) {
-                    if !waiting
-                        .iter()
-                        .enumerate()
-                        .any(|(j, o)| j != i && o.watch.as_ref() == Some(&wd))
-                    {
-                        let _ = ino.watches().remove(wd);
-                    }
-                }
+                // Dropping the watch closes its descriptors: the mark goes with them.
                 waiting.remove(i);
             } else {
                 i += 1;
@@ -240,45 +269,54 @@ fn run_inner(cli: &Cli, sv: &mut Sv, start: Instant) -> Result<Option<u8>, Fatal
             .min()
             .unwrap_or(deadline);
         let ts = timespec_until(wake);
-        match inotify.as_mut() {
-            Some(ino) => {
-                let ready = {
-                    let fd = std::os::fd::AsFd::as_fd(ino);
-                    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-                    matches!(poll(&mut fds, Some(&ts)), Ok(n) if n > 0)
-                };
-                if ready {
-                    if let Ok(events) = ino.read_events(&mut buf) {
-                        for ev in events {
-                            if relevant(ev.name, ev.mask) {
-                                for w in waiting
-                                    .iter_mut()
-                                    .filter(|w| w.watch.as_ref() == Some(&ev.wd))
-                                {
-                                    w.dirty = true;
-                                    w.backoff = FIRST_BACKOFF;
-                                }
-                            }
-                        }
-                    }
-                }
+        let (signalled, lost) = {
+            let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(waiting.len() + 1);
+            if let Some(fd) = &sigfd {
+                fds.push(PollFd::new(fd, PollFlags::IN));
             }
-            None => std::thread::sleep(wake.saturating_duration_since(Instant::now())),
+            let first_ok = fds.len();
+            // Only errors are asked for: a FIFO's writer gets POLLERR once it has no reader.
+            let owners: Vec<usize> = waiting
+                .iter()
+                .enumerate()
+                .filter_map(|(j, w)| {
+                    let ok = w.watch.as_ref()?.ok.as_ref()?;
+                    fds.push(PollFd::new(ok, PollFlags::empty()));
+                    Some(j)
+                })
+                .collect();
+            let ready = matches!(poll(&mut fds, Some(&ts)), Ok(n) if n > 0);
+            let signalled = ready && first_ok == 1 && !fds[0].revents().is_empty();
+            let lost: Vec<usize> = if ready {
+                fds[first_ok..]
+                    .iter()
+                    .zip(&owners)
+                    .filter(|(fd, _)| !fd.revents().is_empty())
+                    .map(|(_, &j)| j)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            (signalled, lost)
+        };
+        if signalled {
+            if let Some(fd) = &sigfd {
+                drain(fd);
+            }
+            for w in waiting.iter_mut().filter(|w| w.watch.is_some()) {
+                w.dirty = true;
+                w.backoff = FIRST_BACKOFF;
+            }
+        }
+        for j in lost {
+            let w = &mut waiting[j];
+            w.dirty = true;
+            if let Some(wt) = &mut w.watch {
+                wt.ok = None;
+            }
         }
     }
     Ok(None)
-}
-
-/// A status rename, or the supervisor closing `ok`/`lock` on exit. Our own reads of `status`
-/// and opens of `ok` for writing do not count, so sv never wakes itself.
-fn relevant(name: Option<&OsStr>, mask: inotify::EventMask) -> bool {
-    use inotify::EventMask as M;
-    match name.map(OsStr::as_bytes) {
-        Some(b"status") => mask.intersects(M::MOVED_TO | M::CLOSE_WRITE),
-        Some(b"ok") => mask.contains(M::CLOSE_NOWRITE),
-        Some(b"lock") => mask.contains(M::CLOSE_WRITE),
-        _ => mask.contains(M::Q_OVERFLOW),
-    }
 }
 
 /// `chdir` into the service: `SVDIR/NAME` or `NAME`. `Err` carries the errno for the message.

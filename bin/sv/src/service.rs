@@ -1,18 +1,22 @@
 //! What sv does to one service, with the process's cwd in that service's directory (sv `chdir`s
 //! there, as runit's does): read the status through the `ok` liveness test, print it, write
-//! control letters, and test whether a command has taken effect (runit.md §6.3–§6.6).
+//! control letters, and test whether a command has taken effect (runit.md §6.3–§6.6). Where
+//! the supervisor keeps `supervise/ready`, "up" means ready and a status line may say so
+//! (crate::readiness).
 
 use herd_control::{write_control, Control, ControlError};
 use herd_diag::{Diag, Kind, Reason};
 use herd_status::Exit;
-use herd_status::{State, Status, Want};
-use herd_svdir::{ReadError, CHECK, CHECK_ARGV0, MAIN};
+use herd_status::{Pid, State, Status, Want};
+use herd_svdir::{ReadError, CHECK, CHECK_ARGV0, MAIN, NOTIFICATION_FD};
 use herd_sys::process::wait_for;
 use herd_sys::Command;
-use rustix::fs::{self, Mode, OFlags};
+use nix::sys::signal::SigSet;
+use rustix::fs::{self, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::cli::{Action, Verb};
+use crate::readiness::{appendix, is_new_instance, up_test, UpTest};
 use crate::report::{warn_stderr, Out, KILL, OK, TIMEOUT};
 
 /// How reading a service's status went.
@@ -46,6 +50,16 @@ pub struct Sv {
     /// The command.
     pub action: Action,
     pub lsb: bool,
+    /// The signal mask sv started with, for `./check` (sv blocks SIGIO while it waits).
+    pub mask: Option<SigSet>,
+}
+
+/// Whether `./check` (or the supervisor's readiness) let a started service count as up.
+enum Up {
+    Yes,
+    No,
+    /// `./check` ran and failed.
+    ScriptFailed,
 }
 
 fn raw(e: Errno) -> i32 {
@@ -105,7 +119,9 @@ impl Sv {
 
     /// runit's `svstatus_print`: the status line without newline. `None` if `down` could not be
     /// tested (then only a stderr warning is printed). `service` names the service in that warning.
-    fn print(&mut self, shown: &[u8], service: &[u8], st: &Status) -> Option<bool> {
+    /// For the main service (`main`) of a directory with `notification-fd` or `dependencies.d/`,
+    /// the line ends with the readiness appendix.
+    fn print(&mut self, shown: &[u8], service: &[u8], st: &Status, main: bool) -> Option<bool> {
         let normally_up = match fs::stat("down") {
             Ok(_) => false,
             Err(Errno::NOENT) => true,
@@ -119,6 +135,11 @@ impl Sv {
             }
         };
         self.out.status_line(shown, st, normally_up, self.now_secs);
+        if main && shows_readiness() {
+            let ready = herd_svdir::read_ready(&MAIN);
+            let a = appendix(st, ready.as_ref().map(Option::as_ref), self.now_secs);
+            self.out.appendix(a);
+        }
         Some(st.pid.is_some())
     }
 
@@ -130,7 +151,7 @@ impl Sv {
             Get::Failed => return self.lsb.then_some(4),
             Get::NotRunning => return None,
         };
-        let mut up = self.print(name, name, &st);
+        let mut up = self.print(name, name, &st, true);
         match std::env::set_current_dir("log") {
             Err(e) if e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => self.out.puts("\n"),
             Err(e) => {
@@ -143,7 +164,7 @@ impl Sv {
                 // runit prints a log line from the main service's bytes when the log's status
                 // cannot be read (a stale buffer); we print only the warning.
                 if let Get::Status(log) = self.get(name, true) {
-                    up = self.print(b"log", name, &log);
+                    up = self.print(b"log", name, &log, false);
                     self.out.puts("\n");
                 }
             }
@@ -160,33 +181,35 @@ impl Sv {
     }
 
     /// runit's `control`: writes `letters` unless want already says so (the write-skip rule).
-    /// `false` if the service is to be dropped (already reported).
+    /// `None` if the service is to be dropped (already reported); else the pid that ran before
+    /// the letters were written (what a restart must see replaced).
     /// Nothing to write (`check`) is done at once, without looking at the service.
-    pub fn control(&mut self, name: &[u8], letters: &[Control]) -> bool {
+    pub fn control(&mut self, name: &[u8], letters: &[Control]) -> Option<Option<Pid>> {
         let Some(&first) = letters.first() else {
-            return true;
+            return Some(None);
         };
         let st = match self.get(name, false) {
             Get::Status(st) => st,
-            _ => return false,
+            _ => return None,
         };
+        let before = st.pid;
         let already = match first {
             Control::Up => st.want == Want::Up,
             Control::Down => st.want != Want::Up && st.term,
             _ => false,
         };
         if already {
-            return true;
+            return Some(before);
         }
         match write_control(MAIN.control, letters) {
-            Ok(()) => true,
+            Ok(()) => Some(before),
             Err(ControlError::NotRunning) => {
                 if first == Control::Exit {
                     self.out.ok(name, false, "runsv not running");
                 } else {
                     self.out.fail(name, false, "runsv not running", None);
                 }
-                false
+                None
             }
             Err(ControlError::Open(e)) => {
                 self.out.warn(
@@ -195,7 +218,7 @@ impl Sv {
                     "unable to open supervise/control",
                     Some(raw(e)),
                 );
-                false
+                None
             }
             Err(ControlError::Write(e)) => {
                 self.out.warn(
@@ -204,14 +227,15 @@ impl Sv {
                     "unable to write to supervise/control",
                     e.map(raw),
                 );
-                false
+                None
             }
         }
     }
 
     /// runit's `check`: whether every condition of the command holds (each letter taken effect);
-    /// prints `ok: …` when they do.
-    pub fn check(&mut self, name: &[u8]) -> Check {
+    /// prints `ok: …` when they do. `before` is the pid [`Sv::control`] saw: a term, kill or
+    /// restart holds only for another instance.
+    pub fn check(&mut self, name: &[u8], before: Option<Pid>) -> Check {
         let st = match self.get(name, false) {
             Get::Status(st) => st,
             Get::NotRunning if self.action.exits() => return Check::Done,
@@ -232,22 +256,30 @@ impl Sv {
                 Control::Up => {
                     if !pid || st.state != State::Run {
                         false
-                    } else if !self.check_script(name) {
-                        return Check::NotYet { script: true };
                     } else {
-                        true
+                        match self.up(name, &st) {
+                            Up::Yes => true,
+                            Up::No => false,
+                            Up::ScriptFailed => return Check::NotYet { script: true },
+                        }
                     }
                 }
                 Control::Down => !pid && st.state == State::Down,
                 Control::Term | Control::Kill => {
                     if !pid && want_down {
                         true
-                    } else if self.start_secs > st.stamp.secs || !pid || st.term {
+                    } else if self.start_secs > st.stamp.secs
+                        || !pid
+                        || st.term
+                        || !is_new_instance(&st, before)
+                    {
                         false
-                    } else if !self.check_script(name) {
-                        return Check::NotYet { script: true };
                     } else {
-                        true
+                        match self.up(name, &st) {
+                            Up::Yes => true,
+                            Up::No => false,
+                            Up::ScriptFailed => return Check::NotYet { script: true },
+                        }
                     }
                 }
                 // Once: up and wanting down, or down since sv started.
@@ -267,7 +299,7 @@ impl Sv {
             }
         }
         self.out.puts(OK);
-        self.print(name, name, &st);
+        self.print(name, name, &st, true);
         self.out.puts("\n");
         self.out.flush();
         Check::Done
@@ -278,13 +310,25 @@ impl Sv {
     pub fn timeout(&mut self, name: &[u8], kill: bool) {
         self.out.puts(if kill { KILL } else { TIMEOUT });
         if let Get::Status(st) = self.get(name, false) {
-            self.print(name, name, &st);
+            self.print(name, name, &st, true);
             self.out.rc = self.out.rc.saturating_add(1);
         }
         self.out.puts("\n");
         self.out.flush();
         if kill {
             self.control(name, &[Control::Kill]);
+        }
+    }
+
+    /// Whether the running service `st` is up for a wait: ready by its `supervise/ready` when
+    /// there is one (the supervisor ran any `./check`), else runit's rule (`./check` exits 0).
+    fn up(&mut self, name: &[u8], st: &Status) -> Up {
+        let ready = herd_svdir::read_ready(&MAIN);
+        match up_test(st, ready.as_ref().map(Option::as_ref)) {
+            UpTest::Decided(true) => Up::Yes,
+            UpTest::Decided(false) => Up::No,
+            UpTest::Script if self.check_script(name) => Up::Yes,
+            UpTest::Script => Up::ScriptFailed,
         }
     }
 
@@ -312,6 +356,9 @@ impl Sv {
             return false;
         }
         cmd.close_stdout();
+        if let Some(mask) = self.mask {
+            cmd.mask(mask);
+        }
         match cmd.spawn() {
             Ok(pid) => wait_for(pid) == Some(Exit::Code(0)),
             Err(e) => {
@@ -323,4 +370,13 @@ impl Sv {
             }
         }
     }
+}
+
+/// Whether the service directory (the cwd) has `notification-fd` or a `dependencies.d/`
+/// directory: then its status line says how ready it is. Anything that cannot be looked at
+/// counts as absent (runit's line).
+fn shows_readiness() -> bool {
+    fs::stat(NOTIFICATION_FD).is_ok()
+        || fs::stat(herd_deps::DIR)
+            .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory)
 }

@@ -1,12 +1,14 @@
 //! The system calls herd needs that neither the standard library nor a safe nix/rustix call
 //! covers, behind safe functions: spawning a child (fork, fd setup, exec), signal masks and
-//! signalfd, reaping, the `/proc` fields herd reads, poll timeouts, and execvp's PATH search.
+//! signalfd, dnotify, reaping, the `/proc` fields herd reads, poll timeouts, and execvp's PATH
+//! search.
 //!
 //! Everything between `fork` and `exec` is async-signal-safe: argv, paths and the failure
 //! message are built before the fork, and the child only calls `read` and `close` (the gate of a
 //! gated spawn), `dup2`, `chdir`, `setsid`, `sigprocmask`, `sigaction`, `execv`, `write` and
 //! `_exit`. This is the only crate with `unsafe`.
 
+pub mod dnotify;
 pub mod path;
 pub mod process;
 pub mod procfs;

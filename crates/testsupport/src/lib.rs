@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 pub use herd_status::{State, Status, Want};
 
+pub mod clock;
 pub mod differential;
 pub mod shared;
 pub use differential::{
