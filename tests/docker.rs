@@ -3,7 +3,9 @@
 //! and `svscan /etc/service` as PID 1. Checked as a user would: `sv status` and `sv restart`
 //! through `docker exec`, `docker logs`, then `docker stop`: every TERM handler ran, the logger
 //! got the last line, the stop is quick and the exit code is svscan's (0; 124 when a service that
-//! ignores TERM had to be killed at the bound). See docs/docker.md.
+//! ignores TERM had to be killed at the bound). Issue 15: an app that depends on a database
+//! (`dependencies.d/`, `notification-fd`) starts after it is ready and stops before it. See
+//! docs/docker.md.
 //!
 //! Needs root, `docker.io`, `busybox-static` and `scripts/release.sh`: it fails, never skips,
 //! without them.
