@@ -3,7 +3,9 @@
 //! and `svscan /etc/service` as PID 1. Checked as a user would: `sv status` and `sv restart`
 //! through `docker exec`, `docker logs`, then `docker stop`: every TERM handler ran, the logger
 //! got the last line, the stop is quick and the exit code is svscan's (0; 124 when a service that
-//! ignores TERM had to be killed at the bound). See docs/docker.md.
+//! ignores TERM had to be killed at the bound). Issue 15: an app that depends on a database
+//! (`dependencies.d/`, `notification-fd`) starts after it is ready and stops before it. See
+//! docs/docker.md.
 //!
 //! Needs root, `docker.io`, `busybox-static` and `scripts/release.sh`: it fails, never skips,
 //! without them.
@@ -82,6 +84,36 @@ const RUN_STUBBORN: &str = "#!/bin/sh\n\
     while :; do sleep 0.1; done\n";
 const STUBBORN_WARNING: &str =
     "svscan /etc/service: warning: stubborn did not stop in time: killed\n";
+
+/// The app/database image (issue 15): `db` and `app` only, `svscan /etc/service` as entrypoint.
+const IMAGE_PAIR: &str = "herd-test:pair";
+/// A fake database: ready (a newline on its `notification-fd` 3) two seconds after it starts,
+/// saying `db ready` on stdout just before, so that the line comes before anything its
+/// readiness lets start. Its pid goes to `/out/db.pid`. Its `sleep`s run in the background
+/// (`wait` lets the trap run at once) with their own stdio, and the trap kills the one running.
+const RUN_DB: &str = "#!/bin/sh\n\
+    trap 'kill $s 2>/dev/null; echo db stopping; exit 0' TERM\n\
+    echo $$ > /out/db.pid\n\
+    sleep 2 </dev/null >/dev/null 2>&1 & s=$!\n\
+    wait $s\n\
+    echo db ready\n\
+    echo >&3\n\
+    exec 3>&-\n\
+    while :; do sleep 1000 </dev/null >/dev/null 2>&1 & s=$!; wait $s; done\n";
+/// The app (`dependencies.d/db`): at its start it copies db's `supervise/ready` line to
+/// `/out/app.saw-db`; its TERM trap finishes its last requests (0.2 s: a database stopped at
+/// the same time has exited by then) and says whether db's process (`supervise/pid`, empty when
+/// db is down) still runs (busybox's `kill -0 ""` succeeds: the `-n` test is needed).
+const RUN_APP: &str = "#!/bin/sh\n\
+    trap 'kill $s 2>/dev/null; sleep 0.2; read -r db < /etc/service/db/supervise/pid; \
+    if [ -n \"$db\" ] && kill -0 \"$db\" 2>/dev/null; then echo \"app stopping, db up\"; \
+    else echo \"app stopping, db down\"; fi; exit 0' TERM\n\
+    read -r l < /etc/service/db/supervise/ready\n\
+    echo \"$l\" > /out/app.saw-db\n\
+    echo app starting\n\
+    while :; do sleep 1000 </dev/null >/dev/null 2>&1 & s=$!; wait $s; done\n";
+/// How long db takes to be ready, and the least time from the container's start to the app's.
+const DB_READY_AFTER: Duration = Duration::from_secs(2);
 
 /// A private dockerd (data-root, exec-root, socket, pidfile under one temp dir). Dropping it
 /// removes every container, stops dockerd by its pid (TERM, bounded wait, KILL), kills whatever
@@ -481,14 +513,29 @@ fn sorted_lines(p: &Path) -> Vec<String> {
     v
 }
 
-/// The build context of the base image: `/usr/bin` from `scripts/install.sh`, busybox and its
-/// applets in `/bin`, three services in `/etc/service`.
+/// The build context of the base image: the [`bare_rootfs`], three services in `/etc/service`.
 fn base_context(sc: &Scenario, release: &Path) -> PathBuf {
     let ctx = sc.join("ctx");
-    let rootfs = ctx.join("rootfs");
+    bare_rootfs(sc, &ctx.join("rootfs"), release);
+    sc.file("ctx/rootfs/var/www/index.html", INDEX_HTML, 0o644);
+    sc.service("ctx/rootfs/etc/service/logged", RUN_LOGGED);
+    sc.script("ctx/rootfs/etc/service/logged/log/run", RUN_LOGGED_LOG);
+    sc.service("ctx/rootfs/etc/service/stdout", RUN_STDOUT);
+    sc.service("ctx/rootfs/etc/service/apache2", RUN_APACHE2);
+    sc.file(
+        "ctx/Dockerfile",
+        "FROM scratch\nCOPY rootfs/ /\nENTRYPOINT [\"/usr/bin/svscan\", \"/etc/service\"]\n",
+        0o644,
+    );
+    ctx
+}
+
+/// A root file system without services: `/usr/bin` from `scripts/install.sh`, busybox and its
+/// applets in `/bin`.
+fn bare_rootfs(sc: &Scenario, rootfs: &Path, release: &Path) {
     sc.cmd("/bin/sh")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/install.sh"))
-        .arg(&rootfs)
+        .arg(rootfs)
         .arg("/usr")
         .arg(release)
         .run()
@@ -505,17 +552,6 @@ fn base_context(sc: &Scenario, release: &Path) -> PathBuf {
     for a in APPLETS {
         symlink("busybox", rootfs.join("bin").join(a)).expect("applet link");
     }
-    sc.file("ctx/rootfs/var/www/index.html", INDEX_HTML, 0o644);
-    sc.service("ctx/rootfs/etc/service/logged", RUN_LOGGED);
-    sc.script("ctx/rootfs/etc/service/logged/log/run", RUN_LOGGED_LOG);
-    sc.service("ctx/rootfs/etc/service/stdout", RUN_STDOUT);
-    sc.service("ctx/rootfs/etc/service/apache2", RUN_APACHE2);
-    sc.file(
-        "ctx/Dockerfile",
-        "FROM scratch\nCOPY rootfs/ /\nENTRYPOINT [\"/usr/bin/svscan\", \"/etc/service\"]\n",
-        0o644,
-    );
-    ctx
 }
 
 /// The stubborn image: the base one plus a service that ignores TERM.
@@ -545,6 +581,23 @@ fn phusion_context(sc: &Scenario) -> PathBuf {
         0o644,
     );
     sc.join("ctx3")
+}
+
+/// The app/database image: the [`bare_rootfs`] with `db` (`notification-fd` 3) and `app`
+/// (`dependencies.d/db`) in `/etc/service`.
+fn pair_context(sc: &Scenario, release: &Path) -> PathBuf {
+    let ctx = sc.join("ctx4");
+    bare_rootfs(sc, &ctx.join("rootfs"), release);
+    sc.service("ctx4/rootfs/etc/service/db", RUN_DB);
+    sc.file("ctx4/rootfs/etc/service/db/notification-fd", "3\n", 0o644);
+    sc.service("ctx4/rootfs/etc/service/app", RUN_APP);
+    sc.file("ctx4/rootfs/etc/service/app/dependencies.d/db", "", 0o644);
+    sc.file(
+        "ctx4/Dockerfile",
+        "FROM scratch\nCOPY rootfs/ /\nENTRYPOINT [\"/usr/bin/svscan\", \"/etc/service\"]\n",
+        0o644,
+    );
+    ctx
 }
 
 #[track_caller]
@@ -635,6 +688,7 @@ struct Docker {
     base: OnceLock<()>,
     stubborn: OnceLock<()>,
     phusion: OnceLock<()>,
+    pair: OnceLock<()>,
 }
 
 static SHARED: Shared<Docker> = Shared::new();
@@ -651,6 +705,7 @@ fn docker() -> Lease<Docker> {
             base: OnceLock::new(),
             stubborn: OnceLock::new(),
             phusion: OnceLock::new(),
+            pair: OnceLock::new(),
         }
     })
 }
@@ -681,6 +736,14 @@ impl Docker {
         self.phusion.get_or_init(|| {
             let ctx = phusion_context(&self.ctx);
             build(&self.dockerd, &self.ctx, &ctx, IMAGE_PHUSION);
+        });
+    }
+
+    /// Builds [`IMAGE_PAIR`] unless it is built.
+    fn pair_image(&self) {
+        self.pair.get_or_init(|| {
+            let ctx = pair_context(&self.ctx, &self.release);
+            build(&self.dockerd, &self.ctx, &ctx, IMAGE_PAIR);
         });
     }
 }
@@ -933,6 +996,65 @@ fn phusion_main_command_exit_code_is_the_containers() {
         .run()
         .code(0)
         .stdout("phusion3\n");
+}
+
+/// The app/database pair (issue 15): `app` (`dependencies.d/db`) starts once `db` is ready
+/// (`notification-fd`, 2 s after it starts) and not before, and `docker logs` says so in that
+/// order; at `docker stop` svscan stops the app while the database still runs, then the
+/// database, and exits 0.
+#[test]
+fn app_starts_after_its_database_is_ready_and_stops_before_it() {
+    let docker = docker();
+    docker.pair_image();
+    let (d, sc) = (&docker.dockerd, &Scenario::new());
+    let out = sc.join("out-pair");
+    let t0 = Instant::now();
+    run_container(d, sc, "pair", &out, &[], IMAGE_PAIR);
+    let started = poll("db ready, then app starting, in docker logs", UP, || {
+        let o = d.docker(sc).args(["logs", "pair"]).run();
+        o.code(0);
+        let want = "db ready\napp starting\n";
+        if o.stdout == want {
+            return Ok(t0.elapsed());
+        }
+        // Anything but a beginning of the expected lines fails at once.
+        assert!(
+            want.starts_with(&o.stdout),
+            "docker logs pair: {:?}, want {want:?}",
+            o.stdout
+        );
+        Err(format!("{o:?}"))
+    });
+    assert!(
+        started >= DB_READY_AFTER,
+        "app started {started:?} after docker run, db takes {DB_READY_AFTER:?} to be ready"
+    );
+    // What db's supervise said when app's run started: ready, for the db that runs.
+    let db_pid = fs::read_to_string(out.join("db.pid")).unwrap_or_default();
+    let saw = fs::read_to_string(out.join("app.saw-db")).unwrap_or_default();
+    let stamp = saw
+        .strip_prefix(&format!("ready {} @", db_pid.trim_end()))
+        .and_then(|r| r.strip_suffix('\n'));
+    assert!(
+        stamp.is_some_and(|t| t.len() == 24 && t.bytes().all(|c| c.is_ascii_hexdigit())),
+        "app's run saw db's supervise/ready say {saw:?} (db's pid: {db_pid:?})"
+    );
+
+    let took = stop(d, sc, &[], "pair");
+    eprintln!("app started {started:?} after docker run; docker stop pair took {took:?}");
+    assert!(took < Duration::from_secs(2), "docker stop took {took:?}");
+    assert_eq!(exit_code(d, sc, "pair"), "0\n");
+    d.docker(sc)
+        .args(["logs", "pair"])
+        .run()
+        .code(0)
+        .stdout("db ready\napp starting\napp stopping, db up\ndb stopping\n")
+        .stderr("supervise app: waiting for db\n");
+    d.docker(sc)
+        .args(["rm", "pair"])
+        .run()
+        .code(0)
+        .stdout("pair\n");
 }
 
 /// The static check can fail: the debug build is dynamically linked.
