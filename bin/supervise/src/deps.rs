@@ -49,10 +49,11 @@ pub struct Dependencies {
     /// found (said when a dependency is to be waited for).
     place: Result<(PathBuf, OsString), io::Error>,
     watch: Option<Watch>,
-    /// A watch no longer needed, closed by [`Dependencies::release`]: closing an inotify
-    /// descriptor waits for the kernel (about 10 ms, measured), which must not delay the start
-    /// that ended the wait.
-    retired: Option<Watch>,
+    /// The inotify instance of a wait that is over, its watches removed, kept for the next wait:
+    /// closing an inotify descriptor blocks in the kernel (about 10 ms, measured) until an RCU
+    /// grace period has passed, which would hold up the start that ended the wait and whatever
+    /// supervise has to do next (the new run's readiness, say). Removing a watch does not.
+    idle: Option<Watch>,
     /// The cycles said so far (each once for supervise's life).
     said_cycles: Vec<String>,
     /// A failure to read `dependencies.d/`, to find the scan directory or to watch has been
@@ -74,7 +75,7 @@ impl Dependencies {
         Dependencies {
             place: locate(Path::new(dir)),
             watch: None,
-            retired: None,
+            idle: None,
             said_cycles: Vec::new(),
             said_fault: false,
         }
@@ -106,17 +107,16 @@ impl Dependencies {
         }
     }
 
-    /// Nothing is waited for any more: the watch is retired (no wakeup of any kind follows),
-    /// and closed at the next [`Dependencies::release`].
+    /// Nothing is waited for any more: the watches are removed (no wakeup of any kind follows:
+    /// the instance is not polled until the next wait, which reads the `IN_IGNORED` events the
+    /// removals left) and the instance is kept for the next wait.
     pub fn end(&mut self) {
-        if let Some(w) = self.watch.take() {
-            self.retired = Some(w);
+        if let Some(mut w) = self.watch.take() {
+            for wd in w.wds.drain(..) {
+                let _ = w.ino.watches().remove(wd);
+            }
+            self.idle = Some(w);
         }
-    }
-
-    /// Closes a retired watch: called once the turn of the loop has done what it had to.
-    pub fn release(&mut self) {
-        self.retired = None;
     }
 
     /// The first dependency (in the order of their names) that is not up and ready, leaving out
@@ -204,6 +204,9 @@ impl Dependencies {
                     let _ = w.ino.watches().remove(wd);
                 }
             }
+        }
+        if self.watch.is_none() {
+            self.watch = self.idle.take();
         }
         if self.watch.is_none() {
             match Inotify::init() {

@@ -80,7 +80,7 @@ impl Check {
     fn failed(&mut self, now: Instant) {
         self.pid = None;
         self.next = Some(later(now, self.delay));
-        self.delay = (self.delay * 2).min(CHECK_MAX_DELAY);
+        self.delay = self.delay.saturating_mul(2).min(CHECK_MAX_DELAY);
     }
 }
 
