@@ -104,10 +104,11 @@ fn symlink_planted_as_a_new_file_is_not_followed_and_each_update_warns() {
         control(&svc, "u");
         let pid = wait_run_number(&sc, "web", 2);
         wait_stat(&svc, "run\n", DEADLINE);
-        assert_eq!(
-            status(&svc).and_then(|s| s.pid).map(|p| p.get()),
-            Some(pid),
-            "{file}"
+        // `status` is renamed into place after `stat`.
+        wait_for(
+            &format!("{file}: status to name the new run"),
+            DEADLINE,
+            || status(&svc).and_then(|s| s.pid).map(|p| p.get()) == Some(pid),
         );
         let target = svc.join("supervise").join(file.trim_end_matches(".new"));
         assert!(fs::symlink_metadata(&target).unwrap().is_file(), "{file}");

@@ -333,12 +333,8 @@ pub fn open_control(l: &Layout) -> Result<OwnedFd, Error> {
     if FileType::from_raw_mode(st.st_mode) != FileType::Fifo {
         return Err(not_fifo);
     }
-    let fd = fs::open(
-        l.control,
-        OFlags::RDWR | OFlags::NONBLOCK | PRIVATE,
-        Mode::empty(),
-    )
-    .map_err(sys("unable to open ", l.control))?;
+    let fd = fs::open(l.control, Held::Control.flags(), Mode::empty())
+        .map_err(sys("unable to open ", l.control))?;
     // What was looked at may have been replaced before the open.
     match fs::fstat(&fd) {
         Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Fifo => Ok(fd),
@@ -351,12 +347,7 @@ pub fn open_control(l: &Layout) -> Result<OwnedFd, Error> {
 /// signal clients test by opening it for writing (ENXIO: no supervisor).
 pub fn open_ok(l: &Layout) -> Result<OwnedFd, Error> {
     let _ = fs::mkfifoat(CWD, l.ok, Mode::from_raw_mode(FIFO_MODE));
-    fs::open(
-        l.ok,
-        OFlags::RDONLY | OFlags::NONBLOCK | PRIVATE,
-        Mode::empty(),
-    )
-    .map_err(sys("unable to read ", l.ok))
+    fs::open(l.ok, Held::Ok.flags(), Mode::empty()).map_err(sys("unable to read ", l.ok))
 }
 
 /// What is at the path of a FIFO that supervise holds open (`control`, `ok`).
@@ -389,17 +380,40 @@ pub fn check_fifo(path: &str, held: Option<BorrowedFd<'_>>) -> FifoState {
     }
 }
 
-/// Puts a new FIFO (mode 0600) at `path` in place of what is there (a regular file, say): made
-/// as `path.new`, then renamed over it, so the name is never missing meanwhile.
-pub fn replace_fifo(path: &'static str) -> Result<(), Error> {
+/// How supervise holds one of its FIFOs: `control` read and write (so that it never sees EOF),
+/// `ok` read only (a liveness signal: clients open it for writing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    Control,
+    Ok,
+}
+
+impl Held {
+    fn flags(self) -> OFlags {
+        let access = match self {
+            Held::Control => OFlags::RDWR,
+            Held::Ok => OFlags::RDONLY,
+        };
+        access | OFlags::NONBLOCK | PRIVATE
+    }
+}
+
+/// Puts a new FIFO (mode 0600) at `path` in place of what is there (a regular file, say), and
+/// returns it opened as `held` says: made as `path.new` and opened, then renamed over `path`, so
+/// the name is never missing and never a FIFO without its reader meanwhile (a client opening it
+/// then would take supervise for gone).
+pub fn replace_fifo(path: &'static str, held: Held) -> Result<OwnedFd, Error> {
     let new = format!("{path}.new");
     let fail = sys("unable to replace ", path);
     let _ = fs::unlink(&new);
     fs::mkfifoat(CWD, &new, Mode::from_raw_mode(FIFO_MODE)).map_err(fail)?;
-    fs::rename(&new, path).map_err(|e| {
+    let undo = |e| {
         let _ = fs::unlink(&new);
         sys("unable to replace ", path)(e)
-    })
+    };
+    let fd = fs::open(&new, held.flags(), Mode::empty()).map_err(undo)?;
+    fs::rename(&new, path).map_err(undo)?;
+    Ok(fd)
 }
 
 /// Writes `bytes` to `new` (mode 0644, truncated) and renames it over `target`. `new` is opened
@@ -722,7 +736,7 @@ mod tests {
         assert_eq!(check_fifo(path, Some(held.as_fd())), FifoState::Missing);
         std::fs::write(path, b"d\n").expect("regular file");
         assert_eq!(check_fifo(path, Some(held.as_fd())), FifoState::NotFifo);
-        replace_fifo(path).expect("replace");
+        let _new = replace_fifo(path, Held::Control).expect("replace");
         let st = fs::stat(path).expect("stat");
         assert_eq!(FileType::from_raw_mode(st.st_mode), FileType::Fifo);
         // 0600 under any umask that leaves the owner's bits alone.

@@ -4,7 +4,7 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use herd_control::Control;
 use herd_diag::Diag;
-use herd_svdir::{self as svdir, FifoState, Layout};
+use herd_svdir::{self as svdir, FifoState, Held, Layout};
 
 use super::{Fatal, Shell};
 use crate::machine::{Machine, Which};
@@ -51,7 +51,10 @@ impl Fifos {
     /// `sv` would take supervise for alive even after it is gone.
     pub(super) fn open_ok(&mut self, diag: &Diag) -> Result<(), Fatal> {
         if svdir::check_fifo(self.layout.ok, None) == FifoState::NotFifo {
-            replace(self.layout.ok, diag);
+            if let Some(fd) = replace(self.layout.ok, Held::Ok, diag) {
+                self.ok = Some(fd);
+                return Ok(());
+            }
         }
         self.ok = Some(svdir::open_ok(self.layout)?);
         Ok(())
@@ -64,10 +67,10 @@ impl Fifos {
         match svdir::check_fifo(l.control, Some(self.control.as_fd())) {
             FifoState::Held | FifoState::Missing => {}
             state => {
-                if state == FifoState::NotFifo {
-                    replace(l.control, &shell.diag);
-                }
-                match svdir::open_control(l) {
+                let replaced = (state == FifoState::NotFifo)
+                    .then(|| replace(l.control, Held::Control, &shell.diag))
+                    .flatten();
+                match replaced.map_or_else(|| svdir::open_control(l), Ok) {
                     Ok(fd) => {
                         // Letters written before the switch are not lost.
                         read_control(&self.control, self.which, machine, shell);
@@ -81,10 +84,10 @@ impl Fifos {
         match svdir::check_fifo(l.ok, held) {
             FifoState::Held | FifoState::Missing => {}
             state => {
-                if state == FifoState::NotFifo {
-                    replace(l.ok, &shell.diag);
-                }
-                match svdir::open_ok(l) {
+                let replaced = (state == FifoState::NotFifo)
+                    .then(|| replace(l.ok, Held::Ok, &shell.diag))
+                    .flatten();
+                match replaced.map_or_else(|| svdir::open_ok(l), Ok) {
                     // The new one is open before the old one closes: no moment without a reader.
                     Ok(fd) => self.ok = Some(fd),
                     Err(e) => shell.diag.warn(&e),
@@ -94,13 +97,14 @@ impl Fifos {
     }
 }
 
-/// Replaces what is at a FIFO's path with a new FIFO, saying so.
-fn replace(path: &'static str, diag: &Diag) {
+/// Replaces what is at a FIFO's path with a new FIFO, saying so; the new FIFO opened as `held`
+/// says, or `None` if that failed (said).
+fn replace(path: &'static str, held: Held, diag: &Diag) -> Option<OwnedFd> {
     diag.warn(&format_args!(
         "{}: replacing it",
         svdir::Error::NotFifo { path }
     ));
-    if let Err(e) = svdir::replace_fifo(path) {
-        diag.warn(&e);
-    }
+    svdir::replace_fifo(path, held)
+        .map_err(|e| diag.warn(&e))
+        .ok()
 }
