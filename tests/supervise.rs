@@ -10,6 +10,7 @@
 //! the system (fork failing, disk full, files replaced, SIGKILL) are in [`faults`].
 
 mod captured;
+mod dependencies;
 mod essential;
 mod faults;
 mod hardening;

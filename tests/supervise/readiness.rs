@@ -1,6 +1,7 @@
 //! Readiness of the main service (issue 15, item 1; docs/readiness.md): `notification-fd`
 //! compared with s6's own `s6-supervise` case by case, what herd does where it deliberately
-//! differs (the warnings, descriptors 0 to 2, blanks), `supervise/ready` and runit's files.
+//! differs (the warnings, descriptors 0 to 2, blanks), `supervise/ready` and runit's files;
+//! readiness by `check` is in [`check`].
 //!
 //! A differential case runs the same service under both supervisors at once and records what
 //! each reports after each step: [`NotifyFlavor::is_ready`] (s6's ready flag, herd's
@@ -12,6 +13,8 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 
 use super::*;
+
+mod check;
 
 /// What the service directory holds as `notification-fd`.
 #[derive(Clone, Copy)]
@@ -35,6 +38,9 @@ enum Step {
     Fate,
     /// Waits for the file the run writes, then `NAME: CONTENT`.
     Show(&'static str),
+    /// Waits until the supervisor no longer holds its end of the notification pipe (descriptor
+    /// 3 of the first run): `pipe closed`. s6 closes it a moment after it says ready.
+    Closed,
 }
 
 /// The prologue of every case's run: the pid of each run in `pids`.
@@ -120,6 +126,14 @@ fn notify_case(flavor: NotifyFlavor, fd: FdFile, body: &str, steps: &[Step]) -> 
                 )
                 .to_string()
             }
+            Step::Closed => {
+                let pid = first_pid().expect("a first run");
+                let pipe = fs::read_link(format!("/proc/{pid}/fd/3")).unwrap();
+                wait_for(&format!("{flavor}: pipe closed"), DEADLINE, || {
+                    !fds(sup.pid()).values().any(|t| Path::new(t) == pipe)
+                });
+                "pipe closed".to_string()
+            }
             Step::Show(f) => {
                 let p = svc.join(f);
                 wait_for(&format!("{flavor}: the run writes {f}"), DEADLINE, || {
@@ -202,8 +216,8 @@ fn notify_a_later_write_gets_sigpipe() {
         "a second newline in a later write",
         FdFile::Text("3\n"),
         "printf '\\n' >&3\nread _ < go\nprintf '\\n' >&3\necho alive > alive\n",
-        &[Step::Ready, Step::Go, Step::Fate],
-        &["ready", "go", "run ended"],
+        &[Step::Ready, Step::Closed, Step::Go, Step::Fate],
+        &["ready", "pipe closed", "go", "run ended"],
     );
 }
 

@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod deps;
 mod machine;
 mod prefix;
 mod readiness;

@@ -7,12 +7,19 @@
 //! was written after that newline is dropped, and a later write gets EPIPE (SIGPIPE, which kills
 //! a service that does not ignore it). EOF before a newline, or the end of `./run`, closes it
 //! too, and the service is not ready. Read here before each start, as s6 does.
+//!
+//! `check` is runit's script (which runit's `sv` runs): without `notification-fd`, supervise
+//! runs it after each start until it exits 0 ([`CheckCommand`]).
 
+use std::ffi::NulError;
 use std::fmt;
 use std::os::fd::{AsFd, OwnedFd};
 
-use herd_diag::Reason;
-use herd_svdir::NOTIFICATION_FD;
+use herd_diag::{Diag, Kind, Reason};
+use herd_status::Pid;
+use herd_svdir::{CHECK, CHECK_ARGV0, NOTIFICATION_FD};
+use herd_sys::{status_pid, Command, SpawnError};
+use nix::sys::signal::SigSet;
 use rustix::io::Errno;
 
 /// Bytes of `notification-fd` read for its first line.
@@ -90,6 +97,11 @@ pub fn parse_notification_fd(contents: &[u8], limit: u64) -> Result<i32, FdError
 /// is no such file.
 pub fn read_notification_fd() -> Option<Result<i32, FdError>> {
     use std::io::Read;
+    // Looked at without a descriptor first, so that a service without the file is told apart
+    // even when none is left (EMFILE).
+    if let Err(Errno::NOENT) = rustix::fs::stat(NOTIFICATION_FD) {
+        return None;
+    }
     let mut file = match std::fs::File::open(NOTIFICATION_FD) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
@@ -111,10 +123,102 @@ fn errno(e: &std::io::Error) -> Errno {
 }
 
 /// Whether the service directory (the current one) has a way to be ready other than being up,
-/// so that `supervise/ready` is kept: `notification-fd` exists (any kind of file, through a
-/// symlink).
+/// so that `supervise/ready` is kept: `notification-fd` or `check` exists (any kind of file,
+/// through a symlink), or `dependencies.d/`.
 pub fn keeps_ready_file() -> bool {
-    rustix::fs::stat(NOTIFICATION_FD).is_ok()
+    rustix::fs::stat(NOTIFICATION_FD).is_ok() || has_check() || has_dependencies()
+}
+
+/// Whether `dependencies.d` is a directory (through a symlink).
+pub fn has_dependencies() -> bool {
+    std::fs::metadata(herd_deps::DIR).is_ok_and(|m| m.is_dir())
+}
+
+/// Whether `check` exists (any kind of file, through a symlink).
+pub fn has_check() -> bool {
+    rustix::fs::stat(CHECK).is_ok()
+}
+
+/// `./check` as supervise runs it: as runit's `sv` does (the path `check`, argv `[./check]`),
+/// cwd the service directory, stdin and
+/// stdout `/dev/null`, stderr supervise's, in a session of its own (so that all it started can
+/// be killed with it when `./run` ends), not waited for.
+pub struct CheckCommand {
+    cmd: Command,
+    /// `/dev/null`, opened at the first run (and kept: `cmd` names it by number).
+    devnull: Option<OwnedFd>,
+    /// A failure to run it has been said since the last start of `./run`.
+    said: bool,
+}
+
+impl CheckCommand {
+    pub fn new(mask: SigSet) -> Result<Self, NulError> {
+        // As runit's sv: `execve("check", {"./check"})` (a script's interpreter gets `check`).
+        // The failure is reported to supervise (spawn_reporting), never written by the child.
+        let mut cmd = Command::new(CHECK, "")?;
+        cmd.arg0(CHECK_ARGV0)?;
+        cmd.mask(mask);
+        cmd.setsid(true);
+        Ok(CheckCommand {
+            cmd,
+            devnull: None,
+            said: false,
+        })
+    }
+
+    /// `./run` starts again: a failure is said again.
+    pub fn new_run(&mut self) {
+        self.said = false;
+    }
+
+    /// Starts `./check`; `None` if it could not be (said once per start of `./run`).
+    pub fn spawn(&mut self, diag: &Diag) -> Option<Pid> {
+        if self.devnull.is_none() {
+            match rustix::fs::open(
+                "/dev/null",
+                rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            ) {
+                Ok(fd) => {
+                    self.cmd.stdin(fd.as_fd());
+                    self.cmd.stdout(fd.as_fd());
+                    self.devnull = Some(fd);
+                }
+                Err(e) => {
+                    self.fail(
+                        diag,
+                        "unable to open /dev/null for ./check",
+                        e.raw_os_error(),
+                    );
+                    return None;
+                }
+            }
+        }
+        match self.cmd.spawn_reporting() {
+            Ok(pid) => {
+                diag.trace(&format_args!("effect check: {pid}"));
+                status_pid(pid)
+            }
+            Err(SpawnError::Fork(e)) => {
+                self.fail(diag, "unable to fork for ./check", e as i32);
+                None
+            }
+            Err(SpawnError::Exec { errno, .. }) => {
+                self.fail(diag, "unable to run ./check", errno as i32);
+                None
+            }
+        }
+    }
+
+    fn fail(&mut self, diag: &Diag, what: &str, errno: i32) {
+        diag.trace(&format_args!("effect check: {what}: {}", Reason(errno)));
+        if !std::mem::replace(&mut self.said, true) {
+            let mut line = diag.head(Kind::Warning, &what);
+            line.extend_from_slice(Reason(errno).to_string().as_bytes());
+            line.push(b'\n');
+            herd_diag::emit(line);
+        }
+    }
 }
 
 /// supervise's end of the notification pipe of the running `./run`.

@@ -87,12 +87,26 @@ pub trait Effects {
     fn publish_ready(&mut self, ready: Option<&Readiness>) -> bool;
     /// The main `./run` ended: supervise's end of its notification pipe is closed.
     fn close_notification(&mut self);
+    /// Starts `./check` without waiting for it; `None` if it could not be started (the shell
+    /// says why, once per start of `./run`).
+    fn spawn_check(&mut self) -> Option<Pid>;
+    /// Kills a `./check` still running (and what it started) when `./run` has ended.
+    fn kill_check(&mut self, pid: Pid);
+    /// The first dependency of the main service (`dependencies.d/`) that is not up and ready,
+    /// cycles aside; `None` when `./run` may start. While it answers `Some`, the shell watches
+    /// that dependency, so that a change of it wakes the loop.
+    fn unmet_dependency(&mut self) -> Option<Unmet>;
+    /// The main service waits for `unmet`: the first time, or for another dependency than
+    /// before.
+    fn say_waiting(&mut self, unmet: &Unmet);
+    /// The wait for dependencies is over: nothing is watched any more.
+    fn end_wait(&mut self);
 }
 
 mod ready;
 mod svc;
 
-pub use ready::Source;
+pub use ready::{Source, Unmet};
 use svc::{Essential, Svc};
 
 /// Both services of one service directory.
@@ -204,6 +218,15 @@ impl Machine {
         wall: Tai64n,
         fx: &mut impl Effects,
     ) {
+        let main = &mut self.main;
+        if main.ready.is_check(pid) {
+            if let (State::Run, Some(run)) = (main.state, main.pid) {
+                if main.ready.check_exited(exit, run, now, wall) {
+                    main.publish_ready(fx);
+                }
+            }
+            return;
+        }
         for which in [Which::Main, Which::Log] {
             if let Some(svc) = self.svc_mut(which).filter(|s| s.pid == Some(pid)) {
                 svc.exited(exit, now, wall, fx);
@@ -212,8 +235,8 @@ impl Machine {
         }
     }
 
-    /// After each batch of events: start what should run (the log first), write again a status
-    /// that could not be written, and handle the exit.
+    /// After each batch of events: start what should run (the log first) and `./check` when its
+    /// time has come, write again a status that could not be written, and handle the exit.
     pub fn tick(&mut self, now: Instant, wall: Tai64n, fx: &mut impl Effects) {
         if !self.closing && !self.main.removed {
             for which in [Which::Log, Which::Main] {
@@ -224,9 +247,20 @@ impl Machine {
                     self.leave(fx);
                     break;
                 }
+                if which == Which::Main && prog == Prog::Run && self.main_waits(now, fx) {
+                    continue;
+                }
                 if let Some(svc) = self.svc_mut(which) {
                     svc.launch(prog, now, wall, fx);
                 }
+            }
+            if !self.main.removed {
+                // `d`, `x` or SIGTERM while waiting: no start is wanted any more.
+                if self.main.ready.waiting() && self.main.due().is_none() {
+                    self.main.ready.end_wait(fx);
+                    self.main.publish_ready(fx);
+                }
+                self.main.ready.run_check(now, fx);
             }
         }
         self.retry_status(now, fx);
@@ -244,6 +278,26 @@ impl Machine {
                 }
             }
             _ => self.done = true,
+        }
+    }
+
+    /// The start of the main `./run` is due: whether it waits for a dependency (every start
+    /// does, restarts too), publishing what it waits for.
+    fn main_waits(&mut self, now: Instant, fx: &mut impl Effects) -> bool {
+        let main = &mut self.main;
+        // The throttle has passed: from here on only the dependencies hold the start.
+        main.not_before = None;
+        match fx.unmet_dependency() {
+            Some(unmet) => {
+                if main.ready.wait(&unmet, now, fx) {
+                    main.publish_ready(fx);
+                }
+                true
+            }
+            None => {
+                main.ready.end_wait(fx);
+                false
+            }
         }
     }
 
@@ -308,6 +362,8 @@ impl Machine {
             .filter(|s| s.due().is_some())
             .filter_map(|s| s.not_before)
             .chain(retry)
+            .chain(self.main.ready.next_check())
+            .chain(self.main.ready.deps_retry())
             .min()
     }
 

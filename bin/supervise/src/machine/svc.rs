@@ -155,7 +155,7 @@ impl Svc {
                 self.paused = false;
                 self.term = false;
                 self.asked = false;
-                self.ready.started(pid);
+                self.ready.started(pid, now, wall);
                 self.publish(fx);
             }
             // fork failed: try again after the throttle.

@@ -17,9 +17,10 @@ use rustix::fs;
 use rustix::io::Errno;
 
 use super::private_pipe;
-use crate::machine::{Effects, Machine, Prog, Source, Which};
+use crate::deps::Dependencies;
+use crate::machine::{Effects, Machine, Prog, Source, Unmet, Which};
 use crate::prefix::Output;
-use crate::readiness::{self, Notification, Notified};
+use crate::readiness::{self, CheckCommand, Notification, Notified};
 
 /// The effects of the machine, done for real.
 pub(super) struct Shell {
@@ -47,6 +48,10 @@ pub(super) struct Shell {
     pub(super) notify_target: Option<i32>,
     /// supervise's end of the running `./run`'s notification pipe.
     pub(super) notification: Option<Notification>,
+    /// `./check`, for a service without `notification-fd`.
+    pub(super) check: CheckCommand,
+    /// `dependencies.d/`, and the watch while the start waits.
+    pub(super) deps: Dependencies,
 }
 
 impl Shell {
@@ -56,6 +61,7 @@ impl Shell {
         pipe: Option<(OwnedFd, OwnedFd)>,
         output: Option<Output>,
         notify: Option<OwnedFd>,
+        deps: Dependencies,
     ) -> Result<Self, std::ffi::NulError> {
         let fatal = |what: &str| diag.head(Kind::Fatal, &what);
         let mut run = Command::new(svdir::RUN, fatal("unable to start ./run"))?;
@@ -87,6 +93,8 @@ impl Shell {
             unchecked: [false; 2],
             notify_target: None,
             notification: None,
+            check: CheckCommand::new(mask)?,
+            deps,
         })
     }
 
@@ -200,6 +208,7 @@ impl Shell {
     /// Starts `./run`, with the write end of a new notification pipe as the descriptor
     /// `notification-fd` asked for, if it did.
     fn spawn_run(&mut self) -> Result<(nix::unistd::Pid, Gate), nix::errno::Errno> {
+        self.check.new_run();
         let target = self.notify_target.take();
         let pipe = target.and_then(|fd| match private_pipe() {
             Ok((r, w)) => Some((fd, r, w)),
@@ -367,6 +376,8 @@ impl Effects for Shell {
     fn readiness_source(&mut self) -> Source {
         self.notify_target = None;
         let source = match readiness::read_notification_fd() {
+            None if readiness::has_check() => Source::Check,
+            None if readiness::has_dependencies() => Source::Up,
             None => Source::Plain,
             Some(Ok(fd)) => {
                 self.notify_target = Some(fd);
@@ -409,6 +420,48 @@ impl Effects for Shell {
         if self.notification.take().is_some() {
             self.diag.trace(&"effect close the notification pipe");
         }
+    }
+
+    fn spawn_check(&mut self) -> Option<Pid> {
+        self.check.spawn(&self.diag)
+    }
+
+    fn kill_check(&mut self, pid: Pid) {
+        self.diag.trace(&format_args!("effect kill check: {pid}"));
+        if let Some(pid) = system_pid(pid) {
+            // Its own session and process group: everything it started goes with it.
+            let _ = nix::sys::signal::killpg(pid, Signal::SIGKILL);
+        }
+    }
+
+    fn unmet_dependency(&mut self) -> Option<Unmet> {
+        let unmet = self.deps.unmet(&self.diag);
+        self.diag.trace(&format_args!(
+            "effect dependencies: {}",
+            unmet.as_ref().map_or("all ready".into(), |u| format!(
+                "waiting for {}{}{}",
+                u.name.escape_ascii(),
+                if u.exists { "" } else { " (not there)" },
+                if u.watched { "" } else { " (not watched)" }
+            ))
+        ));
+        unmet
+    }
+
+    fn say_waiting(&mut self, unmet: &Unmet) {
+        let mut line = self.diag.prefix().to_vec();
+        line.extend_from_slice(b": waiting for ");
+        line.extend_from_slice(&unmet.name);
+        if !unmet.exists {
+            line.extend_from_slice(b", which does not exist yet");
+        }
+        line.push(b'\n');
+        herd_diag::emit(line);
+    }
+
+    fn end_wait(&mut self) {
+        self.diag.trace(&"effect end of the wait");
+        self.deps.end();
     }
 }
 

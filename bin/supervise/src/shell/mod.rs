@@ -24,6 +24,7 @@ use nix::sys::signal::Signal;
 use rustix::fs::{self, FileType};
 use rustix::io::Errno;
 
+use crate::deps::Dependencies;
 use crate::machine::{failure_limit, Machine, Which};
 use crate::prefix::{self, Output};
 use crate::readiness;
@@ -126,6 +127,8 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
     });
     let sigmask = signal::block(&HANDLED).map_err(sys("block signals"))?;
     let sigfd = signal::signal_fd(&HANDLED).map_err(sys("create signalfd"))?;
+    // The scan directory is where the directory named by `dir` is: found before moving there.
+    let deps = Dependencies::locate(dir);
     std::env::set_current_dir(dir).map_err(sys("change to directory"))?;
 
     let main_down = fs::stat(MAIN.down).is_ok();
@@ -190,7 +193,7 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
     if let Some(limit) = essential {
         machine = machine.with_essential(limit);
     }
-    let mut shell = Shell::new(diag, sigmask, pipe, output, notify).map_err(Fatal::Nul)?;
+    let mut shell = Shell::new(diag, sigmask, pipe, output, notify, deps).map_err(Fatal::Nul)?;
     let mut main = Fifos::open_control(&MAIN, Which::Main)?;
     machine.publish(Which::Main, &mut shell);
     let mut log = match log {
@@ -229,12 +232,19 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
         if let Some(n) = &shell.notification {
             set.add(Slot::Notification, n.fd());
         }
+        if let Some(fd) = shell.deps.fd() {
+            set.add(Slot::Dependencies, fd);
+        }
         let ready = set.wait(timeout.as_ref()).map_err(sys("poll"))?;
 
         // Before the signals, as s6-supervise: a newline written just before `./run` exited
         // makes it ready (for that moment) before it is seen down.
         if ready.has(Slot::Notification) {
             shell.read_notification(&mut machine);
+        }
+        // What changed does not matter: the machine's next tick looks again.
+        if ready.has(Slot::Dependencies) {
+            shell.deps.drain();
         }
         if ready.has(Slot::Signals) {
             // HUP, ALRM, USR1 and USR2 would kill runsv and orphan the service; we ignore them.

@@ -16,9 +16,11 @@ pub(super) enum Slot {
     Stderr,
     /// supervise's end of the running `./run`'s notification pipe.
     Notification,
+    /// The inotify descriptor that watches the dependency waited for.
+    Dependencies,
 }
 
-const SLOTS: usize = 6;
+const SLOTS: usize = 7;
 
 /// The descriptors of one turn of the loop (at most one per [`Slot`]), on the stack.
 pub(super) struct PollSet<'a> {

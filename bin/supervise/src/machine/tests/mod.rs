@@ -21,6 +21,14 @@ enum Fx {
     /// A write of `supervise/ready` that failed.
     ReadyFailed(Option<String>),
     CloseNotification,
+    /// `./check` started as this pid.
+    Check(u32),
+    /// `./check` could not be started.
+    CheckFailed,
+    KillCheck(u32),
+    /// `say_waiting`: the name, and whether it exists.
+    Waiting(String, bool),
+    EndWait,
 }
 
 #[derive(Default)]
@@ -40,6 +48,10 @@ struct Rec {
     source: Source,
     /// Writes of `supervise/ready` fail.
     no_ready_write: bool,
+    /// `./check` cannot be started.
+    no_check: bool,
+    /// What `unmet_dependency` answers.
+    unmet: Option<Unmet>,
 }
 
 impl Effects for Rec {
@@ -102,6 +114,37 @@ impl Effects for Rec {
     fn close_notification(&mut self) {
         self.log.push(Fx::CloseNotification);
     }
+    fn spawn_check(&mut self) -> Option<Pid> {
+        if self.no_check {
+            self.log.push(Fx::CheckFailed);
+            return None;
+        }
+        self.next_pid += 1;
+        self.log.push(Fx::Check(self.next_pid + 99));
+        NonZeroU32::new(self.next_pid + 99)
+    }
+    fn kill_check(&mut self, pid: Pid) {
+        self.log.push(Fx::KillCheck(pid.get()));
+    }
+    fn unmet_dependency(&mut self) -> Option<Unmet> {
+        self.unmet.clone()
+    }
+    fn say_waiting(&mut self, unmet: &Unmet) {
+        let name = String::from_utf8_lossy(&unmet.name).into_owned();
+        self.log.push(Fx::Waiting(name, unmet.exists));
+    }
+    fn end_wait(&mut self) {
+        self.log.push(Fx::EndWait);
+    }
+}
+
+/// A dependency `name` not ready (`exists`, watched).
+fn unmet(name: &str, exists: bool) -> Option<Unmet> {
+    Some(Unmet {
+        name: name.as_bytes().to_vec(),
+        exists,
+        watched: true,
+    })
 }
 
 /// `Fx::Ready` of a line (`None`: the file removed).
@@ -140,6 +183,8 @@ const SIGTERM_EXIT: Exit = Exit::Signal {
     core: false,
 };
 
+mod check;
+mod dependencies;
 mod essential;
 mod faults;
 mod readiness;
