@@ -57,6 +57,9 @@ pub struct Dependencies {
 
 struct Watch {
     ino: Inotify,
+    /// A dependency is waited for (`false` once the wait ended: the descriptor is kept, its
+    /// watches removed, and it is not waited on).
+    active: bool,
     /// The dependency watched.
     name: OsString,
     wds: Vec<WatchDescriptor>,
@@ -76,7 +79,10 @@ impl Dependencies {
 
     /// The inotify descriptor, while a dependency is watched.
     pub fn fd(&self) -> Option<BorrowedFd<'_>> {
-        self.watch.as_ref().map(|w| w.ino.as_fd())
+        self.watch
+            .as_ref()
+            .filter(|w| w.active)
+            .map(|w| w.ino.as_fd())
     }
 
     /// Reads the pending events (what changed does not matter: the caller looks again). An
@@ -100,9 +106,18 @@ impl Dependencies {
         }
     }
 
-    /// Nothing is waited for any more: the watch is closed (no wakeup of any kind follows).
+    /// Nothing is waited for any more: the watches are removed and the descriptor is no longer
+    /// waited on (no wakeup of any kind follows). It is kept open: the last close of an inotify
+    /// descriptor waits for the kernel's SRCU grace period (12 to 22 ms measured), which
+    /// delayed `./run` (closed before it was spawned) or would be paid by `./run` in its
+    /// `execve` (closed after the fork, its inherited copy then being the last).
     pub fn end(&mut self) {
-        self.watch = None;
+        if let Some(w) = &mut self.watch {
+            for wd in w.wds.drain(..) {
+                let _ = w.ino.watches().remove(wd);
+            }
+            w.active = false;
+        }
     }
 
     /// The first dependency (in the order of their names) that is not up and ready, leaving out
@@ -185,6 +200,7 @@ impl Dependencies {
                 Ok(ino) => {
                     self.watch = Some(Watch {
                         ino,
+                        active: true,
                         name: name.to_os_string(),
                         wds: Vec::new(),
                     })
@@ -199,6 +215,7 @@ impl Dependencies {
             return false;
         };
         w.name = name.to_os_string();
+        w.active = true;
         let service = scan.join(name);
         let supervise = service.join("supervise");
         for (path, mask) in [
