@@ -284,3 +284,23 @@ fn scan_directory_is_the_one_of_the_argument() {
     exit_and_wait(&mut sup_b, &b);
     exit_and_wait(&mut sup_a, &a);
 }
+
+/// Debian's layout: the dependency's `supervise` is a symlink to a directory that its supervise
+/// makes when it starts, elsewhere.
+#[test]
+fn dependency_whose_supervise_is_a_symlink_made_later() {
+    let sc = Scenario::new();
+    let mark = marker(4308);
+    fs::create_dir(sc.join("runtime")).unwrap();
+    let db = sc.service("db", &format!("#!/bin/sh\nexec sleep {mark}\n"));
+    std::os::unix::fs::symlink(sc.join("runtime/db"), db.join("supervise")).unwrap();
+    let b = dependent(&sc, "b", &["db"], &mark);
+    let mut sup_b = spawn_supervise(&sc, "b");
+    wait_ready_file(&b, "waiting db\n");
+    let mut sup_db = spawn_supervise(&sc, "db");
+    wait_running(&db);
+    assert!(sc.join("runtime/db/status").exists());
+    wait_running(&b);
+    exit_and_wait(&mut sup_b, &b);
+    exit_and_wait(&mut sup_db, &db);
+}

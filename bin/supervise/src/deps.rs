@@ -6,7 +6,8 @@
 //! (`supervise web` run by svscan in its scan directory, or `supervise /a/b/web`: `/a/b`),
 //! found before supervise changes into the service directory. While the machine waits, the
 //! dependency waited for is watched with inotify (the scan directory, `SCAN/NAME` and
-//! `SCAN/NAME/supervise` as they appear), so that any change wakes the loop: no polling. Without
+//! `SCAN/NAME/supervise` as they appear, and where a `supervise` symlink points), so that any
+//! change wakes the loop: no polling. Without
 //! inotify (no descriptor left, say) supervise says so once and the machine looks again each
 //! second. The services of a cycle do not wait for each other; the member whose name sorts
 //! first says so, once.
@@ -48,6 +49,10 @@ pub struct Dependencies {
     /// found (said when a dependency is to be waited for).
     place: Result<(PathBuf, OsString), io::Error>,
     watch: Option<Watch>,
+    /// A watch no longer needed, closed by [`Dependencies::release`]: closing an inotify
+    /// descriptor waits for the kernel (about 10 ms, measured), which must not delay the start
+    /// that ended the wait.
+    retired: Option<Watch>,
     /// The cycles said so far (each once for supervise's life).
     said_cycles: Vec<String>,
     /// A failure to read `dependencies.d/`, to find the scan directory or to watch has been
@@ -57,9 +62,6 @@ pub struct Dependencies {
 
 struct Watch {
     ino: Inotify,
-    /// A dependency is waited for (`false` once the wait ended: the descriptor is kept, its
-    /// watches removed, and it is not waited on).
-    active: bool,
     /// The dependency watched.
     name: OsString,
     wds: Vec<WatchDescriptor>,
@@ -72,6 +74,7 @@ impl Dependencies {
         Dependencies {
             place: locate(Path::new(dir)),
             watch: None,
+            retired: None,
             said_cycles: Vec::new(),
             said_fault: false,
         }
@@ -79,10 +82,7 @@ impl Dependencies {
 
     /// The inotify descriptor, while a dependency is watched.
     pub fn fd(&self) -> Option<BorrowedFd<'_>> {
-        self.watch
-            .as_ref()
-            .filter(|w| w.active)
-            .map(|w| w.ino.as_fd())
+        self.watch.as_ref().map(|w| w.ino.as_fd())
     }
 
     /// Reads the pending events (what changed does not matter: the caller looks again). An
@@ -106,18 +106,17 @@ impl Dependencies {
         }
     }
 
-    /// Nothing is waited for any more: the watches are removed and the descriptor is no longer
-    /// waited on (no wakeup of any kind follows). It is kept open: the last close of an inotify
-    /// descriptor waits for the kernel's SRCU grace period (12 to 22 ms measured), which
-    /// delayed `./run` (closed before it was spawned) or would be paid by `./run` in its
-    /// `execve` (closed after the fork, its inherited copy then being the last).
+    /// Nothing is waited for any more: the watch is retired (no wakeup of any kind follows),
+    /// and closed at the next [`Dependencies::release`].
     pub fn end(&mut self) {
-        if let Some(w) = &mut self.watch {
-            for wd in w.wds.drain(..) {
-                let _ = w.ino.watches().remove(wd);
-            }
-            w.active = false;
+        if let Some(w) = self.watch.take() {
+            self.retired = Some(w);
         }
+    }
+
+    /// Closes a retired watch: called once the turn of the loop has done what it had to.
+    pub fn release(&mut self) {
+        self.retired = None;
     }
 
     /// The first dependency (in the order of their names) that is not up and ready, leaving out
@@ -169,19 +168,30 @@ impl Dependencies {
         let ready = |name: &OsStr| MAIN.at(&scan.join(name)).is_ready();
         // Look, watch, look again: a change between the first look and the watch is seen.
         for _ in 0..=names.len() {
-            let name = names
+            let Some(name) = names
                 .iter()
                 .filter(|n| !cycle.contains(n))
-                .find(|n| !ready(n))?;
+                .find(|n| !ready(n))
+            else {
+                break;
+            };
             let watched = self.watch_for(diag, &scan, name);
             if !ready(name) {
+                let exists = scan.join(name).is_dir();
+                diag.trace(&format_args!(
+                    "effect dependencies: waiting for {}{}{}",
+                    name.as_bytes().escape_ascii(),
+                    if exists { "" } else { " (not there)" },
+                    if watched { "" } else { " (not watched)" }
+                ));
                 return Some(Unmet {
                     name: name.as_bytes().to_vec(),
-                    exists: scan.join(name).is_dir(),
+                    exists,
                     watched,
                 });
             }
         }
+        diag.trace(&"effect dependencies: all ready");
         None
     }
 
@@ -200,7 +210,6 @@ impl Dependencies {
                 Ok(ino) => {
                     self.watch = Some(Watch {
                         ino,
-                        active: true,
                         name: name.to_os_string(),
                         wds: Vec::new(),
                     })
@@ -215,12 +224,18 @@ impl Dependencies {
             return false;
         };
         w.name = name.to_os_string();
-        w.active = true;
         let service = scan.join(name);
         let supervise = service.join("supervise");
+        // `supervise` may be a symlink to a directory made later elsewhere (Debian's
+        // `supervise -> /run/runit/supervise.NAME`): the directory that will hold it is watched.
+        let link_parent = std::fs::read_link(&supervise)
+            .ok()
+            .and_then(|t| service.join(t).parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| service.clone());
         for (path, mask) in [
             (scan, SCAN_MASK),
             (&service, SERVICE_MASK),
+            (&link_parent, SERVICE_MASK),
             (&supervise, SUPERVISE_MASK),
         ] {
             match w.ino.watches().add(path, mask) {

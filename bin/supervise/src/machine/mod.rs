@@ -10,6 +10,10 @@
 //! herd only: an essential service (the `essential` file) stops for good after `limit` failed runs
 //! in a row, and its stopping for good is reported through [`Effects::stopped_for_good`]
 //! (docs/supervise.md, "Essential services"). Without `essential` nothing of that exists.
+//! herd only: the main service's readiness (`notification-fd`, `check`, or up; `ready.rs`) is
+//! published in `supervise/ready` before the status of the same change, and each start of
+//! `./run` first waits for its dependencies ([`Effects::unmet_dependency`]; docs/readiness.md).
+//! Without those files nothing of that exists, and not one runit byte changes.
 //! Faults (docs/reliability.md): a start whose fork failed, `./finish`'s included, is tried again
 //! [`THROTTLE`] later (runsv blocks in `sleep(5)`); a status that could not be written is written
 //! again every [`STATUS_RETRY`] until it is (runsv leaves it stale); a service directory found

@@ -388,23 +388,32 @@ impl Effects for Shell {
                 Source::Notification
             }
         };
-        self.diag.trace(&format_args!(
-            "effect readiness: {source:?}, notification-fd {:?}",
-            self.notify_target
-        ));
+        // A plain service's trace is runsv's: nothing about readiness.
+        if source != Source::Plain {
+            self.diag.trace(&format_args!(
+                "effect readiness: {source:?}, notification-fd {:?}",
+                self.notify_target
+            ));
+        }
         source
     }
 
     fn publish_ready(&mut self, ready: Option<&Readiness>) -> bool {
-        self.diag.trace(&format_args!(
-            "effect ready: {}",
-            ready.map_or("(removed)".to_string(), |r| {
-                r.encode().trim_ascii_end().escape_ascii().to_string()
-            })
-        ));
         let done = match ready {
-            Some(r) => svdir::write_ready(&MAIN, r),
-            None => svdir::remove_ready(&MAIN),
+            Some(r) => {
+                self.diag.trace(&format_args!(
+                    "effect ready: {}",
+                    r.encode().trim_ascii_end().escape_ascii()
+                ));
+                svdir::write_ready(&MAIN, r)
+            }
+            None => {
+                // Said only when there was a file: a plain service has none to remove.
+                if fs::lstat(MAIN.ready).is_ok() {
+                    self.diag.trace(&"effect ready: removed");
+                }
+                svdir::remove_ready(&MAIN)
+            }
         };
         match done {
             Ok(()) => true,
@@ -435,17 +444,7 @@ impl Effects for Shell {
     }
 
     fn unmet_dependency(&mut self) -> Option<Unmet> {
-        let unmet = self.deps.unmet(&self.diag);
-        self.diag.trace(&format_args!(
-            "effect dependencies: {}",
-            unmet.as_ref().map_or("all ready".into(), |u| format!(
-                "waiting for {}{}{}",
-                u.name.escape_ascii(),
-                if u.exists { "" } else { " (not there)" },
-                if u.watched { "" } else { " (not watched)" }
-            ))
-        ));
-        unmet
+        self.deps.unmet(&self.diag)
     }
 
     fn say_waiting(&mut self, unmet: &Unmet) {

@@ -1,0 +1,77 @@
+//! Spawning for real: gated, reporting, failing.
+
+use super::*;
+
+#[test]
+fn spawn_runs_and_reports_exit() {
+    let mut c = Command::new("/bin/sh", "test: unable to start /bin/sh: ").expect("no NUL");
+    c.set_args(["-c", "exit 3"]).expect("no NUL");
+    let pid = c.spawn().expect("fork");
+    assert_eq!(wait_for(pid), Some(Exit::Code(3)));
+}
+
+#[test]
+fn gated_child_runs_only_once_the_gate_is_open() {
+    let dir = std::env::temp_dir().join(format!("herd-gate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir(&dir).expect("temp dir");
+    let mark = dir.join("ran");
+    let mut c = Command::new("/bin/sh", "test: unable to start /bin/sh: ").expect("no NUL");
+    c.set_args(["-c", "echo ran > \"$0\"", mark.to_str().expect("utf-8")])
+        .expect("no NUL");
+    let (pid, gate) = c.spawn_gated().expect("fork");
+    // Held: the child sits in read(2) on the gate, and has not run the program.
+    let syscall = format!("/proc/{pid}/syscall");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !std::fs::read_to_string(&syscall)
+        .is_ok_and(|s| s.starts_with(&format!("{} ", libc::SYS_read)))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "child not held in read"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(!mark.exists(), "the child ran before the gate was opened");
+    gate.open();
+    assert_eq!(wait_for(pid), Some(Exit::Code(0)));
+    assert_eq!(std::fs::read_to_string(&mark).expect("mark"), "ran\n");
+
+    // A gate dropped unopened (what the parent's death does): the child exits at once
+    // with the failure code and never runs the program.
+    std::fs::remove_file(&mark).expect("rm");
+    let (pid, gate) = c.spawn_gated().expect("fork");
+    drop(gate);
+    assert_eq!(wait_for(pid), Some(Exit::Code(111)));
+    assert!(!mark.exists(), "the child ran without its gate");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn spawn_reporting_returns_the_exec_failure() {
+    let c = Command::new("/nonexistent/prog", "test: unable to start: ").expect("no NUL");
+    let Err(SpawnError::Exec { pid, errno }) = c.spawn_reporting() else {
+        panic!("exec of a missing program reported no failure");
+    };
+    assert_eq!(errno, Errno::ENOENT);
+    assert_eq!(wait_for(pid), Some(Exit::Code(111)));
+    let mut c = Command::new("/bin/sh", "test: unable to start /bin/sh: ").expect("no NUL");
+    c.set_args(["-c", "exit 3"]).expect("no NUL");
+    let pid = c.spawn_reporting().expect("exec");
+    assert_eq!(wait_for(pid), Some(Exit::Code(3)));
+}
+
+#[test]
+fn exec_failure_exits_111() {
+    let c = Command::new("/nonexistent/prog", "test: unable to start: ").expect("no NUL");
+    let pid = c.spawn().expect("fork");
+    assert_eq!(wait_for(pid), Some(Exit::Code(111)));
+    assert_eq!(
+        Exit::Signal {
+            signo: 9,
+            core: false
+        }
+        .shell_code(),
+        137
+    );
+}
