@@ -49,9 +49,10 @@ pub struct Dependencies {
     /// found (said when a dependency is to be waited for).
     place: Result<(PathBuf, OsString), io::Error>,
     watch: Option<Watch>,
-    /// A watch no longer needed, closed by [`Dependencies::release`]: closing an inotify
-    /// descriptor waits for the kernel (about 10 ms, measured), which must not delay the start
-    /// that ended the wait.
+    /// A watch no longer needed, its watches removed, kept for the next wait: the last close of
+    /// an inotify descriptor waits for the kernel's SRCU grace period (12 to 40 ms measured),
+    /// and would block the loop just after the start that ended the wait (a service ready at
+    /// once was then seen 17-20 ms late), or, closed before that start, delay it.
     retired: Option<Watch>,
     /// The cycles said so far (each once for supervise's life).
     said_cycles: Vec<String>,
@@ -106,17 +107,15 @@ impl Dependencies {
         }
     }
 
-    /// Nothing is waited for any more: the watch is retired (no wakeup of any kind follows),
-    /// and closed at the next [`Dependencies::release`].
+    /// Nothing is waited for any more: the watch is retired (no wakeup of any kind follows):
+    /// its watches are removed (`inotify_rm_watch(2)` does not wait), its descriptor kept.
     pub fn end(&mut self) {
-        if let Some(w) = self.watch.take() {
+        if let Some(mut w) = self.watch.take() {
+            for wd in w.wds.drain(..) {
+                let _ = w.ino.watches().remove(wd);
+            }
             self.retired = Some(w);
         }
-    }
-
-    /// Closes a retired watch: called once the turn of the loop has done what it had to.
-    pub fn release(&mut self) {
-        self.retired = None;
     }
 
     /// The first dependency (in the order of their names) that is not up and ready, leaving out
@@ -206,7 +205,13 @@ impl Dependencies {
             }
         }
         if self.watch.is_none() {
-            match Inotify::init() {
+            // The retired descriptor, if any (its events since are only wakeups to look again).
+            match self
+                .retired
+                .take()
+                .map(|w| Ok(w.ino))
+                .unwrap_or_else(Inotify::init)
+            {
                 Ok(ino) => {
                     self.watch = Some(Watch {
                         ino,

@@ -218,8 +218,6 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
             }
             return Ok(());
         }
-        // After the start that ended a wait, not before it.
-        shell.deps.release();
         let timeout = machine.next_deadline().map(timespec_until);
         let mut set = PollSet::new(sigfd.as_fd());
         set.add(Slot::Control, main.control.as_fd());
