@@ -8,6 +8,8 @@
 //! the files their run scripts write in the scenario dir (same filesystem). svscan's exit code is
 //! unshare's. Killing unshare's process group kills svscan, and with it the whole namespace.
 
+mod deps;
+
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -49,11 +49,11 @@ pub struct Dependencies {
     /// found (said when a dependency is to be waited for).
     place: Result<(PathBuf, OsString), io::Error>,
     watch: Option<Watch>,
-    /// The inotify instance of a wait that is over, its watches removed, kept for the next wait:
-    /// closing an inotify descriptor blocks in the kernel (about 10 ms, measured) until an RCU
-    /// grace period has passed, which would hold up the start that ended the wait and whatever
-    /// supervise has to do next (the new run's readiness, say). Removing a watch does not.
-    idle: Option<Watch>,
+    /// A watch no longer needed, its watches removed, kept for the next wait: the last close of
+    /// an inotify descriptor waits for the kernel's SRCU grace period (12 to 40 ms measured),
+    /// and would block the loop just after the start that ended the wait (a service ready at
+    /// once was then seen 17-20 ms late), or, closed before that start, delay it.
+    retired: Option<Watch>,
     /// The cycles said so far (each once for supervise's life).
     said_cycles: Vec<String>,
     /// A failure to read `dependencies.d/`, to find the scan directory or to watch has been
@@ -75,7 +75,7 @@ impl Dependencies {
         Dependencies {
             place: locate(Path::new(dir)),
             watch: None,
-            idle: None,
+            retired: None,
             said_cycles: Vec::new(),
             said_fault: false,
         }
@@ -107,15 +107,14 @@ impl Dependencies {
         }
     }
 
-    /// Nothing is waited for any more: the watches are removed (no wakeup of any kind follows:
-    /// the instance is not polled until the next wait, which reads the `IN_IGNORED` events the
-    /// removals left) and the instance is kept for the next wait.
+    /// Nothing is waited for any more: the watch is retired (no wakeup of any kind follows):
+    /// its watches are removed (`inotify_rm_watch(2)` does not wait), its descriptor kept.
     pub fn end(&mut self) {
         if let Some(mut w) = self.watch.take() {
             for wd in w.wds.drain(..) {
                 let _ = w.ino.watches().remove(wd);
             }
-            self.idle = Some(w);
+            self.retired = Some(w);
         }
     }
 
@@ -206,10 +205,13 @@ impl Dependencies {
             }
         }
         if self.watch.is_none() {
-            self.watch = self.idle.take();
-        }
-        if self.watch.is_none() {
-            match Inotify::init() {
+            // The retired descriptor, if any (its events since are only wakeups to look again).
+            match self
+                .retired
+                .take()
+                .map(|w| Ok(w.ino))
+                .unwrap_or_else(Inotify::init)
+            {
                 Ok(ino) => {
                     self.watch = Some(Watch {
                         ino,

@@ -49,7 +49,8 @@ struct Shell<'a> {
     notices: Option<OwnedFd>,
     decoder: Decoder,
     env: Option<herd_contenv::ContainerEnv>,
-    /// The services' readiness, watched while the main command waits for it.
+    /// The services' readiness, watched while the main command waits for it (kept once made:
+    /// see `ready.rs`).
     ready: Option<Readiness>,
     /// Effects to apply, and events answering them; reused from event to event.
     fx: Vec<Effect>,
@@ -284,7 +285,11 @@ impl Shell<'_> {
                 self.answers.push(Event::Dependencies(deps));
             }
             Effect::AwaitReady(names) => self.await_ready(&names),
-            Effect::EndAwait => self.ready = None,
+            Effect::EndAwait => {
+                if let Some(r) = self.ready.as_mut() {
+                    r.end();
+                }
+            }
             Effect::ForceKill(name) => self.force_kill(&name),
             Effect::FindOrphans => {
                 let children = children(nix::unistd::Pid::this())

@@ -91,7 +91,8 @@ impl Lifecycle {
         };
         if not_ready.is_empty() {
             *main = MainDue::No;
-            fx.extend([Effect::EndAwait, Effect::SpawnMain]);
+            // The main command first: nothing of the wait's end delays it.
+            fx.extend([Effect::SpawnMain, Effect::EndAwait]);
         } else if let MainDue::Awaiting(a) = main {
             a.not_ready = not_ready;
             a.recheck_at = (!watched).then(|| later(now, RECHECK));

@@ -52,7 +52,7 @@ fn the_main_command_starts_when_the_last_service_is_ready() {
     assert_eq!(t.at(300, not_ready(&["b"])), []);
     assert_eq!(
         t.at(1000, not_ready(&[])),
-        [Effect::EndAwait, Effect::SpawnMain]
+        [Effect::SpawnMain, Effect::EndAwait]
     );
     assert_eq!(t.deadline_ms(), None);
     // Once it runs, readiness is no concern.
@@ -115,7 +115,7 @@ fn without_a_maximum_it_waits_for_ever_and_a_service_added_meanwhile_is_waited_f
     );
     assert_eq!(
         t.at(200, not_ready(&[])),
-        [Effect::EndAwait, Effect::SpawnMain]
+        [Effect::SpawnMain, Effect::EndAwait]
     );
 }
 
@@ -155,7 +155,7 @@ fn without_a_scan_dir_nothing_is_waited_for() {
         ..waiting(CmdWait::Forever)
     });
     assert_eq!(t.on(Event::Begin), [Effect::AwaitReady(vec![])]);
-    assert_eq!(t.on(not_ready(&[])), [Effect::EndAwait, Effect::SpawnMain]);
+    assert_eq!(t.on(not_ready(&[])), [Effect::SpawnMain, Effect::EndAwait]);
 }
 
 #[test]
