@@ -1,5 +1,6 @@
 //! runit's `supervise/status` (20 bytes), `supervise/stat` and `supervise/pid` (runit.md §1.2, §2),
-//! and herd's `supervise/ready` ([`Readiness`]).
+//! and herd's `supervise/ready` ([`Readiness`]), `supervise/runs` ([`Runs`]) and `supervise/health`
+//! ([`Health`]).
 //!
 //! The binary layout is in [`offset`]; its first 18 bytes are daemontools' format, so
 //! `svstat`/`svok` read our files. Encoding and decoding live here and nowhere else. The texts are
@@ -14,7 +15,9 @@ use std::num::NonZeroU32;
 use herd_tai64n::{Tai64n, PACKED_LEN};
 
 mod ready;
+mod record;
 pub use ready::{is_ready, Readiness, READY_FILE};
+pub use record::{CheckEnd, Health, HealthState, Runs, HEALTH_FILE, RUNS_FILE};
 
 /// Size of runit's status file.
 pub const STATUS_LEN: usize = 20;

@@ -21,7 +21,7 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use herd_diag::Reason;
-use herd_status::{Pid, Readiness, Status};
+use herd_status::{Health, Pid, Readiness, Runs, Status};
 use rustix::fs::{self, AtFlags, FileType, FlockOperation, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
@@ -50,6 +50,13 @@ pub struct Layout {
     /// service with `notification-fd`, `check` or `dependencies.d/`.
     pub ready: &'static str,
     pub ready_new: &'static str,
+    /// herd only: starts of `./run`, how the last one ended, and whether supervise gave up
+    /// (`herd_status::Runs`).
+    pub runs: &'static str,
+    pub runs_new: &'static str,
+    /// herd only: the health of a service with a `health` check (`herd_status::Health`).
+    pub health: &'static str,
+    pub health_new: &'static str,
     /// Present when the service starts: want down.
     pub down: &'static str,
 }
@@ -170,6 +177,10 @@ pub const MAIN: Layout = Layout {
     instance_new: "supervise/instance.new",
     ready: "supervise/ready",
     ready_new: "supervise/ready.new",
+    runs: "supervise/runs",
+    runs_new: "supervise/runs.new",
+    health: "supervise/health",
+    health_new: "supervise/health.new",
     down: "down",
 };
 
@@ -191,6 +202,10 @@ pub const LOG: Layout = Layout {
     instance_new: "log/supervise/instance.new",
     ready: "log/supervise/ready",
     ready_new: "log/supervise/ready.new",
+    runs: "log/supervise/runs",
+    runs_new: "log/supervise/runs.new",
+    health: "log/supervise/health",
+    health_new: "log/supervise/health.new",
     down: "log/down",
 };
 
@@ -490,6 +505,56 @@ pub fn remove_ready(l: &Layout) -> Result<(), Error> {
         Ok(()) | Err(Errno::NOENT) => Ok(()),
         Err(e) => Err(sys("unable to remove ", l.ready)(e)),
     }
+}
+
+/// Writes `supervise/runs` (atomically).
+pub fn write_runs(l: &Layout, r: &Runs) -> Result<(), Error> {
+    write_atomic(l.runs_new, l.runs, &r.encode())
+}
+
+/// Writes `supervise/health` (atomically).
+pub fn write_health(l: &Layout, h: &Health) -> Result<(), Error> {
+    write_atomic(l.health_new, l.health, &h.encode())
+}
+
+/// Removes `supervise/health` (a service without a `health` check); a file that is not there is
+/// no error.
+pub fn remove_health(l: &Layout) -> Result<(), Error> {
+    match fs::unlink(l.health) {
+        Ok(()) | Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(sys("unable to remove ", l.health)(e)),
+    }
+}
+
+/// Reads `supervise/runs`: `None` if it does not exist, `Some(None)` if it cannot be read or
+/// decoded.
+pub fn read_runs(l: &Layout) -> Option<Option<Runs>> {
+    read_line_file(Path::new(l.runs)).map(|b| b.and_then(|b| Runs::decode(&b)))
+}
+
+/// Reads `supervise/health` as [`read_runs`] reads `runs`.
+pub fn read_health(l: &Layout) -> Option<Option<Health>> {
+    read_line_file(Path::new(l.health)).map(|b| b.and_then(|b| Health::decode(&b)))
+}
+
+/// The first bytes (at most [`READY_MAX`]) of a one-line file of `supervise/`, opened never
+/// through a symlink: `None` if it does not exist, `Some(None)` if it cannot be read.
+fn read_line_file(path: &Path) -> Option<Option<Vec<u8>>> {
+    let fd = match fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | PRIVATE,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return None,
+        Err(_) => return Some(None),
+    };
+    let mut buf = [0u8; READY_MAX];
+    Some(
+        rustix::io::read(&fd, &mut buf)
+            .ok()
+            .map(|n| buf[..n].to_vec()),
+    )
 }
 
 /// Longest `supervise/ready` read: `waiting ` and a file name of 255 bytes, or a `ready` line.
