@@ -20,7 +20,7 @@
 //! | `healthy LAST` | the last check passed, or fewer than `health-retries` failed in a row |
 //! | `unhealthy LAST` | `health-retries` checks failed in a row |
 //!
-//! `LAST` is the last check's end and when it ended: `exit C @TAI64N`, `signal S @TAI64N`, or
+//! `LAST` is the last check's end and when it ended: `code C @TAI64N`, `signal S @TAI64N`, or
 //! `timeout @TAI64N` (killed at `health-timeout`).
 
 use herd_tai64n::{Tai64n, LABEL_LEN};
