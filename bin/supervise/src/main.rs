@@ -5,6 +5,7 @@
 
 mod deps;
 mod machine;
+mod policy;
 mod prefix;
 mod readiness;
 mod reclaim;

@@ -29,6 +29,12 @@ enum Fx {
     /// `say_waiting`: the name, and whether it exists.
     Waiting(String, bool),
     EndWait,
+    /// `supervise/runs` written with this line (without its newline).
+    Runs(String),
+    /// `timeout-kill`: SIGKILL to the pid (its group with `true`).
+    KillRun(u32, bool),
+    /// `timeout-finish`: SIGKILL to finish.
+    KillFinish(u32),
 }
 
 #[derive(Default)]
@@ -52,6 +58,10 @@ struct Rec {
     no_check: bool,
     /// What `unmet_dependency` answers.
     unmet: Option<Unmet>,
+    /// What `policy` answers.
+    policy: Policy,
+    /// Record writes of `supervise/runs` (off by default: runsv's tests do not see them).
+    runs: bool,
 }
 
 impl Effects for Rec {
@@ -136,6 +146,22 @@ impl Effects for Rec {
     fn end_wait(&mut self) {
         self.log.push(Fx::EndWait);
     }
+    fn policy(&mut self) -> Policy {
+        self.policy
+    }
+    fn publish_runs(&mut self, runs: &Runs) -> bool {
+        if self.runs {
+            let line = String::from_utf8_lossy(runs.encode().trim_ascii_end()).into_owned();
+            self.log.push(Fx::Runs(line));
+        }
+        !self.no_write
+    }
+    fn kill_run(&mut self, pid: Pid, group: bool) {
+        self.log.push(Fx::KillRun(pid.get(), group));
+    }
+    fn kill_finish(&mut self, pid: Pid) {
+        self.log.push(Fx::KillFinish(pid.get()));
+    }
 }
 
 /// A dependency `name` not ready (`exists`, watched).
@@ -187,5 +213,6 @@ mod check;
 mod dependencies;
 mod essential;
 mod faults;
+mod policy;
 mod readiness;
 mod runsv;
