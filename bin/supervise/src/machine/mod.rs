@@ -14,6 +14,8 @@
 //! published in `supervise/ready` before the status of the same change, and each start of
 //! `./run` first waits for its dependencies ([`Effects::unmet_dependency`]; docs/readiness.md).
 //! Without those files nothing of that exists, and not one runit byte changes.
+//! herd only: an executable `health` is run while the main service is up and ready, and an
+//! unhealthy service is restarted (`health.rs`; docs/policy.md, "Health").
 //! Faults (docs/reliability.md): a start whose fork failed, `./finish`'s included, is tried again
 //! [`THROTTLE`] later (runsv blocks in `sleep(5)`); a status that could not be written is written
 //! again every [`STATUS_RETRY`] until it is (runsv leaves it stale); a service directory found
@@ -105,11 +107,25 @@ pub trait Effects {
     fn say_waiting(&mut self, unmet: &Unmet);
     /// The wait for dependencies is over: nothing is watched any more.
     fn end_wait(&mut self);
+    /// Looks at the service directory just before a start of the main `./run`: its health
+    /// options, or `None` without an executable `health`.
+    fn health_config(&mut self) -> Option<HealthConfig>;
+    /// Starts `./health` without waiting for it; `None` if it could not be started (the shell
+    /// says why, once per start of `./run`).
+    fn spawn_health(&mut self) -> Option<Pid>;
+    /// Kills a `./health` (and what it started): at its timeout, or when `./run` is no longer
+    /// up and ready.
+    fn kill_health(&mut self, pid: Pid);
+    /// Writes `supervise/health` (`None`: removes it); `false` if that failed (the shell has
+    /// said why).
+    fn publish_health(&mut self, health: Option<&herd_status::Health>) -> bool;
 }
 
+mod health;
 mod ready;
 mod svc;
 
+pub use health::HealthConfig;
 pub use ready::{Source, Unmet};
 use svc::{Essential, Svc};
 
@@ -151,6 +167,19 @@ impl Machine {
     pub fn with_ready_file(mut self, kept: bool) -> Self {
         self.main.ready.track(kept);
         self
+    }
+
+    /// Keeps `supervise/health` from the start (it says `none`), or removes a stale one: whether
+    /// the service directory has an executable `health`. Written with the first status.
+    pub fn with_health_file(mut self, kept: bool) -> Self {
+        self.main.health.track(kept);
+        self
+    }
+
+    /// What `supervise/health` says, if it is kept.
+    #[cfg(test)]
+    pub fn health(&self) -> Option<&herd_status::Health> {
+        self.main.health.file()
     }
 
     /// What `supervise/ready` says, if it is kept.
@@ -223,6 +252,9 @@ impl Machine {
         fx: &mut impl Effects,
     ) {
         let main = &mut self.main;
+        if main.health.check_exited(pid, exit, now, wall) {
+            return;
+        }
         if main.ready.is_check(pid) {
             if let (State::Run, Some(run)) = (main.state, main.pid) {
                 if main.ready.check_exited(exit, run, now, wall) {
@@ -267,6 +299,7 @@ impl Machine {
                 self.main.ready.run_check(now, fx);
             }
         }
+        self.main.tend_health(now, wall, fx);
         self.retry_status(now, fx);
         if self.main.want != Want::Exit || self.main.state != State::Down {
             return;
@@ -368,6 +401,7 @@ impl Machine {
             .chain(retry)
             .chain(self.main.ready.next_check())
             .chain(self.main.ready.deps_retry())
+            .chain(self.main.health.next_deadline())
             .min()
     }
 

@@ -9,6 +9,7 @@ use herd_tai64n::Tai64n;
 use herd_value::later;
 use nix::sys::signal::Signal;
 
+use super::health::Checks;
 use super::ready::Ready;
 use super::{Effects, Prog, Which, STABLE, THROTTLE};
 
@@ -52,6 +53,10 @@ pub(super) struct Svc {
     pub(super) removed: bool,
     /// The main service's readiness (the log's stays untracked).
     pub(super) ready: Ready,
+    /// The main service's health checks (the log has none).
+    pub(super) health: Checks,
+    /// `./run` was stopped for being unhealthy: its end is a failed run, however it exits.
+    pub(super) sick: bool,
 }
 
 impl Svc {
@@ -74,6 +79,8 @@ impl Svc {
             retry_at: None,
             removed: false,
             ready: Ready::default(),
+            health: Checks::default(),
+            sick: false,
         }
     }
 
@@ -88,11 +95,12 @@ impl Svc {
         }
     }
 
-    /// Writes `supervise/ready` if it changed, then the status.
+    /// Writes `supervise/ready` and `supervise/health` if they changed, then the status.
     pub(super) fn publish(&mut self, fx: &mut impl Effects) {
         if !self.removed {
             let ready = self.ready.publish(fx);
-            self.stale = !(fx.publish(self.which, &self.status()) && ready);
+            let health = self.health.publish(fx);
+            self.stale = !(fx.publish(self.which, &self.status()) && ready && health);
         }
     }
 
@@ -143,6 +151,7 @@ impl Svc {
             // runsv runs control/u before every start of ./run; its exit status is ignored.
             fx.custom(Control::Up);
             self.ready.prepare(fx.readiness_source());
+            self.health.prepare(fx.health_config(), now);
         }
         self.once = false;
         self.not_before = None;
@@ -155,6 +164,7 @@ impl Svc {
                 self.paused = false;
                 self.term = false;
                 self.asked = false;
+                self.sick = false;
                 self.ready.started(pid, now, wall);
                 self.publish(fx);
             }
@@ -278,6 +288,7 @@ impl Svc {
         self.term = false;
         if self.state == State::Run {
             self.ready.ended(fx);
+            self.health.ended(fx);
             self.count_run(exit, now);
             if self.is_main() && !self.removed && fx.has_finish() {
                 self.start_finish(exit, now, fx);
@@ -298,16 +309,17 @@ impl Svc {
     }
 
     /// An essential service's `./run` ended: a run that exited 0 or stayed up [`STABLE`] ends the
-    /// streak; a failure (non-zero exit, or a signal) that was not asked for adds to it.
+    /// streak; a failure (non-zero exit, or a signal) that was not asked for adds to it, and so
+    /// does a run stopped for being unhealthy.
     pub(super) fn count_run(&mut self, exit: Exit, now: Instant) {
         let lived = self.started.map(|s| now.saturating_duration_since(s));
-        let asked = self.asked;
+        let failed = self.sick || (exit != Exit::Code(0) && !self.asked);
         let Some(e) = &mut self.essential else { return };
         e.last_run = Some(exit);
         if exit == Exit::Code(0) || lived.is_some_and(|d| d >= STABLE) {
             e.failures = 0;
         }
-        if exit != Exit::Code(0) && !asked {
+        if failed {
             e.failures = e.failures.saturating_add(1);
         }
     }

@@ -29,6 +29,13 @@ enum Fx {
     /// `say_waiting`: the name, and whether it exists.
     Waiting(String, bool),
     EndWait,
+    /// `./health` started as this pid.
+    Health(u32),
+    /// `./health` could not be started.
+    HealthFailed,
+    KillHealth(u32),
+    /// `supervise/health` written with this line (without its newline), or removed (`None`).
+    HealthFile(Option<String>),
 }
 
 #[derive(Default)]
@@ -52,6 +59,10 @@ struct Rec {
     no_check: bool,
     /// What `unmet_dependency` answers.
     unmet: Option<Unmet>,
+    /// What `health_config` answers.
+    health: Option<HealthConfig>,
+    /// `./health` cannot be started.
+    no_health: bool,
 }
 
 impl Effects for Rec {
@@ -136,6 +147,27 @@ impl Effects for Rec {
     fn end_wait(&mut self) {
         self.log.push(Fx::EndWait);
     }
+    fn health_config(&mut self) -> Option<HealthConfig> {
+        self.health
+    }
+    fn spawn_health(&mut self) -> Option<Pid> {
+        if self.no_health {
+            self.log.push(Fx::HealthFailed);
+            return None;
+        }
+        self.next_pid += 1;
+        self.log.push(Fx::Health(self.next_pid + 99));
+        NonZeroU32::new(self.next_pid + 99)
+    }
+    fn kill_health(&mut self, pid: Pid) {
+        self.log.push(Fx::KillHealth(pid.get()));
+    }
+    fn publish_health(&mut self, health: Option<&herd_status::Health>) -> bool {
+        let line =
+            health.map(|h| String::from_utf8_lossy(h.encode().trim_ascii_end()).into_owned());
+        self.log.push(Fx::HealthFile(line));
+        true
+    }
 }
 
 /// A dependency `name` not ready (`exists`, watched).
@@ -187,5 +219,6 @@ mod check;
 mod dependencies;
 mod essential;
 mod faults;
+mod health;
 mod readiness;
 mod runsv;
