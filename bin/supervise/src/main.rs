@@ -6,6 +6,7 @@
 mod deps;
 mod health;
 mod machine;
+mod policy;
 mod prefix;
 mod readiness;
 mod reclaim;

@@ -16,6 +16,10 @@
 //! Without those files nothing of that exists, and not one runit byte changes.
 //! herd only: an executable `health` is run while the main service is up and ready, and an
 //! unhealthy service is restarted (`health.rs`; docs/policy.md, "Health").
+//! herd and s6: the main service's stop and restart policies (`policy.rs`: `down-signal`,
+//! `timeout-kill`, `timeout-finish`, `restart-backoff`, `restart-limit`; docs/policy.md) and
+//! `supervise/runs`, written after the status at each start and end of `./run` and when
+//! supervise gives up or tries again. Without the policy files, runsv's behaviour is unchanged.
 //! Faults (docs/reliability.md): a start whose fork failed, `./finish`'s included, is tried again
 //! [`THROTTLE`] later (runsv blocks in `sleep(5)`); a status that could not be written is written
 //! again every [`STATUS_RETRY`] until it is (runsv leaves it stale); a service directory found
@@ -24,7 +28,7 @@
 use std::time::{Duration, Instant};
 
 use herd_control::Control;
-use herd_status::{Exit, Pid, Readiness, State, Status, Want};
+use herd_status::{Exit, Pid, Readiness, Runs, State, Status, Want};
 use herd_tai64n::Tai64n;
 use herd_value::later;
 use nix::sys::signal::Signal;
@@ -119,13 +123,23 @@ pub trait Effects {
     /// Writes `supervise/health` (`None`: removes it); `false` if that failed (the shell has
     /// said why).
     fn publish_health(&mut self, health: Option<&herd_status::Health>) -> bool;
+    /// Reads the policy files of the main service, just before a start of its `./run`.
+    fn policy(&mut self) -> Policy;
+    /// Writes `supervise/runs`; `false` if that failed (the shell has said why).
+    fn publish_runs(&mut self, runs: &Runs) -> bool;
+    /// `timeout-kill` has passed: SIGKILL to `./run` (to its process group with `group`).
+    fn kill_run(&mut self, pid: Pid, group: bool);
+    /// `timeout-finish` has passed: SIGKILL to `./finish`, with a warning.
+    fn kill_finish(&mut self, pid: Pid);
 }
 
 mod health;
+mod policy;
 mod ready;
 mod svc;
 
 pub use health::HealthConfig;
+pub use policy::{parse_backoff, parse_down_signal, parse_limit, parse_timeout, Policy};
 pub use ready::{Source, Unmet};
 use svc::{Essential, Svc};
 
@@ -274,6 +288,8 @@ impl Machine {
     /// After each batch of events: start what should run (the log first) and `./check` when its
     /// time has come, write again a status that could not be written, and handle the exit.
     pub fn tick(&mut self, now: Instant, wall: Tai64n, fx: &mut impl Effects) {
+        // Even on the way out: a service that ignores its down signal still gets its SIGKILL.
+        self.main.enforce(now, fx);
         if !self.closing && !self.main.removed {
             for which in [Which::Log, Which::Main] {
                 let Some(prog) = self.svc(which).and_then(|s| s.due_at(now)) else {
@@ -392,8 +408,9 @@ impl Machine {
     pub fn next_deadline(&self) -> Option<Instant> {
         let svcs = || [Some(&self.main), self.log.as_ref()].into_iter().flatten();
         let retry = svcs().filter_map(|s| s.retry_at);
+        let kill = self.main.kill_deadline();
         if self.closing || self.main.removed {
-            return retry.min();
+            return retry.chain(kill).min();
         }
         svcs()
             .filter(|s| s.due().is_some())
@@ -402,6 +419,7 @@ impl Machine {
             .chain(self.main.ready.next_check())
             .chain(self.main.ready.deps_retry())
             .chain(self.main.health.next_deadline())
+            .chain(kill)
             .min()
     }
 

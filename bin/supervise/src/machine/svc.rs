@@ -1,15 +1,17 @@
 //! One supervised process (`./run` or `log/run`) and runsv's rules for it: start, stop, the
-//! control letters, the exit and `./finish`, the throttle, and the essential give-up rule.
+//! control letters, the exit and `./finish`, the throttle, and the essential give-up rule. The
+//! stop and restart policies (`policy.rs`) and `supervise/runs` apply to the main service only.
 
 use std::time::Instant;
 
 use herd_control::Control;
-use herd_status::{Exit, Pid, State, Status, Want};
+use herd_status::{Exit, Pid, Runs, State, Status, Want};
 use herd_tai64n::Tai64n;
 use herd_value::later;
 use nix::sys::signal::Signal;
 
 use super::health::Checks;
+use super::policy::Memory;
 use super::ready::Ready;
 use super::{Effects, Prog, Which, STABLE, THROTTLE};
 
@@ -57,6 +59,12 @@ pub(super) struct Svc {
     pub(super) health: Checks,
     /// `./run` was stopped for being unhealthy: its end is a failed run, however it exits.
     pub(super) sick: bool,
+    /// The main service's stop and restart policies and what they remember.
+    pub(super) mem: Memory,
+    /// What `supervise/runs` says (main service only).
+    pub(super) runs: Runs,
+    /// `supervise/runs` is to be written with the next status.
+    pub(super) runs_dirty: bool,
 }
 
 impl Svc {
@@ -81,6 +89,14 @@ impl Svc {
             ready: Ready::default(),
             health: Checks::default(),
             sick: false,
+            mem: Memory::default(),
+            runs: Runs {
+                started: 0,
+                last_exit: None,
+                failed: false,
+            },
+            // A stale file of an earlier supervise is replaced at the first status.
+            runs_dirty: which == Which::Main,
         }
     }
 
@@ -95,12 +111,17 @@ impl Svc {
         }
     }
 
-    /// Writes `supervise/ready` and `supervise/health` if they changed, then the status.
+    /// Writes `supervise/ready` and `supervise/health` if they changed, then the status, then
+    /// `supervise/runs` if it changed.
     pub(super) fn publish(&mut self, fx: &mut impl Effects) {
         if !self.removed {
             let ready = self.ready.publish(fx);
             let health = self.health.publish(fx);
-            self.stale = !(fx.publish(self.which, &self.status()) && ready && health);
+            let status = fx.publish(self.which, &self.status());
+            if self.runs_dirty && fx.publish_runs(&self.runs) {
+                self.runs_dirty = false;
+            }
+            self.stale = !(status && ready && health) || self.runs_dirty;
         }
     }
 
@@ -152,6 +173,7 @@ impl Svc {
             fx.custom(Control::Up);
             self.ready.prepare(fx.readiness_source());
             self.health.prepare(fx.health_config(), now);
+            self.mem.policy = fx.policy();
         }
         self.once = false;
         self.not_before = None;
@@ -166,6 +188,10 @@ impl Svc {
                 self.asked = false;
                 self.sick = false;
                 self.ready.started(pid, now, wall);
+                if self.is_main() {
+                    self.runs.started = self.runs.started.saturating_add(1);
+                    self.runs_dirty = true;
+                }
                 self.publish(fx);
             }
             // fork failed: try again after the throttle.
@@ -173,12 +199,15 @@ impl Svc {
         }
     }
 
-    /// runsv's "stop": control/t or TERM, then for want down/exit CONT and control/d or x.
+    /// runsv's "stop": control/t or the down signal (TERM without `down-signal`), then for want
+    /// down/exit CONT and control/d or x. With `timeout-kill`, SIGKILL follows if need be.
     pub(super) fn stop(&mut self, fx: &mut impl Effects) {
         let Some(pid) = self.pid else { return };
         self.asked = true;
+        // A control/t that handled the stop stands for the down signal: the kill still follows.
+        self.mem.kill_armed = self.mem.policy.timeout_kill.is_some();
         if !self.custom(Control::Term, fx) {
-            fx.signal(pid, Signal::SIGTERM);
+            fx.signal(pid, self.mem.policy.down_signal);
             self.term = true;
             self.publish(fx);
         }
@@ -201,10 +230,12 @@ impl Svc {
         match c {
             Control::Up => {
                 self.want = Want::Up;
+                self.clear_failed();
                 self.publish(fx);
             }
             Control::Once => {
                 self.want = Want::Down;
+                self.clear_failed();
                 self.publish(fx);
                 if self.state == State::Down {
                     self.once = true;
@@ -250,6 +281,44 @@ impl Svc {
         }
     }
 
+    /// `u` or `o`: supervise tries again, without the failures before.
+    fn clear_failed(&mut self) {
+        self.mem.forget();
+        if self.runs.failed {
+            self.runs.failed = false;
+            self.runs_dirty = true;
+        }
+    }
+
+    /// The `timeout-kill` and `timeout-finish` deadlines at `now`: a kill that was armed gets
+    /// its deadline; one that is due is sent.
+    pub(super) fn enforce(&mut self, now: Instant, fx: &mut impl Effects) {
+        let m = &mut self.mem;
+        if std::mem::take(&mut m.kill_armed) {
+            m.kill_at = m.policy.timeout_kill.map(|d| later(now, d));
+        }
+        match (self.state, self.pid) {
+            (State::Run, Some(pid)) if m.kill_at.is_some_and(|t| t <= now) => {
+                m.kill_at = None;
+                fx.kill_run(pid, m.policy.killpg);
+            }
+            (State::Finish, Some(pid)) if m.finish_kill_at.is_some_and(|t| t <= now) => {
+                m.finish_kill_at = None;
+                fx.kill_finish(pid);
+            }
+            _ => {}
+        }
+    }
+
+    /// The nearest of the kill deadlines.
+    pub(super) fn kill_deadline(&self) -> Option<Instant> {
+        match self.state {
+            State::Run => self.mem.kill_at,
+            State::Finish => self.mem.finish_kill_at,
+            _ => None,
+        }
+    }
+
     /// Sends the letter's signal to `./run` if it runs and no control script handled it.
     pub(super) fn forward(&self, c: Control, fx: &mut impl Effects) {
         if let (State::Run, Some(pid), Some(sig)) = (self.state, self.pid, c.signal()) {
@@ -270,6 +339,12 @@ impl Svc {
                 self.finish_due = None;
                 self.pid = Some(pid);
                 self.paused = false;
+                self.mem.finish_kill_at = self
+                    .mem
+                    .policy
+                    .timeout_finish
+                    .filter(|_| self.is_main())
+                    .map(|d| later(now, d));
                 self.publish(fx);
             }
             None => {
@@ -297,10 +372,14 @@ impl Svc {
         }
         self.state = State::Down;
         self.stamp = wall;
-        self.not_before = self
-            .started
-            .map(|s| later(s, THROTTLE))
-            .filter(|t| *t > now);
+        self.mem.finish_kill_at = None;
+        self.not_before = match self.mem.restart_at(now) {
+            Some(t) => Some(t),
+            None => self
+                .started
+                .map(|s| later(s, THROTTLE))
+                .filter(|t| *t > now),
+        };
         let for_good = self.settle();
         self.publish(fx);
         if let Some(exit) = for_good {
@@ -310,10 +389,16 @@ impl Svc {
 
     /// An essential service's `./run` ended: a run that exited 0 or stayed up [`STABLE`] ends the
     /// streak; a failure (non-zero exit, or a signal) that was not asked for adds to it, and so
-    /// does a run stopped for being unhealthy.
+    /// does a run stopped for being unhealthy. The main service's run also counts in
+    /// `supervise/runs` and the restart policy.
     pub(super) fn count_run(&mut self, exit: Exit, now: Instant) {
         let lived = self.started.map(|s| now.saturating_duration_since(s));
         let failed = self.sick || (exit != Exit::Code(0) && !self.asked);
+        if self.is_main() {
+            self.runs.last_exit = Some(exit);
+            self.runs_dirty = true;
+            self.mem.run_ended(failed, lived, now);
+        }
         let Some(e) = &mut self.essential else { return };
         e.last_run = Some(exit);
         if exit == Exit::Code(0) || lived.is_some_and(|d| d >= STABLE) {
@@ -327,7 +412,16 @@ impl Svc {
     /// The service has just gone down after `./run` (and `./finish`): whether an essential
     /// service stopped for good, and with which exit of `./run`. Wanted down, it has; wanted up,
     /// it has after `limit` failures in a row, and is then wanted down (no more restarts).
+    /// `restart-limit` reached gives up the same way (wanted down, `failed`), whether or not the
+    /// service is essential.
     pub(super) fn settle(&mut self) -> Option<Exit> {
+        let limit_hit = std::mem::take(&mut self.mem.limit_hit);
+        if limit_hit && self.want == Want::Up {
+            self.give_up();
+            let e = self.essential.as_mut()?;
+            e.failures = 0;
+            return e.last_run.take();
+        }
         let e = self.essential.as_mut()?;
         let exit = e.last_run.take()?;
         if self.want == Want::Up {
@@ -336,8 +430,16 @@ impl Svc {
             }
             // A later `u` starts a fresh count.
             e.failures = 0;
-            self.want = Want::Down;
+            self.give_up();
         }
         Some(exit)
+    }
+
+    /// No more restarts: wanted down, and `failed` until `u` or `o`.
+    fn give_up(&mut self) {
+        self.want = Want::Down;
+        self.not_before = None;
+        self.runs.failed = true;
+        self.runs_dirty = true;
     }
 }

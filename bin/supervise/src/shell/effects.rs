@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use herd_control::Control;
 use herd_diag::{Diag, Kind, Reason};
 use herd_notice::Notice;
-use herd_status::{Exit, Pid, Readiness, Status};
+use herd_status::{Exit, Pid, Readiness, Runs, Status};
 use herd_svdir::{self as svdir, Instance, Layout, StatusWriter, LOG, MAIN};
 use herd_sys::process::wait_for;
 use herd_sys::{proc_start_time, status_pid, system_pid, Command, Gate};
@@ -19,7 +19,7 @@ use rustix::io::Errno;
 use super::private_pipe;
 use crate::deps::Dependencies;
 use crate::health;
-use crate::machine::{Effects, HealthConfig, Machine, Prog, Source, Unmet, Which};
+use crate::machine::{Effects, HealthConfig, Machine, Policy, Prog, Source, Unmet, Which};
 use crate::prefix::Output;
 use crate::readiness::{self, CheckCommand, Notification, Notified};
 
@@ -510,6 +510,44 @@ impl Effects for Shell {
                 self.warn_unless_removed(&e);
                 false
             }
+        }
+    }
+
+    fn policy(&mut self) -> Policy {
+        let p = crate::policy::read_policy(&self.diag);
+        if p != Policy::default() {
+            self.diag.trace(&format_args!("effect policy: {p:?}"));
+        }
+        p
+    }
+
+    fn publish_runs(&mut self, runs: &Runs) -> bool {
+        match svdir::write_runs(&MAIN, runs) {
+            Ok(()) => true,
+            Err(e) => {
+                self.warn_unless_removed(&e);
+                false
+            }
+        }
+    }
+
+    fn kill_run(&mut self, pid: Pid, group: bool) {
+        self.diag
+            .trace(&format_args!("effect timeout-kill: {pid}, group {group}"));
+        if let Some(pid) = system_pid(pid) {
+            let _ = if group {
+                nix::sys::signal::killpg(pid, Signal::SIGKILL)
+            } else {
+                kill(pid, Signal::SIGKILL)
+            };
+        }
+    }
+
+    fn kill_finish(&mut self, pid: Pid) {
+        self.diag
+            .warn(&"./finish ran longer than timeout-finish: sending it SIGKILL");
+        if let Some(pid) = system_pid(pid) {
+            let _ = kill(pid, Signal::SIGKILL);
         }
     }
 }

@@ -36,6 +36,12 @@ enum Fx {
     KillHealth(u32),
     /// `supervise/health` written with this line (without its newline), or removed (`None`).
     HealthFile(Option<String>),
+    /// `supervise/runs` written with this line (without its newline).
+    Runs(String),
+    /// `timeout-kill`: SIGKILL to the pid (its group with `true`).
+    KillRun(u32, bool),
+    /// `timeout-finish`: SIGKILL to finish.
+    KillFinish(u32),
 }
 
 #[derive(Default)]
@@ -63,6 +69,10 @@ struct Rec {
     health: Option<HealthConfig>,
     /// `./health` cannot be started.
     no_health: bool,
+    /// What `policy` answers.
+    policy: Policy,
+    /// Record writes of `supervise/runs` (off by default: runsv's tests do not see them).
+    runs: bool,
 }
 
 impl Effects for Rec {
@@ -168,6 +178,22 @@ impl Effects for Rec {
         self.log.push(Fx::HealthFile(line));
         true
     }
+    fn policy(&mut self) -> Policy {
+        self.policy
+    }
+    fn publish_runs(&mut self, runs: &Runs) -> bool {
+        if self.runs {
+            let line = String::from_utf8_lossy(runs.encode().trim_ascii_end()).into_owned();
+            self.log.push(Fx::Runs(line));
+        }
+        !self.no_write
+    }
+    fn kill_run(&mut self, pid: Pid, group: bool) {
+        self.log.push(Fx::KillRun(pid.get(), group));
+    }
+    fn kill_finish(&mut self, pid: Pid) {
+        self.log.push(Fx::KillFinish(pid.get()));
+    }
 }
 
 /// A dependency `name` not ready (`exists`, watched).
@@ -220,5 +246,6 @@ mod dependencies;
 mod essential;
 mod faults;
 mod health;
+mod policy;
 mod readiness;
 mod runsv;
