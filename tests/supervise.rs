@@ -15,6 +15,7 @@ mod essential;
 mod faults;
 mod hardening;
 mod health;
+mod policy;
 mod prefixed_logs;
 mod readiness;
 

@@ -140,6 +140,8 @@ mod svc;
 
 pub use health::HealthConfig;
 pub use policy::{parse_backoff, parse_down_signal, parse_limit, parse_timeout, Policy};
+#[cfg(test)]
+use policy::{Backoff, Limit, BACKOFF_RESET, LIMIT_MAX_COUNT};
 pub use ready::{Source, Unmet};
 use svc::{Essential, Svc};
 

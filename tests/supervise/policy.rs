@@ -1,0 +1,192 @@
+//! Stop and restart policies (issue 16; docs/policy.md) and `supervise/runs`: `down-signal` and
+//! `timeout-kill` compared with the real s6-supervise on the same directory, `timeout-finish`,
+//! `restart-backoff` intervals measured from the stamps each run writes, `restart-limit` giving
+//! up and `sv up` clearing it.
+
+use super::*;
+
+/// A service whose `./run` writes its pid to `pid`, then `SIGNAME NANOS` to `got` for each of
+/// TERM, QUIT, CONT it receives, and sleeps.
+const RUN_TRAPS: &str = "#!/bin/sh
+for s in TERM QUIT CONT; do trap \"echo $s >> got\" $s; done
+echo $$ > pid.new && mv pid.new pid
+while :; do sleep 1000 & wait; done
+";
+
+/// Sends `d` to a supervisor (ours or s6's) of `dir` running `RUN_TRAPS`; returns what the run
+/// received before it died, and how long after the `d` it died.
+fn down_and_time(dir: &Path) -> (String, Duration) {
+    let pid: u32 = wait_until("run writes its pid", DEADLINE, || {
+        fs::read_to_string(dir.join("pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    });
+    let t0 = Instant::now();
+    control(dir, "d");
+    wait_for("run killed", DEADLINE, || {
+        proc_state(pid).is_none_or(|s| s == 'Z')
+    });
+    let took = t0.elapsed();
+    (read(&dir.join("got")), took)
+}
+
+/// Starts `program` (our supervise or s6-supervise) on `dir`.
+fn start(sc: &Scenario, program: &Path, name: &str) -> Proc {
+    let mut c = Command::new(program);
+    c.arg(name).current_dir(sc.path());
+    spawn_with_stderr(sc, name, c)
+}
+
+#[test]
+fn down_signal_and_timeout_kill_match_s6() {
+    let s6 = peer("/usr/bin/s6-supervise");
+    for signal in ["QUIT", "SIGQUIT", "3"] {
+        let mut results = vec![];
+        for (flavor, program) in [("herd", bin("supervise")), ("s6", s6.clone())] {
+            let sc = Scenario::new();
+            let dir = sc.service("svc", RUN_TRAPS);
+            sc.file("svc/down-signal", &format!("{signal}\n"), 0o644);
+            sc.file("svc/timeout-kill", "300\n", 0o644);
+            let _p = start(&sc, &program, "svc");
+            let (got, took) = down_and_time(&dir);
+            // The rest of the run's sleeps are its own: stopped by the scenario's drop.
+            results.push((flavor, got, took));
+        }
+        for (flavor, got, took) in &results {
+            assert_eq!(got, "QUIT\nCONT\n", "{flavor} with down-signal {signal}");
+            assert!(
+                *took >= Duration::from_millis(300) && *took < Duration::from_millis(1300),
+                "{flavor}: SIGKILL {took:?} after d, want 300 ms"
+            );
+        }
+        let (a, b) = (results[0].2, results[1].2);
+        let diff = a.max(b) - a.min(b);
+        assert!(diff < Duration::from_millis(500), "herd {a:?}, s6 {b:?}");
+    }
+}
+
+#[test]
+fn without_policy_files_term_then_cont_and_no_kill() {
+    let sc = Scenario::new();
+    let dir = sc.service("svc", RUN_TRAPS);
+    let _p = spawn_supervise(&sc, "svc");
+    let pid = wait_running(&dir);
+    wait_for("pid", DEADLINE, || dir.join("pid").exists());
+    control(&dir, "d");
+    wait_for("TERM and CONT", DEADLINE, || {
+        read(&dir.join("got")) == "TERM\nCONT\n"
+    });
+    // The trap keeps it alive: no SIGKILL ever comes.
+    std::thread::sleep(QUIET);
+    assert!(pid_alive(pid));
+    signal(pid, 9);
+}
+
+#[test]
+fn timeout_finish_kills_finish_as_s6() {
+    let s6 = peer("/usr/bin/s6-supervise");
+    for program in [bin("supervise"), s6] {
+        let sc = Scenario::new();
+        let dir = sc.service("svc", RUN_SLEEP);
+        sc.script(
+            "svc/finish",
+            "#!/bin/sh\necho $$ > finish.pid\ntrap 'echo TERM >> got' TERM\nwhile :; do sleep 1000 & wait; done\n",
+        );
+        sc.file("svc/timeout-finish", "400\n", 0o644);
+        let _p = start(&sc, &program, "svc");
+        wait_for("run", DEADLINE, || dir.join("supervise/status").exists());
+        std::thread::sleep(Duration::from_millis(100));
+        let t0 = Instant::now();
+        control(&dir, "d");
+        let pid: u32 = wait_until("finish writes its pid", DEADLINE, || {
+            fs::read_to_string(dir.join("finish.pid"))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        });
+        wait_for("finish killed", DEADLINE, || {
+            proc_state(pid).is_none_or(|s| s == 'Z')
+        });
+        let took = t0.elapsed();
+        assert!(
+            took >= Duration::from_millis(400) && took < Duration::from_millis(1400),
+            "{}: finish killed after {took:?}",
+            program.display()
+        );
+        // SIGKILL only, as s6 does: no TERM first.
+        assert_eq!(read(&dir.join("got")), "", "{}", program.display());
+    }
+}
+
+/// A run that writes a stamp (ms of CLOCK_MONOTONIC-free wall time) and exits 1, except the
+/// `zero`-th run, which exits 0.
+fn run_stamps(zero: usize) -> String {
+    format!(
+        "#!/bin/sh\ndate +%s%N >> stamps\nn=$(wc -l < stamps)\n[ \"$n\" -eq {zero} ] && exit 0\nexit 1\n"
+    )
+}
+
+fn stamps(dir: &Path) -> Vec<u64> {
+    read(&dir.join("stamps"))
+        .lines()
+        .filter_map(|l| l.parse::<u64>().ok())
+        .map(|ns| ns / 1_000_000)
+        .collect()
+}
+
+#[test]
+fn restart_backoff_doubles_to_its_max_and_a_success_resets_it() {
+    let sc = Scenario::new();
+    let dir = sc.service("svc", &run_stamps(6));
+    sc.file("svc/restart-backoff", "100 800\n", 0o644);
+    let _p = spawn_supervise(&sc, "svc");
+    let s = wait_until("8 starts", Duration::from_secs(15), || {
+        let s = stamps(&dir);
+        (s.len() >= 8).then_some(s)
+    });
+    let gaps: Vec<u64> = s.windows(2).map(|w| w[1] - w[0]).take(7).collect();
+    // 5 failures: 100, 200, 400, 800, 800; the 6th run exits 0: runit's 1 s after its start;
+    // the next failure starts the streak again at 100.
+    let want = [100, 200, 400, 800, 800, 1000, 100];
+    for (got, want) in gaps.iter().zip(want) {
+        assert!(
+            *got + 5 >= want && *got < want + 250,
+            "gaps {gaps:?}, want {want:?}"
+        );
+    }
+}
+
+#[test]
+fn restart_limit_gives_up_and_sv_up_clears_it() {
+    let sc = Scenario::new();
+    let dir = sc.service("svc", &run_stamps(0));
+    sc.file("svc/restart-limit", "3 10\n", 0o644);
+    sc.file("svc/restart-backoff", "50 50\n", 0o644);
+    let _p = spawn_supervise(&sc, "svc");
+    let runs = dir.join("supervise/runs");
+    wait_for("failed", DEADLINE, || {
+        read(&runs) == "runs 3 exit code 1 failed\n"
+    });
+    std::thread::sleep(QUIET);
+    assert_eq!(stamps(&dir).len(), 3);
+    let st = status(&dir).unwrap();
+    assert_eq!((st.state, st.want), (State::Down, herd_status::Want::Down));
+    sc.cmd(bin("sv"))
+        .env("SVDIR", sc.path())
+        .args(["status", "svc"])
+        .run()
+        .code(0)
+        .stdout_norm("down: svc: Ns, normally up\n");
+    sc.cmd(bin("sv"))
+        .env("SVDIR", sc.path())
+        .args(["up", "svc"])
+        .run()
+        .code(0);
+    wait_for("a fourth run", DEADLINE, || stamps(&dir).len() >= 4);
+    wait_for("failed again", DEADLINE, || {
+        read(&runs) == "runs 6 exit code 1 failed\n"
+    });
+}
