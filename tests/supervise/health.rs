@@ -270,3 +270,67 @@ fn without_health_no_file_and_no_wakeups() {
     assert_eq!(stderr_of(&sc, "svc"), "");
     exit_and_wait(&mut sup, &svc);
 }
+
+#[test]
+fn unhealthy_stop_uses_the_down_signal_and_counts_as_failed_in_restart_limit() {
+    let sc = Scenario::new();
+    let mark = marker(4602);
+    let svc = sc.service(
+        "svc",
+        &format!(
+            "#!/bin/sh\nsleep {mark} &\ntrap 'kill $!; echo QUIT > got; exit 0' QUIT\ntouch trapped\nwait\n"
+        ),
+    );
+    // Fails once the trap is set.
+    sc.script(
+        "svc/health",
+        "#!/bin/sh\n[ -e trapped ] && exit 1\nexit 0\n",
+    );
+    options(&svc, "0.2\n", "1\n", "1\n", None);
+    fs::write(svc.join("down-signal"), "QUIT\n").unwrap();
+    fs::write(svc.join("restart-limit"), "1 60\n").unwrap();
+    let mut sup = spawn_supervise(&sc, "svc");
+    wait_running(&svc);
+    // Exit 0 on QUIT, and still a failed run: restart-limit 1 gives up at once.
+    wait_eq(
+        "gave up",
+        "runs 1 exit code 0 failed\n".to_string(),
+        DEADLINE,
+        || read(&svc.join("supervise/runs")),
+    );
+    assert_eq!(read(&svc.join("got")), "QUIT\n");
+    assert_eq!(
+        health(&svc).map(|(w, _)| w),
+        Some("none code 1".to_string())
+    );
+    exit_and_wait(&mut sup, &svc);
+}
+
+#[test]
+fn unhealthy_service_ignoring_the_signal_is_killed_at_timeout_kill() {
+    let sc = Scenario::new();
+    let mark = marker(4603);
+    let svc = sc.service(
+        "svc",
+        &format!("#!/bin/sh\ntrap '' TERM\ntouch trapped\nexec sleep {mark}\n"),
+    );
+    sc.script(
+        "svc/health",
+        "#!/bin/sh\n[ -e trapped ] && exit 1\nexit 0\n",
+    );
+    options(&svc, "0.2\n", "1\n", "1\n", None);
+    fs::write(svc.join("timeout-kill"), "300\n").unwrap();
+    let mut sup = spawn_supervise(&sc, "svc");
+    let pid = wait_running(&svc);
+    wait_new_pid(&svc, pid, DEADLINE);
+    let runs = wait_until("killed", DEADLINE, || {
+        let r = read(&svc.join("supervise/runs"));
+        r.ends_with(" exit signal 9\n").then_some(r)
+    });
+    assert!(runs.starts_with("runs "), "{runs}");
+    assert!(!pid_alive(pid));
+    exit_and_wait(&mut sup, &svc);
+    wait_for("no sleep left", DEADLINE, || {
+        pids_with_cmdline(&["sleep", &mark]).is_empty()
+    });
+}

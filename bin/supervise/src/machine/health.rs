@@ -257,6 +257,8 @@ impl Svc {
         if std::mem::take(&mut self.health.verdict) {
             self.stop(fx);
             self.sick = true;
+            // The stop's `timeout-kill` gets its deadline now, not at the next event.
+            self.enforce(now, fx);
         }
     }
 }

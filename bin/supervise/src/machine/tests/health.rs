@@ -314,3 +314,33 @@ fn a_check_that_cannot_start_is_tried_an_interval_later_without_a_verdict() {
     assert_eq!(fx.log, vec![Fx::HealthFailed]);
     assert_eq!(m.next_deadline(), Some(t + MS(1000)));
 }
+
+#[test]
+fn an_unhealthy_stop_sends_the_down_signal_and_arms_timeout_kill() {
+    let t0 = Instant::now();
+    let mut m = Machine::new(wall(), false, None).with_health_file(true);
+    let mut fx = Rec {
+        health: Some(config(1, Duration::ZERO)),
+        policy: Policy {
+            down_signal: Signal::SIGQUIT,
+            timeout_kill: Some(MS(300)),
+            ..Policy::default()
+        },
+        ..Rec::default()
+    };
+    m.tick(t0, wall(), &mut fx);
+    fx.log.clear();
+    let end = check(&mut m, &mut fx, t0 + MS(1000), 101, Exit::Code(1), 1);
+    assert_eq!(
+        fx.log,
+        vec![
+            line("unhealthy", "code 1", 1),
+            Fx::Signal(100, Signal::SIGQUIT),
+            Fx::Publish(Which::Main, "run, got TERM".into()),
+        ]
+    );
+    assert_eq!(m.next_deadline(), Some(end + MS(300)), "the kill, at once");
+    fx.log.clear();
+    m.tick(end + MS(300), wall(), &mut fx);
+    assert_eq!(fx.log, vec![Fx::KillRun(100, false)]);
+}
