@@ -14,6 +14,7 @@ mod dependencies;
 mod essential;
 mod faults;
 mod hardening;
+mod health;
 mod policy;
 mod prefixed_logs;
 mod readiness;

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod deps;
+mod health;
 mod machine;
 mod policy;
 mod prefix;

@@ -145,6 +145,8 @@ pub fn has_check() -> bool {
 /// be killed with it when `./run` ends), not waited for.
 pub struct CheckCommand {
     cmd: Command,
+    /// Its argv[0], the name in messages (`./check`, `./health`).
+    name: &'static str,
     /// `/dev/null`, opened at the first run (and kept: `cmd` names it by number).
     devnull: Option<OwnedFd>,
     /// A failure to run it has been said since the last start of `./run`.
@@ -154,13 +156,19 @@ pub struct CheckCommand {
 impl CheckCommand {
     pub fn new(mask: SigSet) -> Result<Self, NulError> {
         // As runit's sv: `execve("check", {"./check"})` (a script's interpreter gets `check`).
+        Self::program(mask, CHECK, CHECK_ARGV0)
+    }
+
+    /// Another program run the same way (`./health`).
+    pub fn program(mask: SigSet, path: &str, name: &'static str) -> Result<Self, NulError> {
         // The failure is reported to supervise (spawn_reporting), never written by the child.
-        let mut cmd = Command::new(CHECK, "")?;
-        cmd.arg0(CHECK_ARGV0)?;
+        let mut cmd = Command::new(path, "")?;
+        cmd.arg0(name)?;
         cmd.mask(mask);
         cmd.setsid(true);
         Ok(CheckCommand {
             cmd,
+            name,
             devnull: None,
             said: false,
         })
@@ -185,33 +193,41 @@ impl CheckCommand {
                     self.devnull = Some(fd);
                 }
                 Err(e) => {
-                    self.fail(
-                        diag,
-                        "unable to open /dev/null for ./check",
-                        e.raw_os_error(),
-                    );
+                    let what = format!("unable to open /dev/null for {}", self.name);
+                    self.fail(diag, &what, e.raw_os_error());
                     return None;
                 }
             }
         }
         match self.cmd.spawn_reporting() {
             Ok(pid) => {
-                diag.trace(&format_args!("effect check: {pid}"));
+                diag.trace(&format_args!("effect {}: {pid}", self.label()));
                 status_pid(pid)
             }
             Err(SpawnError::Fork(e)) => {
-                self.fail(diag, "unable to fork for ./check", e as i32);
+                let what = format!("unable to fork for {}", self.name);
+                self.fail(diag, &what, e as i32);
                 None
             }
             Err(SpawnError::Exec { errno, .. }) => {
-                self.fail(diag, "unable to run ./check", errno as i32);
+                let what = format!("unable to run {}", self.name);
+                self.fail(diag, &what, errno as i32);
                 None
             }
         }
     }
 
+    /// Its name in the trace (`check`, `health`).
+    fn label(&self) -> &'static str {
+        self.name.trim_start_matches("./")
+    }
+
     fn fail(&mut self, diag: &Diag, what: &str, errno: i32) {
-        diag.trace(&format_args!("effect check: {what}: {}", Reason(errno)));
+        diag.trace(&format_args!(
+            "effect {}: {what}: {}",
+            self.label(),
+            Reason(errno)
+        ));
         if !std::mem::replace(&mut self.said, true) {
             let mut line = diag.head(Kind::Warning, &what);
             line.extend_from_slice(Reason(errno).to_string().as_bytes());

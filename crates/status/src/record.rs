@@ -16,8 +16,8 @@
 //! | line | meaning |
 //! |---|---|
 //! | `none` | no check is due: the service is not up and ready |
-//! | `starting` | checks run, none has counted yet (start period, or no result yet) |
-//! | `healthy LAST` | the last check passed, or fewer than `health-retries` failed in a row |
+//! | `starting` | checks run; none has passed yet, and fewer than `health-retries` counted failures in a row (failures in the start period do not count) |
+//! | `healthy LAST` | a check passed, and fewer than `health-retries` failed in a row since |
 //! | `unhealthy LAST` | `health-retries` checks failed in a row |
 //!
 //! `LAST` is the last check's end and when it ended: `code C @TAI64N`, `signal S @TAI64N`, or

@@ -226,6 +226,19 @@ pub const NOTIFICATION_FD: &str = "notification-fd";
 pub const CHECK: &str = "check";
 /// ...and its argv[0] (runit: `execve("check", {"./check"})`).
 pub const CHECK_ARGV0: &str = "./check";
+/// herd only: the main service's health check, run by supervise while the service is up and
+/// ready (docs/policy.md, "Health"): the path it is executed by...
+pub const HEALTH: &str = "health";
+/// ...and its argv[0].
+pub const HEALTH_ARGV0: &str = "./health";
+/// herd only: seconds between the end of a health check and the start of the next.
+pub const HEALTH_INTERVAL: &str = "health-interval";
+/// herd only: seconds after which a health check still running is killed (a failure).
+pub const HEALTH_TIMEOUT: &str = "health-timeout";
+/// herd only: failed health checks in a row that make the service unhealthy.
+pub const HEALTH_RETRIES: &str = "health-retries";
+/// herd only: seconds from the start of `./run` in which failed health checks do not count.
+pub const HEALTH_START_PERIOD: &str = "health-start-period";
 
 /// Longest `supervise` symlink text runsv accepts (its readlink buffer).
 const LINK_MAX: usize = 256;

@@ -14,6 +14,8 @@
 //! published in `supervise/ready` before the status of the same change, and each start of
 //! `./run` first waits for its dependencies ([`Effects::unmet_dependency`]; docs/readiness.md).
 //! Without those files nothing of that exists, and not one runit byte changes.
+//! herd only: an executable `health` is run while the main service is up and ready, and an
+//! unhealthy service is restarted (`health.rs`; docs/policy.md, "Health").
 //! herd and s6: the main service's stop and restart policies (`policy.rs`: `down-signal`,
 //! `timeout-kill`, `timeout-finish`, `restart-backoff`, `restart-limit`; docs/policy.md) and
 //! `supervise/runs`, written after the status at each start and end of `./run` and when
@@ -109,6 +111,18 @@ pub trait Effects {
     fn say_waiting(&mut self, unmet: &Unmet);
     /// The wait for dependencies is over: nothing is watched any more.
     fn end_wait(&mut self);
+    /// Looks at the service directory just before a start of the main `./run`: its health
+    /// options, or `None` without an executable `health`.
+    fn health_config(&mut self) -> Option<HealthConfig>;
+    /// Starts `./health` without waiting for it; `None` if it could not be started (the shell
+    /// says why, once per start of `./run`).
+    fn spawn_health(&mut self) -> Option<Pid>;
+    /// Kills a `./health` (and what it started): at its timeout, or when `./run` is no longer
+    /// up and ready.
+    fn kill_health(&mut self, pid: Pid);
+    /// Writes `supervise/health` (`None`: removes it); `false` if that failed (the shell has
+    /// said why).
+    fn publish_health(&mut self, health: Option<&herd_status::Health>) -> bool;
     /// Reads the policy files of the main service, just before a start of its `./run`.
     fn policy(&mut self) -> Policy;
     /// Writes `supervise/runs`; `false` if that failed (the shell has said why).
@@ -119,10 +133,12 @@ pub trait Effects {
     fn kill_finish(&mut self, pid: Pid);
 }
 
+mod health;
 mod policy;
 mod ready;
 mod svc;
 
+pub use health::HealthConfig;
 pub use policy::{parse_backoff, parse_down_signal, parse_limit, parse_timeout, Policy};
 #[cfg(test)]
 use policy::{Backoff, Limit, BACKOFF_RESET, LIMIT_MAX_COUNT};
@@ -167,6 +183,19 @@ impl Machine {
     pub fn with_ready_file(mut self, kept: bool) -> Self {
         self.main.ready.track(kept);
         self
+    }
+
+    /// Keeps `supervise/health` from the start (it says `none`), or removes a stale one: whether
+    /// the service directory has an executable `health`. Written with the first status.
+    pub fn with_health_file(mut self, kept: bool) -> Self {
+        self.main.health.track(kept);
+        self
+    }
+
+    /// What `supervise/health` says, if it is kept.
+    #[cfg(test)]
+    pub fn health(&self) -> Option<&herd_status::Health> {
+        self.main.health.file()
     }
 
     /// What `supervise/ready` says, if it is kept.
@@ -239,6 +268,9 @@ impl Machine {
         fx: &mut impl Effects,
     ) {
         let main = &mut self.main;
+        if main.health.check_exited(pid, exit, now, wall) {
+            return;
+        }
         if main.ready.is_check(pid) {
             if let (State::Run, Some(run)) = (main.state, main.pid) {
                 if main.ready.check_exited(exit, run, now, wall) {
@@ -285,6 +317,7 @@ impl Machine {
                 self.main.ready.run_check(now, fx);
             }
         }
+        self.main.tend_health(now, wall, fx);
         self.retry_status(now, fx);
         if self.main.want != Want::Exit || self.main.state != State::Down {
             return;
@@ -387,6 +420,7 @@ impl Machine {
             .chain(retry)
             .chain(self.main.ready.next_check())
             .chain(self.main.ready.deps_retry())
+            .chain(self.main.health.next_deadline())
             .chain(kill)
             .min()
     }

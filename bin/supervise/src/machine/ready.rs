@@ -170,6 +170,11 @@ impl Ready {
         true
     }
 
+    /// Whether the running `./run` is ready: at once for a plain service, else as the file says.
+    pub(super) fn is_ready(&self) -> bool {
+        self.source == Source::Plain || matches!(self.file, Some(Readiness::Ready { .. }))
+    }
+
     /// Whether a start of `./run` waits for a dependency.
     pub(super) fn waiting(&self) -> bool {
         self.waiting.is_some()

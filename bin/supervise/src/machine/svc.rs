@@ -10,6 +10,7 @@ use herd_tai64n::Tai64n;
 use herd_value::later;
 use nix::sys::signal::Signal;
 
+use super::health::Checks;
 use super::policy::Memory;
 use super::ready::Ready;
 use super::{Effects, Prog, Which, STABLE, THROTTLE};
@@ -54,6 +55,10 @@ pub(super) struct Svc {
     pub(super) removed: bool,
     /// The main service's readiness (the log's stays untracked).
     pub(super) ready: Ready,
+    /// The main service's health checks (the log has none).
+    pub(super) health: Checks,
+    /// `./run` was stopped for being unhealthy: its end is a failed run, however it exits.
+    pub(super) sick: bool,
     /// The main service's stop and restart policies and what they remember.
     pub(super) mem: Memory,
     /// What `supervise/runs` says (main service only).
@@ -82,6 +87,8 @@ impl Svc {
             retry_at: None,
             removed: false,
             ready: Ready::default(),
+            health: Checks::default(),
+            sick: false,
             mem: Memory::default(),
             runs: Runs {
                 started: 0,
@@ -104,16 +111,17 @@ impl Svc {
         }
     }
 
-    /// Writes `supervise/ready` if it changed, then the status, then `supervise/runs` if it
-    /// changed.
+    /// Writes `supervise/ready` and `supervise/health` if they changed, then the status, then
+    /// `supervise/runs` if it changed.
     pub(super) fn publish(&mut self, fx: &mut impl Effects) {
         if !self.removed {
             let ready = self.ready.publish(fx);
+            let health = self.health.publish(fx);
             let status = fx.publish(self.which, &self.status());
             if self.runs_dirty && fx.publish_runs(&self.runs) {
                 self.runs_dirty = false;
             }
-            self.stale = !(status && ready) || self.runs_dirty;
+            self.stale = !(status && ready && health) || self.runs_dirty;
         }
     }
 
@@ -164,6 +172,7 @@ impl Svc {
             // runsv runs control/u before every start of ./run; its exit status is ignored.
             fx.custom(Control::Up);
             self.ready.prepare(fx.readiness_source());
+            self.health.prepare(fx.health_config(), now);
             self.mem.policy = fx.policy();
         }
         self.once = false;
@@ -177,6 +186,7 @@ impl Svc {
                 self.paused = false;
                 self.term = false;
                 self.asked = false;
+                self.sick = false;
                 self.ready.started(pid, now, wall);
                 if self.is_main() {
                     self.runs.started = self.runs.started.saturating_add(1);
@@ -353,6 +363,7 @@ impl Svc {
         self.term = false;
         if self.state == State::Run {
             self.ready.ended(fx);
+            self.health.ended(fx);
             self.count_run(exit, now);
             if self.is_main() && !self.removed && fx.has_finish() {
                 self.start_finish(exit, now, fx);
@@ -377,23 +388,23 @@ impl Svc {
     }
 
     /// An essential service's `./run` ended: a run that exited 0 or stayed up [`STABLE`] ends the
-    /// streak; a failure (non-zero exit, or a signal) that was not asked for adds to it.
-    /// The main service's run also counts in `supervise/runs` and the restart policy.
+    /// streak; a failure (non-zero exit, or a signal) that was not asked for adds to it, and so
+    /// does a run stopped for being unhealthy. The main service's run also counts in
+    /// `supervise/runs` and the restart policy.
     pub(super) fn count_run(&mut self, exit: Exit, now: Instant) {
         let lived = self.started.map(|s| now.saturating_duration_since(s));
-        let asked = self.asked;
+        let failed = self.sick || (exit != Exit::Code(0) && !self.asked);
         if self.is_main() {
             self.runs.last_exit = Some(exit);
             self.runs_dirty = true;
-            self.mem
-                .run_ended(exit != Exit::Code(0) && !asked, lived, now);
+            self.mem.run_ended(failed, lived, now);
         }
         let Some(e) = &mut self.essential else { return };
         e.last_run = Some(exit);
         if exit == Exit::Code(0) || lived.is_some_and(|d| d >= STABLE) {
             e.failures = 0;
         }
-        if exit != Exit::Code(0) && !asked {
+        if failed {
             e.failures = e.failures.saturating_add(1);
         }
     }

@@ -18,7 +18,8 @@ use rustix::io::Errno;
 
 use super::private_pipe;
 use crate::deps::Dependencies;
-use crate::machine::{Effects, Machine, Policy, Prog, Source, Unmet, Which};
+use crate::health;
+use crate::machine::{Effects, HealthConfig, Machine, Policy, Prog, Source, Unmet, Which};
 use crate::prefix::Output;
 use crate::readiness::{self, CheckCommand, Notification, Notified};
 
@@ -52,6 +53,8 @@ pub(super) struct Shell {
     pub(super) check: CheckCommand,
     /// `dependencies.d/`, and the watch while the start waits.
     pub(super) deps: Dependencies,
+    /// `./health`, run while the main service is up and ready.
+    pub(super) health: CheckCommand,
 }
 
 impl Shell {
@@ -95,6 +98,7 @@ impl Shell {
             notification: None,
             check: CheckCommand::new(mask)?,
             deps,
+            health: CheckCommand::program(mask, svdir::HEALTH, svdir::HEALTH_ARGV0)?,
         })
     }
 
@@ -209,6 +213,7 @@ impl Shell {
     /// `notification-fd` asked for, if it did.
     fn spawn_run(&mut self) -> Result<(nix::unistd::Pid, Gate), nix::errno::Errno> {
         self.check.new_run();
+        self.health.new_run();
         let target = self.notify_target.take();
         let pipe = target.and_then(|fd| match private_pipe() {
             Ok((r, w)) => Some((fd, r, w)),
@@ -461,6 +466,51 @@ impl Effects for Shell {
     fn end_wait(&mut self) {
         self.diag.trace(&"effect end of the wait");
         self.deps.end();
+    }
+
+    fn health_config(&mut self) -> Option<HealthConfig> {
+        let config = health::read_config(&self.diag);
+        if let Some(c) = &config {
+            self.diag.trace(&format_args!("effect health: {c:?}"));
+        }
+        config
+    }
+
+    fn spawn_health(&mut self) -> Option<Pid> {
+        self.health.spawn(&self.diag)
+    }
+
+    fn kill_health(&mut self, pid: Pid) {
+        self.diag.trace(&format_args!("effect kill health: {pid}"));
+        if let Some(pid) = system_pid(pid) {
+            // Its own session and process group: everything it started goes with it.
+            let _ = nix::sys::signal::killpg(pid, Signal::SIGKILL);
+        }
+    }
+
+    fn publish_health(&mut self, health: Option<&herd_status::Health>) -> bool {
+        let done = match health {
+            Some(h) => {
+                self.diag.trace(&format_args!(
+                    "effect health: {}",
+                    h.encode().trim_ascii_end().escape_ascii()
+                ));
+                svdir::write_health(&MAIN, h)
+            }
+            None => {
+                if fs::lstat(MAIN.health).is_ok() {
+                    self.diag.trace(&"effect health: removed");
+                }
+                svdir::remove_health(&MAIN)
+            }
+        };
+        match done {
+            Ok(()) => true,
+            Err(e) => {
+                self.warn_unless_removed(&e);
+                false
+            }
+        }
     }
 
     fn policy(&mut self) -> Policy {

@@ -25,6 +25,7 @@ use rustix::fs::{self, FileType};
 use rustix::io::Errno;
 
 use crate::deps::Dependencies;
+use crate::health;
 use crate::machine::{failure_limit, Machine, Which};
 use crate::prefix::{self, Output};
 use crate::readiness;
@@ -188,8 +189,9 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
         }
     ));
     let (_, wall) = now();
-    let mut machine =
-        Machine::new(wall, main_down, log).with_ready_file(readiness::keeps_ready_file());
+    let mut machine = Machine::new(wall, main_down, log)
+        .with_ready_file(readiness::keeps_ready_file())
+        .with_health_file(health::has_health());
     if let Some(limit) = essential {
         machine = machine.with_essential(limit);
     }

@@ -29,6 +29,13 @@ enum Fx {
     /// `say_waiting`: the name, and whether it exists.
     Waiting(String, bool),
     EndWait,
+    /// `./health` started as this pid.
+    Health(u32),
+    /// `./health` could not be started.
+    HealthFailed,
+    KillHealth(u32),
+    /// `supervise/health` written with this line (without its newline), or removed (`None`).
+    HealthFile(Option<String>),
     /// `supervise/runs` written with this line (without its newline).
     Runs(String),
     /// `timeout-kill`: SIGKILL to the pid (its group with `true`).
@@ -58,6 +65,10 @@ struct Rec {
     no_check: bool,
     /// What `unmet_dependency` answers.
     unmet: Option<Unmet>,
+    /// What `health_config` answers.
+    health: Option<HealthConfig>,
+    /// `./health` cannot be started.
+    no_health: bool,
     /// What `policy` answers.
     policy: Policy,
     /// Record writes of `supervise/runs` (off by default: runsv's tests do not see them).
@@ -146,6 +157,27 @@ impl Effects for Rec {
     fn end_wait(&mut self) {
         self.log.push(Fx::EndWait);
     }
+    fn health_config(&mut self) -> Option<HealthConfig> {
+        self.health
+    }
+    fn spawn_health(&mut self) -> Option<Pid> {
+        if self.no_health {
+            self.log.push(Fx::HealthFailed);
+            return None;
+        }
+        self.next_pid += 1;
+        self.log.push(Fx::Health(self.next_pid + 99));
+        NonZeroU32::new(self.next_pid + 99)
+    }
+    fn kill_health(&mut self, pid: Pid) {
+        self.log.push(Fx::KillHealth(pid.get()));
+    }
+    fn publish_health(&mut self, health: Option<&herd_status::Health>) -> bool {
+        let line =
+            health.map(|h| String::from_utf8_lossy(h.encode().trim_ascii_end()).into_owned());
+        self.log.push(Fx::HealthFile(line));
+        true
+    }
     fn policy(&mut self) -> Policy {
         self.policy
     }
@@ -213,6 +245,7 @@ mod check;
 mod dependencies;
 mod essential;
 mod faults;
+mod health;
 mod policy;
 mod readiness;
 mod runsv;
