@@ -1228,19 +1228,20 @@ fn supervise_files_have_runsvs_types_and_modes() {
     assert!(lock.is_file());
     assert_eq!(lock.len(), 0);
     assert_eq!(mode(&sv.join("lock")), 0o600);
-    for f in ["pid", "stat", "status", "instance"] {
+    for f in ["pid", "stat", "status", "instance", "runs"] {
         let p = sv.join(f);
         assert!(fs::symlink_metadata(&p).unwrap().is_file(), "{f}");
         assert_eq!(mode(&p), 0o644, "{f}");
     }
-    // Nothing else: no `.new` file left behind. `instance` is herd's (the leftover check).
+    // Nothing else: no `.new` file left behind. `instance` (the leftover check) and `runs`
+    // (starts and the last exit, for `sv --json status`) are herd's.
     let names: BTreeSet<String> = fs::read_dir(&sv)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(
         names,
-        ["control", "instance", "lock", "ok", "pid", "stat", "status"]
+        ["control", "instance", "lock", "ok", "pid", "runs", "stat", "status"]
             .map(String::from)
             .into()
     );

@@ -22,6 +22,11 @@ const POLICY_READ: usize = 128;
 /// The first bytes of `name`, `None` if it does not exist (or cannot be read: then the default
 /// applies, with a warning).
 fn read(name: &str, buf: &mut [u8; POLICY_READ], diag: &Diag) -> Option<usize> {
+    // Looked at without a descriptor first, so that a file that is not there is told apart
+    // even when none is left (EMFILE): a plain service then says nothing.
+    if let Err(rustix::io::Errno::NOENT) = rustix::fs::stat(name) {
+        return None;
+    }
     let mut f = match std::fs::File::open(name) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
