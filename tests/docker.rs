@@ -115,6 +115,40 @@ const RUN_APP: &str = "#!/bin/sh\n\
 /// How long db takes to be ready, and the least time from the container's start to the app's.
 const DB_READY_AFTER: Duration = Duration::from_secs(2);
 
+/// The health image (issue 16): `db` (ready 2 s after its start, `/out/db-ready` written then)
+/// and `flaky` (exits 1 at once while `/out/break` exists), with `HEALTHCHECK CMD ["sv",
+/// "health"]` every second; failures in the first 10 s do not count (db's start).
+const IMAGE_HEALTH: &str = "herd-test:health";
+const RUN_HEALTH_DB: &str = "#!/bin/sh\n\
+    sleep 2 </dev/null >/dev/null 2>&1\n\
+    echo > /out/db-ready\n\
+    echo >&3\n\
+    exec 3>&-\n\
+    exec sleep 100000 </dev/null >/dev/null 2>&1\n";
+const RUN_FLAKY: &str = "#!/bin/sh\n\
+    if [ -e /out/break ]; then exit 1; fi\n\
+    exec sleep 100000 </dev/null >/dev/null 2>&1\n";
+const HEALTHCHECK: &str =
+    "HEALTHCHECK --interval=1s --timeout=2s --start-period=10s --retries=2 CMD [\"sv\", \"health\"]\n";
+/// Debian's docker-compose, by path.
+const COMPOSE: &str = "/usr/bin/docker-compose";
+/// The app of the compose pair: the health image with another entry point, which says whether
+/// db was ready when it started.
+const COMPOSE_FILE: &str = "version: \"2.1\"\n\
+services:\n\
+\x20 db:\n\
+\x20   image: herd-test:health\n\
+\x20   network_mode: none\n\
+\x20   volumes: [\"OUT:/out\"]\n\
+\x20 app:\n\
+\x20   image: herd-test:health\n\
+\x20   network_mode: none\n\
+\x20   volumes: [\"OUT:/out\"]\n\
+\x20   entrypoint: [\"/bin/sh\", \"-c\", \"if [ -e /out/db-ready ]; then echo yes; else echo no; fi > /out/app-saw-db; exec sleep 100000\"]\n\
+\x20   depends_on:\n\
+\x20     db:\n\
+\x20       condition: service_healthy\n";
+
 /// A private dockerd (data-root, exec-root, socket, pidfile under one temp dir). Dropping it
 /// removes every container, stops dockerd by its pid (TERM, bounded wait, KILL), kills whatever
 /// it left that names the dir (containerd, shims), unmounts what is left under it and removes it.
@@ -600,6 +634,33 @@ fn pair_context(sc: &Scenario, release: &Path) -> PathBuf {
     ctx
 }
 
+/// The health image: the [`bare_rootfs`] with `db` and `flaky`, and the `HEALTHCHECK`.
+fn health_context(sc: &Scenario, release: &Path) -> PathBuf {
+    let ctx = sc.join("ctx5");
+    bare_rootfs(sc, &ctx.join("rootfs"), release);
+    sc.service("ctx5/rootfs/etc/service/db", RUN_HEALTH_DB);
+    sc.file("ctx5/rootfs/etc/service/db/notification-fd", "3\n", 0o644);
+    sc.service("ctx5/rootfs/etc/service/flaky", RUN_FLAKY);
+    sc.file(
+        "ctx5/Dockerfile",
+        &format!(
+            "FROM scratch\nCOPY rootfs/ /\n{HEALTHCHECK}ENTRYPOINT [\"/usr/bin/svscan\", \"/etc/service\"]\n"
+        ),
+        0o644,
+    );
+    ctx
+}
+
+/// `docker inspect`'s health status of NAME (`starting`, `healthy`, `unhealthy`).
+fn health_status(d: &Dockerd, sc: &Scenario, name: &str) -> String {
+    let o = d
+        .docker(sc)
+        .args(["inspect", "-f", "{{.State.Health.Status}}", name])
+        .run();
+    o.code(0).stderr("");
+    o.stdout.trim_end().to_string()
+}
+
 #[track_caller]
 fn build(d: &Dockerd, sc: &Scenario, ctx: &Path, tag: &str) {
     d.docker(sc)
@@ -689,6 +750,7 @@ struct Docker {
     stubborn: OnceLock<()>,
     phusion: OnceLock<()>,
     pair: OnceLock<()>,
+    health: OnceLock<()>,
 }
 
 static SHARED: Shared<Docker> = Shared::new();
@@ -706,6 +768,7 @@ fn docker() -> Lease<Docker> {
             stubborn: OnceLock::new(),
             phusion: OnceLock::new(),
             pair: OnceLock::new(),
+            health: OnceLock::new(),
         }
     })
 }
@@ -744,6 +807,14 @@ impl Docker {
         self.pair.get_or_init(|| {
             let ctx = pair_context(&self.ctx, &self.release);
             build(&self.dockerd, &self.ctx, &ctx, IMAGE_PAIR);
+        });
+    }
+
+    /// Builds [`IMAGE_HEALTH`] unless it is built.
+    fn health_image(&self) {
+        self.health.get_or_init(|| {
+            let ctx = health_context(&self.ctx, &self.release);
+            build(&self.dockerd, &self.ctx, &ctx, IMAGE_HEALTH);
         });
     }
 }
@@ -1055,6 +1126,109 @@ fn app_starts_after_its_database_is_ready_and_stops_before_it() {
         .run()
         .code(0)
         .stdout("pair\n");
+}
+
+/// `HEALTHCHECK CMD ["sv", "health"]` (issue 16): `starting` while db is not ready, then
+/// `healthy`; `unhealthy` once `flaky` is down and wanted up (it exits 1 at each start).
+#[test]
+fn healthcheck_follows_sv_health() {
+    let docker = docker();
+    docker.health_image();
+    let (d, sc) = (&docker.dockerd, &Scenario::new());
+    let out = sc.join("out-health");
+    run_container(d, sc, "health", &out, &[], IMAGE_HEALTH);
+    let first = health_status(d, sc, "health");
+    assert_eq!(first, "starting");
+    poll(
+        "health: healthy",
+        Duration::from_secs(20),
+        || match health_status(d, sc, "health").as_str() {
+            "healthy" => Ok(()),
+            "starting" => Err("starting".into()),
+            other => panic!("health went {other:?} before healthy"),
+        },
+    );
+    assert!(out.join("db-ready").exists(), "healthy before db was ready");
+    fs::write(out.join("break"), "").expect("break flaky");
+    d.docker(sc)
+        .args(["exec", "health", "sv", "term", "flaky"])
+        .run()
+        .code(0);
+    poll(
+        "health: unhealthy",
+        Duration::from_secs(20),
+        || match health_status(d, sc, "health").as_str() {
+            "unhealthy" => Ok(()),
+            other => Err(other.to_string()),
+        },
+    );
+    let o = d
+        .docker(sc)
+        .args(["inspect", "-f", "{{json .State.Health.Log}}", "health"])
+        .run();
+    assert!(
+        o.stdout.contains("flaky: down, want up"),
+        "the health log names flaky: {}",
+        o.stdout
+    );
+    stop(d, sc, &[], "health");
+    d.docker(sc)
+        .args(["rm", "health"])
+        .run()
+        .code(0)
+        .stdout("health\n");
+}
+
+/// compose's `depends_on: condition: service_healthy` on a herd container: the app starts only
+/// once db's `sv health` passes, so it sees db ready.
+#[test]
+fn compose_starts_the_app_when_the_database_is_healthy() {
+    let docker = docker();
+    docker.health_image();
+    let (d, sc) = (&docker.dockerd, &Scenario::new());
+    assert!(
+        Path::new(COMPOSE).is_file(),
+        "{COMPOSE} is missing: apt-get install -y docker-compose"
+    );
+    let out = sc.join("out-compose");
+    fs::create_dir_all(&out).expect("out dir");
+    let file = sc.file(
+        "compose.yml",
+        &COMPOSE_FILE.replace("OUT", &out.display().to_string()),
+        0o644,
+    );
+    let compose = |args: &[&str]| {
+        let mut c = sc
+            .cmd(COMPOSE)
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("DOCKER_TLS_VERIFY")
+            .env_remove("DOCKER_CERT_PATH")
+            .args(["-p", "herdh", "-f"])
+            .arg(&file)
+            .args(args)
+            .timeout(Duration::from_secs(60));
+        for (k, v) in d.client_env() {
+            c = c.env(k, v);
+        }
+        c.run()
+    };
+    let up = compose(&["up", "-d"]);
+    let saw = if up.code == Some(0) {
+        poll("the app's start", UP, || {
+            fs::read_to_string(out.join("app-saw-db"))
+                .ok()
+                .filter(|s| s.ends_with('\n'))
+                .ok_or_else(|| "no app-saw-db yet".to_string())
+        })
+    } else {
+        String::new()
+    };
+    let db_health = health_status(d, sc, "herdh_db_1");
+    let down = compose(&["down"]);
+    up.code(0);
+    assert_eq!(db_health, "healthy");
+    assert_eq!(saw, "yes\n", "the app started before db was ready");
+    down.code(0);
 }
 
 /// The static check can fail: the debug build is dynamically linked.

@@ -17,6 +17,7 @@ mod pid1;
 mod soak;
 mod supervise;
 mod sv;
+mod sv_json;
 mod sv_ready;
 mod svlog;
 mod svlog_kill;

@@ -25,6 +25,8 @@ pub enum Verb {
     Send(&'static [Control]),
     /// Write nothing; wait until the service is what it wants to be, `./check` included (`check`).
     Check,
+    /// herd's `sv health [DIR]`: whether every service of a scan directory is well.
+    Health,
 }
 
 /// What one command word does.
@@ -42,7 +44,7 @@ impl Action {
     pub fn letters(&self) -> &'static [Control] {
         match self.verb {
             Verb::Send(letters) => letters,
-            Verb::Status | Verb::Check => &[],
+            Verb::Status | Verb::Check | Verb::Health => &[],
         }
     }
 
@@ -63,9 +65,16 @@ pub struct Cli {
     /// none reading as 0, saturating at 2^32 - 1 s).
     pub wait: Duration,
     pub action: Action,
-    /// Service names exactly as typed.
+    /// Service names exactly as typed (for `health`: the scan directory, if given).
     pub services: Vec<OsString>,
+    /// `--json` (herd's): `status` prints one JSON object per service.
+    pub json: bool,
 }
+
+/// herd's option, taken only as the first argument (runit's getopt would refuse it).
+pub const JSON: &[u8] = b"--json";
+/// herd's command word, whole (any other word in `h` is runit's `hup`).
+pub const HEALTH: &[u8] = b"health";
 
 /// Why the command line was refused: the text to print on stderr and the exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,7 +173,10 @@ pub fn parse(argv: &[OsString], svwait: Option<&[u8]>) -> Result<Cli, Refusal> {
     let mut wait = svwait.map_or(DEFAULT_WAIT, herd_value::scan_seconds);
     let mut verbose = false;
 
-    let args = argv.get(1..).unwrap_or(&[]);
+    // `sv --json ...`: herd's option, before runit's. Anywhere else it is runit's usage error.
+    let json = !lsb && argv.get(1).is_some_and(|a| a.as_bytes() == JSON);
+    let first = 1 + usize::from(json);
+    let args = argv.get(first..).unwrap_or(&[]);
     let mut opts = herd_getopt::Getopt::new(args, "w:vV");
     for opt in opts.by_ref() {
         match opt {
@@ -186,10 +198,29 @@ pub fn parse(argv: &[OsString], svwait: Option<&[u8]>) -> Result<Cli, Refusal> {
             }
         }
     }
-    let i = 1 + opts.operands();
+    let i = first + opts.operands();
     let Some(word) = argv.get(i) else {
         return Err(usage(&prog, lsb));
     };
+    if !lsb && word.as_bytes() == HEALTH {
+        // `sv health [DIR]`: no JSON, no waiting, at most one directory.
+        let rest = &argv[i + 1..];
+        if json || verbose || rest.len() > 1 {
+            return Err(usage(&prog, lsb));
+        }
+        return Ok(Cli {
+            prog,
+            lsb,
+            wait,
+            action: Action {
+                verb: Verb::Health,
+                wait: false,
+                kill: false,
+            },
+            services: rest.to_vec(),
+            json,
+        });
+    }
     let Some(action) = action(word.as_bytes(), lsb, verbose) else {
         return Err(usage(&prog, lsb));
     };
@@ -198,7 +229,8 @@ pub fn parse(argv: &[OsString], svwait: Option<&[u8]>) -> Result<Cli, Refusal> {
     } else {
         argv[i + 1..].to_vec()
     };
-    if services.is_empty() {
+    // `--json` goes with `status` alone (any word runit reads as status: `s`, `stat`…).
+    if services.is_empty() || (json && action.verb != Verb::Status) {
         return Err(usage(&prog, lsb));
     }
     Ok(Cli {
@@ -207,6 +239,7 @@ pub fn parse(argv: &[OsString], svwait: Option<&[u8]>) -> Result<Cli, Refusal> {
         wait,
         action,
         services,
+        json,
     })
 }
 
@@ -290,6 +323,48 @@ mod tests {
         assert!(parse(&args(&["/etc/init.d/web", "stat"]), None).is_err());
     }
 
+    #[test]
+    fn json_and_health() {
+        let c = parse(&args(&["sv", "--json", "status", "a", "b"]), None).expect("valid");
+        assert!(c.json && c.action.verb == Verb::Status && c.services.len() == 2);
+        // Any word runit takes for status, and runit's options after `--json`.
+        let c = parse(&args(&["sv", "--json", "-v", "s", "a"]), None).expect("valid");
+        assert!(c.json && c.action.verb == Verb::Status);
+        assert!(
+            !parse(&args(&["sv", "status", "a"]), None)
+                .expect("valid")
+                .json
+        );
+        let usage = "usage: sv [-v] [-w sec] command service ...\n\n";
+        for bad in [
+            &["sv", "--json", "up", "a"][..],
+            &["sv", "--json", "status"],
+            &["sv", "--json", "health"],
+            &["sv", "--json", "check", "a"],
+            &["sv", "health", "a", "b"],
+            &["sv", "-v", "health"],
+            &["sv", "-w", "3", "health", "/etc/service"],
+        ] {
+            let e = parse(&args(bad), None).expect_err("usage");
+            assert_eq!((e.stderr.as_str(), e.code), (usage, 100), "{bad:?}");
+        }
+        // Elsewhere `--json` is what runit's getopt makes of it.
+        let e = parse(&args(&["sv", "-v", "--json", "status", "a"]), None).expect_err("bad");
+        assert_eq!(e.stderr, format!("sv: illegal option -- -\n{usage}"));
+        let c = parse(&args(&["sv", "health"]), None).expect("valid");
+        assert_eq!((c.action.verb, c.services.len()), (Verb::Health, 0));
+        let c = parse(&args(&["sv", "health", "/srv"]), None).expect("valid");
+        assert_eq!((c.action.verb, c.services), (Verb::Health, args(&["/srv"])));
+        // Only the whole word: `h`, `hup`, `healthy` stay runit's hup.
+        for w in ["h", "hup", "healthy"] {
+            let c = parse(&args(&["sv", w, "a"]), None).expect("valid");
+            assert_eq!(c.action.verb, Verb::Send(&[Control::Hup]), "{w}");
+        }
+        // An init-script link: `health` is runit's hup of that service.
+        let c = parse(&args(&["/etc/init.d/web", "health"]), None);
+        assert!(c.map_or(true, |c| c.action.verb != Verb::Health));
+    }
+
     proptest::proptest! {
         /// Any command line and any SVWAIT: no panic; a refusal is a usage (100, or 2 in LSB
         /// mode); what is accepted names at least one service and waits at most the maximum.
@@ -300,7 +375,7 @@ mod tests {
                 proptest::prop_oneof![
                     proptest::sample::select(vec![
                         "-v", "-w", "-w3", "-V", "-x", "--", "up", "down", "restart", "status",
-                        "force-stop", "check", "s", "x",
+                        "force-stop", "check", "s", "x", "--json", "health",
                     ]).prop_map(|w| w.as_bytes().to_vec()),
                     proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..10),
                 ],
@@ -313,7 +388,8 @@ mod tests {
             argv.extend(words.into_iter().map(OsString::from_vec));
             match parse(&argv, svwait.as_deref()) {
                 Ok(c) => {
-                    proptest::prop_assert!(!c.services.is_empty());
+                    proptest::prop_assert!(!c.services.is_empty() || c.action.verb == Verb::Health);
+                    proptest::prop_assert!(c.services.len() <= 1 || c.action.verb != Verb::Health);
                     proptest::prop_assert!(c.wait <= herd_value::MAX_DURATION);
                 }
                 Err(r) => {

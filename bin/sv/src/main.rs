@@ -3,6 +3,9 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod health;
+mod json;
+mod look;
 mod readiness;
 mod report;
 mod run;

@@ -66,6 +66,9 @@ impl fmt::Display for Fatal {
 
 /// Runs the command line; returns the exit code.
 pub fn run(cli: &Cli) -> u8 {
+    if cli.action.verb == Verb::Health {
+        return crate::health::run(cli);
+    }
     let start = Instant::now();
     let start_secs = tai_now();
     let mut sv = Sv {
@@ -165,12 +168,18 @@ fn run_inner(cli: &Cli, sv: &mut Sv, start: Instant) -> Result<Option<u8>, Fatal
         // Names that do not start with '/' or '.' and do not end with '/' are under SVDIR.
         let under_svdir = !n.is_empty() && n[0] != b'/' && n[0] != b'.' && n.last() != Some(&b'/');
         if let Err(errno) = enter(&svdir, name, under_svdir) {
-            sv.out
-                .fail(n, false, "unable to change to service directory", errno);
+            const WHAT: &str = "unable to change to service directory";
+            if cli.json {
+                sv.json_error(n, WHAT, errno);
+            } else {
+                sv.out.fail(n, false, WHAT, errno);
+            }
             go_home(&home)?;
             continue;
         }
-        if action.verb == Verb::Status {
+        if action.verb == Verb::Status && cli.json {
+            sv.json_status(n);
+        } else if action.verb == Verb::Status {
             if let Some(code) = sv.status(n) {
                 return Ok(Some(code));
             }

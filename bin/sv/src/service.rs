@@ -8,14 +8,16 @@ use herd_control::{write_control, Control, ControlError};
 use herd_diag::{Diag, Kind, Reason};
 use herd_status::Exit;
 use herd_status::{Pid, State, Status, Want};
-use herd_svdir::{ReadError, CHECK, CHECK_ARGV0, MAIN, NOTIFICATION_FD};
+use herd_svdir::{CHECK, CHECK_ARGV0, MAIN, NOTIFICATION_FD};
 use herd_sys::process::wait_for;
 use herd_sys::Command;
 use nix::sys::signal::SigSet;
-use rustix::fs::{self, FileType, Mode, OFlags};
+use rustix::fs::{self, FileType};
 use rustix::io::Errno;
 
 use crate::cli::{Action, Verb};
+use crate::json::{put_entry, Entry};
+use crate::look::{normally_up, read_facts, read_live, Unread, NOT_RUNNING};
 use crate::readiness::{appendix, is_new_instance, up_test, UpTest};
 use crate::report::{warn_stderr, Out, KILL, OK, TIMEOUT};
 
@@ -67,51 +69,20 @@ fn raw(e: Errno) -> i32 {
 }
 
 impl Sv {
-    /// runit's `svstatus_get`: `ok` must have a reader, then `status` must be 20 bytes.
+    /// runit's `svstatus_get` (crate::look), with its failure reported.
     fn get(&mut self, name: &[u8], log: bool) -> Get {
-        match fs::open(
-            MAIN.ok,
-            OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(_) => {}
-            Err(Errno::NXIO) => {
-                if self.action.exits() {
-                    self.out.ok(name, log, "runsv not running");
-                } else {
-                    self.out.fail(name, log, "runsv not running", None);
-                }
-                return Get::NotRunning;
-            }
-            Err(e) => {
-                self.out
-                    .warn(name, log, "unable to open supervise/ok", Some(raw(e)));
-                return Get::Failed;
-            }
-        }
-        match herd_svdir::read_status(&MAIN) {
+        match read_live() {
             Ok(st) => Get::Status(st),
-            Err(ReadError::Open { errno, .. }) => {
-                self.out.warn(
-                    name,
-                    log,
-                    "unable to open supervise/status",
-                    Some(raw(errno)),
-                );
-                Get::Failed
+            Err(Unread::NotRunning) => {
+                if self.action.exits() {
+                    self.out.ok(name, log, NOT_RUNNING);
+                } else {
+                    self.out.fail(name, log, NOT_RUNNING, None);
+                }
+                Get::NotRunning
             }
-            Err(ReadError::Read { errno: Some(e), .. }) => {
-                self.out
-                    .warn(name, log, "unable to read supervise/status", Some(raw(e)));
-                Get::Failed
-            }
-            Err(ReadError::Read { errno: None, .. }) => {
-                self.out.warn(
-                    name,
-                    log,
-                    "unable to read supervise/status: bad format",
-                    None,
-                );
+            Err(Unread::Warn { what, errno }) => {
+                self.out.warn(name, log, what, errno);
                 Get::Failed
             }
         }
@@ -122,9 +93,8 @@ impl Sv {
     /// For the main service (`main`) of a directory with `notification-fd` or `dependencies.d/`,
     /// the line ends with the readiness appendix.
     fn print(&mut self, shown: &[u8], service: &[u8], st: &Status, main: bool) -> Option<bool> {
-        let normally_up = match fs::stat("down") {
-            Ok(_) => false,
-            Err(Errno::NOENT) => true,
+        let normally_up = match normally_up() {
+            Ok(up) => up,
             Err(e) => {
                 let name = String::from_utf8_lossy(service);
                 warn_stderr(&format_args!(
@@ -180,6 +150,60 @@ impl Sv {
         })
     }
 
+    /// `sv --json status`: the service's object and newline. Each error object (the service's or
+    /// its log's) counts as a failure, as sv's `fail:`/`warning:` lines do.
+    pub fn json_status(&mut self, name: &[u8]) {
+        let main = read_facts();
+        let main_text = main.as_ref().err().map(Unread::text).unwrap_or_default();
+        let main_entry = match &main {
+            Ok(f) => Entry::Facts(*f),
+            Err(_) => Entry::Error(&main_text),
+        };
+        // The log is read only when the service could be: an error object has no `log`.
+        let log: Option<Result<crate::json::Facts, String>> =
+            match (&main, std::env::set_current_dir("log")) {
+                (Err(_), _) => None,
+                (Ok(_), Err(e)) if e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => None,
+                (Ok(_), Err(e)) => Some(Err(format!(
+                    "unable to change directory: {}",
+                    herd_diag::errno_text(e.raw_os_error().unwrap_or(0))
+                ))),
+                (Ok(_), Ok(())) => Some(read_facts().map_err(|u| u.text())),
+            };
+        let log_entry = log.as_ref().map(|l| match l {
+            Ok(f) => Entry::Facts(*f),
+            Err(t) => Entry::Error(t),
+        });
+        let errors = u32::from(main.is_err()) + u32::from(matches!(log, Some(Err(_))));
+        self.out.rc = self.out.rc.saturating_add(errors);
+        let mut buf = Vec::with_capacity(512);
+        put_entry(
+            &mut buf,
+            name,
+            &main_entry,
+            log_entry.as_ref(),
+            self.now_secs,
+        );
+        buf.push(b'\n');
+        self.out.put(&buf);
+        self.out.flush();
+    }
+
+    /// `sv --json status` of a service sv could not get to: `{"name": …, "error": "WHAT: REASON"}`,
+    /// counted as a failure.
+    pub fn json_error(&mut self, name: &[u8], what: &str, errno: Option<i32>) {
+        let text = match errno {
+            Some(e) => format!("{what}: {}", herd_diag::errno_text(e)),
+            None => what.to_string(),
+        };
+        self.out.rc = self.out.rc.saturating_add(1);
+        let mut buf = Vec::with_capacity(128);
+        put_entry(&mut buf, name, &Entry::Error(&text), None, self.now_secs);
+        buf.push(b'\n');
+        self.out.put(&buf);
+        self.out.flush();
+    }
+
     /// runit's `control`: writes `letters` unless want already says so (the write-skip rule).
     /// `None` if the service is to be dropped (already reported); else the pid that ran before
     /// the letters were written (what a restart must see replaced).
@@ -205,9 +229,9 @@ impl Sv {
             Ok(()) => Some(before),
             Err(ControlError::NotRunning) => {
                 if first == Control::Exit {
-                    self.out.ok(name, false, "runsv not running");
+                    self.out.ok(name, false, NOT_RUNNING);
                 } else {
-                    self.out.fail(name, false, "runsv not running", None);
+                    self.out.fail(name, false, NOT_RUNNING, None);
                 }
                 None
             }
@@ -248,7 +272,7 @@ impl Sv {
             Verb::Send(letters) => letters,
             Verb::Check if want_down => &[Control::Down],
             Verb::Check => &[Control::Up],
-            Verb::Status => &[],
+            Verb::Status | Verb::Health => &[],
         };
         for &c in conditions {
             let holds = match c {

@@ -325,5 +325,14 @@ pub fn signal(s: &[u8]) -> Result<i32, Error> {
         .ok_or(Error::Invalid)
 }
 
+/// The name of signal `n` without its `SIG` (`TERM` for 15), as [`signal`] reads it; `None`
+/// for a number without a name here (real-time signals).
+pub fn signal_name(n: i32) -> Option<&'static str> {
+    SIGNALS
+        .iter()
+        .find(|&&(_, v)| v == n)
+        .map(|&(name, _)| name)
+}
+
 #[cfg(test)]
 mod tests;

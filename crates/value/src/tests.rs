@@ -162,6 +162,13 @@ fn named_things_golden() {
     assert_eq!(signal(b"0"), Err(Error::OutOfRange));
     assert_eq!(signal(b"term"), Err(Error::Invalid));
     assert_eq!(signal(b""), Err(Error::Invalid));
+    assert_eq!(signal_name(libc::SIGTERM), Some("TERM"));
+    assert_eq!(signal_name(libc::SIGWINCH), Some("WINCH"));
+    assert_eq!(signal_name(34), None);
+    for n in 1..=31 {
+        let name = signal_name(n).expect("every classic signal has a name");
+        assert_eq!(signal(name.as_bytes()), Ok(n));
+    }
 }
 
 proptest! {
