@@ -125,6 +125,11 @@ fn check(obj: &[(String, String)], log: bool, want: &[&str]) {
     }
 }
 
+/// A file's text, empty if it cannot be read.
+fn read(p: &Path) -> String {
+    fs::read_to_string(p).unwrap_or_default()
+}
+
 /// The pid and Unix seconds of the stamp in DIR's status.
 fn pid_since(dir: &Path) -> (String, String) {
     let st = status(dir).expect("status");
@@ -282,6 +287,77 @@ fn json_status_of_each_state() {
     t.sv(&["status", "idle"])
         .code(0)
         .stdout_norm("down: idle: Ns\n");
+}
+
+/// `failed`, `restarts`, `last_exit` and `health` as the real supervise writes them: a service
+/// that exits 1 and gives up after `restart-limit 2 10`, one whose `health` passes, and the
+/// give-up cleared by `sv up`.
+#[test]
+fn json_status_from_supervises_own_files() {
+    let mut t = Tree::new();
+    t.script("flap/run", "#!/bin/sh\nexit 1\n");
+    t.file("flap/restart-limit", "2 10\n");
+    t.script("ok/run", RUN_SLEEP);
+    t.script("ok/health", "#!/bin/sh\nexit 0\n");
+    t.file("ok/health-interval", "0.1\n");
+    for s in ["flap", "ok"] {
+        t.start(s);
+    }
+    let flap = t.dir("flap");
+    wait_for("flap to give up", DEADLINE, || {
+        read(&flap.join("supervise/runs")) == "runs 2 exit code 1 failed\n"
+    });
+    wait_for("ok to be healthy", DEADLINE, || {
+        read(&t.dir("ok/supervise/health")).starts_with("healthy code 0 @")
+    });
+    let o = t.sv(&["--json", "status", "flap", "ok"]);
+    o.code(0).stderr("");
+    let objs = objects(&o.stdout);
+    assert_eq!(objs.len(), 2, "{}", o.stdout);
+    check(
+        &objs[0],
+        false,
+        &[
+            "name=\"flap\"",
+            "state=\"down\"",
+            "pid=null",
+            "want=\"down\"",
+            "normally_up=true",
+            "ready=false",
+            "failed=true",
+            "health=null",
+            "restarts=1",
+            "last_exit={\"code\": 1}",
+        ],
+    );
+    let (pid, _) = pid_since(&t.dir("ok"));
+    check(
+        &objs[1],
+        false,
+        &[
+            "name=\"ok\"",
+            "state=\"run\"",
+            &format!("pid={pid}"),
+            "ready=true",
+            "failed=false",
+            "health=\"healthy\"",
+            "restarts=0",
+            "last_exit=null",
+        ],
+    );
+    // `sv up` clears the give-up: the next start is counted, and failed is gone.
+    t.sv(&["up", "flap"]).code(0);
+    wait_for("flap to start again", DEADLINE, || {
+        read(&flap.join("supervise/runs")).starts_with("runs 3 ")
+    });
+    let o = t.sv(&["--json", "status", "flap"]);
+    let objs = objects(&o.stdout);
+    assert_eq!(objs.len(), 1, "{}", o.stdout);
+    let failed = objs[0]
+        .iter()
+        .find(|(k, _)| k == "failed")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(failed, Some("false"), "{:?}", objs[0]);
 }
 
 /// A service whose supervisor is not running: an error object, and sv's exit code counts it.
