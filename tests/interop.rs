@@ -460,14 +460,16 @@ fn kind(m: &fs::Metadata) -> &'static str {
     }
 }
 
-/// The supervise dir and its entries with modes and types (herd's own `instance` left out).
+/// The supervise dir and its entries with modes and types (herd's own `instance` and `runs` left
+/// out: supervise writes them for every service; `ready` and `health` only for a service that has
+/// the files to ask for them, which these directories do not).
 fn listing(sup: &Path) -> String {
     let mut parts = vec![format!(". {}", mode_type(sup))];
     let mut names: Vec<String> = match fs::read_dir(sup) {
         Ok(rd) => rd
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n != "instance" && n != "instance.new")
+            .filter(|n| !["instance", "instance.new", "runs", "runs.new"].contains(&n.as_str()))
             .collect(),
         Err(_) => Vec::new(),
     };

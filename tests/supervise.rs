@@ -225,6 +225,12 @@ fn numbered(n: usize) -> String {
 }
 
 /// Unix time stamps written by `date +%s.%N`, one per line.
+/// The kernel's clock ticks per second (`/proc/PID/stat` start times count in them).
+fn clock_ticks_per_second() -> u64 {
+    let out = Command::new("getconf").arg("CLK_TCK").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
 fn stamps(p: &Path) -> Vec<f64> {
     read(p).lines().map(|l| l.parse().unwrap()).collect()
 }
@@ -627,11 +633,17 @@ fn instance_file_naming_a_reused_pid_kills_nothing() {
 #[test]
 fn crash_loop_restarts_about_once_a_second() {
     let sc = Scenario::new();
-    let svc = sc.service("web", "#!/bin/sh\ndate +%s.%N >> starts\nexit 0\n");
+    // Each run records when it was forked (its start time in clock ticks, from /proc), not when
+    // it got to run a command: on a loaded machine the latter can lag by most of a second.
+    let svc = sc.service(
+        "web",
+        "#!/bin/sh\ncut -d' ' -f22 /proc/$$/stat >> starts\nexit 0\n",
+    );
     let _sup = spawn_supervise(&sc, "web");
     let starts = svc.join("starts");
     wait_for("three starts", DEADLINE, || stamps(&starts).len() >= 3);
-    let t = stamps(&starts);
+    let hz = clock_ticks_per_second() as f64;
+    let t: Vec<f64> = stamps(&starts).iter().map(|ticks| ticks / hz).collect();
     for w in t.windows(2) {
         let gap = w[1] - w[0];
         assert!((0.9..1.9).contains(&gap), "starts {gap:.3} s apart: {t:?}");
