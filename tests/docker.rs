@@ -17,6 +17,8 @@
 //! scenarios can run at the same time. Scenarios that do not overlap (the harness picks the
 //! order) each start a dockerd of their own and build again: slower, never wrong.
 
+mod health;
+
 use std::fs::{self, File};
 use std::io::Read;
 use std::os::unix::fs::symlink;
@@ -45,7 +47,7 @@ const RELEASE_DIR: &str = "x86_64-unknown-linux-gnu/release";
 const BINARIES: [&str; 5] = ["svscan", "supervise", "sv", "svlog", "chpst"];
 /// busybox-static's binary, and the applets the run scripts use.
 const BUSYBOX: &str = "/bin/busybox";
-const APPLETS: [&str; 4] = ["sh", "sleep", "httpd", "wget"];
+const APPLETS: [&str; 6] = ["sh", "sleep", "httpd", "wget", "touch", "cat"];
 const IMAGE: &str = "herd-test:polite";
 const IMAGE_STUBBORN: &str = "herd-test:stubborn";
 /// The base image as a phusion/baseimage-style image: `CMD ["/sbin/my_init"]` (herd's).

@@ -9,6 +9,7 @@
 //! unshare's. Killing unshare's process group kills svscan, and with it the whole namespace.
 
 mod deps;
+mod policy;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};

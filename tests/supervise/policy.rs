@@ -1,7 +1,7 @@
 //! Stop and restart policies (issue 16; docs/policy.md) and `supervise/runs`: `down-signal` and
 //! `timeout-kill` compared with the real s6-supervise on the same directory, `timeout-finish`,
-//! `restart-backoff` intervals measured from the stamps each run writes, `restart-limit` giving
-//! up and `sv up` clearing it.
+//! `restart-backoff` intervals measured from the stamps each run writes (and its reset after a run
+//! that stayed up 10 s), `restart-limit` giving up and `sv up` clearing it.
 
 use super::*;
 
@@ -189,4 +189,40 @@ fn restart_limit_gives_up_and_sv_up_clears_it() {
     wait_for("failed again", DEADLINE, || {
         read(&runs) == "runs 6 exit code 1 failed\n"
     });
+}
+
+/// The only long test here (11 s): a run that stays up `max(MAX, 10 s)` ends the streak. Runs 1
+/// to 3 fail at once (waits 100, 200, 400); run 4 stays up 10.2 s, writes `end`, and fails: the
+/// wait is MIN again, 100 (800 if the streak went on), then 200 after run 5.
+#[test]
+fn restart_backoff_starts_again_at_min_after_a_run_that_stayed_up_10s() {
+    let sc = Scenario::new();
+    let dir = sc.service(
+        "svc",
+        "#!/bin/sh\ndate +%s%N >> stamps\nn=$(wc -l < stamps)\n\
+         [ \"$n\" -eq 4 ] && { sleep 10.2; date +%s%N > end; }\nexit 1\n",
+    );
+    sc.file("svc/restart-backoff", "100 800\n", 0o644);
+    let _p = spawn_supervise(&sc, "svc");
+    let s = wait_until("6 starts", Duration::from_secs(25), || {
+        let s = stamps(&dir);
+        (s.len() >= 6).then_some(s)
+    });
+    let end: u64 = read(&dir.join("end")).trim().parse::<u64>().unwrap() / 1_000_000;
+    let lived = end - s[3];
+    assert!(lived >= 10_000, "run 4 stayed up {lived} ms");
+    let gaps = [
+        s[1] - s[0],
+        s[2] - s[1],
+        s[3] - s[2],
+        s[4] - end,
+        s[5] - s[4],
+    ];
+    let want = [100, 200, 400, 100, 200];
+    for (got, want) in gaps.iter().zip(want) {
+        assert!(
+            *got + 5 >= want && *got < want + 250,
+            "gaps {gaps:?}, want {want:?}"
+        );
+    }
 }
