@@ -30,7 +30,7 @@ install DESTDIR="" PREFIX="/usr": release
     scripts/install.sh "{{DESTDIR}}" "{{PREFIX}}"
 
 # Measure herd's supervise, sv, svscan, svlog and my_init (the static release build) against runit,
-# daemontools and s6, as root, in one run (~17 min; `just bench --quick` checks the harness in ~6 min;
+# daemontools and s6, as root, in one run (~20 min; `just bench --quick` checks the harness in ~6 min;
 # `--sections myinit` runs one section). Writes docs/benchmarks.md and docs/benchmarks.json.
 bench *ARGS: release
     python3 -m bench --herd-dir target/x86_64-unknown-linux-gnu/release {{ARGS}}

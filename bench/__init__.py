@@ -3,13 +3,13 @@
 Usage (as root, from the repository root):
 
     just bench            # = just release; python3 -m bench --herd-dir target/x86_64-unknown-linux-gnu/release
-    python3 -m bench [--quick] [--herd-dir DIR] [--sections supervise,sv,scanners,loggers,myinit,readiness]
+    python3 -m bench [--quick] [--herd-dir DIR] [--sections supervise,sv,scanners,loggers,myinit,readiness,policy]
                      [--only herd,runit,...]
     python3 -m bench --report-only docs/benchmarks.json   # rewrite docs/benchmarks.md, measure nothing
     just bench-check      # checks that --report-only loads no measuring module
 
-Writes docs/benchmarks.md (one table per section, one column per flavor; the goals of issues 8 and
-15 with their verdicts; binary sizes) and docs/benchmarks.json (every raw sample). Python 3.11
+Writes docs/benchmarks.md (one table per section, one column per flavor; the goals of issues 8,
+15 and 16 with their verdicts; binary sizes) and docs/benchmarks.json (every raw sample). Python 3.11
 standard library only; needs gcc for bench/stamp.c, bench/loggen.c and bench/notify.c, which are
 compiled into the scratch directory at bench time, util-linux `unshare` for the PID-1 tests, and
 busybox-static plus herd's static release build for the my_init section.
@@ -55,6 +55,11 @@ readiness (issue 15; herd `supervise`/`sv`/`svscan` against `s6-supervise`/`s6-s
      Debian: `s6-svwait -U db && s6-svc -u app`); from db's newline to app's `run` start.
  20. Stop as PID 1 of a 3-layer tree of 30 services: SIGTERM → namespace empty, and how many dependents' TERM
      traps saw every dependency still running.
+policy (issue 16; herd `supervise` beside runsv, daemontools' supervise and s6-supervise):
+ 21. Wakeups per minute of a `supervise` whose service has a `health` (`exit 0`) every 1 s, and of one
+     without (herd only: no peer has periodic health checks).
+ 22. Control restart (as 5.) of a plain service dir and of one with `down-signal` TERM and `timeout-kill`
+     5000, interleaved (the files for herd and s6-supervise, which read them; runsv and supervise don't).
   And the harness overhead: the cost of the stamp helper itself and of running a client, and what closing
   an inotify and a dnotify watch costs at a waiting client's exit.
 
@@ -76,7 +81,7 @@ Modules (the package is `bench/`; run it from the repository root):
     procfs        readers of /proc
     harness       scratch dirs, service dirs, processes under test, waits, the trial loop
     overhead      the harness's own costs, measured first in every run
-    sections/     supervise, sv, scanners, loggers, myinit, readiness: one module per section
+    sections/     supervise, sv, scanners, loggers, myinit, readiness, policy: one module per section
     run           a measuring run, from the columns to the written JSON and report
     report/       tables, goals, notes and the rendered docs/benchmarks.md
 """

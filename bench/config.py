@@ -76,6 +76,12 @@ READY_BOUND_S = 10.0  # one readiness trial: trigger → the waiter exited / the
 TREE_LAYERS = 3  # the dependency tree stopped as PID 1: layers of ...
 TREE_WIDTH = 10  # ... this many services each (layer 0 has no dependency)
 TREE_STOP_BOUND_S = 15.0
+HEALTH_SCRIPT = "#!/bin/sh\nexit 0\n"  # the policy section's `health`: passes at once ...
+HEALTH_INTERVAL = "1"  # ... every this many seconds (`health-interval`)
+DOWN_SIGNAL = "TERM"  # `down-signal` of the policy section's restart: the signal sent without it ...
+TIMEOUT_KILL_MS = "5000"  # ... and `timeout-kill`, never reached (`run` dies on TERM)
+REPRODUCE_POLICY = ("just release, then python3 -m bench --herd-dir target/x86_64-unknown-linux-gnu/release "
+                    "--sections policy")
 
 
 @dataclass
@@ -109,6 +115,9 @@ class Config:
     ready_trials: int = 20  # readiness → waiter, per flavor
     dep_trials: int = 10  # readiness → dependent started, per flavor
     tree_trials: int = 3  # stop of the dependency tree as PID 1, per scanner
+    health_window_s: float = 20.0  # the wakeup window of supervise with and without `health`
+    policy_trials: int = 8  # control restarts with and without the stop files: trials per flavor ...
+    policy_per_trial: int = 2  # ... and restarts per trial
 
 
 FULL = Config(quick=False, mem_trials=10, many_trials=3, wakeup_window_s=20.0, restart_trials=5,
@@ -116,7 +125,8 @@ FULL = Config(quick=False, mem_trials=10, many_trials=3, wakeup_window_s=20.0, r
               overhead_calls=100, sv_trials=10, sv_status_per_trial=3, pickup_trials=10,
               pickup_untriggered_trials=1, pickup_cap_s=240.0, start_trials=3, stop_trials=3,
               scan_window_s=20.0, scan_mem_trials=5, zombie_trials=3, log_trials=3, log_bytes=200_000_000,
-              log_window_s=20.0, writer_trials=3, myinit_trials=5, ready_trials=20, dep_trials=10, tree_trials=3)
+              log_window_s=20.0, writer_trials=3, myinit_trials=5, ready_trials=20, dep_trials=10, tree_trials=3,
+              health_window_s=20.0, policy_trials=8, policy_per_trial=2)
 
 
 QUICK = Config(quick=True, mem_trials=2, many_trials=1, wakeup_window_s=3.0, restart_trials=2,
@@ -124,7 +134,8 @@ QUICK = Config(quick=True, mem_trials=2, many_trials=1, wakeup_window_s=3.0, res
                overhead_calls=100, sv_trials=3, sv_status_per_trial=2, pickup_trials=2,
                pickup_untriggered_trials=1, pickup_cap_s=60.0, start_trials=1, stop_trials=1,
                scan_window_s=3.0, scan_mem_trials=1, zombie_trials=1, log_trials=2, log_bytes=20_000_000,
-              log_window_s=3.0, writer_trials=2, myinit_trials=3, ready_trials=5, dep_trials=3, tree_trials=1)
+              log_window_s=3.0, writer_trials=2, myinit_trials=3, ready_trials=5, dep_trials=3, tree_trials=1,
+               health_window_s=5.0, policy_trials=2, policy_per_trial=2)
 
 
-SECTIONS = ("supervise", "sv", "scanners", "loggers", "myinit", "readiness")
+SECTIONS = ("supervise", "sv", "scanners", "loggers", "myinit", "readiness", "policy")

@@ -37,6 +37,8 @@ def section_of(metric: str) -> str:
         return "myinit"
     if metric.startswith("ready_"):
         return "readiness"
+    if metric.startswith("policy_"):
+        return "policy"
     return "supervise"
 
 

@@ -33,6 +33,7 @@ from bench.report.tables import summaries
 from bench.results import Results
 from bench.sections import loggers as loggers_section
 from bench.sections import myinit as myinit_section
+from bench.sections import policy as policy_section
 from bench.sections import readiness as readiness_section
 from bench.sections import scanners as scanners_section
 from bench.sections import supervise as supervise_section
@@ -182,6 +183,8 @@ def run(args: argparse.Namespace, sections: list[str]) -> int:
                 res.extra["myinit_skipped"] = "herd was left out with `--only`"
         if "readiness" in sections:
             readiness_section.measure(h, cfg, flavors, scanners, herd_sv, res)
+        if "policy" in sections and flavors:
+            policy_section.measure(h, cfg, flavors, res)
     except KeyboardInterrupt:
         print("bench: interrupted; cleaning up", file=sys.stderr)
         return 130

@@ -19,9 +19,10 @@ from bench.host import sh
 from bench.report.goals import render_goals
 from bench.report.notes import (general_notes, logger_notes, myinit_notes, scanner_notes, section_issues,
                                 supervise_notes, sv_notes)
+from bench.report.policy import policy_notes
 from bench.report.readiness import readiness_notes
-from bench.report.tables import (MYINIT_PHUSION, MYINIT_PHUSION_LABEL, MYINIT_ROWS, READY_LABELS, READY_ROWS,
-                                 SCAN_ROWS, SUPERVISE_ROWS, SV_ROWS, log_rows, render_table, summaries)
+from bench.report.tables import (MYINIT_PHUSION, MYINIT_PHUSION_LABEL, MYINIT_ROWS, POLICY_ROWS, READY_LABELS,
+                                 READY_ROWS, SCAN_ROWS, SUPERVISE_ROWS, SV_ROWS, log_rows, render_table, summaries)
 from bench.results import Results
 
 
@@ -172,6 +173,18 @@ def render_md(meta: dict, cfg: Config, flavors: list[Flavor], scanners: list[Sca
     L.append("### Notes")
     L.append("")
     render_notes(L, readiness_notes(cfg) + (section_issues(res, "readiness") if ran else []))
+
+    L.append("## Stop and health policies")
+    L.append("")
+    ran = "policy" in sections and flavors and "policy" in summary
+    if ran:
+        render_table(L, res, POLICY_ROWS, [(f.key, f.label) for f in flavors], summary["policy"])
+    else:
+        L.append("Not run in this invocation (`--sections`, or no supervisor found); what it measures:")
+        L.append("")
+    L.append("### Notes")
+    L.append("")
+    render_notes(L, policy_notes(cfg, res) + (section_issues(res, "policy") if ran else []))
     return "\n".join(L)
 
 

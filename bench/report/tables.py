@@ -7,9 +7,9 @@ phusion's documented my_init figures, shown beside herd's (not measured), are ke
 
 from __future__ import annotations
 
-from bench.config import (LOG_LINE, MANY_SIZES, MYINIT_KILL_PROCESS_TIMEOUT, MYINIT_SERVICES, ORPHANS,
-                          READY_WAIT_S, SCAN_SERVICES, START_SIZES, STOP_SERVICES, SV_WAIT, TREE_LAYERS, TREE_WIDTH,
-                          ZOMBIE_CHECK_S, Config)
+from bench.config import (DOWN_SIGNAL, HEALTH_INTERVAL, LOG_LINE, MANY_SIZES, MYINIT_KILL_PROCESS_TIMEOUT,
+                          MYINIT_SERVICES, ORPHANS, READY_WAIT_S, SCAN_SERVICES, START_SIZES, STOP_SERVICES, SV_WAIT,
+                          TIMEOUT_KILL_MS, TREE_LAYERS, TREE_WIDTH, ZOMBIE_CHECK_S, Config)
 from bench.flavors import Flavor, Logger, Scanner
 from bench.results import Results, median, p90
 
@@ -143,6 +143,19 @@ READY_LABELS = {"herd": "herd (`supervise`, `sv`, `svscan`)",
                 "s6": "s6 (`s6-supervise`, `s6-svwait`, `s6-svc`, `s6-svscan`)"}
 
 
+POLICY_ROWS = [
+    (f"Wakeups of `supervise` with a `health` every {HEALTH_INTERVAL} s (context switches per minute)",
+     "policy_health_wakeups_min", "median", 1),
+    ("Wakeups of `supervise` on the same service without `health` (per minute)", "policy_nohealth_wakeups_min",
+     "median", 1),
+    ("Control restart to new start, plain service directory, median (ms)", "policy_control_ms", "median", 2),
+    ("… p90 (ms)", "policy_control_ms", "p90", 2),
+    (f"Control restart to new start, with `down-signal` {DOWN_SIGNAL} and `timeout-kill` {TIMEOUT_KILL_MS}, "
+     "median (ms)", "policy_control_files_ms", "median", 2),
+    ("… p90 (ms)", "policy_control_files_ms", "p90", 2),
+]
+
+
 MYINIT_PHUSION_LABEL = "phusion `my_init` (documented, not measured here)"
 
 
@@ -226,6 +239,7 @@ def summaries(res: Results, cfg: Config, flavors: list[Flavor], scanners: list[S
         "loggers": summarize(res, log_rows(cfg), [lg.key for lg in loggers]),
         "myinit": summarize(res, MYINIT_ROWS, ["herd"]),
         "readiness": summarize(res, READY_ROWS, res.extra.get("ready_columns", [])),
+        "policy": summarize(res, POLICY_ROWS, [fl.key for fl in flavors]),
     }
 
 

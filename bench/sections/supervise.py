@@ -91,6 +91,24 @@ def bench_memory_many(h: Harness, cfg: Config, flavors: list[Flavor], res: Resul
                 trial(res, f"memory_many_{n}", fl, i, body)
 
 
+def idle_switches(ready: list[tuple[str, Supervised]], window: float, fail) -> dict[str, tuple[int, float]]:
+    """Context switches of each supervisor in `ready` (keyed) over one shared window, after the settle
+    time: {key: (switches, elapsed s)}; a supervisor that died or vanished is `fail(key, why)`."""
+    time.sleep(WAKEUP_SETTLE_S)  # let one-off start-up work finish
+    before = {key: ctx_switches(s.pid) for key, s in ready}
+    t0 = time.monotonic()
+    time.sleep(window)
+    elapsed = time.monotonic() - t0
+    out = {}
+    for key, s in ready:
+        try:
+            s.check_alive()
+            out[key] = (ctx_switches(s.pid) - before[key], elapsed)
+        except (TrialFailed, OSError) as e:
+            fail(key, str(e))
+    return out
+
+
 def bench_wakeups(h: Harness, cfg: Config, flavors: list[Flavor], res: Results) -> None:
     """All supervisors (with a logger) idle side by side through one shared window."""
     window = cfg.wakeup_window_s
@@ -100,30 +118,19 @@ def bench_wakeups(h: Harness, cfg: Config, flavors: list[Flavor], res: Results) 
         for fl in flavors:
             d = h.make_service(f"wake-{fl.key}", idle_run_argv(), log=True)
             running.append((fl, Supervised(h, fl, d, separate_log=not fl.supervises_log)))
-        ready: list[tuple[Flavor, Supervised]] = []
+        ready: list[tuple[str, Supervised]] = []
         deadline = time.monotonic() + 5
         for fl, s in running:
             try:
                 s.wait_stamps(s.dir / "started", 1, deadline, "run to start")
                 s.wait_stamps(s.dir / "log" / "started", 1, deadline, "log/run to start")
-                ready.append((fl, s))
+                ready.append((fl.key, s))
             except TrialFailed as e:
                 res.fail("wakeups", fl.key, 0, str(e))
-        time.sleep(WAKEUP_SETTLE_S)  # let one-off start-up work finish
-        before = {}
-        for fl, s in ready:
-            before[fl.key] = ctx_switches(s.pid)
-        t0 = time.monotonic()
-        time.sleep(window)
-        elapsed = time.monotonic() - t0
-        for fl, s in ready:
-            try:
-                s.check_alive()
-                n = ctx_switches(s.pid) - before[fl.key]
-                res.add("wakeups", fl.key, n * REPORT_WINDOW_S / elapsed)
-                res.add("wakeups_raw", fl.key, {"switches": n, "window_s": round(elapsed, 3)})
-            except (TrialFailed, OSError) as e:
-                res.fail("wakeups", fl.key, 0, str(e))
+        for key, (n, elapsed) in idle_switches(
+                ready, window, lambda key, why: res.fail("wakeups", key, 0, why)).items():
+            res.add("wakeups", key, n * REPORT_WINDOW_S / elapsed)
+            res.add("wakeups_raw", key, {"switches": n, "window_s": round(elapsed, 3)})
     finally:
         h.stop_many([p for _, s in running for p in (s.logger, s.proc) if p is not None])
         for _, s in running:
@@ -182,6 +189,28 @@ def send_restart(fl: Flavor, d: Path) -> None:
         write_control(d, b"t")
 
 
+def control_restarts(h: Harness, fl: Flavor, d: Path, k: int, add) -> None:
+    """`k` control restarts of the service `d` under a new `fl` supervisor, each sent past every 1 s
+    throttle; `add(ms)` gets each one's time from just before the `t` (or `s6-svc -r`) to the new
+    `run`'s start stamp, as it is taken."""
+    s = Supervised(h, fl, d)
+    try:
+        starts = s.wait_stamps(d / "starts", 1, time.monotonic() + 5, "first start")
+        wait_until("supervise/control", time.monotonic() + 5, lambda: (d / "supervise" / "control").exists())
+        for j in range(k):
+            wait_throttle_clear(starts)
+            t0 = time.monotonic_ns()
+            send_restart(fl, d)
+            starts = s.wait_stamps(d / "starts", j + 2, time.monotonic() + 5, "restart")
+            add((starts[j + 1] - t0) / 1e6)
+    finally:
+        s.stop()
+
+
+def control_run_argv() -> list[str]:
+    return ["{dir}/starts", "/bin/sleep", "100000"]
+
+
 def bench_control(h: Harness, cfg: Config, flavors: list[Flavor], res: Results) -> None:
     k = cfg.control_per_trial
     print(f"bench: control restart, {cfg.control_trials}x{k}", file=sys.stderr)
@@ -189,20 +218,8 @@ def bench_control(h: Harness, cfg: Config, flavors: list[Flavor], res: Results) 
         for fl in rotated(flavors, i):
 
             def body(fl=fl):
-                d = h.make_service(f"control-{fl.key}", ["{dir}/starts", "/bin/sleep", "100000"])
-                s = Supervised(h, fl, d)
-                try:
-                    starts = s.wait_stamps(d / "starts", 1, time.monotonic() + 5, "first start")
-                    wait_until("supervise/control", time.monotonic() + 5,
-                               lambda: (d / "supervise" / "control").exists())
-                    for j in range(k):
-                        wait_throttle_clear(starts)
-                        t0 = time.monotonic_ns()
-                        send_restart(fl, d)
-                        starts = s.wait_stamps(d / "starts", j + 2, time.monotonic() + 5, "restart")
-                        res.add("control_ms", fl.key, (starts[j + 1] - t0) / 1e6)
-                finally:
-                    s.stop()
+                d = h.make_service(f"control-{fl.key}", control_run_argv())
+                control_restarts(h, fl, d, k, lambda ms: res.add("control_ms", fl.key, ms))
 
             trial(res, "control_ms", fl, i, body)
 
