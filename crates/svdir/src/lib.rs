@@ -514,9 +514,14 @@ pub fn write_ready(l: &Layout, r: &Readiness) -> Result<(), Error> {
 /// Removes `supervise/ready` (a service that has no way to be ready other than being up); a
 /// file that is not there is no error.
 pub fn remove_ready(l: &Layout) -> Result<(), Error> {
-    match fs::unlink(l.ready) {
+    remove_if_there(l.ready)
+}
+
+/// Removes one of herd's files of `supervise/`; one that is not there is no error.
+fn remove_if_there(path: &'static str) -> Result<(), Error> {
+    match fs::unlink(path) {
         Ok(()) | Err(Errno::NOENT) => Ok(()),
-        Err(e) => Err(sys("unable to remove ", l.ready)(e)),
+        Err(e) => Err(sys("unable to remove ", path)(e)),
     }
 }
 
@@ -533,10 +538,7 @@ pub fn write_health(l: &Layout, h: &Health) -> Result<(), Error> {
 /// Removes `supervise/health` (a service without a `health` check); a file that is not there is
 /// no error.
 pub fn remove_health(l: &Layout) -> Result<(), Error> {
-    match fs::unlink(l.health) {
-        Ok(()) | Err(Errno::NOENT) => Ok(()),
-        Err(e) => Err(sys("unable to remove ", l.health)(e)),
-    }
+    remove_if_there(l.health)
 }
 
 /// Reads `supervise/runs`: `None` if it does not exist, `Some(None)` if it cannot be read or
