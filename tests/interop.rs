@@ -930,20 +930,6 @@ fn supervise_symlink() {
 }
 
 #[test]
-fn supervise_symlink_without_parent() {
-    differential(
-        |sc| {
-            sc.service(SVC, RUN_SLEEP);
-            std::os::unix::fs::symlink("../missing/S", sc.join("svc/supervise")).expect("symlink");
-        },
-        |r| {
-            r.start_fails(SVC);
-            r.note(format!("missing/: {}", mode_type(&r.dir("missing"))));
-        },
-    );
-}
-
-#[test]
 fn lock_already_held() {
     differential(
         |sc| {

@@ -1146,6 +1146,87 @@ fn symlinked_supervise_dirs_are_created_relative_to_their_service() {
     assert_eq!(stderr_of(&sc, "web"), "");
 }
 
+/// A `supervise` symlink whose target's parents do not exist (an image that ships
+/// `supervise -> /run/herd/NAME` links and runs with `--read-only --tmpfs /run`): herd makes the
+/// parents (0755) and the target (0700) and runs; runit's runsv makes only the last component and
+/// so fails at the lock (checked here on the real runsv, which the docs state as a difference).
+#[test]
+fn symlinked_supervise_whose_target_parents_are_missing_is_made_with_them() {
+    let sc = Scenario::new();
+    let svc = sc.service("web", RUN_SLEEP);
+    std::os::unix::fs::symlink("../missing/deeper/S", svc.join("supervise")).unwrap();
+    sc.cmd("/usr/bin/runsv")
+        .arg("web")
+        .run()
+        .code(111)
+        .stdout("")
+        .stderr("runsv web: fatal: unable to open supervise/lock: file does not exist\n");
+    assert!(!sc.join("missing").exists());
+
+    let _sup = spawn_supervise(&sc, "web");
+    wait_running(&svc);
+    let mode = |d: &str| {
+        fs::symlink_metadata(sc.join(d))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("missing") & 0o700, 0o700);
+    assert_eq!(mode("missing/deeper") & 0o700, 0o700);
+    assert_eq!(mode("missing/deeper/S"), 0o700);
+    assert!(sc.join("missing/deeper/S/status").is_file());
+    assert_eq!(stderr_of(&sc, "web"), "");
+    sc.cmd(bin("sv"))
+        .args(["status", "./web"])
+        .run()
+        .code(0)
+        .stdout_norm("run: ./web: (pid N) Ns\n");
+}
+
+/// A service tree on a read-only file system: supervise says why `supervise/` cannot be made
+/// (runsv says only that the lock cannot be opened, a consequence).
+#[test]
+fn read_only_service_tree_names_the_real_cause() {
+    let sc = Scenario::new();
+    let ro = sc.join("ro");
+    fs::create_dir(&ro).unwrap();
+    let mut c = Command::new("mount");
+    c.args(["-t", "tmpfs", "-o", "size=64k", "herd-test-ro"])
+        .arg(&ro);
+    faults::succeed(c);
+    let _unmount = Unmount(ro.clone());
+    fs::create_dir(ro.join("web")).unwrap();
+    fs::write(ro.join("web/run"), RUN_SLEEP).unwrap();
+    fs::set_permissions(ro.join("web/run"), fs::Permissions::from_mode(0o755)).unwrap();
+    let mut c = Command::new("mount");
+    c.args(["-o", "remount,ro"]).arg(&ro);
+    faults::succeed(c);
+    sc.cmd(bin("supervise"))
+        .arg("web")
+        .current_dir(&ro)
+        .run()
+        .code(111)
+        .stdout("")
+        .stderr("supervise web: fatal: unable to mkdir supervise: read-only file system\n");
+    // With `supervise` a symlink out of the read-only tree, to a writable place: it runs.
+    let sc2 = Scenario::new();
+    let svc = sc2.service("web", RUN_SLEEP);
+    std::os::unix::fs::symlink(sc2.join("run/herd/web"), svc.join("supervise")).unwrap();
+    let _sup = spawn_supervise(&sc2, "web");
+    wait_running(&svc);
+    assert!(sc2.join("run/herd/web/status").is_file());
+}
+
+/// Unmounts a test's mount when dropped (also on panic).
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
 #[test]
 fn supervise_symlink_text_of_256_bytes_is_fatal_255_is_fine() {
     let sc = Scenario::new();

@@ -58,7 +58,7 @@ fn as_user(uid: u32) -> Command {
 
 /// Runs `c` to completion (bounded) and asserts it succeeded.
 #[track_caller]
-fn succeed(mut c: Command) {
+pub(super) fn succeed(mut c: Command) {
     let what = format!("{c:?}");
     let mut child = c.stdin(Stdio::null()).spawn().unwrap();
     let deadline = Instant::now() + DEADLINE;

@@ -243,6 +243,8 @@ pub const HEALTH_START_PERIOD: &str = "health-start-period";
 /// Longest `supervise` symlink text runsv accepts (its readlink buffer).
 const LINK_MAX: usize = 256;
 const DIR_MODE: u32 = 0o700;
+/// The directories made on the way to a `supervise` symlink's target.
+const PARENT_MODE: u32 = 0o755;
 const FIFO_MODE: u32 = 0o600;
 const LOCK_MODE: u32 = 0o600;
 const FILE_MODE: u32 = 0o644;
@@ -268,6 +270,9 @@ pub enum Error {
     NotFifo { path: &'static str },
     /// `unable to readlink ./supervise: name too long`.
     LinkTooLong { path: &'static str },
+    /// `unable to mkdir the target of ./supervise: {reason}`: the directory a `supervise` symlink
+    /// names could not be made.
+    MkdirTarget { link: &'static str, errno: Errno },
     /// `unable to write supervise/status.new: partial write.`
     PartialWrite { path: &'static str },
 }
@@ -276,7 +281,9 @@ impl Error {
     /// The errno behind the error, if there is one.
     pub fn errno(&self) -> Option<Errno> {
         match self {
-            Error::Sys { errno, .. } | Error::Rename { errno, .. } => Some(*errno),
+            Error::Sys { errno, .. }
+            | Error::Rename { errno, .. }
+            | Error::MkdirTarget { errno, .. } => Some(*errno),
             _ => None,
         }
     }
@@ -298,6 +305,11 @@ impl fmt::Display for Error {
             }
             Error::NotFifo { path } => write!(f, "{path} exists but is not a fifo"),
             Error::LinkTooLong { path } => write!(f, "unable to readlink {path}: name too long"),
+            Error::MkdirTarget { link, errno } => write!(
+                f,
+                "unable to mkdir the target of {link}: {}",
+                Reason(errno.raw_os_error())
+            ),
             Error::PartialWrite { path } => write!(f, "unable to write {path}: partial write."),
         }
     }
@@ -313,8 +325,13 @@ fn sys(what: &'static str, path: &'static str) -> impl FnOnce(Errno) -> Error {
 /// instead (only the last component, relative to the service's base directory), as Debian's
 /// `/etc/sv/X/supervise -> /run/runit/supervise/X` needs. An existing directory keeps its mode.
 pub fn make_supervise(l: &Layout) -> Result<(), Error> {
-    if fs::mkdir(l.supervise, Mode::from_raw_mode(DIR_MODE)).is_ok() {
-        return Ok(());
+    match fs::mkdir(l.supervise, Mode::from_raw_mode(DIR_MODE)) {
+        Ok(()) => return Ok(()),
+        // There already: a directory, or a symlink (dangling or not), or something else that the
+        // lock's open reports.
+        Err(Errno::EXIST) => {}
+        // The real cause (a read-only tree, say), not its consequence at the lock's open.
+        Err(e) => return Err(sys("unable to mkdir ", l.supervise)(e)),
     }
     match fs::readlink(l.supervise, Vec::new()) {
         Ok(target) => {
@@ -323,15 +340,38 @@ pub fn make_supervise(l: &Layout) -> Result<(), Error> {
                     path: l.supervise_link,
                 });
             }
-            // runsv ignores this error too: the lock open below reports a missing directory.
-            if let Ok(base) = fs::open(l.base, OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
-                let _ = fs::mkdirat(&base, target.as_c_str(), Mode::from_raw_mode(DIR_MODE));
-            }
-            Ok(())
+            let base = fs::open(l.base, OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+                .map_err(sys("unable to open ", l.base))?;
+            make_target(&base, target.as_bytes()).map_err(|errno| Error::MkdirTarget {
+                link: l.supervise_link,
+                errno,
+            })
         }
         Err(Errno::NOENT | Errno::INVAL) => Ok(()),
         Err(e) => Err(sys("unable to readlink ", l.supervise_link)(e)),
     }
+}
+
+/// Makes the directory a `supervise` symlink names (relative to the link's directory `base`) and
+/// the directories on the way to it, as `mkdir -p` does: the missing parents with mode 0755 (less
+/// the umask), the target itself 0700. Each existing one is left as it is.
+fn make_target(base: &OwnedFd, target: &[u8]) -> Result<(), Errno> {
+    let mut end = 0;
+    while end < target.len() {
+        // The next component's end.
+        let from = end + target[end..].iter().take_while(|&&b| b == b'/').count();
+        end = from + target[from..].iter().take_while(|&&b| b != b'/').count();
+        if end == from {
+            break;
+        }
+        let last = target[end..].iter().all(|&b| b == b'/');
+        let mode = if last { DIR_MODE } else { PARENT_MODE };
+        match fs::mkdirat(base, &target[..end], Mode::from_raw_mode(mode)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Opens `supervise/lock` (mode 0600) and takes an exclusive `flock(2)` on it. runsv takes the
@@ -747,6 +787,18 @@ mod tests {
             }
             .to_string(),
             "unable to readlink ./supervise: name too long"
+        );
+        assert_eq!(
+            Error::MkdirTarget {
+                link: LOG.supervise_link,
+                errno: Errno::ROFS
+            }
+            .to_string(),
+            "unable to mkdir the target of ./log/supervise: read-only file system"
+        );
+        assert_eq!(
+            sys("unable to mkdir ", MAIN.supervise)(Errno::ROFS).to_string(),
+            "unable to mkdir supervise: read-only file system"
         );
         assert_eq!(
             ReadError::Read {
