@@ -148,6 +148,25 @@ fn a_missing_main_command_exits_127_after_stopping_the_services() {
     );
 }
 
+/// A path that names nothing is "not found" too (127, as a shell says), and one that exists but
+/// cannot be executed is 126.
+#[test]
+fn a_missing_main_command_path_exits_127_and_a_non_executable_one_126() {
+    let sc = Scenario::new();
+    polite(&sc, "web");
+    run_ns(&sc, &[], &["scan", "--", "/no/such/herd-command"])
+        .code(127)
+        .stderr("svscan scan: fatal: unable to run /no/such/herd-command: file does not exist\n");
+    sc.file("plain", "#!/bin/sh\n", 0o644);
+    let plain = sc.join("plain");
+    let plain = plain.to_str().unwrap();
+    run_ns(&sc, &[], &["scan", "--", plain])
+        .code(126)
+        .stderr(&format!(
+            "svscan scan: fatal: unable to run {plain}: access denied\n"
+        ));
+}
+
 #[test]
 fn sigterm_goes_to_the_main_command_first_then_the_services() {
     let sc = Scenario::new();

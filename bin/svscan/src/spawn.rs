@@ -36,11 +36,17 @@ fn find_supervise() -> PathBuf {
     find_executable(OsStr::new("supervise")).unwrap_or_else(|| PathBuf::from("supervise"))
 }
 
-/// The main command's program: a name with a `/` as it is (exec says what is wrong with it),
-/// else the first executable of that name on `PATH`.
+/// The main command's program: a name with a `/` as it is if something is there (exec says what is
+/// wrong with it), else the first executable of that name on `PATH`; `None`: not found (127).
 fn find_main(name: &OsStr) -> Option<PathBuf> {
     if name.as_bytes().contains(&b'/') {
-        return Some(PathBuf::from(name));
+        // A path that names nothing is "not found" (127), as for a name looked up in PATH; one
+        // that exists but cannot be executed fails at the exec (126).
+        let path = PathBuf::from(name);
+        return match rustix::fs::stat(&path) {
+            Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR) => None,
+            _ => Some(path),
+        };
     }
     find_executable(name)
 }
