@@ -623,20 +623,7 @@ pub fn read_ready(l: &Layout) -> Option<Option<Readiness>> {
 
 /// [`read_ready`] of the file at `path`.
 pub fn read_ready_at(path: &Path) -> Option<Option<Readiness>> {
-    let fd = match fs::open(
-        path,
-        OFlags::RDONLY | OFlags::NONBLOCK | PRIVATE,
-        Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(Errno::NOENT) => return None,
-        Err(_) => return Some(None),
-    };
-    let mut buf = [0u8; READY_MAX];
-    let Ok(n) = rustix::io::read(&fd, &mut buf) else {
-        return Some(None);
-    };
-    Some(Readiness::decode(&buf[..n]))
+    read_line_file(path).map(|b| b.and_then(|b| Readiness::decode(&b)))
 }
 
 /// A process recorded in `supervise/instance`: its pid and its start time in clock ticks after
