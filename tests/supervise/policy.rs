@@ -6,12 +6,31 @@
 use super::*;
 
 /// A service whose `./run` writes its pid to `pid`, then `SIGNAME NANOS` to `got` for each of
-/// TERM, QUIT, CONT it receives, and sleeps.
+/// TERM, QUIT, CONT it receives, and sleeps (each `sleep`'s pid in `sleeps`, see [`Sleeps`]).
 const RUN_TRAPS: &str = "#!/bin/sh
 for s in TERM QUIT CONT; do trap \"echo $s >> got\" $s; done
 echo $$ > pid.new && mv pid.new pid
-while :; do sleep 1000 & wait; done
+while :; do sleep 1000 & echo $! >> sleeps; wait; done
 ";
+
+/// The `sleep`s a shell that was SIGKILLed (by `timeout-kill`, `timeout-finish`, or the test)
+/// leaves behind, as its script listed them in the file: killed by pid when the test ends (the
+/// kills that orphan them are the point of these tests).
+struct Sleeps(PathBuf);
+
+impl Drop for Sleeps {
+    fn drop(&mut self) {
+        for pid in read(&self.0)
+            .lines()
+            .filter_map(|l| l.trim().parse::<i32>().ok())
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
 
 /// Sends `d` to a supervisor (ours or s6's) of `dir` running `RUN_TRAPS`; returns what the run
 /// received before it died, and how long after the `d` it died.
@@ -47,11 +66,11 @@ fn down_signal_and_timeout_kill_match_s6() {
         for (flavor, program) in [("herd", bin("supervise")), ("s6", s6.clone())] {
             let sc = Scenario::new();
             let dir = sc.service("svc", RUN_TRAPS);
+            let _sleeps = Sleeps(dir.join("sleeps"));
             sc.file("svc/down-signal", &format!("{signal}\n"), 0o644);
             sc.file("svc/timeout-kill", "300\n", 0o644);
             let _p = start(&sc, &program, "svc");
             let (got, took) = down_and_time(&dir);
-            // The rest of the run's sleeps are its own: stopped by the scenario's drop.
             results.push((flavor, got, took));
         }
         for (flavor, got, took) in &results {
@@ -71,6 +90,7 @@ fn down_signal_and_timeout_kill_match_s6() {
 fn without_policy_files_term_then_cont_and_no_kill() {
     let sc = Scenario::new();
     let dir = sc.service("svc", RUN_TRAPS);
+    let _sleeps = Sleeps(dir.join("sleeps"));
     let _p = spawn_supervise(&sc, "svc");
     let pid = wait_running(&dir);
     wait_for("pid", DEADLINE, || dir.join("pid").exists());
@@ -89,15 +109,16 @@ fn timeout_finish_kills_finish_as_s6() {
     let s6 = peer("/usr/bin/s6-supervise");
     for program in [bin("supervise"), s6] {
         let sc = Scenario::new();
-        let dir = sc.service("svc", RUN_SLEEP);
+        let dir = sc.service("svc", "#!/bin/sh\necho > up\nexec sleep 1000\n");
+        let _sleeps = Sleeps(dir.join("sleeps"));
         sc.script(
             "svc/finish",
-            "#!/bin/sh\necho $$ > finish.pid\ntrap 'echo TERM >> got' TERM\nwhile :; do sleep 1000 & wait; done\n",
+            "#!/bin/sh\necho $$ > finish.pid\ntrap 'echo TERM >> got' TERM\n\
+             while :; do sleep 1000 & echo $! >> sleeps; wait; done\n",
         );
         sc.file("svc/timeout-finish", "400\n", 0o644);
         let _p = start(&sc, &program, "svc");
-        wait_for("run", DEADLINE, || dir.join("supervise/status").exists());
-        std::thread::sleep(Duration::from_millis(100));
+        wait_for("run", DEADLINE, || dir.join("up").exists());
         let t0 = Instant::now();
         control(&dir, "d");
         let pid: u32 = wait_until("finish writes its pid", DEADLINE, || {
