@@ -5,7 +5,6 @@
 //! one warning line (docs/reliability.md, "Input"). The check itself runs as `./check` does
 //! (`readiness::CheckCommand`).
 
-use std::io::Read;
 use std::time::Duration;
 
 use herd_diag::{Diag, Reason};
@@ -13,6 +12,7 @@ use herd_svdir::{HEALTH, HEALTH_INTERVAL, HEALTH_RETRIES, HEALTH_START_PERIOD, H
 use rustix::fs::{accessat, Access, AtFlags, CWD};
 
 use crate::machine::HealthConfig;
+use crate::options;
 
 /// Bytes of an option file read for its first line.
 const OPTION_READ: usize = 64;
@@ -68,19 +68,19 @@ fn read_option<T: Shown>(
     parse: fn(&[u8]) -> Result<T, herd_value::Error>,
 ) -> T {
     let mut buf = [0u8; OPTION_READ];
-    let n = match std::fs::File::open(name).and_then(|mut f| f.read(&mut buf)) {
-        Ok(n) => n,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return default,
-        Err(e) => {
+    let bytes = match options::read_first(name, &mut buf) {
+        None => return default,
+        Some(Ok(bytes)) => bytes,
+        Some(Err(e)) => {
             diag.warn(&format_args!(
                 "unable to read {name}: {}: using {}",
-                Reason::of(&e),
+                Reason(e.errno().raw_os_error()),
                 default.show()
             ));
             return default;
         }
     };
-    let line = herd_value::first_line(&buf[..n]);
+    let line = herd_value::first_line(bytes);
     match parse(line) {
         Ok(v) => v,
         Err(_) => {

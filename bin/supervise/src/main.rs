@@ -6,6 +6,7 @@
 mod deps;
 mod health;
 mod machine;
+mod options;
 mod policy;
 mod prefix;
 mod readiness;

@@ -4,9 +4,9 @@
 //! reads the first bytes of each file and words the warning for a bad value, which then counts as
 //! absent (the default), as docs/reliability.md's input table says.
 
-use std::io::Read;
+use herd_diag::{Diag, Reason};
 
-use herd_diag::Diag;
+use crate::options::{self, Unreadable};
 
 use crate::machine::{parse_backoff, parse_down_signal, parse_limit, parse_timeout, Policy};
 
@@ -22,28 +22,16 @@ const POLICY_READ: usize = 128;
 /// The first bytes of `name`, `None` if it does not exist (or cannot be read: then the default
 /// applies, with a warning).
 fn read(name: &str, buf: &mut [u8; POLICY_READ], diag: &Diag) -> Option<usize> {
-    // Looked at without a descriptor first, so that a file that is not there is told apart
-    // even when none is left (EMFILE): a plain service then says nothing.
-    if let Err(rustix::io::Errno::NOENT) = rustix::fs::stat(name) {
-        return None;
-    }
-    let mut f = match std::fs::File::open(name) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+    match options::read_first(name, buf)? {
+        Ok(bytes) => Some(bytes.len()),
         Err(e) => {
+            let what = match e {
+                Unreadable::Open(_) => "open",
+                Unreadable::Read(_) => "read",
+            };
             diag.warn(&format_args!(
-                "unable to open {name}: {}",
-                herd_diag::Reason::of(&e)
-            ));
-            return None;
-        }
-    };
-    match f.read(buf) {
-        Ok(n) => Some(n),
-        Err(e) => {
-            diag.warn(&format_args!(
-                "unable to read {name}: {}",
-                herd_diag::Reason::of(&e)
+                "unable to {what} {name}: {}",
+                Reason(e.errno().raw_os_error())
             ));
             None
         }

@@ -96,30 +96,15 @@ pub fn parse_notification_fd(contents: &[u8], limit: u64) -> Result<i32, FdError
 /// Reads `notification-fd` in the current directory (the service directory): `None` if there
 /// is no such file.
 pub fn read_notification_fd() -> Option<Result<i32, FdError>> {
-    use std::io::Read;
-    // Looked at without a descriptor first, so that a service without the file is told apart
-    // even when none is left (EMFILE).
-    if let Err(Errno::NOENT) = rustix::fs::stat(NOTIFICATION_FD) {
-        return None;
-    }
-    let mut file = match std::fs::File::open(NOTIFICATION_FD) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => return Some(Err(FdError::Unreadable(errno(&e)))),
-    };
     let mut buf = [0u8; NOTIFICATION_FD_READ];
-    let n = match file.read(&mut buf) {
-        Ok(n) => n,
-        Err(e) => return Some(Err(FdError::Unreadable(errno(&e)))),
+    let bytes = match crate::options::read_first(NOTIFICATION_FD, &mut buf)? {
+        Ok(bytes) => bytes,
+        Err(e) => return Some(Err(FdError::Unreadable(e.errno()))),
     };
     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
         .current
         .unwrap_or(u64::MAX);
-    Some(parse_notification_fd(&buf[..n], limit))
-}
-
-fn errno(e: &std::io::Error) -> Errno {
-    Errno::from_raw_os_error(Reason::of(e).0)
+    Some(parse_notification_fd(bytes, limit))
 }
 
 /// Whether the service directory (the current one) has a way to be ready other than being up,
