@@ -102,8 +102,9 @@ fn check_that_cannot_run_is_one_warning_per_start() {
         wait_eq("the warning", line.clone(), DEADLINE, || {
             stderr_of(&sc, "svc")
         });
-        // Tried again and again (1 s apart by now), said once.
-        std::thread::sleep(Duration::from_millis(1500));
+        // Tried again and again (at most 1 s apart), said once: one more try, plus the shared
+        // window.
+        std::thread::sleep(Duration::from_secs(1) + QUIET);
         assert_eq!(stderr_of(&sc, "svc"), line);
         assert_eq!(read(&svc.join("supervise/ready")), format!("up {pid}\n"));
         control(&svc, "t");
