@@ -10,7 +10,6 @@
 
 use std::ffi::{NulError, OsStr};
 use std::fmt;
-use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Instant, SystemTime};
 
@@ -297,13 +296,9 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
 /// The failure limit of an essential service (`essential` exists), read from its first line.
 fn read_essential() -> Option<u32> {
     let mut buf = [0u8; ESSENTIAL_READ];
-    let n = match std::fs::File::open(svdir::ESSENTIAL) {
-        Ok(mut f) => f.read(&mut buf).unwrap_or(0),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        // There but unreadable: essential, with the default limit.
-        Err(_) => 0,
-    };
-    Some(failure_limit(&buf[..n]))
+    // There but unreadable: essential, with the default limit.
+    let bytes = crate::options::read_first(svdir::ESSENTIAL, &mut buf)?.unwrap_or_default();
+    Some(failure_limit(bytes))
 }
 
 /// A pipe with both ends close-on-exec and at descriptors 3 and above.
