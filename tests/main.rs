@@ -8,6 +8,7 @@
 
 mod chpst;
 mod docker;
+mod docs;
 mod input;
 mod install;
 mod interop;
