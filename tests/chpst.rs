@@ -1,8 +1,8 @@
-//! chpst against runit's: every option of runit.md §8.1 and every argv[0] form of §8.2, run
-//! once with `/usr/bin/chpst` and once with ours, with the same arguments in two scenario dirs
-//! (paths inside them are shown as `$SC`). Exit code, stdout, stderr and what the program saw
-//! (ids, groups, environment, cwd and root, session, nice, limits, open fds, lock files) must be
-//! identical, and are also checked against exact expectations.
+//! chpst against runit's: every option of docs/runit-compatibility.md#chpst-options and every
+//! argv[0] form of #chpst-forms, run once with `/usr/bin/chpst` and once with ours, with the same
+//! arguments in two scenario dirs (paths inside them are shown as `$SC`). Exit code, stdout, stderr
+//! and what the program saw (ids, groups, environment, cwd and root, session, nice, limits, open
+//! fds, lock files) must be identical, and are also checked against exact expectations.
 //!
 //! The argv[0] forms are reached through symlinks named `envdir`, `setlock`… in the scenario
 //! (Debian's `/usr/bin/envdir` and friends belong to daemontools, never used here). phusion's

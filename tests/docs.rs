@@ -375,7 +375,7 @@ fn the_link_check_finds_each_kind_of_broken_link() {
         root.join("README.md"),
         "# Top\n\
          [ok](docs/a.md) [ok](docs/a.md#exit-codes) [ok](https://smarden.org/runit/runsv.8)\n\
-         [up](../shared/reference/runit.md) [http](http://smarden.org/runit/sv.8.html)\n\
+         [up](../outside/notes.md) [http](http://smarden.org/runit/sv.8.html)\n\
          [gone](docs/missing.md) [anchor](docs/a.md#no-such-section) [abs](/etc/passwd)\n\
          `[code](../ignored.md)` and <http://example.org/autolink>\n\
          ```\n[fenced](../ignored.md)\n```\n\
@@ -398,7 +398,7 @@ fn the_link_check_finds_each_kind_of_broken_link() {
     assert_eq!(
         link_problems(&root),
         [
-            "README.md:3: ../shared/reference/runit.md: leaves the repository",
+            "README.md:3: ../outside/notes.md: leaves the repository",
             "README.md:3: http://smarden.org/runit/sv.8.html: an external link must be https://",
             "README.md:4: docs/missing.md: no such file in the repository",
             "README.md:4: docs/a.md#no-such-section: the page has no anchor #no-such-section",

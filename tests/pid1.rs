@@ -2,7 +2,7 @@
 //! runs as a container's PID 1: zombies reaped at once, SIGTERM/SIGINT/SIGHUP stop every
 //! service in order (loggers drained, backgrounded grandchildren given their TERM) within one
 //! bound, signals with no job ignored, children started with a clean signal state
-//! (peers.md §5.1, §5.4; docs/svscan.md).
+//! (docs/runit-compatibility.md#pid-1-in-a-container; docs/svscan.md).
 //!
 //! The namespace's processes are seen from the host: their host pids, `/proc/PID/ns/pid`, and
 //! the files their run scripts write in the scenario dir (same filesystem). svscan's exit code is

@@ -1,9 +1,10 @@
 //! `supervise` on its own: what runsv does, and where herd deliberately does better.
 //!
-//! Deliberate differences from runsv checked here (runit.md §10): the restart throttle is a
-//! deadline, not a blocking `sleep(1)`, so control bytes act at once; `k` during `finish` kills
-//! finish and does not run it again; HUP, ALRM, USR1, USR2 and PIPE do not kill supervise; a
-//! service left running by a killed supervise is stopped before a new instance starts.
+//! Deliberate differences from runsv checked here
+//! (docs/runit-compatibility.md#runit-bugs-herd-does-not-copy): the restart throttle is a deadline,
+//! not a blocking `sleep(1)`, so control bytes act at once; `k` during `finish` kills finish and
+//! does not run it again; HUP, ALRM, USR1, USR2 and PIPE do not kill supervise; a service left
+//! running by a killed supervise is stopped before a new instance starts.
 //!
 //! herd-only features of supervise have a module each: [`prefixed_logs`] and [`essential`];
 //! [`hardening`] checks that `supervise/` cannot be turned against a root supervise; faults of
@@ -196,7 +197,8 @@ fn fds(pid: u32) -> BTreeMap<i32, String> {
 }
 
 /// Descriptors above 2 that this test process would pass to a child (no close-on-exec).
-/// runsv passes such inherited descriptors through to its children (runit.md §4.2).
+/// runsv passes such inherited descriptors through to its children
+/// (docs/runit-compatibility.md#runsv-children).
 fn inheritable_fds() -> BTreeSet<i32> {
     const O_CLOEXEC_OCTAL: u64 = 0o2_000_000;
     fds(std::process::id())
@@ -1027,9 +1029,10 @@ fn run_shares_supervises_process_group_and_gets_no_private_fds() {
     assert_eq!(pgid(sup.pid()), sup.pid());
     assert_eq!(sid(run), sid(sup.pid()));
     // supervise blocks signals for its signalfd and ignores SIGPIPE: none of that is passed on.
-    // Signals ignored by whoever started supervise stay ignored (runit.md §4.2); supervise
-    // itself was started with an empty mask and SIGPIPE at its default. Only the classic
-    // signals 1-31 are compared: the libc-internal real-time ones vary with the environment.
+    // Signals ignored by whoever started supervise stay ignored
+    // (docs/runit-compatibility.md#runsv-children); supervise itself was started with an empty mask
+    // and SIGPIPE at its default. Only the classic signals 1-31 are compared: the libc-internal
+    // real-time ones vary with the environment.
     let sigset = |pid: u32, k: &str| u64::from_str_radix(&proc_status(pid, k), 16).unwrap();
     let classic = |set: u64| set & 0x7fff_ffff;
     let pipe_bit = 1u64 << (libc::SIGPIPE - 1);

@@ -602,8 +602,8 @@ fn verbose_messages_and_append() {
 // ------------------------------------------------------------------------------------------
 // 1. Differential: size rotation and n
 
-/// runit.md §9 item 37: `s2500 n3`, 100 lines of 100 bytes: three files of 1500 bytes (the
-/// older ones deleted), current 1000 bytes.
+/// docs/runit-compatibility.md#svlogd-rotation: `s2500 n3`, 100 lines of 100 bytes: three files of
+/// 1500 bytes (the older ones deleted), current 1000 bytes.
 #[test]
 fn size_rotation_and_n() {
     let t = same(|f| {
@@ -831,8 +831,9 @@ fn replace_applies_to_the_whole_line() {
     );
 }
 
-/// runit.md §7.7: `-l 10 -b 20` with `e*` and a prefix: stderr copies are cut to 10 characters
-/// plus `...` (also a line of exactly 10), the file keeps lines whole.
+/// docs/runit-compatibility.md#svlogd-line-length: `-l 10 -b 20` with `e*` and a prefix: stderr
+/// copies are cut to 10 characters plus `...` (also a line of exactly 10), the file keeps lines
+/// whole.
 #[test]
 fn line_length_cuts_copies_not_files() {
     let input = b"this line is much longer than ten\n0123456789\n012345678\n\nshort\n";
@@ -915,7 +916,7 @@ fn big_reads_and_writes_whatever_b() {
 
 #[test]
 fn patterns_select_lines() {
-    // The spec's example (runit.md §7.3).
+    // The spec's example (docs/runit-compatibility.md#svlogd-patterns).
     let t = same(|f| {
         batch(
             f,
@@ -1214,8 +1215,9 @@ fn unreadable_config() {
     });
 }
 
-/// runit.md §9 item 38: a non-empty `current` without its execute bit (svlogd was killed)
-/// becomes `@….u`; old files beyond `n` are deleted (one); with the bit set it is appended to.
+/// docs/runit-compatibility.md#svlogd-log-directory: a non-empty `current` without its execute bit
+/// (svlogd was killed) becomes `@….u`; old files beyond `n` are deleted (one); with the bit set it
+/// is appended to.
 #[test]
 fn crash_recovery() {
     let now = SystemTime::now()

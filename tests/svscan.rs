@@ -1,5 +1,5 @@
 //! `svscan` as a plain process (not PID 1; it makes itself the child subreaper): what runsvdir
-//! does (runit.md §5, §9 items 23–28), and where herd deliberately does better
+//! does (docs/runit-compatibility.md#runsvdir), and where herd deliberately does better
 //! (docs/svscan.md, Notes): inotify pickup in milliseconds, a dead supervise restarted at once
 //! (at most once a second), signals with no job ignored, and an ordered, bounded shutdown.
 //!
@@ -878,7 +878,7 @@ fn signals_ignored_when_svscan_started_are_default_in_services() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The readproctitle log argument (runit.md §5.5)
+// The readproctitle log argument (docs/runit-compatibility.md#runsvdir-the-log-argument)
 
 /// stderr of svscan and of everything below it scrolls through the `log` argument in place: the
 /// first five characters stay, the rest shows the latest bytes (what `ps` then displays).

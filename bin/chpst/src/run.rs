@@ -1,6 +1,7 @@
-//! What chpst does, in runit's order (runit.md §8.1): setsid, envdir (read outside the chroot),
-//! chroot, nice, `-U`, `-u` (users looked up inside the chroot), lock, closing fds, resource
-//! limits (after dropping privileges), then exec with PATH taken from the original environment.
+//! What chpst does, in runit's order (docs/runit-compatibility.md#chpst-order-of-operations):
+//! setsid, envdir (read outside the chroot), chroot, nice, `-U`, `-u` (users looked up inside the
+//! chroot), lock, closing fds, resource limits (after dropping privileges), then exec with PATH
+//! taken from the original environment.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::fmt;

@@ -1,6 +1,6 @@
 //! Users and groups read from `/etc/passwd` and `/etc/group` of the current root, with no NSS,
 //! so that a static chpst works in a `FROM scratch` image and after `-/` (chroot).
-//! Spec: runit.md §8.1 (`-u`, `-U` and their `:uid:gid` numeric form).
+//! Spec: docs/runit-compatibility.md#chpst-options (`-u`, `-U` and their `:uid:gid` numeric form).
 
 use std::ffi::{OsStr, OsString};
 use std::io;

@@ -1,12 +1,13 @@
 //! Stopping a service instance that a previous supervise left running when it was killed.
 //!
 //! runsv forgets its children when it dies, so the next runsv starts a second instance
-//! (runit.md §4.2). We record every child's pid and start time in `supervise/instance`; at
-//! startup, holding the lock, a recorded process that is still the same process (same start
-//! time) is stopped before anything new starts. Stopping rather than adopting: an adopted process
-//! is not our child, so its exit status (finish's arguments) is lost, and its stdout is a log pipe
-//! we no longer hold. The old service gets TERM+CONT, then KILL after [`GRACE`]; the old logger
-//! first gets [`GRACE`] to drain the old pipe and exit on EOF, then TERM, then KILL.
+//! (docs/runit-compatibility.md#runsv-signals). We record every child's pid and start time in
+//! `supervise/instance`; at startup, holding the lock, a recorded process that is still the same
+//! process (same start time) is stopped before anything new starts. Stopping rather than adopting:
+//! an adopted process is not our child, so its exit status (finish's arguments) is lost, and its
+//! stdout is a log pipe we no longer hold. The old service gets TERM+CONT, then KILL after
+//! [`GRACE`]; the old logger first gets [`GRACE`] to drain the old pipe and exit on EOF, then TERM,
+//! then KILL.
 
 use std::os::fd::AsFd;
 use std::time::Duration;

@@ -1,4 +1,5 @@
-//! sv's command line (runit.md §6.1, §6.3): options, the command word and what it means.
+//! sv's command line (docs/runit-compatibility.md#sv-command-line, #sv-commands): options, the
+//! command word and what it means.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;

@@ -1,5 +1,6 @@
-//! What sv prints (runit.md §6.5): the status line and the `ok:`/`fail:`/`warning:` lines on
-//! stdout, flushed line by line, and the failure count that becomes the exit code.
+//! What sv prints (docs/runit-compatibility.md#sv-output): the status line and the
+//! `ok:`/`fail:`/`warning:` lines on stdout, flushed line by line, and the failure count that
+//! becomes the exit code.
 
 use std::io::{self, Write};
 

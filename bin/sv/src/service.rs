@@ -1,8 +1,8 @@
 //! What sv does to one service, with the process's cwd in that service's directory (sv `chdir`s
 //! there, as runit's does): read the status through the `ok` liveness test, print it, write
-//! control letters, and test whether a command has taken effect (runit.md §6.3–§6.6). Where
-//! the supervisor keeps `supervise/ready`, "up" means ready and a status line may say so
-//! (crate::readiness).
+//! control letters, and test whether a command has taken effect
+//! (docs/runit-compatibility.md#sv-commands to #sv-the-check-script). Where the supervisor keeps
+//! `supervise/ready`, "up" means ready and a status line may say so (crate::readiness).
 
 use herd_control::{write_control, Control, ControlError};
 use herd_diag::{Diag, Kind, Reason};

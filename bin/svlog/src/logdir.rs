@@ -1,5 +1,6 @@
-//! One log directory (runit.md §7.2–§7.5, §7.8): its lock, `config`, `current` and the rotated
-//! `@TAI64N.s/.u/.t` files, the processor, and writes that never lose or split a line.
+//! One log directory (docs/runit-compatibility.md#svlogd-log-directory to #svlogd-processor,
+//! #svlogd-disk-full): its lock, `config`, `current` and the rotated `@TAI64N.s/.u/.t` files, the
+//! processor, and writes that never lose or split a line.
 //!
 //! Output is buffered per directory and written in large writes. Rotation happens only between
 //! records, so a file holds whole lines and never more than `s` bytes (a single record longer
@@ -134,9 +135,10 @@ fn udp_target(s: &[u8], warnings: &mut Vec<String>) -> Option<SocketAddrV4> {
 }
 
 impl Config {
-    /// Parses `config`: only the first character of each line matters (runit.md §7.3). The
-    /// numbers are herd-value's `scan_*` kinds (runit's leading digits, saturating). Warnings
-    /// (a bad UDP target) are pushed to `warnings`, for the caller to print.
+    /// Parses `config`: only the first character of each line matters
+    /// (docs/runit-compatibility.md#svlogd-config). The numbers are herd-value's `scan_*` kinds
+    /// (runit's leading digits, saturating). Warnings (a bad UDP target) are pushed to `warnings`,
+    /// for the caller to print.
     pub fn parse(text: &[u8], warnings: &mut Vec<String>) -> Config {
         let mut c = Config::default();
         for line in text.split(|&b| b == b'\n') {
@@ -513,10 +515,10 @@ impl Logdir {
         }
     }
 
-    /// Appends one record, rotating first if it would not fit in `s` (runit.md §7.4, but whole
-    /// lines: see the module doc), and after it if `current` is within `len` of `s`. The record
-    /// takes the input up to spool offset `end` (a commit before it is buffered must not say
-    /// so, one after it must).
+    /// Appends one record, rotating first if it would not fit in `s`
+    /// (docs/runit-compatibility.md#svlogd-rotation, but whole lines: see the module doc), and
+    /// after it if `current` is within `len` of `s`. The record takes the input up to spool offset
+    /// `end` (a commit before it is buffered must not say so, one after it must).
     pub fn write_record(
         &mut self,
         rec: &[u8],

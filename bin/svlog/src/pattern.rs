@@ -1,7 +1,7 @@
-//! svlogd's patterns (runit.md §7.3): a plain character matches itself; `*` matches any run of
-//! characters up to the next pattern character (at the end of the pattern, everything); `+`
-//! matches one or more of the next character. Only the first `len` characters of a line are
-//! matched, and the caller cuts the line to them.
+//! svlogd's patterns (docs/runit-compatibility.md#svlogd-patterns): a plain character matches
+//! itself; `*` matches any run of characters up to the next pattern character (at the end of the
+//! pattern, everything); `+` matches one or more of the next character. Only the first `len`
+//! characters of a line are matched, and the caller cuts the line to them.
 
 /// Whether `line` matches `pat`.
 pub fn matches(pat: &[u8], mut s: &[u8]) -> bool {
@@ -84,7 +84,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The reference: the rules of runit.md §7.3 as a recursion over the pattern.
+    /// The reference: the rules of docs/runit-compatibility.md#svlogd-patterns as a recursion over
+    /// the pattern.
     fn reference(p: &[u8], s: &[u8]) -> bool {
         match p {
             [] => s.is_empty(),
@@ -148,7 +149,7 @@ mod tests {
 
     #[test]
     fn example_from_the_spec() {
-        // config -*, +*ERR*, e*, E*debug* (runit.md §7.3)
+        // config -*, +*ERR*, e*, E*debug* (docs/runit-compatibility.md#svlogd-patterns)
         let rules: Vec<Vec<u8>> = ["-*", "+*ERR*", "e*", "E*debug*"]
             .iter()
             .map(|r| r.as_bytes().to_vec())

@@ -1,8 +1,9 @@
-//! runsvdir's `log` argument (runit.md §5.5): everything written to svscan's stderr (and so to
-//! every supervise's and service's stderr) scrolls through that argument in place, so `ps` shows
-//! the latest messages. The first five characters (`log: `) stay; the rest is a window of the
-//! most recent bytes. We rewrite our own argv area through `/proc/self/mem`, which needs no
-//! unsafe code; `/proc/self/stat` field 48 (`herd_sys::read_stat`) gives where argv starts.
+//! runsvdir's `log` argument (docs/runit-compatibility.md#runsvdir-the-log-argument): everything
+//! written to svscan's stderr (and so to every supervise's and service's stderr) scrolls through
+//! that argument in place, so `ps` shows the latest messages. The first five characters (`log: `)
+//! stay; the rest is a window of the most recent bytes. We rewrite our own argv area through
+//! `/proc/self/mem`, which needs no unsafe code; `/proc/self/stat` field 48 (`herd_sys::read_stat`)
+//! gives where argv starts.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, OpenOptions};

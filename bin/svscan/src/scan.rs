@@ -1,7 +1,7 @@
-//! Reading the scan directory into entries (runit.md §5.2): every subdirectory whose name does
-//! not start with `.` (symlinks followed), identified by (device, inode), ready when its `run` is
-//! executable. Warnings use runsvdir's words. What the entries mean is the service table's
-//! business; the answer goes to the lifecycle as one event.
+//! Reading the scan directory into entries (docs/runit-compatibility.md#runsvdir-scanning): every
+//! subdirectory whose name does not start with `.` (symlinks followed), identified by (device,
+//! inode), ready when its `run` is executable. Warnings use runsvdir's words. What the entries mean
+//! is the service table's business; the answer goes to the lifecycle as one event.
 
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;

@@ -1,4 +1,5 @@
-//! svscan's service table: which supervise runs for which service directory (runit.md §5.2).
+//! svscan's service table: which supervise runs for which service directory
+//! (docs/runit-compatibility.md#runsvdir-scanning).
 //!
 //! A service is identified by the (device, inode) of its directory (symlinks followed), so a
 //! rename or a second symlink to the same directory does not start a second supervise. A

@@ -1,5 +1,6 @@
-//! phusion my_init's container environment (peers.md §4.1, docs/container-environment.md):
-//! the directory `/etc/container_environment` with one file per variable, and its two dumps
+//! phusion my_init's container environment
+//! (docs/runit-compatibility.md#my_init-container-environment, docs/container-environment.md): the
+//! directory `/etc/container_environment` with one file per variable, and its two dumps
 //! `/etc/container_environment.sh` (`export NAME=VALUE` lines) and `.json`.
 //!
 //! Names and values are bytes throughout (`OsString`), so nothing that is not UTF-8 is lost or

@@ -1,4 +1,5 @@
-//! The control letters of `supervise/control` (runit.md §3.1) and writing them to the FIFO.
+//! The control letters of `supervise/control` (docs/runit-compatibility.md#control-letters) and
+//! writing them to the FIFO.
 //!
 //! runit's letters are a superset of daemontools' `svc` letters with the same meanings, so one
 //! enum serves both. Unknown bytes (s6's `r`, `O`, `X`…, newlines) map to `None` and are ignored
@@ -120,7 +121,7 @@ impl Control {
     }
 
     /// Path of the custom control script for this letter, relative to the service directory
-    /// (runit.md §3.2).
+    /// (docs/runit-compatibility.md#control-scripts).
     pub fn script(self) -> &'static str {
         match self {
             Control::Up => "control/u",

@@ -1,4 +1,5 @@
-//! Message lines in runit's grammar and runit's errno wording (runit.md §0.1).
+//! Message lines in runit's grammar and runit's errno wording
+//! (docs/runit-compatibility.md#errno-wording).
 //!
 //! runit never calls `strerror`: every `…: <reason>` suffix comes from its own table, so the
 //! texts here are runit's, not glibc's (`file does not exist`, not `No such file or directory`).
@@ -225,7 +226,8 @@ pub fn emit(line: impl AsRef<[u8]>) {
     let _ = io::stderr().lock().write_all(line.as_ref());
 }
 
-/// `usage: ARGV0USAGE` followed by an empty line, as every runit tool prints it (runit.md §0.2).
+/// `usage: ARGV0USAGE` followed by an empty line, as every runit tool prints it
+/// (docs/runit-compatibility.md#usage-lines).
 pub fn usage_line(argv0: &str, usage: &str) -> String {
     format!("usage: {argv0}{usage}\n\n")
 }

@@ -1,6 +1,6 @@
-//! runit's `supervise/status` (20 bytes), `supervise/stat` and `supervise/pid` (runit.md §1.2, §2),
-//! and herd's `supervise/ready` ([`Readiness`]), `supervise/runs` ([`Runs`]) and `supervise/health`
-//! ([`Health`]).
+//! runit's `supervise/status` (20 bytes), `supervise/stat` and `supervise/pid`
+//! (docs/runit-compatibility.md#status-file, #the-stat-and-pid-files), and herd's `supervise/ready`
+//! ([`Readiness`]), `supervise/runs` ([`Runs`]) and `supervise/health` ([`Health`]).
 //!
 //! The binary layout is in [`offset`]; its first 18 bytes are daemontools' format, so
 //! `svstat`/`svok` read our files. Encoding and decoding live here and nowhere else. The texts are
@@ -124,7 +124,8 @@ pub enum Want {
 /// Everything in runit's status file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Status {
-    /// Start of the run, or time of going down, or supervisor start (runit.md §2).
+    /// Start of the run, or time of going down, or supervisor start
+    /// (docs/runit-compatibility.md#status-file).
     pub stamp: Tai64n,
     /// `./run` in state run, `./finish` in state finish.
     pub pid: Option<Pid>,
@@ -311,7 +312,8 @@ mod tests {
         NonZeroU32::new(n)
     }
 
-    /// Real dumps from runsv (runit.md §2), with what each one decodes to.
+    /// Real dumps from runsv (docs/runit-compatibility.md#status-file), with what each one decodes
+    /// to.
     fn golden() -> Vec<([u8; 20], Status, &'static str)> {
         let t = |s: u64, n: u32| Tai64n {
             secs: 0x4000_0000_0000_0000 | s,

@@ -1,6 +1,7 @@
-//! The service directory as runsv lays it out (runit.md §1): every path, the `supervise/` setup
-//! (including `supervise` as a symlink), the lock, the `control` and `ok` FIFOs, and the atomic
-//! `x.new` + rename writes of `pid`, `stat` and `status`, in runsv's order.
+//! The service directory as runsv lays it out (docs/runit-compatibility.md#the-service-directory):
+//! every path, the `supervise/` setup (including `supervise` as a symlink), the lock, the `control`
+//! and `ok` FIFOs, and the atomic `x.new` + rename writes of `pid`, `stat` and `status`, in runsv's
+//! order.
 //!
 //! Paths are relative to the service directory, which is the caller's cwd (runsv `chdir`s there
 //! first), so error texts name them exactly as runsv does (`unable to lock supervise/lock`).

@@ -1,4 +1,5 @@
-//! TAI64N labels as runit writes them (runit.md §0.3, cr.yp.to/libtai/tai64.html).
+//! TAI64N labels as runit writes them (docs/runit-compatibility.md#tai64n-stamps,
+//! <https://cr.yp.to/libtai/tai64.html>).
 //!
 //! A label is 8 bytes of TAI64 seconds (`2^62 + 10 + unix seconds`, big-endian) and 4 bytes of
 //! nanoseconds (big-endian). runit derives the nanoseconds from `gettimeofday` as
@@ -161,7 +162,8 @@ fn hex_digit(c: u8) -> Option<u8> {
 mod tests {
     use super::*;
 
-    /// Bytes of a real runsv status file (runit.md §2, "after sv up (pid 3049)").
+    /// Bytes of a real runsv status file (docs/runit-compatibility.md#status-file, "after sv up
+    /// (pid 3049)").
     const GOLDEN: [u8; 12] = [
         0x40, 0, 0, 0, 0x6b, 0x03, 0x2a, 0x5c, 0x19, 0xe2, 0xee, 0x24,
     ];
@@ -196,7 +198,8 @@ mod tests {
 
     #[test]
     fn utc_text() {
-        // 2026-11-22 17:41:17.471105 UTC, as svlogd -tt printed it (runit.md §7.1).
+        // 2026-11-22 17:41:17.471105 UTC, as svlogd -tt printed it
+        // (docs/runit-compatibility.md#svlogd-command-line).
         let t = Tai64n::from_unix(1_795_369_277, 471_105_500);
         assert_eq!(&t.utc(false), b"2026-11-22_17:41:17.47110");
         assert_eq!(&t.utc(true), b"2026-11-22T17:41:17.47110");

@@ -1,4 +1,5 @@
-//! supervise's state machine: runsv's rules (runit.md §3, §4) with no system calls.
+//! supervise's state machine: runsv's rules (docs/runit-compatibility.md#control, #runsv) with no
+//! system calls.
 //!
 //! Events come in (a control byte, a child's exit, SIGTERM, the passing of time) together with
 //! the time; effects go out through [`Effects`] (spawn, signal, run a control script, publish the

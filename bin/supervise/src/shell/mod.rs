@@ -1,7 +1,7 @@
-//! supervise's shell: startup in runsv's order (runit.md §1.2), the one event loop, and the
-//! effects the machine asks for. The loop waits in one `poll` on the signalfd, the control
-//! FIFOs and (with prefixed logs) the service's output pipes, with the machine's next deadline as
-//! the only timeout: an idle supervise never wakes.
+//! supervise's shell: startup in runsv's order (docs/runit-compatibility.md#setting-up-supervise),
+//! the one event loop, and the effects the machine asks for. The loop waits in one `poll` on the
+//! signalfd, the control FIFOs and (with prefixed logs) the service's output pipes, with the
+//! machine's next deadline as the only timeout: an idle supervise never wakes.
 //! Faults (docs/reliability.md): children are forked held ([`Command::spawn_gated`]) until
 //! `supervise/instance` names them, so a supervise killed at any moment leaves nothing its
 //! successor cannot find; `supervise/control` and `ok` replaced under supervise are put back at
