@@ -364,6 +364,98 @@ fn every_markdown_link_stays_in_the_repository_and_resolves() {
     );
 }
 
+/// Every `docs/PAGE.md` or `docs/PAGE.md#anchor` that a source file (`*.rs`) cites in a comment
+/// must exist, as `PATH:LINE: what`. Comments point at the docs this way (for example
+/// `docs/runit-compatibility.md#status-file`), so a renamed section breaks no citation unseen.
+fn citation_problems(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    let mut sources = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let entry = entry.expect("directory entry");
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || (dir == root && name == "target") {
+                continue;
+            }
+            if entry.file_type().expect("file type").is_dir() {
+                dirs.push(entry.path());
+            } else if name.ends_with(".rs") {
+                sources.push(entry.path());
+            }
+        }
+    }
+    sources.sort();
+    // This file's fixtures name pages that do not exist, on purpose.
+    sources.retain(|s| !s.ends_with("tests/docs.rs"));
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    for src in sources {
+        let text = fs::read_to_string(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+        let shown = src.strip_prefix(root).unwrap_or(&src).display().to_string();
+        for (i, line) in text.lines().enumerate() {
+            let mut rest = line;
+            while let Some(at) = rest.find("docs/") {
+                let before = &line[..line.len() - rest.len() + at];
+                rest = &rest[at + 5..];
+                if before.ends_with(|c: char| word(c) || c == '/' || c == '.') {
+                    continue;
+                }
+                let page_len = rest.find(|c: char| !word(c)).unwrap_or(rest.len());
+                if !rest[page_len..].starts_with(".md") {
+                    continue;
+                }
+                let page = format!("docs/{}.md", &rest[..page_len]);
+                let after = &rest[page_len + 3..];
+                let dest = match after.strip_prefix('#') {
+                    Some(a) => format!(
+                        "{page}#{}",
+                        &a[..a.find(|c: char| !word(c)).unwrap_or(a.len())]
+                    ),
+                    None => page,
+                };
+                if let Some(p) = check_destination(root, &root.join("README.md"), &dest) {
+                    out.push(format!("{shown}:{}: {p}", i + 1));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_docs_citation_in_the_source_resolves() {
+    let root = repo_root();
+    let problems = citation_problems(&root);
+    assert!(
+        problems.is_empty(),
+        "citations of missing pages or sections:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_citation_check_finds_a_missing_page_and_section() {
+    let sc = Scenario::new();
+    let root = sc.join("repo");
+    fs::create_dir_all(root.join("docs")).expect("mkdir");
+    fs::create_dir_all(root.join("bin/x/src")).expect("mkdir");
+    fs::write(root.join("README.md"), "# R\n").expect("write");
+    fs::write(root.join("docs/a.md"), "# A\n## Status file\n").expect("write");
+    fs::write(
+        root.join("bin/x/src/lib.rs"),
+        "//! Spec: docs/a.md#status-file and docs/a.md, docs/a.md#status.\n\
+         // docs/gone.md; see also mydocs/z.md and ../docs/y.md\n",
+    )
+    .expect("write");
+    assert_eq!(
+        citation_problems(&root),
+        [
+            "bin/x/src/lib.rs:1: docs/a.md#status: the page has no anchor #status",
+            "bin/x/src/lib.rs:2: docs/gone.md: no such file in the repository",
+        ]
+    );
+}
+
 #[test]
 fn the_link_check_finds_each_kind_of_broken_link() {
     let sc = Scenario::new();
