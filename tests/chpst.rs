@@ -1558,4 +1558,16 @@ fn options_that_need_root_fail_with_runits_line_as_non_root() {
         &["-n", "1", "-U", "nobody", "/bin/sh", "-c", "echo $UID:$GID"],
     )
     .is(0, "65534:65534\n", "");
+    // A limit above the hard one is capped at it, without a word.
+    let seen = same_as_non_root(
+        "chpst",
+        &[
+            "-o",
+            "999999999",
+            "/bin/sh",
+            "-c",
+            "[ $(ulimit -n) = $(ulimit -H -n) ]",
+        ],
+    );
+    seen.is(0, "", "");
 }
