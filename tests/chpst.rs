@@ -1513,3 +1513,61 @@ fn setuser_errors() {
         .stdout("")
         .stderr("setuser: fatal: unable to run: nonexist: file does not exist\n");
 }
+
+// ------------------------------------------------------------------------------------------
+// Non-root (issue 17)
+
+/// `setpriv --reuid=1000 --regid=1000 --clear-groups NAME ARGS…`: chpst run by a user without
+/// privileges, in a bare scenario.
+#[track_caller]
+fn same_as_non_root(name: &str, args: &[&str]) -> Seen {
+    differential(
+        name,
+        |_| (),
+        |sc, p| {
+            sc.cmd(peer("/usr/bin/setpriv"))
+                .args(["--reuid=1000", "--regid=1000", "--clear-groups"])
+                .arg(p)
+                .args(args)
+        },
+        |_| String::new(),
+    )
+}
+
+/// What needs root fails as a non-root user with runit's one line, byte for byte, and exit 111:
+/// changing the user (even to one's own ids: setgroups needs the privilege), chroot, a lower
+/// nice value; what does not need it works.
+#[test]
+fn options_that_need_root_fail_with_runits_line_as_non_root() {
+    let setgroups = "chpst: fatal: unable to setgroups: permission denied\n";
+    same_as_non_root("chpst", &["-u", "nobody", "/bin/true"]).is(111, "", setgroups);
+    same_as_non_root("chpst", &["-u", ":1000:1000", "/bin/true"]).is(111, "", setgroups);
+    same_as_non_root("setuidgid", &["nobody", "/bin/true"]).is(111, "", setgroups);
+    same_as_non_root("chpst", &["-/", "/", "/bin/true"]).is(
+        111,
+        "",
+        "chpst: fatal: unable to change root directory: permission denied\n",
+    );
+    same_as_non_root("chpst", &["-n", "-1", "/bin/true"]).is(
+        111,
+        "",
+        "chpst: fatal: unable to set nice level: permission denied\n",
+    );
+    same_as_non_root(
+        "chpst",
+        &["-n", "1", "-U", "nobody", "/bin/sh", "-c", "echo $UID:$GID"],
+    )
+    .is(0, "65534:65534\n", "");
+    // A limit above the hard one is capped at it, without a word.
+    let seen = same_as_non_root(
+        "chpst",
+        &[
+            "-o",
+            "999999999",
+            "/bin/sh",
+            "-c",
+            "[ $(ulimit -n) = $(ulimit -H -n) ]",
+        ],
+    );
+    seen.is(0, "", "");
+}

@@ -18,6 +18,7 @@
 //! order) each start a dockerd of their own and build again: slower, never wrong.
 
 mod health;
+mod rootless;
 
 use std::fs::{self, File};
 use std::io::Read;

@@ -125,3 +125,147 @@ fn installed_tree_runs_under_runit_names() {
         .code(0)
         .stdout("hello\n");
 }
+
+fn links_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/supervise-links.sh")
+}
+
+/// `scripts/supervise-links.sh TREE [RUNDIR]`.
+fn make_links(sc: &Scenario, tree: &Path, rundir: Option<&str>) -> Output {
+    let mut c = sc.cmd("/bin/sh").arg(links_script()).arg(tree);
+    if let Some(r) = rundir {
+        c = c.arg(r);
+    }
+    c.run()
+}
+
+/// Every symlink under `tree`, as `PATH -> TARGET` lines relative to `tree`, sorted (bytes that
+/// are not UTF-8 shown lossily).
+fn links_under(tree: &Path) -> Vec<String> {
+    fn walk(dir: &Path, tree: &Path, out: &mut Vec<String>) {
+        for e in fs::read_dir(dir)
+            .expect("read_dir")
+            .map(|e| e.expect("entry"))
+        {
+            let p = e.path();
+            let ft = e.file_type().expect("file type");
+            if ft.is_symlink() {
+                out.push(format!(
+                    "{} -> {}",
+                    p.strip_prefix(tree).expect("under tree").to_string_lossy(),
+                    fs::read_link(&p).expect("link").to_string_lossy()
+                ));
+            } else if ft.is_dir() {
+                walk(&p, tree, out);
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(tree, tree, &mut v);
+    v.sort();
+    v
+}
+
+/// The links for a read-only root (issue 17): `supervise` and `log/supervise` of every service,
+/// names with a space and bytes that are not UTF-8 included, dot-names and files left alone;
+/// a second run changes nothing, another RUNDIR moves every link; a real `supervise/` directory
+/// is refused, with one line, before anything is changed.
+#[test]
+fn supervise_links_are_made_for_every_service_and_refuse_a_real_supervise_dir() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let sc = Scenario::new();
+    let tree = sc.join("service");
+    sc.service("service/web", RUN_SLEEP);
+    sc.script("service/web/log/run", "#!/bin/sh\nexec cat >/dev/null\n");
+    sc.service("service/a b", RUN_SLEEP);
+    let odd = tree.join(OsStr::from_bytes(b"x\xffy"));
+    fs::create_dir_all(&odd).expect("odd dir");
+    fs::create_dir_all(tree.join(".hidden")).expect("dot dir");
+    sc.file("service/README", "not a service\n", 0o644);
+    let want = [
+        "a b/supervise -> /run/herd/a b/supervise",
+        "web/log/supervise -> /run/herd/web/log/supervise",
+        "web/supervise -> /run/herd/web/supervise",
+        "x\u{fffd}y/supervise -> /run/herd/x\u{fffd}y/supervise",
+    ];
+    make_links(&sc, &tree, None).code(0).stdout("").stderr("");
+    assert_eq!(links_under(&tree), want);
+    assert_eq!(
+        fs::read_link(odd.join("supervise")).expect("odd link"),
+        Path::new(OsStr::from_bytes(b"/run/herd/x\xffy/supervise"))
+    );
+    // Idempotent.
+    make_links(&sc, &tree, Some("/run/herd"))
+        .code(0)
+        .stdout("")
+        .stderr("");
+    assert_eq!(links_under(&tree), want);
+    // Another RUNDIR (a trailing slash is dropped) moves every link.
+    make_links(&sc, &tree, Some("/var/run/x/"))
+        .code(0)
+        .stdout("")
+        .stderr("");
+    assert_eq!(
+        links_under(&tree),
+        want.map(|l| l.replace("/run/herd/", "/var/run/x/"))
+    );
+    // A real supervise/ directory: refused before any link changes.
+    fs::remove_file(tree.join("a b/supervise")).expect("rm link");
+    fs::create_dir(tree.join("a b/supervise")).expect("real dir");
+    make_links(&sc, &tree, None)
+        .code(111)
+        .stdout("")
+        .stderr(&format!(
+            "supervise-links: fatal: {}/a b/supervise is not a symlink: remove it first\n",
+            tree.display()
+        ));
+    assert_eq!(
+        links_under(&tree),
+        want[1..]
+            .iter()
+            .map(|l| l.replace("/run/herd/", "/var/run/x/"))
+            .collect::<Vec<_>>()
+    );
+    // A relative RUNDIR would be read inside each service directory.
+    make_links(&sc, &tree, Some("run/herd"))
+        .code(100)
+        .stdout("")
+        .stderr("supervise-links: fatal: RUNDIR must be an absolute path: run/herd\n");
+    make_links(&sc, &sc.join("nonexistent"), None)
+        .code(111)
+        .stderr(&format!(
+            "supervise-links: fatal: {}/nonexistent is not a directory\n",
+            sc.path().display()
+        ));
+}
+
+/// The links work: svscan on a linked tree whose RUNDIR does not exist yet runs the service and
+/// its logger, each supervise in RUNDIR, and `sv` reads the status through the links.
+#[test]
+fn supervise_links_run_under_svscan() {
+    let sc = Scenario::new();
+    let tree = sc.join("service");
+    sc.service("service/web", RUN_SLEEP);
+    sc.script("service/web/log/run", "#!/bin/sh\nexec cat >/dev/null\n");
+    let rundir = sc.join("run/herd");
+    make_links(&sc, &tree, Some(rundir.to_str().expect("utf-8")))
+        .code(0)
+        .stderr("");
+    let _scanner = sc.spawn(bin("svscan"), &[tree.to_str().expect("utf-8")]);
+    wait_running(&tree.join("web"));
+    wait_running(&tree.join("web/log"));
+    for d in ["web/supervise", "web/log/supervise"] {
+        assert!(rundir.join(d).join("lock").is_file(), "{d}/lock in RUNDIR");
+        assert!(fs::symlink_metadata(tree.join(d))
+            .expect("link")
+            .file_type()
+            .is_symlink());
+    }
+    sc.cmd(bin("sv"))
+        .args(["status", "web"])
+        .env("SVDIR", &tree)
+        .run()
+        .code(0)
+        .stdout_norm("run: web: (pid N) Ns; run: log: (pid N) Ns\n");
+}

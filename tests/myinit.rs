@@ -1040,3 +1040,136 @@ fn sigterm_during_start_up_stops_the_script_and_starts_nothing() {
     assert!(!sc.join("scan/web/supervise").exists(), "a supervise ran");
     assert_eq!(ns.stderr(), "");
 }
+
+/// `start_my_init` with the root's `/etc` bind-mounted read-only (in a mount namespace of its
+/// own), as in a `--read-only` container; `ROOT/run` stays writable. Returns unshare's process
+/// (my_init may have exited already: its host pid is looked for by the caller if it needs it).
+fn start_my_init_ro_etc(sc: &Scenario, root: &Path, env: &[(&str, &str)]) -> Proc {
+    fs::create_dir_all(root.join("run")).unwrap();
+    let etc = root.join("etc").display().to_string();
+    let mut c = std::process::Command::new(peer("/usr/bin/unshare"));
+    c.args(["--mount", "--pid", "--fork", "--kill-child"])
+        .arg(format!("--mount-proc={}", root.join("proc").display()))
+        .args(["/bin/sh", "-c"])
+        .arg(
+            "mount --bind \"$1\" \"$1\" && mount -o remount,bind,ro \"$1\" && \
+             exec /usr/sbin/chroot \"$2\" /sbin/my_init",
+        )
+        .args(["sh", &etc, &root.display().to_string()])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin:/sbin")
+        .current_dir(sc.path())
+        .stdout(fs::File::create(sc.join("stdout")).unwrap())
+        .stderr(fs::File::create(sc.join("stderr")).unwrap());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    Proc::spawn(c)
+}
+
+/// A read-only root (issue 17): with `/etc` read-only, my_init cannot write
+/// `/etc/container_environment` and says why in one line (exit 100, nothing started). With
+/// `SVSCAN_ENV_DIR=/run/container_environment`, the image's `/etc/container_environment` is
+/// imported, the export goes to the moved directory (made, 0700), start-up scripts change it
+/// there, and every service sees the result; `SVSCAN_STARTUP_DIR`, `SVSCAN_PRE_SHUTDOWN_DIR`
+/// and `SVSCAN_POST_SHUTDOWN_DIR` move phusion's script directories.
+#[test]
+fn my_init_on_a_read_only_etc_moves_the_container_environment() {
+    use std::os::unix::fs::PermissionsExt;
+    let sc = Scenario::new();
+    let root = phusion_root(&sc);
+    let mut proc = start_my_init_ro_etc(&sc, &root, &[("FROM_DOCKER", "yes")]);
+    assert_eq!(proc.wait(DEADLINE), Some(100));
+    assert_eq!(
+        read(&sc.join("stderr")),
+        "my_init: fatal: unable to write /etc/container_environment/FOO: read-only file system\n"
+    );
+    assert_eq!(read(&root.join("out/order")), "");
+    assert_eq!(read(&root.join("out/up")), "");
+
+    // The moved places: start-up scripts that write the moved directory, shutdown scripts.
+    let f = |rel: &str, text: &str| sc.file(Path::new("root").join(rel), text, 0o755);
+    f(
+        "opt/init/10_change_env",
+        "#!/bin/sh\necho \"10 FOO=$FOO\" >> /out/order\n\
+         echo changed > /run/container_environment/FOO\n",
+    );
+    f(
+        "opt/init/20_see_env",
+        "#!/bin/sh\necho \"20 FOO=$FOO FROM_DOCKER=$FROM_DOCKER\" >> /out/order\n",
+    );
+    f("opt/pre/10", "#!/bin/sh\necho moved pre >> /out/order\n");
+    f("opt/post/10", "#!/bin/sh\necho moved post >> /out/order\n");
+    // The services' supervise directories go to /run too (docs/docker.md, "Read-only root").
+    sc.cmd("/bin/sh")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/supervise-links.sh"))
+        .arg(root.join("etc/service"))
+        .run()
+        .code(0)
+        .stderr("");
+    let mut proc = start_my_init_ro_etc(
+        &sc,
+        &root,
+        &[
+            ("FROM_DOCKER", "yes"),
+            ("SVSCAN_ENV_DIR", "/run/container_environment"),
+            ("SVSCAN_STARTUP_DIR", "/opt/init"),
+            ("SVSCAN_PRE_SHUTDOWN_DIR", "/opt/pre"),
+            ("SVSCAN_POST_SHUTDOWN_DIR", "/opt/post"),
+        ],
+    );
+    wait_for("both services up", DEADLINE, || {
+        read(&root.join("out/up")).lines().count() == 2
+    });
+    let init = wait_until("my_init under unshare", DEADLINE, || {
+        proc_children(proc.pid()).into_iter().find(|&p| {
+            proc_cmdline(p).is_some_and(|a| a.first().map(String::as_str) == Some("/sbin/my_init"))
+        })
+    });
+    let mut up: Vec<String> = read(&root.join("out/up"))
+        .lines()
+        .map(String::from)
+        .collect();
+    up.sort();
+    assert_eq!(up, ["cron FOO=changed", "web FOO=changed"]);
+    let moved = root.join("run/container_environment");
+    assert_eq!(
+        fs::metadata(&moved).unwrap().permissions().mode() & 0o7777,
+        0o700
+    );
+    assert_eq!(read(&moved.join("FOO")), "changed\n");
+    assert_eq!(read(&moved.join("FROM_DOCKER")), "yes");
+    assert_eq!(
+        sourced(
+            &root.join("run/container_environment.sh"),
+            &["FOO", "FROM_DOCKER"]
+        ),
+        "FOO=changed\nFROM_DOCKER=yes\n"
+    );
+    assert_eq!(
+        from_json(
+            &root.join("run/container_environment.json"),
+            &["FOO", "FROM_DOCKER"]
+        ),
+        "FOO=changed\nFROM_DOCKER=yes\n"
+    );
+    signal(init, 15);
+    assert_eq!(proc.wait(DEADLINE), Some(0), "{}", read(&sc.join("stderr")));
+    assert_eq!(
+        read(&root.join("out/order")),
+        "10 FOO=orig\n20 FOO=changed FROM_DOCKER=yes\nrc.local FOO=changed\nmoved pre\nmoved post\n"
+    );
+    // The image's directory is as it was.
+    assert_eq!(read(&root.join("etc/container_environment/FOO")), "orig\n");
+    assert!(!root.join("etc/container_environment/FROM_DOCKER").exists());
+    assert_eq!(
+        read(&sc.join("stderr")),
+        "*** Running /opt/init/10_change_env...\n\
+         *** Running /opt/init/20_see_env...\n\
+         *** Running /etc/rc.local...\n\
+         *** Starting the services in /etc/service...\n\
+         *** Shutting down...\n\
+         *** Stopping the services...\n\
+         *** Killing all processes...\n"
+    );
+}

@@ -271,7 +271,11 @@ fn execute_inner(plan: &Plan, argv: &[OsString]) -> Result<Never> {
             .map_err(|e| sys("unable to change root directory")(errno(e as i32)))?;
     }
     if plan.nice != 0 {
-        rustix::process::nice(plan.nice).map_err(sys("unable to set nice level"))?;
+        // The kernel refuses a raise with EACCES; runit calls glibc's nice(3), which turns that
+        // into EPERM, so runit's line says "permission denied".
+        rustix::process::nice(plan.nice)
+            .map_err(|e| if e == Errno::ACCESS { Errno::PERM } else { e })
+            .map_err(sys("unable to set nice level"))?;
     }
     if let Some((spec, ext)) = &plan.env_user {
         let ids = lookup(spec, *ext)?;

@@ -18,10 +18,11 @@ pub const DEFAULT_STOP: Duration = Duration::from_secs(7);
 /// Environment variable that sets the shutdown bound in seconds (`-t` wins).
 pub const STOP_ENV: &str = "SVSCAN_STOP_TIMEOUT";
 /// Environment variables naming script directories and the container environment directory.
-const STARTUP_ENV: &str = "SVSCAN_STARTUP_DIR";
-const PRE_SHUTDOWN_ENV: &str = "SVSCAN_PRE_SHUTDOWN_DIR";
-const POST_SHUTDOWN_ENV: &str = "SVSCAN_POST_SHUTDOWN_DIR";
-const ENV_DIR_ENV: &str = "SVSCAN_ENV_DIR";
+/// my_init reads them too, each moving one of phusion's fixed paths.
+pub const STARTUP_ENV: &str = "SVSCAN_STARTUP_DIR";
+pub const PRE_SHUTDOWN_ENV: &str = "SVSCAN_PRE_SHUTDOWN_DIR";
+pub const POST_SHUTDOWN_ENV: &str = "SVSCAN_POST_SHUTDOWN_DIR";
+pub const ENV_DIR_ENV: &str = "SVSCAN_ENV_DIR";
 /// The main command waits for the services: ours, then s6-overlay's name (ours wins).
 const CMD_WAIT_ENV: [&str; 2] = ["SVSCAN_CMD_WAIT", "S6_CMD_WAIT_FOR_SERVICES"];
 /// How long it waits at most, in milliseconds (0: for ever): ours, then s6-overlay's.
@@ -50,6 +51,10 @@ pub struct Config {
     pub post_shutdown: Option<PathBuf>,
     /// The container environment directory (`/etc/container_environment`).
     pub env_dir: Option<PathBuf>,
+    /// my_init with `SVSCAN_ENV_DIR` elsewhere: the image's `/etc/container_environment`, read
+    /// at start under the moved directory's files (never written: it may be read-only), and
+    /// the moved directory is created if missing.
+    pub env_defaults: Option<PathBuf>,
     /// Signal every process left once the services have stopped.
     pub kill_all: bool,
     /// my_init's `*** ` progress lines.
@@ -137,7 +142,7 @@ pub fn env_cmd_wait(env: Env<'_>, ignored: &mut Vec<Ignored>) -> CmdWait {
     }
 }
 
-fn env_path(env: Env<'_>, name: &str) -> Option<PathBuf> {
+pub fn env_path(env: Env<'_>, name: &str) -> Option<PathBuf> {
     env(name).filter(|v| !v.is_empty()).map(PathBuf::from)
 }
 
@@ -191,6 +196,7 @@ pub fn parse(argv: &[OsString], env: Env<'_>) -> Option<Config> {
         pre_shutdown: env_path(env, PRE_SHUTDOWN_ENV),
         post_shutdown: env_path(env, POST_SHUTDOWN_ENV),
         env_dir: env_path(env, ENV_DIR_ENV),
+        env_defaults: None,
         kill_all: true,
         verbose: false,
         wait,

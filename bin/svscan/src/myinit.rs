@@ -3,10 +3,13 @@
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::{env_cmd_wait, env_seconds, Config, Env, Ignored, DEFAULT_STOP, STOP_ENV};
+use crate::config::{
+    env_cmd_wait, env_path, env_seconds, Config, Env, Ignored, DEFAULT_STOP, ENV_DIR_ENV,
+    POST_SHUTDOWN_ENV, PRE_SHUTDOWN_ENV, STARTUP_ENV, STOP_ENV,
+};
 use crate::lifecycle::StopBound;
 
 /// The prefix of my_init's messages.
@@ -20,6 +23,13 @@ const KILL_PROCESS_TIMEOUT: &str = "KILL_PROCESS_TIMEOUT";
 const KILL_ALL_PROCESSES_TIMEOUT: &str = "KILL_ALL_PROCESSES_TIMEOUT";
 /// What the one not set defaults to, then (phusion's default before 0.11.1).
 const PHASE_DEFAULT: Duration = Duration::from_secs(5);
+/// phusion's start-up directory and the variable of phusion's that moves it (ours wins).
+const INIT_DIR: &str = "/etc/my_init.d";
+const ENV_INIT_DIRECTORY: &str = "ENV_INIT_DIRECTORY";
+const RC_LOCAL: &str = "/etc/rc.local";
+const PRE_SHUTDOWN_DIR: &str = "/etc/my_init.pre_shutdown.d";
+const POST_SHUTDOWN_DIR: &str = "/etc/my_init.post_shutdown.d";
+const ENV_DIR: &str = "/etc/container_environment";
 
 /// Why my_init does not start: what to print (help on stdout, errors on stderr) and the exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,9 +100,15 @@ pub fn parse(argv: &[OsString], env: Env<'_>) -> Result<Config, Refusal> {
         },
     };
     let wait = env_cmd_wait(env, &mut ignored);
-    let init_dir = env("ENV_INIT_DIRECTORY")
-        .filter(|d| !d.is_empty())
-        .map_or_else(|| PathBuf::from("/etc/my_init.d"), PathBuf::from);
+    // Each of phusion's fixed paths can be moved by svscan's variable for it (for a read-only
+    // root, or an image laid out otherwise); phusion's ENV_INIT_DIRECTORY still moves my_init.d.
+    let init_dir = env_path(env, STARTUP_ENV)
+        .or_else(|| env_path(env, ENV_INIT_DIRECTORY))
+        .unwrap_or_else(|| PathBuf::from(INIT_DIR));
+    let env_dir = env_path(env, ENV_DIR_ENV).unwrap_or_else(|| PathBuf::from(ENV_DIR));
+    // Moved: the image's own directory is still read, as defaults, so that one baked into a
+    // read-only root is not lost.
+    let env_defaults = (env_dir != Path::new(ENV_DIR)).then(|| PathBuf::from(ENV_DIR));
     Ok(Config {
         name: PROG.into(),
         setsid: true,
@@ -103,11 +119,16 @@ pub fn parse(argv: &[OsString], env: Env<'_>) -> Result<Config, Refusal> {
         startup: if skip_startup {
             Vec::new()
         } else {
-            vec![init_dir, PathBuf::from("/etc/rc.local")]
+            vec![init_dir, PathBuf::from(RC_LOCAL)]
         },
-        pre_shutdown: Some(PathBuf::from("/etc/my_init.pre_shutdown.d")),
-        post_shutdown: Some(PathBuf::from("/etc/my_init.post_shutdown.d")),
-        env_dir: Some(PathBuf::from("/etc/container_environment")),
+        pre_shutdown: Some(
+            env_path(env, PRE_SHUTDOWN_ENV).unwrap_or_else(|| PathBuf::from(PRE_SHUTDOWN_DIR)),
+        ),
+        post_shutdown: Some(
+            env_path(env, POST_SHUTDOWN_ENV).unwrap_or_else(|| PathBuf::from(POST_SHUTDOWN_DIR)),
+        ),
+        env_dir: Some(env_dir),
+        env_defaults,
         kill_all,
         verbose: !quiet,
         wait,
@@ -166,6 +187,76 @@ mod tests {
         assert_eq!(e.code, 2);
         let e = parse(&args(&["my_init", "-h"]), &no_env).unwrap_err();
         assert_eq!((e.code, e.stdout), (0, true));
+    }
+
+    /// Every path of phusion's that a read-only root may need elsewhere is moved by svscan's
+    /// variable for it; phusion's ENV_INIT_DIRECTORY still works, and ours wins over it.
+    #[test]
+    fn paths_moved_by_the_environment() {
+        let c = parse(&args(&["my_init"]), &no_env).unwrap();
+        assert_eq!(
+            c.startup,
+            [
+                PathBuf::from("/etc/my_init.d"),
+                PathBuf::from("/etc/rc.local")
+            ]
+        );
+        assert_eq!(
+            c.pre_shutdown.as_deref(),
+            Some(Path::new("/etc/my_init.pre_shutdown.d"))
+        );
+        assert_eq!(
+            c.post_shutdown.as_deref(),
+            Some(Path::new("/etc/my_init.post_shutdown.d"))
+        );
+        assert_eq!(
+            c.env_dir.as_deref(),
+            Some(Path::new("/etc/container_environment"))
+        );
+        assert_eq!(c.env_defaults, None);
+
+        let vars = [
+            ("SVSCAN_STARTUP_DIR", "/opt/init"),
+            ("ENV_INIT_DIRECTORY", "/opt/phusion-init"),
+            ("SVSCAN_PRE_SHUTDOWN_DIR", "/opt/pre"),
+            ("SVSCAN_POST_SHUTDOWN_DIR", "/opt/post"),
+            ("SVSCAN_ENV_DIR", "/run/container_environment"),
+        ];
+        let env = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| OsString::from(v))
+        };
+        let c = parse(&args(&["my_init"]), &env).unwrap();
+        assert_eq!(
+            c.startup,
+            [PathBuf::from("/opt/init"), PathBuf::from("/etc/rc.local")]
+        );
+        assert_eq!(c.pre_shutdown.as_deref(), Some(Path::new("/opt/pre")));
+        assert_eq!(c.post_shutdown.as_deref(), Some(Path::new("/opt/post")));
+        assert_eq!(
+            c.env_dir.as_deref(),
+            Some(Path::new("/run/container_environment"))
+        );
+        assert_eq!(
+            c.env_defaults.as_deref(),
+            Some(Path::new("/etc/container_environment"))
+        );
+
+        let env = |name: &str| match name {
+            "ENV_INIT_DIRECTORY" => Some(OsString::from("/opt/phusion-init")),
+            "SVSCAN_STARTUP_DIR" | "SVSCAN_ENV_DIR" => Some(OsString::new()),
+            _ => None,
+        };
+        let c = parse(&args(&["my_init"]), &env).unwrap();
+        assert_eq!(c.startup[0], PathBuf::from("/opt/phusion-init"));
+        // Empty is unset.
+        assert_eq!(c.env_defaults, None);
+        // The default place named: nothing moved.
+        let env = |name: &str| {
+            (name == "SVSCAN_ENV_DIR").then(|| OsString::from("/etc/container_environment/"))
+        };
+        assert_eq!(parse(&args(&["my_init"]), &env).unwrap().env_defaults, None);
     }
 
     #[test]

@@ -49,6 +49,8 @@ struct Shell<'a> {
     notices: Option<OwnedFd>,
     decoder: Decoder,
     env: Option<herd_contenv::ContainerEnv>,
+    /// The image's container environment under a moved one (my_init, `SVSCAN_ENV_DIR`).
+    env_defaults: Option<herd_contenv::ContainerEnv>,
     /// The services' readiness, watched while the main command waits for it (kept once made:
     /// see `ready.rs`).
     ready: Option<Readiness>,
@@ -122,6 +124,10 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
         decoder: Decoder::new(),
         env: config
             .env_dir
+            .as_ref()
+            .map(|d| herd_contenv::ContainerEnv::new(d.clone())),
+        env_defaults: config
+            .env_defaults
             .as_ref()
             .map(|d| herd_contenv::ContainerEnv::new(d.clone())),
         ready: None,
@@ -426,6 +432,29 @@ impl Shell<'_> {
         }
     }
 
+    /// A moved container environment directory (my_init, `SVSCAN_ENV_DIR`) is made if missing,
+    /// mode 0700 as phusion's, its parents 0755: it is typically on a fresh tmpfs.
+    fn make_env_dir(&self, env: &herd_contenv::ContainerEnv) -> Result<(), herd_contenv::Failure> {
+        use std::os::unix::fs::DirBuilderExt;
+        if self.env_defaults.is_none() {
+            return Ok(());
+        }
+        let dir = env.dir();
+        let made = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => std::fs::create_dir_all(p),
+            _ => Ok(()),
+        }
+        .and_then(|()| std::fs::DirBuilder::new().mode(0o700).create(dir));
+        match made {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(herd_contenv::Failure {
+                action: "mkdir",
+                path: dir.to_path_buf(),
+                error: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Signals every process left: as PID 1 every process of the namespace, otherwise our own
     /// descendants (orphans of services come to us as the subreaper).
     fn signal_leftovers(&self, sig: Signal) {
@@ -456,16 +485,24 @@ impl Shell<'_> {
     }
 
     /// The container environment, if configured: at start (`initial`) its files are imported
-    /// (variables already set win) and everything is written back; after a start-up script the
-    /// directory's view replaces the environment and `.sh`/`.json` are rewritten. Files that
-    /// cannot be variables (`=` in the name, NUL in the value) get a warning. `false` after a
-    /// fatal message: a file could not be read or written.
+    /// (variables already set win), then those of the image's directory under a moved one
+    /// (which is made first if missing), and everything is written back to the (moved)
+    /// directory; after a start-up script the directory's view replaces the environment and
+    /// `.sh`/`.json` are rewritten. Files that cannot be variables (`=` in the name, NUL in the
+    /// value) get a warning. `false` after a fatal message: a file could not be read or written.
     fn sync_env(&self, initial: bool) -> bool {
         let Some(env) = &self.env else {
             return true;
         };
         let done = if initial {
-            env.import_initial()
+            self.make_env_dir(env)
+                .and_then(|()| env.import_initial())
+                .and_then(|mut skipped| {
+                    if let Some(defaults) = &self.env_defaults {
+                        skipped.extend(defaults.import_initial()?);
+                    }
+                    Ok(skipped)
+                })
         } else {
             env.import_replace()
         }
