@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod environ;
 mod lifecycle;
 mod myinit;
 mod proctitle;

@@ -13,6 +13,8 @@ use std::time::Instant;
 
 use herd_control::{write_control, Control};
 use herd_diag::{Diag, Reason};
+
+use crate::environ::Environ;
 use herd_notice::Decoder;
 use herd_svdir::MAIN;
 use herd_sys::signal::{self, Sig as Signal};
@@ -48,9 +50,7 @@ struct Shell<'a> {
     /// The read end of the essential-service notice pipe, and what has been read of it.
     notices: Option<OwnedFd>,
     decoder: Decoder,
-    env: Option<herd_contenv::ContainerEnv>,
-    /// The image's container environment under a moved one (my_init, `SVSCAN_ENV_DIR`).
-    env_defaults: Option<herd_contenv::ContainerEnv>,
+    env: Option<Environ>,
     /// The services' readiness, watched while the main command waits for it (kept once made:
     /// see `ready.rs`).
     ready: Option<Readiness>,
@@ -122,14 +122,7 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
         spawner: Spawner::new(diag, config.setsid, notify),
         notices,
         decoder: Decoder::new(),
-        env: config
-            .env_dir
-            .as_ref()
-            .map(|d| herd_contenv::ContainerEnv::new(d.clone())),
-        env_defaults: config
-            .env_defaults
-            .as_ref()
-            .map(|d| herd_contenv::ContainerEnv::new(d.clone())),
+        env: Environ::new(config),
         ready: None,
         fx: Vec::new(),
         queue: VecDeque::new(),
@@ -240,7 +233,10 @@ impl Shell<'_> {
     fn apply(&mut self, e: Effect, lc: &Lifecycle) -> Option<u8> {
         match e {
             Effect::SyncEnv(s) => {
-                let ok = self.sync_env(s == Sync::Initial);
+                let ok = self
+                    .env
+                    .as_ref()
+                    .is_none_or(|e| e.sync(s == Sync::Initial, &self.diag));
                 self.answers.push(Event::EnvSynced(ok));
             }
             Effect::ListScripts(kind) => {
@@ -432,29 +428,6 @@ impl Shell<'_> {
         }
     }
 
-    /// A moved container environment directory (my_init, `SVSCAN_ENV_DIR`) is made if missing,
-    /// mode 0700 as phusion's, its parents 0755: it is typically on a fresh tmpfs.
-    fn make_env_dir(&self, env: &herd_contenv::ContainerEnv) -> Result<(), herd_contenv::Failure> {
-        use std::os::unix::fs::DirBuilderExt;
-        if self.env_defaults.is_none() {
-            return Ok(());
-        }
-        let dir = env.dir();
-        let made = match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => std::fs::create_dir_all(p),
-            _ => Ok(()),
-        }
-        .and_then(|()| std::fs::DirBuilder::new().mode(0o700).create(dir));
-        match made {
-            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(herd_contenv::Failure {
-                action: "mkdir",
-                path: dir.to_path_buf(),
-                error: e,
-            }),
-            _ => Ok(()),
-        }
-    }
-
     /// Signals every process left: as PID 1 every process of the namespace, otherwise our own
     /// descendants (orphans of services come to us as the subreaper).
     fn signal_leftovers(&self, sig: Signal) {
@@ -482,48 +455,5 @@ impl Shell<'_> {
             name.to_string_lossy()
         ));
         let _ = write_control(at.control(), &[Control::Kill]);
-    }
-
-    /// The container environment, if configured: at start (`initial`) its files are imported
-    /// (variables already set win), then those of the image's directory under a moved one
-    /// (which is made first if missing), and everything is written back to the (moved)
-    /// directory; after a start-up script the directory's view replaces the environment and
-    /// `.sh`/`.json` are rewritten. Files that cannot be variables (`=` in the name, NUL in the
-    /// value) get a warning. `false` after a fatal message: a file could not be read or written.
-    fn sync_env(&self, initial: bool) -> bool {
-        let Some(env) = &self.env else {
-            return true;
-        };
-        let done = if initial {
-            self.make_env_dir(env)
-                .and_then(|()| env.import_initial())
-                .and_then(|mut skipped| {
-                    if let Some(defaults) = &self.env_defaults {
-                        skipped.extend(defaults.import_initial()?);
-                    }
-                    Ok(skipped)
-                })
-        } else {
-            env.import_replace()
-        }
-        .and_then(|skipped| {
-            env.export_process_env(initial)?;
-            Ok(skipped)
-        });
-        match done {
-            Ok(skipped) => {
-                for n in skipped {
-                    self.diag.warn(&format_args!(
-                        "unable to set {} from the container environment: invalid name or value",
-                        n.to_string_lossy()
-                    ));
-                }
-                true
-            }
-            Err(f) => {
-                self.diag.fatal(&f);
-                false
-            }
-        }
     }
 }

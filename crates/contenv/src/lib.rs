@@ -37,6 +37,8 @@ pub const SH_SUFFIX: &str = ".sh";
 pub const JSON_SUFFIX: &str = ".json";
 /// Mode of a per-variable file we create (before the umask).
 pub const VAR_FILE_MODE: u32 = 0o644;
+/// Mode of a directory [`ContainerEnv::create`] makes (phusion's is 0700).
+pub const DIR_MODE: u32 = 0o700;
 /// Mode of a `.sh` or `.json` dump we create (before the umask).
 pub const DUMP_FILE_MODE: u32 = 0o640;
 
@@ -44,7 +46,7 @@ pub const DUMP_FILE_MODE: u32 = 0o640;
 /// `unable to write /etc/container_environment/FOO: access denied`.
 #[derive(Debug)]
 pub struct Failure {
-    /// `open directory`, `read directory`, `read` or `write`.
+    /// `open directory`, `read directory`, `read`, `write` or `mkdir`.
     pub action: &'static str,
     /// The directory or file.
     pub path: PathBuf,
@@ -139,6 +141,23 @@ impl ContainerEnv {
         let mut p = self.dir.clone().into_os_string();
         p.push(suffix);
         PathBuf::from(p)
+    }
+
+    /// Makes the directory if it is missing, mode `DIR_MODE` (before the umask), with its
+    /// missing parents (0755): for a directory moved to a fresh tmpfs (a read-only root).
+    pub fn create(&self) -> Result<(), Failure> {
+        use std::os::unix::fs::DirBuilderExt;
+        let made = match self.dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => fs::create_dir_all(p),
+            _ => Ok(()),
+        }
+        .and_then(|()| fs::DirBuilder::new().mode(DIR_MODE).create(&self.dir));
+        match made {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                Err(Failure::new("mkdir", &self.dir, e))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// `DIR.sh`, the shell dump.
