@@ -8,6 +8,7 @@
 
 mod chpst;
 mod docker;
+mod dockerd;
 mod input;
 mod install;
 mod interop;
