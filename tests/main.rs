@@ -9,6 +9,7 @@
 mod chpst;
 mod docker;
 mod dockerd;
+mod images;
 mod input;
 mod install;
 mod interop;
