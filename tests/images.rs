@@ -143,7 +143,7 @@ main()
 
 /// The stand-in's layer over its debootstrap tree: phusion's dirs (a real `/etc/service`, where
 /// Debian's runit package makes a link), then the files of `layout/`.
-const PHUSION_DOCKERFILE: &str = "FROM herd-images/phusion-rootfs\n\
+const PHUSION_LAYER: &str = "\
 RUN rm -f /etc/service && mkdir -p /etc/service /etc/my_init.d /etc/my_init.pre_shutdown.d \
 /etc/my_init.post_shutdown.d /var/log/cron && mkdir -m 0700 /etc/container_environment\n\
 COPY layout/ /\n\
@@ -427,8 +427,8 @@ fn cached_rootfs(sc: &Scenario, name: &str, include: Option<&str>) -> PathBuf {
     );
     let debs = Path::new(CACHE).join("debs");
     fs::create_dir_all(&debs).unwrap_or_else(|e| panic!("{}: {e}", debs.display()));
-    let tree = Path::new(CACHE).join(format!("{name}.{}", std::process::id()));
-    let _ = fs::remove_dir_all(&tree);
+    let tree = Tree(Path::new(CACHE).join(format!("{name}.{}", std::process::id())));
+    let _ = fs::remove_dir_all(&tree.0);
     let t0 = Instant::now();
     let mut c = sc
         .cmd(DEBOOTSTRAP)
@@ -439,12 +439,11 @@ fn cached_rootfs(sc: &Scenario, name: &str, include: Option<&str>) -> PathBuf {
     }
     let o = c
         .arg(SUITE)
-        .arg(&tree)
+        .arg(&tree.0)
         .arg(debian_mirror())
         .timeout(DEBOOTSTRAP_SLOW)
         .run();
     if o.code != Some(0) {
-        remove_tree(&tree);
         panic!(
             "debootstrap {name} failed ({:?}):\n{}{}",
             o.code,
@@ -456,7 +455,7 @@ fn cached_rootfs(sc: &Scenario, name: &str, include: Option<&str>) -> PathBuf {
     let o = sc
         .cmd("/bin/tar")
         .arg("-C")
-        .arg(&tree)
+        .arg(&tree.0)
         .args([
             "--exclude=./var/cache/apt/archives/*.deb",
             "--exclude=./var/lib/apt/lists/*",
@@ -466,7 +465,7 @@ fn cached_rootfs(sc: &Scenario, name: &str, include: Option<&str>) -> PathBuf {
         .arg(".")
         .timeout(TAR_SLOW)
         .run();
-    remove_tree(&tree);
+    drop(tree);
     o.code(0).stderr("");
     fs::rename(&new, &tar).unwrap_or_else(|e| panic!("{}: {e}", tar.display()));
     eprintln!(
@@ -477,16 +476,23 @@ fn cached_rootfs(sc: &Scenario, name: &str, include: Option<&str>) -> PathBuf {
     tar
 }
 
-/// Removes a debootstrap tree, unmounting first whatever a failed run left mounted in it.
-fn remove_tree(tree: &Path) {
-    for m in mounts_under(tree) {
-        let _ = std::process::Command::new("/bin/umount")
-            .arg("-l")
-            .arg(m)
-            .status();
-    }
-    if let Err(e) = fs::remove_dir_all(tree) {
-        eprintln!("warning: unable to remove {}: {e}", tree.display());
+/// A debootstrap tree, removed on drop (also when debootstrap fails or is killed at its
+/// deadline), after unmounting whatever a failed run left mounted in it.
+struct Tree(PathBuf);
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        for m in mounts_under(&self.0) {
+            let _ = std::process::Command::new("/bin/umount")
+                .arg("-l")
+                .arg(m)
+                .status();
+        }
+        if let Err(e) = fs::remove_dir_all(&self.0) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                eprintln!("warning: unable to remove {}: {e}", self.0.display());
+            }
+        }
     }
 }
 
@@ -547,7 +553,11 @@ fn provide_base(d: &Dockerd, sc: &Scenario, from: &str, made: &mut Vec<String>) 
             sc.script("phusion-base/layout/sbin/my_init", MY_INIT);
             sc.script("phusion-base/layout/etc/service/cron/run", CRON_RUN);
             sc.script("phusion-base/layout/etc/service/cron/log/run", CRON_LOG_RUN);
-            let file = sc.file("phusion-base/Dockerfile", PHUSION_DOCKERFILE, 0o644);
+            let file = sc.file(
+                "phusion-base/Dockerfile",
+                &format!("FROM {PHUSION_ROOTFS}\n{PHUSION_LAYER}"),
+                0o644,
+            );
             build_file(d, sc, &ctx, &file, PHUSION_BASE);
         }
         other => panic!(
