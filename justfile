@@ -57,3 +57,13 @@ lint:
 # (CI runs proptest's default, 256). Debug build on purpose: integer overflow panics there.
 proptest-long CASES="200000":
     PROPTEST_CASES={{CASES}} cargo test --workspace --lib --bins -- prop
+
+# Build every Dockerfile of docs/docker.md exactly as printed (after its staging `sh` block, run as
+# printed) in a private dockerd, and run each image: services up, `sv restart`, and the exit code
+# of `docker stop` that the doc states. Not part of `just test` or CI: it takes minutes and needs
+# the Debian mirror, from which debootstrap makes the debian:bookworm-slim and phusion-like bases,
+# cached under /var/tmp/herd-images (`HERD_IMAGES_REBUILD=1 just test-images` makes them again).
+test-images:
+    command -v debootstrap >/dev/null || (apt-get update && apt-get install -y debootstrap)
+    scripts/release.sh
+    cargo test -p herd-tests --test main images:: -- --include-ignored --nocapture

@@ -8,7 +8,9 @@
 
 mod chpst;
 mod docker;
+mod dockerd;
 mod docs;
+mod images;
 mod input;
 mod install;
 mod interop;
