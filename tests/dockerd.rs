@@ -31,7 +31,8 @@ pub(crate) const UP: Duration = Duration::from_secs(10);
 /// removes every container, stops dockerd by its pid (TERM, bounded wait, KILL), kills whatever
 /// it left that names the dir (containerd, shims), unmounts what is left under it and removes it.
 pub(crate) struct Dockerd {
-    root: PathBuf,
+    /// Its temp dir: a new dockerd has another, so it also tells dockerds apart.
+    pub(crate) root: PathBuf,
     child: Child,
 }
 
