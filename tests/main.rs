@@ -11,6 +11,7 @@ mod docker;
 mod input;
 mod install;
 mod interop;
+mod man;
 mod myinit;
 mod non_utf8;
 mod pid1;
