@@ -346,7 +346,7 @@ def fill(roff):
             merged.append(part)
     lines = []
     for sentence in merged:
-        wrapped = wrap(sentence)
+        wrapped = wrap(sentence, 78)  # room for a \\& at the end
         for k, line in enumerate(wrapped):
             if k < len(wrapped) - 1 and SENTENCE_END.search(line):
                 line += "\\&"
@@ -375,15 +375,18 @@ def render(blocks, out, in_item=False):
                 out.append(".IP" if in_item else ".PP")
             out.extend(fill(inline(block[1])))
         elif kind == "code":
-            if not (in_item and first):
-                out.append(".IP" if in_item else ".PP")
-            out.append(".RS 4" if not in_item else ".RS 0")
+            # At the top level a code block is indented by 4; in a list item it sits at the
+            # item's indentation (an item always starts with a paragraph, so this is not first).
+            out.append(".IP" if in_item else ".PP")
+            if not in_item:
+                out.append(".RS 4")
             out.append(".EX")
             for line in block[1]:
                 text = escape(line, code=True)
                 out.append("\\&" + text if text[:1] in ".'" else text)
             out.append(".EE")
-            out.append(".RE")
+            if not in_item:
+                out.append(".RE")
         elif kind == "table":
             render_table(block[1], out)
         elif kind == "list":
