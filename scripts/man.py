@@ -2,7 +2,8 @@
 """Generate herd's man pages from its docs: docs/TOOL.md -> man/man8/TOOL.8 (man(7) macros).
 
     scripts/man.py           regenerate man/man8/ (`just man`)
-    scripts/man.py --check   exit 1, naming each stale page, when man/man8/ is not what the docs give
+    scripts/man.py --check   exit 1, naming each stale page, when man/man8/ is not what the docs
+                             give (a doc without the agreed sections: 111; usage: 100)
 
 The docs are the one source; the pages are generated and checked in, never edited by hand. Only
 the markdown the docs use is handled: headings, paragraphs, nested bullet and numbered lists,
@@ -262,7 +263,8 @@ def inline(text, bold=False, ital=False):
         if m.group("code"):
             b, i = state
             font(True, i)
-            out.append(escape(m.group("codetext").strip() if m.group("code") == "``" else m.group("codetext"), code=True))
+            code = m.group("codetext")
+            out.append(escape(code.strip() if m.group("code") == "``" else code, code=True))
             font(b, i)
         elif m.group("url") is not None:
             kind, shown = link_target(m.group("url"))
@@ -598,13 +600,17 @@ def main(argv):
         if old is None or TH_DATE.sub(r"\1", old) != TH_DATE.sub(r"\1", text):
             stale.append((rel, doc, old is None))
     known = {os.path.basename(rel) for rel, _, _ in wanted}
-    extra = sorted(n for n in (os.listdir(mandir) if os.path.isdir(mandir) else []) if n not in known)
+    present = os.listdir(mandir) if os.path.isdir(mandir) else []
+    extra = sorted(n for n in present if n not in known)
     if check:
         for rel, doc, missing in stale:
             what = "is missing" if missing else "is not what %s gives" % doc
             print("man.py: %s %s: run 'just man'" % (rel, what), file=sys.stderr)
         for name in extra:
-            print("man.py: man/man8/%s is not generated from any doc: remove it" % name, file=sys.stderr)
+            print(
+                "man.py: man/man8/%s is not generated from any doc: remove it" % name,
+                file=sys.stderr,
+            )
         return 1 if stale or extra else 0
     os.makedirs(mandir, exist_ok=True)
     for rel, text, _ in wanted:
