@@ -25,9 +25,15 @@ soak SECONDS="600":
 release:
     scripts/release.sh
 
-# Install the static release binaries and the runit-named links: `just install /img /usr`.
+# Install the static release binaries and the runit-named links, and the man pages under
+# PREFIX/share/man/man8 (`man svscan`): `just install /img /usr`.
 install DESTDIR="" PREFIX="/usr": release
     scripts/install.sh "{{DESTDIR}}" "{{PREFIX}}"
+
+# Regenerate the man pages, man/man8/, from docs/{svscan,supervise,sv,svlog,chpst}.md (commit
+# both). `python3 scripts/man.py --check` says which page is stale without writing (a test runs it).
+man:
+    python3 scripts/man.py
 
 # Measure herd's supervise, sv, svscan, svlog and my_init (the static release build) against runit,
 # daemontools and s6, as root, in one run (~20 min; `just bench --quick` checks the harness in ~6 min;

@@ -14,6 +14,7 @@ mod images;
 mod input;
 mod install;
 mod interop;
+mod man;
 mod myinit;
 mod non_utf8;
 mod pid1;
