@@ -8,6 +8,7 @@
 
 mod chpst;
 mod docker;
+mod help;
 mod input;
 mod install;
 mod interop;
