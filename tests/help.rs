@@ -8,6 +8,7 @@
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use herd_testsupport::*;
 
@@ -254,6 +255,24 @@ fn the_long_options_are_never_a_directory_service_or_command_named_so() {
         .run()
         .code(0)
         .stdout("--version\n");
+}
+
+/// A service directory called `--help` or `--version` is supervised like any other: svscan
+/// names it `./--help` to its supervise.
+#[test]
+fn a_service_called_help_or_version_is_supervised() {
+    let sc = Scenario::new();
+    let scan = sc.join("scan");
+    sc.service("scan/--help", RUN_SLEEP);
+    sc.service("scan/--version", RUN_SLEEP);
+    let mut c = Command::new(bin("svscan"));
+    c.arg(&scan)
+        .current_dir(sc.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _svscan = Proc::spawn(c);
+    wait_running(&scan.join("--help"));
+    wait_running(&scan.join("--version"));
 }
 
 /// runit's short options keep runit's meaning even before a long one: the exit code and which
