@@ -10,6 +10,7 @@ mod chpst;
 mod docker;
 mod dockerd;
 mod docs;
+mod help;
 mod images;
 mod input;
 mod install;

@@ -11,7 +11,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
 use herd_diag::Diag;
-use herd_getopt::Getopt;
+use herd_getopt::{Getopt, Long};
 use run::{Limit, Lock, Plan, EXIT_FAIL, PROG};
 
 const EXIT_USAGE: u8 = 100;
@@ -21,8 +21,150 @@ const VERSION: &str = "$Id: f279d44141c981dd7535a12260efcf1ef7beed26 $";
 /// A refusal: what to print on stderr, and the exit code.
 struct Stop(String, u8);
 
+/// Why nothing is run: a refusal, or `--help`/`--version`.
+enum Refusal {
+    Usage(Stop),
+    Long(Long),
+}
+
+impl From<Stop> for Refusal {
+    fn from(stop: Stop) -> Self {
+        Refusal::Usage(stop)
+    }
+}
+
 fn usage(prog: &str, text: &str) -> Stop {
     Stop(herd_diag::usage_line(prog, text), EXIT_USAGE)
+}
+
+/// A getopt error: `--help`/`--version`, or `INVOKED: illegal option -- x` and the usage.
+fn refuse(e: herd_getopt::Error, invoked: &str, usage: Stop) -> Refusal {
+    match e {
+        herd_getopt::Error::Long(long) => Refusal::Long(long),
+        e => Stop(format!("{invoked}: {e}\n{}", usage.0), EXIT_USAGE).into(),
+    }
+}
+
+const USAGE_SETLOCK: &str = " [ -nNxX ] file program [ arg ... ]";
+const USAGE_SOFTLIMIT: &str = " [-a allbytes] [-c corebytes] [-d databytes] [-f filebytes] [-l lockbytes] [-m membytes] [-o openfiles] [-p processes] [-r residentbytes] [-s stackbytes] [-t cpusecs] child";
+
+/// The options of chpst's own command line, as its docs table names them.
+const CHPST_OPTIONS: &[(&str, &str)] = &[
+    (
+        "-u user[:grp[:grp…]]",
+        "become user, with exactly these groups (:uid:gid[:gid…]: numbers)",
+    ),
+    (
+        "-U user[:grp]",
+        "set $UID and $GID to user's (and grp's) ids",
+    ),
+    ("-b argv0", "run prog with this argv[0]"),
+    (
+        "-e dir",
+        "set the environment from the files of dir (envdir)",
+    ),
+    ("-/ root", "change the root directory to root"),
+    ("-n inc", "add inc to the nice level"),
+    ("-l file", "take an exclusive lock on file, waiting for it"),
+    ("-L file", "take an exclusive lock on file, or fail"),
+    (
+        "-m n",
+        "limit data, stack, locked memory and address space to n bytes",
+    ),
+    ("-d n", "limit the data segment to n bytes"),
+    ("-o n", "limit open files to n"),
+    ("-p n", "limit processes to n"),
+    ("-f n", "limit file size to n bytes"),
+    ("-c n", "limit core file size to n bytes"),
+    ("-r n", "limit the resident set to n bytes"),
+    ("-t n", "limit CPU time to n seconds"),
+    ("-P", "run prog in a new session (pgrphack)"),
+    ("-0", "close stdin"),
+    ("-1", "close stdout"),
+    ("-2", "close stderr"),
+    ("-v", "warn about skipped envdir entries"),
+    (
+        "-V",
+        "print runit's version line, then the usage, on stderr (exit 100)",
+    ),
+];
+
+const SOFTLIMIT_OPTIONS: &[(&str, &str)] = &[
+    ("-a allbytes", "limit the address space"),
+    ("-c corebytes", "limit core file size"),
+    ("-d databytes", "limit the data segment"),
+    ("-f filebytes", "limit file size"),
+    ("-l lockbytes", "limit locked memory"),
+    (
+        "-m membytes",
+        "limit data, stack, locked memory and address space",
+    ),
+    ("-o openfiles", "limit open files"),
+    ("-p processes", "limit processes"),
+    ("-r residentbytes", "limit the resident set"),
+    ("-s stackbytes", "limit the stack"),
+    ("-t cpusecs", "limit CPU time"),
+];
+
+const SETLOCK_OPTIONS: &[(&str, &str)] = &[
+    ("-n", "wait for the lock"),
+    (
+        "-N",
+        "do not wait: fail at once if the lock is held (the default)",
+    ),
+    ("-x", "exit 0 silently if the lock cannot be had"),
+    ("-X", "fail when the lock cannot be had (the default)"),
+];
+
+/// `--help` for each name chpst answers to (`name`: argv[0]'s basename, one leading `d`
+/// dropped): runit's `chpst`, `envdir`, `envuidgid`, `setuidgid`, `pgrphack`, `softlimit`,
+/// `setlock`, and phusion's `setuser`.
+pub fn help(name: &str) -> String {
+    let (synopsis, about, options): (&str, &str, &[(&str, &str)]) = match name {
+        "envdir" => (
+            " dir child",
+            "Sets the environment from the files of dir (a subdirectory is fatal), then runs child.\n",
+            &[],
+        ),
+        "envuidgid" => (
+            " account child",
+            "Sets $UID and $GID to account's uid and gid, then runs child.\n",
+            &[],
+        ),
+        "setuidgid" => (
+            " account child",
+            "Runs child as account, with its uid and primary gid.\n",
+            &[],
+        ),
+        "pgrphack" => (" child", "Runs child in a new session.\n", &[]),
+        "softlimit" => (
+            USAGE_SOFTLIMIT,
+            "Runs child with resource limits; a value of = is the hard limit.\n",
+            SOFTLIMIT_OPTIONS,
+        ),
+        "setlock" => (
+            USAGE_SETLOCK,
+            "Takes an exclusive lock on file, held while program runs.\n",
+            SETLOCK_OPTIONS,
+        ),
+        "setuser" => (
+            " user child",
+            "phusion's: runs child as user, with the groups /etc/group gives it, and HOME,\n\
+             USER, LOGNAME and UID from its passwd entry.\n",
+            &[],
+        ),
+        _ => (
+            USAGE_CHPST,
+            "Runs prog with a changed process state, as runit's chpst does. See chpst(8).\n",
+            CHPST_OPTIONS,
+        ),
+    };
+    herd_getopt::Help {
+        synopsis,
+        about,
+        options,
+    }
+    .render(name)
 }
 
 /// The form argv[0] names (its basename, one leading `d` dropped) and its command line read.
@@ -34,6 +176,11 @@ fn parse(argv: &[OsString]) -> (String, Parsed) {
     // Option errors name the program as invoked; usage lines use the name without the `d`.
     let invoked = String::from_utf8_lossy(base).into_owned();
     let args = argv.get(1..).unwrap_or(&[]);
+    // The forms without options: their first argument is where an option would stand.
+    let optionless = ["setuidgid", "envuidgid", "setuser", "envdir", "pgrphack"];
+    if let Some(long) = herd_getopt::leading(args).filter(|_| optionless.contains(&&*name)) {
+        return (name, Err(Refusal::Long(long)));
+    }
     let result = match name.as_str() {
         "setuidgid" => account(&name, args, false),
         "envuidgid" => account(&name, args, true),
@@ -50,21 +197,24 @@ fn parse(argv: &[OsString]) -> (String, Parsed) {
 fn main() -> ExitCode {
     let argv: Vec<OsString> = std::env::args_os().collect();
     let (name, result) = parse(&argv);
+    // runit's argv[0] forms say `chpst: fatal:`; phusion's setuser is a tool of its own.
+    let diag = Diag::new(if name == "setuser" { "setuser" } else { PROG });
     let Stop(text, code) = match result {
         Ok((plan, child)) => {
             let fatal = run::execute(&plan, &child);
-            // runit's argv[0] forms say `chpst: fatal:`; phusion's setuser is a tool of its own.
-            let tool = if name == "setuser" { "setuser" } else { PROG };
-            Diag::new(tool).fatal(&fatal);
+            diag.fatal(&fatal);
             return ExitCode::from(EXIT_FAIL);
         }
-        Err(stop) => stop,
+        Err(Refusal::Long(long)) => {
+            return ExitCode::from(herd_getopt::answer(long, &help(&name), &diag))
+        }
+        Err(Refusal::Usage(stop)) => stop,
     };
     herd_diag::emit(&text);
     ExitCode::from(code)
 }
 
-type Parsed = Result<(Plan, Vec<OsString>), Stop>;
+type Parsed = Result<(Plan, Vec<OsString>), Refusal>;
 
 fn value(o: &herd_getopt::Opt) -> &[u8] {
     o.value.as_ref().map_or(&b""[..], |v| v.as_bytes())
@@ -80,7 +230,7 @@ fn chpst(prog: &str, invoked: &str, args: &[OsString]) -> Parsed {
             .map_err(|_| u())
     };
     for opt in g.by_ref() {
-        let o = opt.map_err(|e| Stop(format!("{invoked}: {e}\n{}", u().0), EXIT_USAGE))?;
+        let o = opt.map_err(|e| refuse(e, invoked, u()))?;
         match o.letter {
             b'u' => plan.set_user = Some((o.value.clone().unwrap_or_default(), true)),
             b'U' => plan.env_user = Some((o.value.clone().unwrap_or_default(), true)),
@@ -98,7 +248,7 @@ fn chpst(prog: &str, invoked: &str, args: &[OsString]) -> Parsed {
             b'n' => plan.nice = herd_value::nice(value(&o)).map_err(|_| u())?,
             b'l' | b'L' => {
                 if plan.lock.is_some() {
-                    return Err(u());
+                    return Err(u().into());
                 }
                 plan.lock = Some(Lock {
                     path: o.value.clone().unwrap_or_default(),
@@ -111,12 +261,12 @@ fn chpst(prog: &str, invoked: &str, args: &[OsString]) -> Parsed {
             b'0' => plan.close[0] = true,
             b'1' => plan.close[1] = true,
             b'2' => plan.close[2] = true,
-            _ => return Err(Stop(format!("{VERSION}\n{}", u().0), EXIT_USAGE)),
+            _ => return Err(Stop(format!("{VERSION}\n{}", u().0), EXIT_USAGE).into()),
         }
     }
     let child = args[g.operands()..].to_vec();
     if child.is_empty() {
-        return Err(u());
+        return Err(u().into());
     }
     Ok((plan, child))
 }
@@ -124,10 +274,10 @@ fn chpst(prog: &str, invoked: &str, args: &[OsString]) -> Parsed {
 /// `NAME account child...` for setuidgid (become) and envuidgid (set $UID/$GID).
 fn account(prog: &str, args: &[OsString], env_only: bool) -> Parsed {
     let [account, child @ ..] = args else {
-        return Err(usage(prog, " account child"));
+        return Err(usage(prog, " account child").into());
     };
     if child.is_empty() {
-        return Err(usage(prog, " account child"));
+        return Err(usage(prog, " account child").into());
     }
     let spec = Some((account.clone(), false));
     let plan = if env_only {
@@ -147,10 +297,10 @@ fn account(prog: &str, args: &[OsString], env_only: bool) -> Parsed {
 /// phusion's `setuser USER child...`: initgroups, setgid, setuid, and HOME/USER/LOGNAME/UID.
 fn setuser(args: &[OsString]) -> Parsed {
     let [user, child @ ..] = args else {
-        return Err(usage("setuser", " user child"));
+        return Err(usage("setuser", " user child").into());
     };
     if child.is_empty() {
-        return Err(usage("setuser", " user child"));
+        return Err(usage("setuser", " user child").into());
     }
     let plan = Plan {
         set_user: Some((user.clone(), false)),
@@ -162,10 +312,10 @@ fn setuser(args: &[OsString]) -> Parsed {
 
 fn envdir(prog: &str, args: &[OsString]) -> Parsed {
     let [dir, child @ ..] = args else {
-        return Err(usage(prog, " dir child"));
+        return Err(usage(prog, " dir child").into());
     };
     if child.is_empty() {
-        return Err(usage(prog, " dir child"));
+        return Err(usage(prog, " dir child").into());
     }
     Ok((
         Plan {
@@ -179,7 +329,7 @@ fn envdir(prog: &str, args: &[OsString]) -> Parsed {
 
 fn pgrphack(prog: &str, args: &[OsString]) -> Parsed {
     if args.is_empty() {
-        return Err(usage(prog, " child"));
+        return Err(usage(prog, " child").into());
     }
     Ok((
         Plan {
@@ -193,17 +343,12 @@ fn pgrphack(prog: &str, args: &[OsString]) -> Parsed {
 /// runit's setlock: non-blocking by default, `-n` waits (the reverse of daemontools), `-x`
 /// exits 0 silently when the lock cannot be had.
 fn setlock(prog: &str, invoked: &str, args: &[OsString]) -> Parsed {
-    const USAGE: &str = " [ -nNxX ] file program [ arg ... ]";
+    const USAGE: &str = USAGE_SETLOCK;
     let mut g = Getopt::new(args, "nNxX");
     let (mut wait, mut quiet) = (false, false);
     for opt in g.by_ref() {
         match opt
-            .map_err(|e| {
-                Stop(
-                    format!("{invoked}: {e}\n{}", usage(prog, USAGE).0),
-                    EXIT_USAGE,
-                )
-            })?
+            .map_err(|e| refuse(e, invoked, usage(prog, USAGE)))?
             .letter
         {
             b'n' => wait = true,
@@ -213,10 +358,10 @@ fn setlock(prog: &str, invoked: &str, args: &[OsString]) -> Parsed {
         }
     }
     let [file, child @ ..] = &args[g.operands()..] else {
-        return Err(usage(prog, USAGE));
+        return Err(usage(prog, USAGE).into());
     };
     if child.is_empty() {
-        return Err(usage(prog, USAGE));
+        return Err(usage(prog, USAGE).into());
     }
     Ok((
         Plan {
@@ -232,16 +377,11 @@ fn setlock(prog: &str, invoked: &str, args: &[OsString]) -> Parsed {
 }
 
 fn softlimit(prog: &str, invoked: &str, args: &[OsString]) -> Parsed {
-    const USAGE: &str = " [-a allbytes] [-c corebytes] [-d databytes] [-f filebytes] [-l lockbytes] [-m membytes] [-o openfiles] [-p processes] [-r residentbytes] [-s stackbytes] [-t cpusecs] child";
+    const USAGE: &str = USAGE_SOFTLIMIT;
     let mut plan = Plan::default();
     let mut g = Getopt::new(args, "a:c:d:f:l:m:o:p:r:s:t:");
     for opt in g.by_ref() {
-        let o = opt.map_err(|e| {
-            Stop(
-                format!("{invoked}: {e}\n{}", usage(prog, USAGE).0),
-                EXIT_USAGE,
-            )
-        })?;
+        let o = opt.map_err(|e| refuse(e, invoked, usage(prog, USAGE)))?;
         // `=` means the hard limit; anything else must be digits (runit prints chpst's usage then).
         let l = match value(&o) {
             b"=" => Limit::Hard,
@@ -264,7 +404,7 @@ fn softlimit(prog: &str, invoked: &str, args: &[OsString]) -> Parsed {
     }
     let child = args[g.operands()..].to_vec();
     if child.is_empty() {
-        return Err(usage(prog, USAGE));
+        return Err(usage(prog, USAGE).into());
     }
     Ok((plan, child))
 }
@@ -281,7 +421,8 @@ mod tests {
     fn plan(a: &[&str]) -> Plan {
         match parse(&args(a)).1 {
             Ok((plan, _)) => plan,
-            Err(Stop(text, code)) => panic!("refused ({code}): {text}"),
+            Err(Refusal::Usage(Stop(text, code))) => panic!("refused ({code}): {text}"),
+            Err(Refusal::Long(l)) => panic!("{l:?}"),
         }
     }
 
@@ -305,7 +446,8 @@ mod tests {
             plan(&["softlimit", "-o", "=", "x"]).limits.nofile,
             Some(Limit::Hard)
         );
-        let Err(Stop(text, code)) = parse(&args(&["chpst", "-o", "5k", "x"])).1 else {
+        let Err(Refusal::Usage(Stop(text, code))) = parse(&args(&["chpst", "-o", "5k", "x"])).1
+        else {
             panic!("accepted");
         };
         assert_eq!(code, EXIT_USAGE);
@@ -388,7 +530,8 @@ mod tests {
             argv.extend(words.into_iter().map(OsString::from_vec));
             match parse(&argv).1 {
                 Ok((_, child)) => prop_assert!(!child.is_empty()),
-                Err(Stop(text, code)) => {
+                Err(Refusal::Long(_)) => {}
+                Err(Refusal::Usage(Stop(text, code))) => {
                     prop_assert_eq!(code, EXIT_USAGE);
                     prop_assert!(text.ends_with("\n\n"), "{:?}", text);
                 }

@@ -6,6 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
 
 use herd_control::Control;
+use herd_getopt::Long;
 
 /// Debian's default service directory (upstream runit: `/service/`).
 pub const DEFAULT_SVDIR: &str = "/etc/service/";
@@ -82,6 +83,68 @@ pub const HEALTH: &[u8] = b"health";
 pub struct Refusal {
     pub stderr: String,
     pub code: u8,
+}
+
+/// Why sv does nothing: a refused command line, or `--help`/`--version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    Usage(Refusal),
+    Long(Long),
+}
+
+impl From<Refusal> for Stop {
+    fn from(r: Refusal) -> Self {
+        Stop::Usage(r)
+    }
+}
+
+/// The command words, as `--help` lists them.
+const COMMANDS: &str = "\
+commands: status up down once pause cont hup alarm interrupt quit 1 2 term kill exit,
+  start stop reload restart shutdown force-stop force-reload force-restart force-shutdown
+  try-restart check, and herd's health [dir]; a service is a name in $SVDIR (default
+  /etc/service/) or a path. See sv(8).
+";
+
+/// The same in LSB mode, for an init script NAME (a link to sv).
+const COMMANDS_LSB: &str = "\
+The init-script form of sv: runs command on the service named as this link, in $SVDIR
+(default /etc/service/); commands: start stop reload restart shutdown force-stop
+force-reload force-restart force-shutdown try-restart status, and runit's up down once
+pause cont hup alarm interrupt quit 1 2 term kill exit check. See sv(8).
+";
+
+/// `--help` for `sv`, or for sv called by another name (`name`): LSB mode, an init script.
+pub fn help(name: &str) -> String {
+    let options: &[(&str, &str)] = &[
+        (
+            "-v",
+            "wait for the command to take effect and report ok: or timeout:",
+        ),
+        (
+            "-w sec",
+            "wait at most sec seconds (default 7, or $SVWAIT); implies -v",
+        ),
+        (
+            "-V",
+            "print runit's version line, then the usage, on stderr (a usage error)",
+        ),
+        (
+            "--json",
+            "herd's: status as one JSON object per service (first argument only)",
+        ),
+    ];
+    let (synopsis, about, options) = if name == "sv" {
+        (USAGE, COMMANDS, options)
+    } else {
+        (USAGE_LSB, COMMANDS_LSB, &options[..3])
+    };
+    herd_getopt::Help {
+        synopsis,
+        about,
+        options,
+    }
+    .render(name)
 }
 
 fn usage(prog: &str, lsb: bool) -> Refusal {
@@ -165,7 +228,7 @@ fn action(word: &[u8], lsb: bool, verbose: bool) -> Option<Action> {
 /// Parses `argv` (with argv[0]) the way runit's sv does: `getopt("w:vV")`, stopping at the first
 /// non-option; then the command word; then the services (in LSB mode the service is argv[0]'s
 /// basename).
-pub fn parse(argv: &[OsString], svwait: Option<&[u8]>) -> Result<Cli, Refusal> {
+pub fn parse(argv: &[OsString], svwait: Option<&[u8]>) -> Result<Cli, Stop> {
     let arg0 = argv.first().map(|a| a.as_bytes()).unwrap_or(b"sv");
     let base = arg0.rsplit(|&b| b == b'/').next().unwrap_or(arg0);
     // Shown in usage lines; the service of an init-script link is the name's bytes.
@@ -190,24 +253,25 @@ pub fn parse(argv: &[OsString], svwait: Option<&[u8]>) -> Result<Cli, Refusal> {
             Ok(_) => {
                 let mut u = usage(&prog, lsb);
                 u.stderr = format!("{VERSION}\n{}", u.stderr);
-                return Err(u);
+                return Err(u.into());
             }
+            Err(herd_getopt::Error::Long(long)) => return Err(Stop::Long(long)),
             Err(e) => {
                 let mut u = usage(&prog, lsb);
                 u.stderr = format!("{prog}: {e}\n{}", u.stderr);
-                return Err(u);
+                return Err(u.into());
             }
         }
     }
     let i = first + opts.operands();
     let Some(word) = argv.get(i) else {
-        return Err(usage(&prog, lsb));
+        return Err(usage(&prog, lsb).into());
     };
     if !lsb && word.as_bytes() == HEALTH {
         // `sv health [DIR]`: no JSON, no waiting, at most one directory.
         let rest = &argv[i + 1..];
         if json || verbose || rest.len() > 1 {
-            return Err(usage(&prog, lsb));
+            return Err(usage(&prog, lsb).into());
         }
         return Ok(Cli {
             prog,
@@ -223,7 +287,7 @@ pub fn parse(argv: &[OsString], svwait: Option<&[u8]>) -> Result<Cli, Refusal> {
         });
     }
     let Some(action) = action(word.as_bytes(), lsb, verbose) else {
-        return Err(usage(&prog, lsb));
+        return Err(usage(&prog, lsb).into());
     };
     let services: Vec<OsString> = if lsb {
         vec![OsStr::from_bytes(base).to_os_string()]
@@ -232,7 +296,7 @@ pub fn parse(argv: &[OsString], svwait: Option<&[u8]>) -> Result<Cli, Refusal> {
     };
     // `--json` goes with `status` alone (any word runit reads as status: `s`, `stat`…).
     if services.is_empty() || (json && action.verb != Verb::Status) {
-        return Err(usage(&prog, lsb));
+        return Err(usage(&prog, lsb).into());
     }
     Ok(Cli {
         prog,
@@ -242,6 +306,17 @@ pub fn parse(argv: &[OsString], svwait: Option<&[u8]>) -> Result<Cli, Refusal> {
         services,
         json,
     })
+}
+
+#[cfg(test)]
+impl Stop {
+    /// The refusal, in tests that expect one.
+    fn usage(self) -> Refusal {
+        match self {
+            Stop::Usage(r) => r,
+            Stop::Long(l) => panic!("{l:?}, not a usage error"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -297,17 +372,23 @@ mod tests {
         assert_eq!((c.wait, c.action.wait), (secs(2), false));
         let c = parse(&args(&["sv", "-w", "99999999999999999999", "d", "a"]), None).expect("ok");
         assert_eq!(c.wait, herd_value::MAX_DURATION);
-        let e = parse(&args(&["sv", "-x", "up", "a"]), None).expect_err("bad option");
+        let e = parse(&args(&["sv", "-x", "up", "a"]), None)
+            .expect_err("bad option")
+            .usage();
         assert_eq!(
             e.stderr,
             "sv: illegal option -- x\nusage: sv [-v] [-w sec] command service ...\n\n"
         );
         assert_eq!(e.code, 100);
-        let e = parse(&args(&["sv", "-w"]), None).expect_err("missing arg");
+        let e = parse(&args(&["sv", "-w"]), None)
+            .expect_err("missing arg")
+            .usage();
         assert!(e
             .stderr
             .starts_with("sv: option requires an argument -- w\n"));
-        let e = parse(&args(&["sv", "status"]), None).expect_err("no service");
+        let e = parse(&args(&["sv", "status"]), None)
+            .expect_err("no service")
+            .usage();
         assert_eq!(e.stderr, "usage: sv [-v] [-w sec] command service ...\n\n");
     }
 
@@ -316,7 +397,9 @@ mod tests {
         let c = parse(&args(&["/etc/init.d/web", "start"]), None).expect("valid");
         assert!(c.lsb);
         assert_eq!(c.services, args(&["web"]));
-        let e = parse(&args(&["/etc/init.d/web"]), None).expect_err("usage");
+        let e = parse(&args(&["/etc/init.d/web"]), None)
+            .expect_err("usage")
+            .usage();
         assert_eq!(
             (e.stderr.as_str(), e.code),
             ("usage: web [-w sec] command\n\n", 2)
@@ -346,11 +429,13 @@ mod tests {
             &["sv", "-v", "health"],
             &["sv", "-w", "3", "health", "/etc/service"],
         ] {
-            let e = parse(&args(bad), None).expect_err("usage");
+            let e = parse(&args(bad), None).expect_err("usage").usage();
             assert_eq!((e.stderr.as_str(), e.code), (usage, 100), "{bad:?}");
         }
         // Elsewhere `--json` is what runit's getopt makes of it.
-        let e = parse(&args(&["sv", "-v", "--json", "status", "a"]), None).expect_err("bad");
+        let e = parse(&args(&["sv", "-v", "--json", "status", "a"]), None)
+            .expect_err("bad")
+            .usage();
         assert_eq!(e.stderr, format!("sv: illegal option -- -\n{usage}"));
         let c = parse(&args(&["sv", "health"]), None).expect("valid");
         assert_eq!((c.action.verb, c.services.len()), (Verb::Health, 0));
@@ -393,7 +478,8 @@ mod tests {
                     proptest::prop_assert!(c.services.len() <= 1 || c.action.verb != Verb::Health);
                     proptest::prop_assert!(c.wait <= herd_value::MAX_DURATION);
                 }
-                Err(r) => {
+                Err(Stop::Long(_)) => {}
+                Err(Stop::Usage(r)) => {
                     proptest::prop_assert!([2, 100].contains(&r.code));
                     proptest::prop_assert!(r.stderr.ends_with("\n\n"));
                 }

@@ -23,9 +23,15 @@ fn main() -> ExitCode {
             .map(std::os::unix::ffi::OsStrExt::as_bytes),
     ) {
         Ok(cli) => cli,
-        Err(refusal) => {
+        Err(cli::Stop::Usage(refusal)) => {
             herd_diag::emit(&refusal.stderr);
             return ExitCode::from(refusal.code);
+        }
+        Err(cli::Stop::Long(long)) => {
+            let argv0 = argv.first().map_or("sv".into(), |a| a.to_string_lossy());
+            let name = argv0.rsplit('/').next().unwrap_or("sv");
+            let diag = herd_diag::Diag::bare();
+            return ExitCode::from(herd_getopt::answer(long, &cli::help(name), &diag));
         }
     };
     ExitCode::from(run::run(&cli))

@@ -84,8 +84,59 @@ fn usage(argv0: &str) -> String {
     herd_diag::usage_line(argv0, USAGE)
 }
 
-/// svlogd's command line; `Err` holds what to print on stderr before exiting 111.
-fn parse(argv0: &str, args: &[OsString]) -> Result<Opts, String> {
+/// `--help` for `svlog` or runit's `svlogd` (`name`, the name it was called by).
+pub fn help(name: &str) -> String {
+    let name = if name == "svlogd" { name } else { "svlog" };
+    herd_getopt::Help {
+        synopsis: USAGE,
+        about:
+            "Reads lines on stdin and writes them to each log directory dir, timestamped, rotated\n\
+                and filtered by dir/config, as runit's svlogd does. See svlog(8).\n",
+        options: &[
+            ("-t", "prefix each line with a TAI64N timestamp (@4000...)"),
+            (
+                "-tt",
+                "prefix each line with UTC time, YYYY-MM-DD_HH:MM:SS.xxxxx",
+            ),
+            ("-ttt", "the same, with T between date and time"),
+            ("-r c", "replace characters outside 32..126 with c"),
+            (
+                "-R xyz",
+                "also replace these characters (with _ unless -r says otherwise)",
+            ),
+            (
+                "-l len",
+                "length used for patterns and the stderr and UDP copies (default 1000)",
+            ),
+            (
+                "-b buflen",
+                "accepted for compatibility; must be greater than len",
+            ),
+            ("-v", "svlogd: info: messages on stderr"),
+            (
+                "-V",
+                "print runit's version line, then the usage, on stderr (exit 111)",
+            ),
+        ],
+    }
+    .render(name)
+}
+
+/// Why svlog does not start: what to print on stderr before exiting 111, or `--help`/`--version`.
+#[derive(Debug)]
+enum Refusal {
+    Usage(String),
+    Long(herd_getopt::Long),
+}
+
+impl From<String> for Refusal {
+    fn from(text: String) -> Self {
+        Refusal::Usage(text)
+    }
+}
+
+/// svlogd's command line.
+fn parse(argv0: &str, args: &[OsString]) -> Result<Opts, Refusal> {
     let mut o = Opts {
         stamping: Stamping::None,
         replace_char: None,
@@ -99,10 +150,11 @@ fn parse(argv0: &str, args: &[OsString]) -> Result<Opts, String> {
     for opt in g.by_ref() {
         let opt = match opt {
             Ok(opt) => opt,
+            Err(herd_getopt::Error::Long(long)) => return Err(Refusal::Long(long)),
             Err(e) => {
                 // As sgetopt: the last part of argv[0].
                 let base = argv0.rsplit('/').next().unwrap_or(argv0);
-                return Err(format!("{base}: {e}\n{}", usage(argv0)));
+                return Err(format!("{base}: {e}\n{}", usage(argv0)).into());
             }
         };
         let v = opt.value.as_ref().map_or(&b""[..], |v| v.as_bytes());
@@ -113,7 +165,7 @@ fn parse(argv0: &str, args: &[OsString]) -> Result<Opts, String> {
             }
             b'r' => match v {
                 [c] => o.replace_char = Some(*c),
-                _ => return Err(usage(argv0)),
+                _ => return Err(usage(argv0).into()),
             },
             // runit's leading digits, saturating (`herd_value::scan_size`); 0 is the default.
             b'l' => {
@@ -128,12 +180,12 @@ fn parse(argv0: &str, args: &[OsString]) -> Result<Opts, String> {
             }
             b't' => o.stamping = o.stamping.more(),
             b'v' => o.verbose = true,
-            _ => return Err(format!("{VERSION}\n{}", usage(argv0))),
+            _ => return Err(format!("{VERSION}\n{}", usage(argv0)).into()),
         }
     }
     o.dirs = args[g.operands()..].iter().map(PathBuf::from).collect();
     if o.dirs.is_empty() || buflen <= o.linemax {
-        return Err(usage(argv0));
+        return Err(usage(argv0).into());
     }
     Ok(o)
 }
@@ -333,9 +385,14 @@ fn main() -> ExitCode {
         .unwrap_or_else(|| "svlog".into());
     let o = match parse(&argv0, argv.get(1..).unwrap_or(&[])) {
         Ok(o) => o,
-        Err(text) => {
+        Err(Refusal::Usage(text)) => {
             herd_diag::emit(text);
             return ExitCode::from(EXIT_FAIL);
+        }
+        Err(Refusal::Long(long)) => {
+            let name = argv0.rsplit('/').next().unwrap_or_default();
+            let diag = Diag::new(logdir::PROG);
+            return ExitCode::from(herd_getopt::answer(long, &help(name), &diag));
         }
     };
     let sigfd = match signal::block(&HANDLED).and_then(|_| signal::signal_fd(&HANDLED)) {
@@ -689,6 +746,17 @@ fn run(o: &Opts, sigfd: &SignalFd) -> Result<u8, Stop> {
 }
 
 #[cfg(test)]
+impl Refusal {
+    /// The usage text, in tests that expect one.
+    fn text(self) -> Option<String> {
+        match self {
+            Refusal::Usage(text) => Some(text),
+            Refusal::Long(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -705,7 +773,7 @@ mod tests {
         let o = parse("svlog", &args(&["-l", "x", "d"])).expect("valid");
         assert_eq!(o.linemax, DEFAULT_LINEMAX);
         let e = parse("svlog", &args(&["-l", "99999999999999999999", "d"])).err();
-        assert_eq!(e.as_deref(), Some(usage("svlog").as_str()));
+        assert_eq!(e.and_then(Refusal::text), Some(usage("svlog")));
         let o = parse(
             "svlog",
             &args(&[
@@ -719,9 +787,16 @@ mod tests {
         .expect("valid");
         assert_eq!(o.linemax, u64::MAX - 1);
         assert_eq!(
-            parse("/x/svlog", &args(&["-y", "d"])).err().as_deref(),
+            parse("/x/svlog", &args(&["-y", "d"])).err().and_then(Refusal::text).as_deref(),
             Some("svlog: illegal option -- y\nusage: /x/svlog [-ttv] [-r c] [-R abc] [-l len] [-b buflen] dir ...\n\n")
         );
+        // The long options stand where an option may; after `--` or as a value they do not.
+        assert!(matches!(
+            parse("svlogd", &args(&["-tt", "--version", "d"])),
+            Err(Refusal::Long(herd_getopt::Long::Version))
+        ));
+        let o = parse("svlog", &args(&["-r", "x", "--", "--help"])).expect("valid");
+        assert_eq!(o.dirs, [PathBuf::from("--help")]);
     }
 
     proptest! {
@@ -744,7 +819,8 @@ mod tests {
             let argv: Vec<OsString> = words.into_iter().map(OsString::from_vec).collect();
             match parse("svlog", &argv) {
                 Ok(o) => prop_assert!(!o.dirs.is_empty() && o.linemax > 0),
-                Err(text) => prop_assert!(text.ends_with(&usage("svlog"))),
+                Err(Refusal::Usage(text)) => prop_assert!(text.ends_with(&usage("svlog"))),
+                Err(Refusal::Long(_)) => {}
             }
         }
     }

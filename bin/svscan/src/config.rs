@@ -8,11 +8,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use herd_diag::Diag;
+use herd_getopt::Long;
 
 use crate::lifecycle::{CmdWait, Plan, StopBound};
 
 /// runsvdir's exit code for a bad command line.
 pub const EXIT_USAGE: u8 = 1;
+/// What follows the name in the usage line.
+const USAGE: &str = " [-P] [-t sec] dir [log] [-- command...]";
 /// Default bound on the whole shutdown: inside Docker's 10 s stop timeout with margin.
 pub const DEFAULT_STOP: Duration = Duration::from_secs(7);
 /// Environment variable that sets the shutdown bound in seconds (`-t` wins).
@@ -30,6 +33,31 @@ const CMD_WAIT_MAX_ENV: [&str; 2] = [
     "SVSCAN_CMD_WAIT_MAXTIME",
     "S6_CMD_WAIT_FOR_SERVICES_MAXTIME",
 ];
+
+/// Why svscan does not start: a bad command line, or `--help`/`--version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// What to print on stderr, and the exit code.
+    Usage(String, u8),
+    Long(Long),
+}
+
+/// `--help` for `svscan` or runit's `runsvdir` (`name`, the name it was called by).
+pub fn help(name: &str) -> String {
+    let name = if name == "runsvdir" { name } else { "svscan" };
+    herd_getopt::Help {
+        synopsis: USAGE,
+        about: "Runs one supervise per service directory in dir, starting new ones at once, as runit's\n\
+                runsvdir does; a correct PID 1 for a container. See svscan(8).\n",
+        options: &[
+            ("-P", "each supervise in a new session (setsid)"),
+            ("-t sec", "bound on the whole shutdown, in seconds (default 7, or $SVSCAN_STOP_TIMEOUT)"),
+            ("log", "readproctitle window for ps, at least 7 characters (log: .......)"),
+            ("-- command", "run command once the services are started; its exit status is svscan's"),
+        ],
+    }
+    .render(name)
+}
 
 /// What to run: svscan's command line or my_init's, resolved.
 #[derive(Debug)]
@@ -146,19 +174,28 @@ pub fn env_path(env: Env<'_>, name: &str) -> Option<PathBuf> {
     env(name).filter(|v| !v.is_empty()).map(PathBuf::from)
 }
 
-pub fn parse(argv: &[OsString], env: Env<'_>) -> Option<Config> {
+/// svscan's command line (argv[0] included) and environment; nothing is printed here.
+pub fn parse(argv: &[OsString], env: Env<'_>) -> Result<Config, Refusal> {
+    let argv0 = argv
+        .first()
+        .map_or("svscan".into(), |a| a.to_string_lossy());
+    let usage = || Refusal::Usage(herd_diag::usage_line(&argv0, USAGE), EXIT_USAGE);
     let mut setsid = false;
     let mut ignored = Vec::new();
     let mut stop = env_seconds(env, STOP_ENV, &mut ignored).unwrap_or(DEFAULT_STOP);
     let wait = env_cmd_wait(env, &mut ignored);
     let mut i = 1;
     // As runsvdir: options come first; an unknown `-X` is taken as the directory name.
-    while let Some(a) = argv.get(i).map(|a| a.as_bytes()) {
-        match a {
+    while let Some(a) = argv.get(i) {
+        if let Some(long) = Long::of(a) {
+            return Err(Refusal::Long(long));
+        }
+        match a.as_bytes() {
             b"-P" => setsid = true,
             b"-t" => {
                 i += 1;
-                stop = herd_value::seconds(argv.get(i)?.as_bytes()).ok()?;
+                let sec = argv.get(i).ok_or_else(usage)?;
+                stop = herd_value::seconds(sec.as_bytes()).map_err(|_| usage())?;
             }
             b"--" => {
                 i += 1;
@@ -168,7 +205,7 @@ pub fn parse(argv: &[OsString], env: Env<'_>) -> Option<Config> {
         }
         i += 1;
     }
-    let dir = argv.get(i)?.clone();
+    let dir = argv.get(i).ok_or_else(usage)?.clone();
     let mut rest = &argv[i + 1..];
     let mut log = None;
     if let Some(l) = rest.first().filter(|a| a.as_bytes() != b"--") {
@@ -179,13 +216,13 @@ pub fn parse(argv: &[OsString], env: Env<'_>) -> Option<Config> {
     let cmd = match rest.split_first() {
         Some((dashes, cmd)) if dashes.as_bytes() == b"--" => {
             if cmd.is_empty() {
-                return None;
+                return Err(usage());
             }
             cmd.to_vec()
         }
         _ => Vec::new(),
     };
-    Some(Config {
+    Ok(Config {
         name: Diag::with_arg("svscan", &dir).prefix().to_vec(),
         setsid,
         stop: StopBound::Total(stop),
@@ -261,14 +298,14 @@ mod tests {
         assert!(c.log.is_some());
         assert_eq!(c.cmd, args(&["x"]));
 
-        assert!(parse(&args(&["svscan"]), &no_env).is_none());
-        assert!(parse(&args(&["svscan", "/s", "--"]), &no_env).is_none());
+        assert!(parse(&args(&["svscan"]), &no_env).is_err());
+        assert!(parse(&args(&["svscan", "/s", "--"]), &no_env).is_err());
         let c = parse(&args(&["svscan", "/s", "log: .......", "extra"]), &no_env).unwrap();
         assert!(c.cmd.is_empty());
-        assert!(parse(&args(&["svscan", "-t", "x", "/s"]), &no_env).is_none());
+        assert!(parse(&args(&["svscan", "-t", "x", "/s"]), &no_env).is_err());
         // Seconds are decimals: no exponent, no sign; beyond 2^32 - 1 s they saturate.
-        assert!(parse(&args(&["svscan", "-t", "1e20", "/s"]), &no_env).is_none());
-        assert!(parse(&args(&["svscan", "-t", "-1", "/s"]), &no_env).is_none());
+        assert!(parse(&args(&["svscan", "-t", "1e20", "/s"]), &no_env).is_err());
+        assert!(parse(&args(&["svscan", "-t", "-1", "/s"]), &no_env).is_err());
         let c = parse(&args(&["svscan", "-t", "0.25", "/s"]), &no_env).unwrap();
         assert_eq!(c.stop, StopBound::Total(Duration::from_millis(250)));
         let c = parse(
@@ -277,6 +314,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.stop, StopBound::Total(herd_value::MAX_DURATION));
+    }
+
+    #[test]
+    fn help_and_version_only_where_an_option_may_stand() {
+        let long = |a: &[&str]| parse(&args(a), &no_env).err();
+        assert_eq!(long(&["svscan", "--help"]), Some(Refusal::Long(Long::Help)));
+        assert_eq!(
+            long(&["runsvdir", "-P", "-t", "2", "--version", "/s"]),
+            Some(Refusal::Long(Long::Version))
+        );
+        // A value, the log argument, or after `--`: not an option.
+        assert!(matches!(
+            long(&["svscan", "-t", "--help", "/s"]),
+            Some(Refusal::Usage(_, EXIT_USAGE))
+        ));
+        let c = parse(&args(&["svscan", "/s", "--help"]), &no_env).unwrap();
+        assert_eq!(c.log, Some((2, OsString::from("--help"))));
+        let c = parse(&args(&["svscan", "--", "--help"]), &no_env).unwrap();
+        assert_eq!(c.dir.as_deref(), Some("--help".as_ref()));
+        let c = parse(&args(&["svscan", "/s", "--", "app", "--help"]), &no_env).unwrap();
+        assert_eq!(c.cmd, args(&["app", "--help"]));
     }
 
     fn wait_with(vars: &[(&str, &str)]) -> (CmdWait, Vec<String>) {
@@ -354,7 +412,7 @@ mod tests {
             use std::os::unix::ffi::OsStringExt;
             let mut argv = vec![OsString::from("svscan")];
             argv.extend(words.into_iter().map(OsString::from_vec));
-            if let Some(c) = parse(&argv, &no_env) {
+            if let Ok(c) = parse(&argv, &no_env) {
                 prop_assert!(c.dir.is_some());
                 let StopBound::Total(d) = c.stop else { panic!("svscan has one bound") };
                 prop_assert!(d <= herd_value::MAX_DURATION);

@@ -24,37 +24,39 @@ mod watch;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use herd_diag::{emit, usage_line};
+use config::Refusal;
+use herd_diag::{emit, Diag};
+
+/// `--help` for each name svscan answers to: `svscan`, runit's `runsvdir`, phusion's `my_init`.
+pub fn help(name: &str) -> String {
+    if name == myinit::PROG {
+        myinit::help()
+    } else {
+        config::help(name)
+    }
+}
 
 fn main() -> ExitCode {
     let argv: Vec<OsString> = std::env::args_os().collect();
     let env = |name: &str| std::env::var_os(name);
     let argv0 = argv
         .first()
-        .map(|a| a.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "svscan".into());
-    let config = if argv0.rsplit('/').next() == Some("my_init") {
-        match myinit::parse(&argv, &env) {
-            Ok(config) => config,
-            Err(r) => {
-                if r.stdout {
-                    print!("{}", r.text);
-                } else {
-                    emit(r.text);
-                }
-                return ExitCode::from(r.code);
-            }
-        }
+        .map_or("svscan".into(), |a| a.to_string_lossy());
+    let name = argv0.rsplit('/').next().unwrap_or_default();
+    let parsed = if name == myinit::PROG {
+        myinit::parse(&argv, &env)
     } else {
-        match config::parse(&argv, &env) {
-            Some(config) => config,
-            None => {
-                emit(usage_line(
-                    &argv0,
-                    " [-P] [-t sec] dir [log] [-- command...]",
-                ));
-                return ExitCode::from(config::EXIT_USAGE);
-            }
+        config::parse(&argv, &env)
+    };
+    let config = match parsed {
+        Ok(config) => config,
+        Err(Refusal::Usage(text, code)) => {
+            emit(text);
+            return ExitCode::from(code);
+        }
+        Err(Refusal::Long(long)) => {
+            let prog = if name == myinit::PROG { name } else { "svscan" };
+            return ExitCode::from(herd_getopt::answer(long, &help(name), &Diag::new(prog)));
         }
     };
     ExitCode::from(shell::run(&config, &argv))

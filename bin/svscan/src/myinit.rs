@@ -6,14 +6,16 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use herd_getopt::Long;
+
 use crate::config::{
-    env_cmd_wait, env_path, env_seconds, Config, Env, Ignored, DEFAULT_STOP, ENV_DIR_ENV,
+    env_cmd_wait, env_path, env_seconds, Config, Env, Ignored, Refusal, DEFAULT_STOP, ENV_DIR_ENV,
     POST_SHUTDOWN_ENV, PRE_SHUTDOWN_ENV, STARTUP_ENV, STOP_ENV,
 };
 use crate::lifecycle::StopBound;
 
 /// The prefix of my_init's messages.
-const PROG: &str = "my_init";
+pub const PROG: &str = "my_init";
 /// argparse's exit code for a bad command line, which phusion's my_init uses.
 const EXIT_USAGE: u8 = 2;
 const USAGE: &str = "usage: my_init [-h] [--enable-insecure-key] [--skip-startup-files] \
@@ -31,20 +33,31 @@ const PRE_SHUTDOWN_DIR: &str = "/etc/my_init.pre_shutdown.d";
 const POST_SHUTDOWN_DIR: &str = "/etc/my_init.post_shutdown.d";
 const ENV_DIR: &str = "/etc/container_environment";
 
-/// Why my_init does not start: what to print (help on stdout, errors on stderr) and the exit code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub text: String,
-    pub stdout: bool,
-    pub code: u8,
+/// `--help` (and `-h`): phusion's argparse help, with herd's `--version` and what herd does with
+/// `--enable-insecure-key`.
+const HELP: &str = "\
+Initialize the system.
+
+positional arguments:
+  MAIN_COMMAND           The main command to run. (default: None)
+
+optional arguments:
+  -h, --help             show this help message and exit
+  --version              show herd's version and exit
+  --enable-insecure-key  Install the insecure SSH key (accepted and ignored: no key is shipped)
+  --skip-startup-files   Skip running /etc/my_init.d/* and /etc/rc.local
+  --skip-runit           Do not run runit services
+  --no-kill-all-on-exit  Don't kill all processes on the system upon exiting
+  --quiet                Only print warnings and errors
+";
+
+/// my_init's `--help`: the usage line, then argparse's sections.
+pub fn help() -> String {
+    format!("{USAGE}\n\n{HELP}")
 }
 
 fn error(msg: &str) -> Refusal {
-    Refusal {
-        text: format!("{USAGE}\n{PROG}: error: {msg}\n"),
-        stdout: false,
-        code: EXIT_USAGE,
-    }
+    Refusal::Usage(format!("{USAGE}\n{PROG}: error: {msg}\n"), EXIT_USAGE)
 }
 
 /// my_init's command line and environment; nothing is printed here.
@@ -62,13 +75,8 @@ pub fn parse(argv: &[OsString], env: Env<'_>) -> Result<Config, Refusal> {
             b"--skip-runit" => skip_runit = true,
             b"--no-kill-all-on-exit" => kill_all = false,
             b"--quiet" => quiet = true,
-            b"-h" | b"--help" => {
-                return Err(Refusal {
-                    text: format!("{USAGE}\n"),
-                    stdout: true,
-                    code: 0,
-                })
-            }
+            b"-h" | b"--help" => return Err(Refusal::Long(Long::Help)),
+            b"--version" => return Err(Refusal::Long(Long::Version)),
             b"--" => {
                 i += 1;
                 break;
@@ -178,15 +186,24 @@ mod tests {
         let c = parse(&args(&["my_init", "bash", "-l"]), &no_env).unwrap();
         assert_eq!(c.cmd, args(&["bash", "-l"]));
 
-        let e = parse(&args(&["my_init", "--bogus"]), &no_env).unwrap_err();
-        assert_eq!((e.code, e.stdout), (2, false));
-        assert!(e
-            .text
-            .ends_with("\nmy_init: error: unrecognized arguments: --bogus\n"));
+        let Refusal::Usage(text, code) =
+            parse(&args(&["my_init", "--bogus"]), &no_env).unwrap_err()
+        else {
+            panic!("not a usage error");
+        };
+        assert_eq!(code, 2);
+        assert!(text.ends_with("\nmy_init: error: unrecognized arguments: --bogus\n"));
         let e = parse(&args(&["my_init", "--skip-runit"]), &no_env).unwrap_err();
-        assert_eq!(e.code, 2);
+        assert!(matches!(e, Refusal::Usage(_, 2)));
         let e = parse(&args(&["my_init", "-h"]), &no_env).unwrap_err();
-        assert_eq!((e.code, e.stdout), (0, true));
+        assert_eq!(e, Refusal::Long(Long::Help));
+        let e = parse(&args(&["my_init", "--quiet", "--version"]), &no_env).unwrap_err();
+        assert_eq!(e, Refusal::Long(Long::Version));
+        // The command's own options are its.
+        let c = parse(&args(&["my_init", "--", "app", "--help"]), &no_env).unwrap();
+        assert_eq!(c.cmd, args(&["app", "--help"]));
+        let c = parse(&args(&["my_init", "app", "--version"]), &no_env).unwrap();
+        assert_eq!(c.cmd, args(&["app", "--version"]));
     }
 
     /// Every path of phusion's that a read-only root may need elsewhere is moved by svscan's

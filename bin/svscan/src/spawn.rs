@@ -79,8 +79,16 @@ impl Spawner {
     }
 
     /// `supervise NAME` with cwd the scan dir (re-resolved at each start, so that a switched
-    /// symlink counts), and the notice pipe. NAME's bytes go to supervise as they are.
+    /// symlink counts), and the notice pipe. NAME's bytes go to supervise as they are, but for a
+    /// service called `--help` or `--version`, which supervise would answer: `./NAME`.
     pub fn supervise(&self, dir: &Path, name: &OsStr) -> Option<Pid> {
+        let dotted;
+        let name = if herd_getopt::Long::of(name).is_some() {
+            dotted = Path::new(".").join(name);
+            dotted.as_os_str()
+        } else {
+            name
+        };
         let shown = name.to_string_lossy();
         let mut c = Command::new(
             &self.supervise,

@@ -1,16 +1,122 @@
-//! Command-line options the way runit's tools read them (`sgetopt`, traditional `getopt(3)`).
+//! Command-line options the way runit's tools read them (`sgetopt`, traditional `getopt(3)`),
+//! and herd's two long options, `--help` and `--version`, answered the same way by every tool.
 //!
 //! Options come first: parsing stops at the first argument that is not an option, at `-` alone,
 //! or after `--`. Flags can be grouped (`-vP`); an option's value is the rest of its argument
 //! (`-w3`) or the next argument (`-w 3`). Errors carry the option letter, and [`Error`] displays
 //! them in runit's words (`illegal option -- x`, `option requires an argument -- w`). The caller
 //! prefixes the program name and prints the usage.
+//!
+//! `--help` and `--version` ([`Long`]) count only where an option may stand: a whole argument
+//! before the first operand and before `--`, never an option's value. [`Getopt`] stops at one
+//! ([`Error::Long`]); tools with their own parser ask [`Long::of`] at their option position.
+//! [`answer`] prints the help text (the tool's, a function of the name it was called by) or
+//! `herd VERSION` on stdout; a write error is one fatal line and exit 111, never a panic. runit
+//! has no long options: its short ones (`-V`) keep runit's meaning.
 
 #![forbid(unsafe_code)]
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+use herd_diag::{Diag, Reason};
+
+/// What `--version` prints: the workspace's version.
+pub const VERSION_LINE: &str = concat!("herd ", env!("CARGO_PKG_VERSION"), "\n");
+/// Exit code when the answer cannot be written (s6's and runit's "temporary failure" code).
+pub const EXIT_WRITE: u8 = 111;
+
+/// herd's long options, the same for every tool and every name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Long {
+    /// `--help`: the usage synopsis and one line per option, on stdout, exit 0.
+    Help,
+    /// `--version`: `herd VERSION`, on stdout, exit 0.
+    Version,
+}
+
+impl Long {
+    /// Whether the whole argument `arg` is `--help` or `--version` (no abbreviations, no `=`).
+    pub fn of(arg: &OsStr) -> Option<Long> {
+        match arg.as_bytes() {
+            b"--help" => Some(Long::Help),
+            b"--version" => Some(Long::Version),
+            _ => None,
+        }
+    }
+}
+
+/// For a tool without options (`supervise DIR`, `envdir DIR CHILD`): its first argument, where
+/// an option would stand, if that is `--help` or `--version`.
+pub fn leading(args: &[OsString]) -> Option<Long> {
+    args.first().and_then(|a| Long::of(a))
+}
+
+/// A tool's `--help` for one of its names: `usage: NAME SYNOPSIS`, what it does, then one line
+/// per option (the option, then a short explanation), `--help` and `--version` last.
+#[derive(Debug, Clone, Copy)]
+pub struct Help<'a> {
+    /// What follows the name in the usage line, as the tool's usage error prints it.
+    pub synopsis: &'a str,
+    /// What the tool does, in a line or two (lines end with `\n`).
+    pub about: &'a str,
+    /// Each option (or operand) as the docs' Options table names it, and what it does.
+    pub options: &'a [(&'a str, &'a str)],
+}
+
+/// The lines every tool's help ends with.
+const LONG_OPTIONS: [(&str, &str); 2] = [
+    ("--help", "print this help and exit"),
+    ("--version", "print herd's version and exit"),
+];
+
+impl Help<'_> {
+    /// The text for `name` (the name the tool was called by, without its directory).
+    pub fn render(&self, name: &str) -> String {
+        let all = || self.options.iter().chain(LONG_OPTIONS.iter());
+        let width = all().map(|(o, _)| o.chars().count()).max().unwrap_or(0) + 2;
+        let mut out = format!("usage: {name}{}\n\n{}\n", self.synopsis, self.about);
+        for (option, what) in all() {
+            out.push_str(&format!("  {option:width$}{what}\n"));
+        }
+        out
+    }
+}
+
+/// Answers `long`: writes `help` (for [`Long::Help`]) or [`VERSION_LINE`] to stdout and returns
+/// the exit code, 0; when stdout cannot take it (closed, a full disk, a broken pipe) says
+/// `PREFIX: fatal: unable to write to stdout: REASON` through `diag` and returns [`EXIT_WRITE`].
+pub fn answer(long: Long, help: &str, diag: &Diag) -> u8 {
+    let text = match long {
+        Long::Help => help,
+        Long::Version => VERSION_LINE,
+    };
+    match write_stdout(text.as_bytes()) {
+        Ok(()) => 0,
+        Err(e) => {
+            diag.fatal(&format_args!(
+                "unable to write to stdout: {}",
+                Reason(e.raw_os_error())
+            ));
+            EXIT_WRITE
+        }
+    }
+}
+
+/// `write(2)` to fd 1 until all of `bytes` is written. Not `std::io::stdout`, which reports a
+/// closed stdout (EBADF) as success.
+fn write_stdout(mut bytes: &[u8]) -> Result<(), rustix::io::Errno> {
+    while !bytes.is_empty() {
+        match rustix::io::write(rustix::stdio::stdout(), bytes) {
+            Ok(0) => return Err(rustix::io::Errno::IO),
+            Ok(n) => bytes = &bytes[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
 
 /// One option found: its letter and, for options that take one, its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +132,9 @@ pub enum Error {
     Illegal(u8),
     /// An option that takes a value came last.
     MissingValue(u8),
+    /// `--help` or `--version` where an option may stand: not an error, but where reading
+    /// stops; the caller [`answer`]s it.
+    Long(Long),
 }
 
 impl fmt::Display for Error {
@@ -33,6 +142,8 @@ impl fmt::Display for Error {
         match self {
             Error::Illegal(c) => write!(f, "illegal option -- {}", *c as char),
             Error::MissingValue(c) => write!(f, "option requires an argument -- {}", *c as char),
+            // What the letter `-` of `--help` would be without long options.
+            Error::Long(_) => f.write_str("illegal option -- -"),
         }
     }
 }
@@ -92,6 +203,10 @@ impl Iterator for Getopt<'_> {
             if a.len() < 2 || a[0] != b'-' {
                 self.done = true;
                 return None;
+            }
+            if let Some(long) = Long::of(OsStr::from_bytes(a)) {
+                self.done = true;
+                return Some(Err(Error::Long(long)));
             }
             self.j = 1;
         }
@@ -212,6 +327,58 @@ mod tests {
         );
     }
 
+    #[test]
+    fn long_options_stand_only_where_an_option_may() {
+        let a = args(&["-v", "--help", "-x"]);
+        let mut g = Getopt::new(&a, "vw:");
+        assert_eq!(g.next(), Some(Ok(o(b'v', None))));
+        assert_eq!(g.next(), Some(Err(Error::Long(Long::Help))));
+        assert_eq!(g.next(), None);
+        assert_eq!(
+            parse(&args(&["--version", "x"]), ""),
+            Err(Error::Long(Long::Version))
+        );
+        // An option's value, an operand, or after `--`: not an option.
+        assert_eq!(
+            parse(&args(&["-w", "--help", "x"]), "w:"),
+            Ok((vec![o(b'w', Some("--help"))], 2))
+        );
+        assert_eq!(parse(&args(&["dir", "--help"]), "v"), Ok((vec![], 0)));
+        assert_eq!(parse(&args(&["--", "--help"]), "v"), Ok((vec![], 1)));
+        // Whole words only.
+        assert_eq!(parse(&args(&["--helpx"]), "v"), Err(Error::Illegal(b'-')));
+        assert_eq!(parse(&args(&["--hel"]), "v"), Err(Error::Illegal(b'-')));
+        // runit's short options come first when they come first.
+        let a = args(&["-V", "--help"]);
+        assert_eq!(Getopt::new(&a, "V").next(), Some(Ok(o(b'V', None))));
+        assert_eq!(Error::Long(Long::Help).to_string(), "illegal option -- -");
+        assert_eq!(leading(&args(&["--help", "x"])), Some(Long::Help));
+        assert_eq!(leading(&args(&["x", "--help"])), None);
+        assert_eq!(leading(&[]), None);
+    }
+
+    #[test]
+    fn help_is_a_usage_line_then_one_line_per_option() {
+        let help = Help {
+            synopsis: " [-v] dir",
+            about: "Does it.\n",
+            options: &[("-v", "verbose"), ("-w sec", "wait")],
+        };
+        assert_eq!(
+            help.render("tool"),
+            "usage: tool [-v] dir\n\nDoes it.\n\n  -v         verbose\n  -w sec     wait\n  \
+             --help     print this help and exit\n  --version  print herd's version and exit\n"
+        );
+    }
+
+    #[test]
+    fn the_version_is_the_workspaces() {
+        assert_eq!(
+            VERSION_LINE,
+            format!("herd {}\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+
     /// The reference: all options at once, with nested loops over arguments and letters.
     fn reference(args: &[Vec<u8>], spec: &[u8]) -> (Vec<Result<Opt, Error>>, Option<usize>) {
         let mut out = Vec::new();
@@ -223,6 +390,15 @@ mod tests {
             }
             if a.len() < 2 || a[0] != b'-' {
                 break;
+            }
+            if a == b"--help" || a == b"--version" {
+                let long = if a == b"--help" {
+                    Long::Help
+                } else {
+                    Long::Version
+                };
+                out.push(Err(Error::Long(long)));
+                return (out, None);
             }
             let mut j = 1;
             let mut next = i + 1;
@@ -265,6 +441,8 @@ mod tests {
         prop_oneof![
             prop::collection::vec(prop::sample::select(b"-abw:x".to_vec()), 0..5),
             prop::collection::vec(any::<u8>(), 0..6),
+            prop::sample::select(vec!["--help", "--version", "--helpx", "-help"])
+                .prop_map(|s| s.as_bytes().to_vec()),
         ]
     }
 
