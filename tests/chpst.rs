@@ -615,7 +615,7 @@ const ROOT_GROUP: &str = "root:x:0:\ncgroup:x:4322:\ncextra:x:4323:cuser\n";
 fn chroot_tree(sc: &Scenario, rel: &str, passwd: &str, group: &str) -> PathBuf {
     let root = sc.join(rel);
     fs::create_dir_all(root.join("bin")).expect("root/bin");
-    fs::copy(peer(BUSYBOX), root.join("bin/busybox")).expect("copy busybox");
+    copy_executable(&peer(BUSYBOX), &root.join("bin/busybox"));
     fs::set_permissions(root.join("bin/busybox"), fs::Permissions::from_mode(0o755))
         .expect("chmod busybox");
     for applet in ["sh", "id", "env", "cat"] {
@@ -1439,7 +1439,7 @@ fn setuser_root(sc: &Scenario) -> PathBuf {
     let root = chroot_tree(sc, "root", APP_PASSWD, APP_GROUP);
     fs::create_dir_all(root.join("home/app")).expect("home");
     let chpst = bin("chpst");
-    fs::copy(&chpst, root.join("setuser")).expect("copy chpst");
+    copy_executable(&chpst, &root.join("setuser"));
     let ldd = Command::new("/usr/bin/ldd")
         .arg(&chpst)
         .output()
@@ -1450,7 +1450,7 @@ fn setuser_root(sc: &Scenario) -> PathBuf {
     {
         let dest = root.join(lib.trim_start_matches('/'));
         fs::create_dir_all(dest.parent().expect("lib dir")).expect("mkdir lib dir");
-        fs::copy(lib, &dest).unwrap_or_else(|e| panic!("copy {lib}: {e}"));
+        copy_executable(Path::new(lib), &dest);
     }
     root
 }

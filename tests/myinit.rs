@@ -558,18 +558,18 @@ fn phusion_root(sc: &Scenario) -> std::path::PathBuf {
     for d in ["bin", "sbin", "usr/bin", "proc", "out", "tmp"] {
         fs::create_dir_all(root.join(d)).unwrap();
     }
-    fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    copy_executable(Path::new("/bin/busybox"), &root.join("bin/busybox"));
     for applet in ["sh", "echo", "cat", "sleep", "rm", "printf", "grep", "id"] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
     }
     for b in ["svscan", "supervise", "sv"] {
         let src = bin(b);
-        fs::copy(&src, root.join("usr/bin").join(b)).unwrap();
+        copy_executable(&src, &root.join("usr/bin").join(b));
         for lib in libraries(&src) {
             let dst = root.join(lib.strip_prefix("/").unwrap());
             fs::create_dir_all(dst.parent().unwrap()).unwrap();
             if !dst.exists() {
-                fs::copy(&lib, &dst).unwrap();
+                copy_executable(&lib, &dst);
             }
         }
     }

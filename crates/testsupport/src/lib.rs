@@ -47,6 +47,20 @@ const POLL: Duration = Duration::from_millis(5);
 /// A run script that stays up.
 pub const RUN_SLEEP: &str = "#!/bin/sh\nexec sleep 1000\n";
 
+/// Copies an executable a test will run (into a chroot, say), in a `cp` process of its own. A
+/// copy written by this process holds a writable descriptor that every fork a concurrent test
+/// makes meanwhile inherits until its exec, and executing the copy in that window fails with
+/// ETXTBSY ("Text file busy"); `cp`'s descriptor is in no process but `cp`.
+pub fn copy_executable(from: &Path, to: &Path) {
+    let st = std::process::Command::new("/bin/cp")
+        .arg("--")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap_or_else(|e| panic!("run /bin/cp: {e}"));
+    assert!(st.success(), "cp {} {}: {st}", from.display(), to.display());
+}
+
 /// Path of one of our binaries (`supervise`, `svscan`, …).
 pub fn bin(name: &str) -> PathBuf {
     let dir = match std::env::var_os("HERD_BIN_DIR") {
