@@ -319,6 +319,37 @@ fn runits_short_options_keep_runits_behaviour() {
     }
 }
 
+/// Any other `--WORD` is, to runit's getopt, a `--`: the end of the options, skipped. Exact
+/// bytes and exit codes against Debian's binaries, with an option after it that would be refused.
+#[test]
+fn other_double_dash_words_end_the_options_as_in_runit() {
+    let sc = Scenario::new();
+    for (peer_path, binary, args) in [
+        ("/usr/bin/sv", "sv", &["--foo", "status", "nosuch"][..]),
+        (
+            "/usr/bin/sv",
+            "sv",
+            &["-v", "--json", "-x", "status", "nosuch"][..],
+        ),
+        (
+            "/usr/bin/chpst",
+            "chpst",
+            &["--foo", "/bin/echo", "ran"][..],
+        ),
+        (
+            "/usr/bin/chpst",
+            "chpst",
+            &["--helpx", "-Q", "/bin/true"][..],
+        ),
+        ("/usr/bin/svlogd", "svlog", &["--foo", "nosuch/dir"][..]),
+    ] {
+        let theirs = sc.cmd(peer(peer_path)).args(args).run();
+        let ours = sc.cmd(bin(binary)).args(args).run();
+        let shape = |o: &Output| (o.code, o.stdout.clone(), o.stderr.clone());
+        assert_eq!(shape(&ours), shape(&theirs), "{binary} {args:?}");
+    }
+}
+
 /// A stdout that cannot take the text: one fatal line, exit 111; a closed stdout is not a panic.
 #[test]
 fn help_to_a_full_or_closed_stdout_does_not_panic() {

@@ -208,6 +208,13 @@ impl Iterator for Getopt<'_> {
                 self.done = true;
                 return Some(Err(Error::Long(long)));
             }
+            // Any other `--WORD` ends the options and is skipped, as `--` is: runit's getopt
+            // looks only at the second `-` (`sv --json status x` is runit's `sv status x`).
+            if a[1] == b'-' {
+                self.i += 1;
+                self.done = true;
+                return None;
+            }
             self.j = 1;
         }
         let a = self.args[self.i].as_bytes();
@@ -302,6 +309,11 @@ mod tests {
             Ok((vec![o(b'v', None)], 2))
         );
         assert_eq!(parse(&args(&["-", "x"]), "v"), Ok((vec![], 0)));
+        // runit's getopt looks only at the second `-`: any `--WORD` is a `--` (skipped).
+        assert_eq!(
+            parse(&args(&["-v", "--json", "-P", "x"]), "vP"),
+            Ok((vec![o(b'v', None)], 2))
+        );
     }
 
     #[test]
@@ -345,9 +357,9 @@ mod tests {
         );
         assert_eq!(parse(&args(&["dir", "--help"]), "v"), Ok((vec![], 0)));
         assert_eq!(parse(&args(&["--", "--help"]), "v"), Ok((vec![], 1)));
-        // Whole words only.
-        assert_eq!(parse(&args(&["--helpx"]), "v"), Err(Error::Illegal(b'-')));
-        assert_eq!(parse(&args(&["--hel"]), "v"), Err(Error::Illegal(b'-')));
+        // Whole words only: anything else is runit's end of the options.
+        assert_eq!(parse(&args(&["--helpx", "x"]), "v"), Ok((vec![], 1)));
+        assert_eq!(parse(&args(&["--hel"]), "v"), Ok((vec![], 1)));
         // runit's short options come first when they come first.
         let a = args(&["-V", "--help"]);
         assert_eq!(Getopt::new(&a, "V").next(), Some(Ok(o(b'V', None))));
@@ -399,6 +411,9 @@ mod tests {
                 };
                 out.push(Err(Error::Long(long)));
                 return (out, None);
+            }
+            if a[1] == b'-' {
+                return (out, Some(i + 1));
             }
             let mut j = 1;
             let mut next = i + 1;
