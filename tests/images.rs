@@ -1,13 +1,21 @@
 //! docs/docker.md's Dockerfiles, built exactly as printed in a private dockerd (issue 17, item 7):
 //! `just test-images`. The recipes are read from the doc when the test runs, never copied here:
-//! every ```` ```dockerfile ```` block with a `FROM` line is a recipe, named by its `##` section;
-//! the ```` ```sh ```` block before a recipe in its section is the staging, run as printed by
-//! `/bin/sh -e` in a directory laid out like the repository (`scripts/` and `target/` linked, a copy
-//! of `service/`), which is then the build context of every recipe. Each image runs as a
-//! container: its services come up (`docker exec c sv status …`), `docker exec c sv restart` of
-//! the first answers `ok: run: …` with a new pid, and `docker stop` gives the exit code that its
-//! section states in the words "`docker stop` exits N". A block without `FROM` (the
-//! `HEALTHCHECK` line) is a fragment and is not built.
+//! every ```` ```dockerfile ```` block with a `FROM` line is a recipe, named by its `##` section.
+//! Its staging is the ```` ```sh ```` block just before it in its section or, when there is none,
+//! the page's first recipe's (`FROM scratch`'s); each staging is run once, as printed, by
+//! `/bin/sh -e` in a directory of its own laid out like the repository (`scripts/` and `target/`
+//! linked, a copy of `service/`), which is then the build context of the recipes it stages. A
+//! `sh` block after the Dockerfile in its section gives how the image runs: its `docker run … IMG`
+//! line (`\` continuations joined, `#` comments dropped) the options, everything between `docker
+//! run` and `IMG` but `-d` and `--name c` (the test runs every container `-d --network none` under
+//! a name of its own); its `docker exec [--user U] c sv restart NAME` line the service restarted
+//! and the user. A section without a Dockerfile but with a `docker run … IMG` line in a `sh` block
+//! (docs/docker.md's "Non-root") is a recipe too: the image of the nearest recipe above it, run
+//! with its own options, restart line and exit code. Each recipe runs as a container: its
+//! services come up (`docker exec c sv status …`), `sv restart` of the service its section names
+//! (or of the first) answers `ok: run: …` with a new pid, and `docker stop` gives the exit code
+//! that its section states in the words "`docker stop` exits N", once. A block without `FROM`
+//! (the `HEALTHCHECK` line) is a fragment and is not built.
 //!
 //! There is no registry here, so the bases are made: `debian:bookworm-slim` by `debootstrap
 //! --variant=minbase` from the Debian mirror apt is configured with, and
@@ -167,19 +175,42 @@ struct Section {
     blocks: Vec<Block>,
 }
 
-/// A Dockerfile of the doc, with the section it is in and the exit code that section states.
+/// A recipe of the doc: the image of a Dockerfile (its own section's, or for a section with only a
+/// `docker run … IMG` block, the one of the recipe above it), run as its section says, with the
+/// exit code that section states.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Recipe {
     heading: String,
+    /// The `sh` block that makes the build context: the one just before the Dockerfile in its
+    /// section, or else the page's first recipe's.
+    staging: String,
     dockerfile: String,
+    /// The section's `docker run` line, or the plain run when it has none.
+    run: Run,
     stop_code: i32,
+}
+
+/// How a section runs its image: `docker run -d --name c OPTIONS… IMG` and `docker exec [--user
+/// U] c sv restart NAME`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Run {
+    /// The words between `docker run` and `IMG`, less `-d` and `--name c` (the test runs every
+    /// container detached, under a name of its own).
+    options: Vec<String>,
+    /// The `docker exec … sv restart NAME` line, if the section has one: the service it restarts
+    /// and the user it does it as.
+    restart: Option<Restart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Restart {
+    user: Option<String>,
+    service: String,
 }
 
 /// What the test builds from the doc.
 #[derive(Debug, PartialEq, Eq)]
 struct Recipes {
-    /// The `sh` block before a recipe in its section (the doc gives one, for every recipe).
-    staging: String,
     recipes: Vec<Recipe>,
     /// The headings of sections whose `dockerfile` blocks have no `FROM` line.
     fragments: Vec<String>,
@@ -238,61 +269,165 @@ fn stated_stop_code(s: &Section) -> Result<i32, String> {
     match codes[..] {
         [code] => Ok(code),
         _ => Err(format!(
-            "section {:?} has a Dockerfile, so it must say \"{STATEMENT}N\" once \
-             (tests/images.rs checks that code): it says it {} times",
+            "section {:?} has a recipe (a Dockerfile or a `docker run … IMG` line), so it must \
+             say \"{STATEMENT}N\" once (tests/images.rs checks that code): it says it {} times",
             s.heading,
             codes.len()
         )),
     }
 }
 
-/// The recipes of a page shaped as docs/docker.md is, or what is wrong with its shape.
-fn read_recipes(md: &str) -> Result<Recipes, String> {
-    let mut staging = Vec::new();
-    let mut recipes = Vec::new();
-    let mut fragments = Vec::new();
-    for s in sections(md) {
-        let mut before: Option<&Block> = None;
-        for b in &s.blocks {
-            if b.lang == "dockerfile" {
-                if !b.text.lines().any(|l| l.starts_with("FROM ")) {
-                    fragments.push(s.heading.clone());
-                } else {
-                    if recipes.iter().any(|r: &Recipe| r.heading == s.heading) {
-                        return Err(format!(
-                            "section {:?} has two Dockerfiles: which one does its exit code \
-                             belong to?",
-                            s.heading
-                        ));
+/// The commands of a `sh` block as words: `\` continuations joined, comments (a word starting
+/// with `#`, to the end of the line) and empty lines left out.
+fn sh_commands(text: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for line in text.lines() {
+        if let Some(part) = line.strip_suffix('\\') {
+            cur.push_str(part);
+            cur.push(' ');
+            continue;
+        }
+        cur.push_str(line);
+        let words: Vec<String> = cur
+            .split_whitespace()
+            .take_while(|w| !w.starts_with('#'))
+            .map(str::to_string)
+            .collect();
+        if !words.is_empty() {
+            out.push(words);
+        }
+        cur.clear();
+    }
+    out
+}
+
+/// A section's `docker run … IMG` and `docker exec … sv restart NAME` lines, from `blocks` (its
+/// `sh` blocks after its Dockerfile, or all of them when it has none); `None` when there is no
+/// `docker run` line.
+fn section_run(heading: &str, blocks: &[Block]) -> Result<Option<Run>, String> {
+    let mut options = None;
+    let mut restart = None;
+    let commands = blocks
+        .iter()
+        .filter(|b| b.lang == "sh")
+        .flat_map(|b| sh_commands(&b.text));
+    for words in commands {
+        let w: Vec<&str> = words.iter().map(String::as_str).collect();
+        let bad = |why: &str| Err(format!("section {heading:?}: {:?}: {why}", w.join(" ")));
+        match w[..] {
+            ["docker", "run", ref rest @ ..] => {
+                let Some(img) = rest.iter().position(|&x| x == "IMG") else {
+                    return bad("a `docker run` line runs IMG, the image built above");
+                };
+                if img + 1 != rest.len() {
+                    return bad("the test runs IMG's own command: nothing may follow IMG");
+                }
+                let mut opts: Vec<&str> = rest[..img].to_vec();
+                let Some(d) = opts.iter().position(|&x| x == "-d") else {
+                    return bad("the test runs the container detached: `-d` is missing");
+                };
+                opts.remove(d);
+                let Some(n) = opts.windows(2).position(|p| p == ["--name", "c"]) else {
+                    return bad("the test execs into the container as `c`: `--name c` is missing");
+                };
+                opts.drain(n..n + 2);
+                if opts.iter().any(|o| o.contains(['\'', '"', '$', '`'])) {
+                    return bad("the test passes the options as words: no quotes or `$`");
+                }
+                if options.is_some() {
+                    return bad("a second `docker run` line: which one does the test run?");
+                }
+                options = Some(opts.into_iter().map(str::to_string).collect());
+            }
+            ["docker", "exec", ref rest @ ..] => {
+                let (user, rest) = match rest {
+                    ["--user", u, rest @ ..] => (Some(u.to_string()), rest),
+                    _ => (None, rest),
+                };
+                if let ["c", "sv", "restart", name] = rest {
+                    if restart.is_some() {
+                        return bad("a second `sv restart` line: which one does the test run?");
                     }
-                    if let Some(sh) = before.filter(|p| p.lang == "sh") {
-                        staging.push(sh.text.clone());
-                    }
-                    recipes.push(Recipe {
-                        heading: s.heading.clone(),
-                        dockerfile: b.text.clone(),
-                        stop_code: stated_stop_code(&s)?,
+                    restart = Some(Restart {
+                        user,
+                        service: name.to_string(),
                     });
                 }
             }
-            before = Some(b);
+            _ => {}
         }
+    }
+    Ok(options.map(|options| Run { options, restart }))
+}
+
+/// The recipes of a page shaped as docs/docker.md is, or what is wrong with its shape.
+fn read_recipes(md: &str) -> Result<Recipes, String> {
+    let mut recipes: Vec<Recipe> = Vec::new();
+    let mut fragments = Vec::new();
+    for s in sections(md) {
+        let mut images = Vec::new();
+        for (i, b) in s.blocks.iter().enumerate() {
+            if b.lang != "dockerfile" {
+                continue;
+            } else if b.text.lines().any(|l| l.starts_with("FROM ")) {
+                images.push(i);
+            } else {
+                fragments.push(s.heading.clone());
+            }
+        }
+        let recipe = match images[..] {
+            [] => {
+                let Some(run) = section_run(&s.heading, &s.blocks)? else {
+                    continue;
+                };
+                let Some(above) = recipes.last() else {
+                    return Err(format!(
+                        "section {:?} runs IMG, but no Dockerfile above it makes one",
+                        s.heading
+                    ));
+                };
+                Recipe {
+                    heading: s.heading.clone(),
+                    staging: above.staging.clone(),
+                    dockerfile: above.dockerfile.clone(),
+                    run,
+                    stop_code: stated_stop_code(&s)?,
+                }
+            }
+            [i] => {
+                let staging = match (i.checked_sub(1).map(|p| &s.blocks[p]), recipes.first()) {
+                    (Some(b), _) if b.lang == "sh" => b.text.clone(),
+                    (_, Some(first)) => first.staging.clone(),
+                    (_, None) => {
+                        return Err(format!(
+                            "section {:?}: the page's first Dockerfile needs the `sh` block that \
+                             stages its build context just before it",
+                            s.heading
+                        ))
+                    }
+                };
+                Recipe {
+                    heading: s.heading.clone(),
+                    staging,
+                    dockerfile: s.blocks[i].text.clone(),
+                    run: section_run(&s.heading, &s.blocks[i + 1..])?.unwrap_or_default(),
+                    stop_code: stated_stop_code(&s)?,
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "section {:?} has two Dockerfiles: which one does its exit code belong to?",
+                    s.heading
+                ))
+            }
+        };
+        recipes.push(recipe);
     }
     if recipes.is_empty() {
         return Err("no Dockerfile with a FROM line".into());
     }
-    if staging.len() != 1 {
-        return Err(format!(
-            "the recipes are built from what one `sh` block, printed just before a Dockerfile, \
-             stages: found {}",
-            staging.len()
-        ));
-    }
-    Ok(Recipes {
-        staging: staging.remove(0),
-        recipes,
-        fragments,
-    })
+    Ok(Recipes { recipes, fragments })
 }
 
 /// The image a Dockerfile starts from (its first `FROM` line).
@@ -605,11 +740,11 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// Runs the doc's staging block as printed, in `sc/ctx` laid out like the repository: `scripts`
-/// and `target` link to the repository's (so `scripts/release.sh` builds there and
+/// Runs a staging block of the doc as printed, in `sc/DIR` laid out like the repository:
+/// `scripts` and `target` link to the repository's (so `scripts/release.sh` builds there and
 /// `scripts/install.sh` finds its build), `service/` is a copy. Returns the dir.
-fn stage(sc: &Scenario, staging: &str) -> PathBuf {
-    let ctx = sc.join("ctx");
+fn stage(sc: &Scenario, dir: &str, staging: &str) -> PathBuf {
+    let ctx = sc.join(dir);
     fs::create_dir_all(&ctx).expect("ctx");
     symlink(repo().join("scripts"), ctx.join("scripts")).expect("scripts link");
     symlink(target_dir(), ctx.join("target")).expect("target link");
@@ -623,7 +758,7 @@ fn stage(sc: &Scenario, staging: &str) -> PathBuf {
         .timeout(STAGING_SLOW)
         .run();
     o.code(0);
-    eprintln!("images: staging took {:?}", t0.elapsed());
+    eprintln!("images: staging {dir} took {:?}", t0.elapsed());
     ctx
 }
 
@@ -650,10 +785,10 @@ fn wait_services_up(d: &Dockerd, sc: &Scenario, c: &str, services: &[(String, bo
     })
 }
 
-/// `sv restart NAME` in the container, once NAME has run for a second (runit's sv counts a
-/// service started in its own second as restarted already: docs/sv.md, Notes): `ok: run: NAME:
-/// (pid NEW) 0s`, NEW another pid than OLD.
-fn restart(d: &Dockerd, sc: &Scenario, c: &str, name: &str, old: u32) {
+/// `sv restart NAME` in the container (`docker exec --user U` when `user` is given), once NAME
+/// has run for a second (runit's sv counts a service started in its own second as restarted
+/// already: docs/sv.md, Notes): `ok: run: NAME: (pid NEW) 0s`, NEW another pid than OLD.
+fn restart(d: &Dockerd, sc: &Scenario, c: &str, user: Option<&str>, name: &str, old: u32) {
     poll(&format!("{c}: {name} up for a second"), IMAGES_UP, || {
         let o = d.docker(sc).args(["exec", c, "sv", "status", name]).run();
         let secs = o
@@ -665,43 +800,91 @@ fn restart(d: &Dockerd, sc: &Scenario, c: &str, name: &str, old: u32) {
             _ => Err(format!("{o:?}")),
         }
     });
-    let o = d.docker(sc).args(["exec", c, "sv", "restart", name]).run();
+    let mut exec = d.docker(sc).arg("exec");
+    if let Some(u) = user {
+        exec = exec.args(["--user", u]);
+    }
+    let o = exec.args([c, "sv", "restart", name]).run();
     o.code(0).stderr("");
     let new = pids_in(&o.stdout).first().copied().unwrap_or(0);
     o.stdout(&format!("ok: run: {name}: (pid {new}) 0s\n"));
     assert_ne!(new, old, "{c}: sv restart {name} kept the old pid");
 }
 
-/// The recipe in a container: services up, `sv restart` of the first, `docker stop` and its
+/// The images built so far, each made once: its staging and Dockerfile, the tag, the build
+/// context. Recipes that share a staging share its context.
+#[derive(Default)]
+struct Built {
+    contexts: Vec<(String, PathBuf)>,
+    images: Vec<(String, String, String)>,
+    bases: Vec<String>,
+}
+
+impl Built {
+    /// The recipe's image (staged and built unless an earlier recipe made the same one) and its
+    /// build context.
+    fn image(&mut self, d: &Dockerd, sc: &Scenario, recipe: &Recipe) -> (String, PathBuf) {
+        let name = slug(&recipe.heading);
+        let ctx = match self.contexts.iter().find(|(s, _)| *s == recipe.staging) {
+            Some((_, ctx)) => ctx.clone(),
+            None => {
+                let ctx = stage(sc, &format!("ctx-{name}"), &recipe.staging);
+                self.contexts.push((recipe.staging.clone(), ctx.clone()));
+                ctx
+            }
+        };
+        let same =
+            |(s, f, _): &&(String, String, String)| *s == recipe.staging && *f == recipe.dockerfile;
+        if let Some((_, _, tag)) = self.images.iter().find(same) {
+            eprintln!("images: {:?} runs {tag}", recipe.heading);
+            return (tag.clone(), ctx);
+        }
+        provide_base(d, sc, from_image(&recipe.dockerfile), &mut self.bases);
+        let file = sc.file(format!("Dockerfile.{name}"), &recipe.dockerfile, 0o644);
+        let tag = format!("herd-images:{name}");
+        build_file(d, sc, &ctx, &file, &tag);
+        self.images.push((
+            recipe.staging.clone(),
+            recipe.dockerfile.clone(),
+            tag.clone(),
+        ));
+        (tag, ctx)
+    }
+}
+
+/// The recipe in a container run with its section's options: services up, `sv restart` (of the
+/// service and as the user its section names, or of the first service), `docker stop` and its
 /// exit code; returns how long the stop took.
-fn check_recipe(
-    d: &Dockerd,
-    sc: &Scenario,
-    ctx: &Path,
-    recipe: &Recipe,
-    made: &mut Vec<String>,
-) -> Duration {
+fn check_recipe(d: &Dockerd, sc: &Scenario, recipe: &Recipe, built: &mut Built) -> Duration {
     let name = slug(&recipe.heading);
-    let from = from_image(&recipe.dockerfile);
-    provide_base(d, sc, from, made);
-    let file = sc.file(format!("Dockerfile.{name}"), &recipe.dockerfile, 0o644);
-    let tag = format!("herd-images:{name}");
-    build_file(d, sc, ctx, &file, &tag);
+    let (tag, ctx) = built.image(d, sc, recipe);
     // The services: the staged tree in the images that copy it, the base's in phusion's.
-    let services = match from {
+    let services = match from_image(&recipe.dockerfile) {
         PHUSION_BASE => vec![("cron".to_string(), true)],
         _ => services_in(&ctx.join("service")),
     };
     assert!(!services.is_empty(), "{name}: no service to check");
     let o = d
         .docker(sc)
-        .args(["run", "-d", "--network", "none", "--name", &name, &tag])
+        .args(["run", "-d", "--network", "none", "--name", &name])
+        .args(&recipe.run.options)
+        .arg(&tag)
         .timeout(DOCKER_SLOW)
         .run();
     o.code(0).stderr("");
     let status = wait_services_up(d, sc, &name, &services);
-    let old = pids_in(&status)[0];
-    restart(d, sc, &name, &services[0].0, old);
+    let (user, service) = match &recipe.run.restart {
+        Some(r) => (r.user.as_deref(), r.service.as_str()),
+        None => (None, services[0].0.as_str()),
+    };
+    let Some(i) = services.iter().position(|(s, _)| s == service) else {
+        panic!(
+            "{:?}: `sv restart {service}`, but the image's services are {services:?}",
+            recipe.heading
+        );
+    };
+    let old = pids_in(status.lines().nth(i).unwrap_or_default())[0];
+    restart(d, sc, &name, user, service, old);
     wait_services_up(d, sc, &name, &services);
     let took = stop(d, sc, &[], &name);
     let code = exit_code(d, sc, &name);
@@ -725,7 +908,8 @@ fn check_recipe(
 }
 
 /// Every Dockerfile of docs/docker.md, built as printed from what its staging block makes, each
-/// run: services up, `sv restart`, and `docker stop`'s exit code as the doc states it.
+/// run as its section says: services up, `sv restart`, and `docker stop`'s exit code as the doc
+/// states it.
 #[test]
 #[ignore = "builds every Dockerfile of docs/docker.md (minutes, the Debian mirror): just test-images"]
 fn docker_md_recipes_build_and_run_as_printed() {
@@ -736,12 +920,11 @@ fn docker_md_recipes_build_and_run_as_printed() {
     }
     let sc = Scenario::new();
     let d = Dockerd::start();
-    let ctx = stage(&sc, &doc.staging);
-    let mut made = Vec::new();
+    let mut built = Built::default();
     let mut report = Vec::new();
     for r in &doc.recipes {
         let t = Instant::now();
-        let took = check_recipe(&d, &sc, &ctx, r, &mut made);
+        let took = check_recipe(&d, &sc, r, &mut built);
         report.push(format!(
             "{:?}: built and checked in {:?}; docker stop took {took:?} and exited {}",
             r.heading,
@@ -756,69 +939,190 @@ fn docker_md_recipes_build_and_run_as_printed() {
     eprintln!("images: all of {DOC} in {:?}", t0.elapsed());
 }
 
-/// docs/docker.md as the image test reads it: the `FROM scratch` staging, four recipes with the
-/// exit code each section states, the `HEALTHCHECK` line a fragment.
+/// docs/docker.md as the image test reads it: six recipes with the exit code each section states,
+/// the read-only one staged by its own block (with the supervise links) and run with its options,
+/// "Non-root" running that image as 1000; the others staged by `FROM scratch`'s block; the
+/// `HEALTHCHECK` line a fragment.
 #[test]
 fn docker_md_states_each_recipes_stop_code() {
     let doc = doc_recipes();
-    let got: Vec<(&str, &str, i32)> = doc
+    let got: Vec<(&str, &str, String, Option<Restart>, i32)> = doc
         .recipes
         .iter()
-        .map(|r| (r.heading.as_str(), from_image(&r.dockerfile), r.stop_code))
+        .map(|r| {
+            (
+                r.heading.as_str(),
+                from_image(&r.dockerfile),
+                r.run.options.join(" "),
+                r.run.restart.clone(),
+                r.stop_code,
+            )
+        })
         .collect();
+    let hello = |user: Option<&str>| {
+        Some(Restart {
+            user: user.map(str::to_string),
+            service: "hello".into(),
+        })
+    };
     assert_eq!(
         got,
         [
-            ("`FROM scratch`", "scratch", 0),
-            ("Debian (or any distribution)", DEBIAN_BASE, 0),
+            ("`FROM scratch`", "scratch", String::new(), None, 0),
+            (
+                "Read-only root",
+                "scratch",
+                "--read-only --tmpfs /run".into(),
+                hello(None),
+                0
+            ),
+            (
+                "Non-root",
+                "scratch",
+                "--user 1000:1000 --read-only --tmpfs /run:uid=1000,gid=1000".into(),
+                hello(Some("1000:1000")),
+                0
+            ),
+            (
+                "Debian (or any distribution)",
+                DEBIAN_BASE,
+                String::new(),
+                None,
+                0
+            ),
             (
                 "phusion/baseimage with runit swapped for herd",
                 PHUSION_BASE,
+                String::new(),
+                None,
                 2
             ),
-            ("herd's own my_init", PHUSION_BASE, 0),
+            ("herd's own my_init", PHUSION_BASE, String::new(), None, 0),
         ]
     );
-    assert!(doc.staging.starts_with("scripts/release.sh\n"), "{doc:?}");
+    let r = &doc.recipes;
+    assert!(r[0].staging.starts_with("scripts/release.sh\n"), "{r:?}");
+    assert!(!r[0].staging.contains("supervise-links.sh"), "{r:?}");
+    assert!(r[1].staging.starts_with("scripts/release.sh\n"), "{r:?}");
+    assert!(
+        r[1].staging
+            .lines()
+            .any(|l| l.starts_with("scripts/supervise-links.sh img/etc/service")),
+        "{r:?}"
+    );
+    assert_eq!(
+        (&r[2].staging, &r[2].dockerfile),
+        (&r[1].staging, &r[1].dockerfile)
+    );
+    for later in &r[3..] {
+        assert_eq!(later.staging, r[0].staging, "{:?}", later.heading);
+    }
     assert_eq!(doc.fragments, ["Health checks"]);
 }
 
-/// The reader on a page of its own: the staging is the `sh` block just before a recipe (not one
-/// elsewhere), a statement may wrap, a block without `FROM` is a fragment.
+/// The reader on a page of its own: a recipe's staging is the `sh` block just before its
+/// Dockerfile (not one elsewhere), else the first recipe's; a `sh` block after the Dockerfile
+/// gives the run options and the restart line, continuations joined; a section with only a
+/// `docker run … IMG` block runs the image above it; a statement may wrap; a block without
+/// `FROM` is a fragment.
 #[test]
 fn recipe_reader_takes_blocks_sections_and_stated_codes() {
     let md = "# t\n\n## Run scripts\n\n```sh\nexec x\n```\n\n## One\n\nStage:\n\n```sh\n\
               make img\n```\n\n```dockerfile\nFROM scratch\nCOPY img/ /\n```\n\nThen `docker \
               stop` exits 3 here,\nand `docker stop`\nexits 3 is said once: no. \n\n## Two\n\n\
               ```dockerfile\nHEALTHCHECK CMD [\"sv\", \"health\"]\n```\n\n## Three\n\n\
-              `docker stop` exits 12.\n\n```dockerfile\nFROM debian:bookworm-slim\n```\n";
+              `docker stop` exits 12.\n\n```dockerfile\nFROM debian:bookworm-slim\n```\n\n\
+              ```sh\ndocker run -d --name c --read-only \\\n    --tmpfs /run IMG   # a comment\n\
+              docker exec c sv restart a      # ok: run: a: (pid N) 0s\n```\n\n\
+              ## Four\n\nStage it again:\n\n```sh\nmake img2\n```\n\n```dockerfile\n\
+              FROM scratch\n```\n\n```sh\ndocker exec c sv status a\n```\n\n\
+              `docker stop` exits 0.\n\n## Five\n\n```sh\n# docker run -d --name c IMG\n\
+              docker run --user 1:1 -d --tmpfs /run:uid=1 --name c IMG\n\
+              docker exec --user 1:1 c sv restart b\n```\n\n`docker stop` exits 5.\n\n\
+              ## Six\n\n```sh\ndocker exec c sv restart b\n```\n";
     assert_eq!(
         read_recipes(md),
         Err(
-            "section \"One\" has a Dockerfile, so it must say \"`docker stop` exits N\" once \
-             (tests/images.rs checks that code): it says it 2 times"
+            "section \"One\" has a recipe (a Dockerfile or a `docker run … IMG` line), so it \
+             must say \"`docker stop` exits N\" once (tests/images.rs checks that code): it says \
+             it 2 times"
                 .into()
         )
     );
     let md = md.replace("and `docker stop`\nexits 3 is said once: no.", "");
+    let opts = |o: &[&str]| o.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert_eq!(
         read_recipes(&md),
         Ok(Recipes {
-            staging: "make img\n".into(),
             recipes: vec![
                 Recipe {
                     heading: "One".into(),
+                    staging: "make img\n".into(),
                     dockerfile: "FROM scratch\nCOPY img/ /\n".into(),
+                    run: Run::default(),
                     stop_code: 3
                 },
                 Recipe {
                     heading: "Three".into(),
+                    staging: "make img\n".into(),
                     dockerfile: "FROM debian:bookworm-slim\n".into(),
+                    run: Run {
+                        options: opts(&["--read-only", "--tmpfs", "/run"]),
+                        restart: Some(Restart {
+                            user: None,
+                            service: "a".into()
+                        })
+                    },
                     stop_code: 12
+                },
+                Recipe {
+                    heading: "Four".into(),
+                    staging: "make img2\n".into(),
+                    dockerfile: "FROM scratch\n".into(),
+                    run: Run::default(),
+                    stop_code: 0
+                },
+                Recipe {
+                    heading: "Five".into(),
+                    staging: "make img2\n".into(),
+                    dockerfile: "FROM scratch\n".into(),
+                    run: Run {
+                        options: opts(&["--user", "1:1", "--tmpfs", "/run:uid=1"]),
+                        restart: Some(Restart {
+                            user: Some("1:1".into()),
+                            service: "b".into()
+                        })
+                    },
+                    stop_code: 5
                 },
             ],
             fragments: vec!["Two".into()],
         })
+    );
+    // What the reader refuses rather than run something else than what is printed.
+    let refused = |from: &str, to: &str| read_recipes(&md.replace(from, to)).unwrap_err();
+    assert_eq!(
+        refused("--tmpfs /run:uid=1 --name c IMG", "--name c IMG sh"),
+        "section \"Five\": \"docker run --user 1:1 -d --name c IMG sh\": the test runs IMG's own \
+         command: nothing may follow IMG"
+    );
+    assert_eq!(
+        refused("--user 1:1 -d --tmpfs", "--user 1:1 --tmpfs"),
+        "section \"Five\": \"docker run --user 1:1 --tmpfs /run:uid=1 --name c IMG\": the test \
+         runs the container detached: `-d` is missing"
+    );
+    assert_eq!(
+        refused(
+            "--name c IMG\ndocker exec --user",
+            "--name c IMG\ndocker run -d --name c IMG\ndocker exec --user"
+        ),
+        "section \"Five\": \"docker run -d --name c IMG\": a second `docker run` line: which one \
+         does the test run?"
+    );
+    assert_eq!(
+        refused("## One\n\nStage:\n\n```sh\nmake img\n```\n", "## One\n\n"),
+        "section \"One\": the page's first Dockerfile needs the `sh` block that stages its build \
+         context just before it"
     );
     assert_eq!(slug("herd's own my_init"), "herd-s-own-my-init");
     assert_eq!(slug("`FROM scratch`"), "from-scratch");
