@@ -237,7 +237,7 @@ pub fn parse(argv: &[OsString], svwait: Option<&[u8]>) -> Result<Cli, Stop> {
     let mut wait = svwait.map_or(DEFAULT_WAIT, herd_value::scan_seconds);
     let mut verbose = false;
 
-    // `sv --json ...`: herd's option, before runit's. Anywhere else it is runit's usage error.
+    // `sv --json ...`: herd's option, before runit's. Anywhere else runit's getopt skips it.
     let json = !lsb && argv.get(1).is_some_and(|a| a.as_bytes() == JSON);
     let first = 1 + usize::from(json);
     let args = argv.get(first..).unwrap_or(&[]);
@@ -432,11 +432,9 @@ mod tests {
             let e = parse(&args(bad), None).expect_err("usage").usage();
             assert_eq!((e.stderr.as_str(), e.code), (usage, 100), "{bad:?}");
         }
-        // Elsewhere `--json` is what runit's getopt makes of it.
-        let e = parse(&args(&["sv", "-v", "--json", "status", "a"]), None)
-            .expect_err("bad")
-            .usage();
-        assert_eq!(e.stderr, format!("sv: illegal option -- -\n{usage}"));
+        // Elsewhere `--json` is what runit's getopt makes of it: the end of the options.
+        let c = parse(&args(&["sv", "-v", "--json", "status", "a"]), None).expect("valid");
+        assert!(!c.json && c.action.verb == Verb::Status && c.services == args(&["a"]));
         let c = parse(&args(&["sv", "health"]), None).expect("valid");
         assert_eq!((c.action.verb, c.services.len()), (Verb::Health, 0));
         let c = parse(&args(&["sv", "health", "/srv"]), None).expect("valid");
