@@ -241,7 +241,8 @@ fn supervise_links_are_made_for_every_service_and_refuse_a_real_supervise_dir() 
 }
 
 /// The links work: svscan on a linked tree whose RUNDIR does not exist yet runs the service and
-/// its logger, each supervise in RUNDIR, and `sv` reads the status through the links.
+/// its logger, each supervise in RUNDIR, and `sv` (ours and runit's) reads the status and
+/// restarts the service through the links.
 #[test]
 fn supervise_links_run_under_svscan() {
     let sc = Scenario::new();
@@ -262,10 +263,24 @@ fn supervise_links_run_under_svscan() {
             .file_type()
             .is_symlink());
     }
-    sc.cmd(bin("sv"))
-        .args(["status", "web"])
+    // Ours and runit's alike: runit's sv works unchanged through the links.
+    for sv in [bin("sv"), peer("/usr/bin/sv")] {
+        sc.cmd(&sv)
+            .args(["status", "web"])
+            .env("SVDIR", &tree)
+            .run()
+            .code(0)
+            .stdout_norm("run: web: (pid N) Ns; run: log: (pid N) Ns\n");
+    }
+    let old = wait_running(&tree.join("web"));
+    sc.cmd(peer("/usr/bin/sv"))
+        .args(["-w", "5", "restart", "web"])
         .env("SVDIR", &tree)
         .run()
-        .code(0)
-        .stdout_norm("run: web: (pid N) Ns; run: log: (pid N) Ns\n");
+        .code(0);
+    assert_ne!(
+        wait_running(&tree.join("web")),
+        old,
+        "runit's sv restarted web"
+    );
 }
