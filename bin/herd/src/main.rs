@@ -46,7 +46,16 @@ fn help() -> String {
 /// Runs the tool `argv[0]` names, or for `herd` the one its first argument names.
 fn dispatch(mut argv: Vec<OsString>) -> ExitCode {
     let arg0 = argv.first().map_or(&b""[..], |a| a.as_bytes());
-    match tool::tool_of(tool::basename(arg0)) {
+    let name = tool::basename(arg0);
+    let tool = tool::tool_of(name);
+    if tool != Tool::Herd {
+        // The kernel names the process after the file it ran: `herd` when svscan runs itself
+        // as supervise, or for `herd sv`. `ps -e`, `top` and `pidof` show the tool's name.
+        if let Ok(comm) = std::ffi::CString::new(name) {
+            let _ = nix::sys::prctl::set_name(&comm);
+        }
+    }
+    match tool {
         Tool::Svscan => herd_svscan::main(argv),
         Tool::Supervise => herd_supervise::main(argv),
         Tool::Sv => herd_sv::main(argv),
