@@ -25,7 +25,7 @@ fn help() -> String {
     let mut out = format!(
         "usage: {HERD}{SYNOPSIS}\n\n\
          Every herd tool in one executable: runs the tool named by argv[0] (a link to herd),\n\
-         or by its first argument. Any other name is sv's init-script mode. See herd(8).\n\n"
+         or by its first argument. Any other name is sv's init-script mode (sv(8)).\n\n"
     );
     for tool in [
         Tool::Svscan,
