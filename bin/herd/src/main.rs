@@ -2,7 +2,7 @@
 //! `runsv`, `envdir`, … as [`tool::NAMES`] lists them; any other name is sv's init-script mode,
 //! as for runit's sv); called `herd`, the first argument names it: `herd TOOL ARGS…` runs TOOL
 //! with argv[0] = TOOL. One text for every svscan, supervise and svlog on a machine is what keeps
-//! a small tree small. See docs/herd.md.
+//! a small tree small. See README.md, "One binary".
 
 #![forbid(unsafe_code)]
 
