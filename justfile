@@ -10,7 +10,7 @@ test:
 # Run the bundled example service tree under svscan in the foreground (Ctrl-C stops everything).
 run:
     cargo build --release --workspace --bins
-    target/release/svscan -P service
+    target/release/herd svscan -P service
 
 # The chaos soak (docs/reliability.md): svscan as PID 1 of a pid namespace with 300 services, each
 # with an svlog logger, while run, svlog and supervise processes are SIGKILLed, service directories
@@ -20,12 +20,12 @@ soak SECONDS="600":
     cargo build --workspace --bins
     HERD_SOAK_SECONDS={{SECONDS}} cargo test -p herd-tests --test main soak:: -- --nocapture
 
-# Static release binaries (glibc static, non-PIE): target/x86_64-unknown-linux-gnu/release/.
-# They run in a FROM scratch image and share their text between all supervise instances.
+# The static release binary, herd (glibc static, non-PIE): target/x86_64-unknown-linux-gnu/release/.
+# It runs in a FROM scratch image and shares its text between svscan, every supervise and svlog.
 release:
     scripts/release.sh
 
-# Install the static release binaries and the runit-named links, and the man pages under
+# Install the static herd once, every tool's name (runit's too) a link to it, and the man pages under
 # PREFIX/share/man/man8 (`man svscan`): `just install /img /usr`.
 install DESTDIR="" PREFIX="/usr": release
     scripts/install.sh "{{DESTDIR}}" "{{PREFIX}}"

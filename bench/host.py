@@ -90,6 +90,10 @@ def binary_sizes(herd_dir: Path) -> dict:
         rows.append(row)
     libc = next((w for w in sh(["ldd", "/usr/bin/runsv"]).split() if w.endswith("/libc.so.6")), None)
     out = {"rows": rows}
+    # The multi-call binary: every row above is this one file.
+    one = os.path.realpath(herd_dir / "svscan")
+    if os.path.basename(one) == "herd" and os.access(one, os.X_OK):
+        out["herd"] = {"bytes": os.path.getsize(one), "linkage": elf_linkage(one)}
     if libc and os.path.exists(libc):
         out["libc"] = {"path": libc, "bytes": os.path.getsize(os.path.realpath(libc))}
     return out

@@ -5,11 +5,12 @@
 #
 # DESTDIR (default empty) is prepended to every path; PREFIX defaults to /usr; BIN_DIR is where the
 # built binaries are (default: the static release build, target/x86_64-unknown-linux-gnu/release).
-# Installs svscan supervise sv svlog chpst into PREFIX/bin, links chpst's argv[0] forms (envdir
-# envuidgid setuidgid pgrphack softlimit setlock) and phusion's setuser to chpst, and links
-# runit's names to ours (runsvdir -> svscan, runsv -> supervise, svlogd -> svlog), so that a
-# runit-based image works with herd in runit's place, and my_init -> svscan (phusion's my_init;
-# a phusion image links /sbin/my_init to it, docs/migrating-from-phusion.md). Installs the man
+# Installs the one herd binary into PREFIX/bin and links every name it answers to to it
+# (relative links: svscan -> herd): our tools (svscan supervise sv svlog chpst), chpst's argv[0]
+# forms (envdir envuidgid setuidgid pgrphack softlimit setlock) and phusion's setuser, and
+# runit's names (runsvdir, runsv, svlogd), so that a runit-based image works with herd in runit's
+# place, and my_init (phusion's my_init; a phusion image links /sbin/my_init to it,
+# docs/migrating-from-phusion.md). The names are herd's (`herd --help` lists them). Installs the man
 # pages (man/man8/, generated from docs/ by scripts/man.py) into PREFIX/share/man/man8, so that
 # `man svscan` works: the five tools' pages as files, and every other name (runsvdir, my_init,
 # runsv, svlogd, chpst's forms) as a symlink to its tool's page. Symlinks rather than the
@@ -26,12 +27,10 @@ bindir="$DESTDIR$PREFIX/bin"
 mansrc="$(dirname "$0")/../man/man8"
 mandir="$DESTDIR$PREFIX/share/man/man8"
 
-for b in svscan supervise sv svlog chpst; do
-  if [ ! -x "$BIN_DIR/$b" ]; then
-    echo "install: fatal: $BIN_DIR/$b is missing: run 'just release' first" >&2
-    exit 111
-  fi
-done
+if [ ! -x "$BIN_DIR/herd" ]; then
+  echo "install: fatal: $BIN_DIR/herd is missing: run 'just release' first" >&2
+  exit 111
+fi
 for p in svscan supervise sv svlog chpst; do
   if [ ! -f "$mansrc/$p.8" ]; then
     echo "install: fatal: $mansrc/$p.8 is missing: run 'just man' first" >&2
@@ -40,20 +39,17 @@ for p in svscan supervise sv svlog chpst; do
 done
 
 mkdir -p "$bindir"
-for b in svscan supervise sv svlog chpst; do
-  # Write under a temporary name, then rename: a running binary of that name is not disturbed.
-  cp "$BIN_DIR/$b" "$bindir/.$b.new"
-  chmod 0755 "$bindir/.$b.new"
-  mv -f "$bindir/.$b.new" "$bindir/$b"
+# Write under a temporary name, then rename: a running herd is not disturbed.
+cp "$BIN_DIR/herd" "$bindir/.herd.new"
+chmod 0755 "$bindir/.herd.new"
+mv -f "$bindir/.herd.new" "$bindir/herd"
+for n in svscan runsvdir my_init supervise runsv sv svlog svlogd \
+  chpst envdir envuidgid setuidgid pgrphack softlimit setlock setuser; do
+  # A link made aside and renamed over the name: an earlier install's binary of that name is
+  # replaced in one step.
+  ln -sfn herd "$bindir/.$n.new"
+  mv -f "$bindir/.$n.new" "$bindir/$n"
 done
-link() { ln -sfn "$1" "$bindir/$2"; }
-for n in envdir envuidgid setuidgid pgrphack softlimit setlock setuser; do
-  link chpst "$n"
-done
-link svscan runsvdir
-link supervise runsv
-link svlog svlogd
-link svscan my_init
 
 mkdir -p "$mandir"
 for p in "$mansrc"/*.8; do

@@ -1,10 +1,11 @@
 #!/bin/sh
-# Builds herd's static release binaries (glibc static, non-PIE) into
-# target/x86_64-unknown-linux-gnu/release/: they run in a FROM scratch image and share their text
-# between all supervise instances. scripts/install.sh installs them; tests/docker.rs uses them.
+# Builds herd's static release binary, herd (glibc static, non-PIE: every tool in one), into
+# target/x86_64-unknown-linux-gnu/release/: it runs in a FROM scratch image and shares its text
+# between svscan and every supervise and svlog. scripts/install.sh installs it and links the
+# tools' names to it; tests/docker.rs uses it.
 set -eu
 # -P: the repository also when scripts/ is reached through a link (tests/images.rs runs
 # docs/docker.md's staging in a directory that links it).
 cd -P "$(dirname "$0")/.."
 RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
-  exec cargo build --release --workspace --bins --target x86_64-unknown-linux-gnu
+  exec cargo build --release -p herd --bins --target x86_64-unknown-linux-gnu

@@ -1,5 +1,5 @@
-//! `scripts/install.sh` (`just install`): herd's binaries under runit's names in a DESTDIR, and an
-//! installed tree that works as runit's does when started by those names.
+//! `scripts/install.sh` (`just install`): the herd binary and every name linked to it in a
+//! DESTDIR, and an installed tree that works as runit's does when started by those names.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -22,40 +22,29 @@ fn install(sc: &Scenario, dest: &Path, bin_dir: &Path) -> Output {
 }
 
 #[test]
-fn installs_binaries_and_runit_names() {
+fn installs_herd_once_and_links_every_name() {
     let sc = Scenario::new();
     let dest = sc.join("img");
-    let built = bin("svscan").parent().expect("bin dir").to_path_buf();
-    install(&sc, &dest, &built).code(0).stdout("").stderr("");
+    let built = bin("herd").parent().expect("bin dir").to_path_buf();
+    // An earlier install's separate binaries (and a stray file of a name) are replaced by links.
     let usr_bin = dest.join("usr/bin");
-    for b in ["svscan", "supervise", "sv", "svlog", "chpst"] {
-        let p = usr_bin.join(b);
-        let md = fs::symlink_metadata(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-        assert!(md.file_type().is_file(), "{b} is a regular file");
-        assert_eq!(md.permissions().mode() & 0o7777, 0o755, "{b} mode");
-        assert_eq!(
-            fs::read(&p).expect("installed"),
-            fs::read(built.join(b)).expect("built"),
-            "{b} bytes"
-        );
+    for b in ["svscan", "supervise", "envdir"] {
+        sc.file(usr_bin.join(b), "#!/bin/sh\nexit 9\n", 0o755);
     }
-    let links = [
-        ("envdir", "chpst"),
-        ("envuidgid", "chpst"),
-        ("setuidgid", "chpst"),
-        ("pgrphack", "chpst"),
-        ("softlimit", "chpst"),
-        ("setlock", "chpst"),
-        ("setuser", "chpst"),
-        ("runsvdir", "svscan"),
-        ("runsv", "supervise"),
-        ("svlogd", "svlog"),
-        ("my_init", "svscan"),
-    ];
-    for (name, target) in links {
+    install(&sc, &dest, &built).code(0).stdout("").stderr("");
+    let p = usr_bin.join("herd");
+    let md = fs::symlink_metadata(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    assert!(md.file_type().is_file(), "herd is a regular file");
+    assert_eq!(md.permissions().mode() & 0o7777, 0o755, "herd mode");
+    assert_eq!(
+        fs::read(&p).expect("installed"),
+        fs::read(built.join("herd")).expect("built"),
+        "herd bytes"
+    );
+    for name in HERD_NAMES {
         assert_eq!(
             fs::read_link(usr_bin.join(name)).expect(name),
-            PathBuf::from(target),
+            PathBuf::from("herd"),
             "{name}"
         );
     }
@@ -65,8 +54,11 @@ fn installs_binaries_and_runit_names() {
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 16, "{names:?}");
-    // A second install over the first works (running binaries are replaced by rename).
+    let mut want: Vec<String> = HERD_NAMES.iter().map(|n| n.to_string()).collect();
+    want.push("herd".into());
+    want.sort();
+    assert_eq!(names, want);
+    // A second install over the first works (a running herd is replaced by rename).
     install(&sc, &dest, &built).code(0).stderr("");
 }
 
@@ -79,20 +71,21 @@ fn missing_build_is_refused() {
     assert_eq!(
         out.stderr,
         format!(
-            "install: fatal: {}/svscan is missing: run 'just release' first\n",
+            "install: fatal: {}/herd is missing: run 'just release' first\n",
             sc.join("empty").display()
         )
     );
     assert!(!sc.join("img").exists());
 }
 
-/// The installed tree started by runit's names: `runsvdir` finds the installed `supervise`
-/// next to itself, the installed `sv` drives the service, `envdir` is chpst's.
+/// The installed tree started by runit's names: `runsvdir` runs the installed `herd` as
+/// `supervise` (named as the link next to it), the installed `sv` drives the service, `envdir` is
+/// chpst's.
 #[test]
 fn installed_tree_runs_under_runit_names() {
     let sc = Scenario::new();
     let dest = sc.join("img");
-    let built = bin("svscan").parent().expect("bin dir").to_path_buf();
+    let built = bin("herd").parent().expect("bin dir").to_path_buf();
     install(&sc, &dest, &built).code(0);
     let usr_bin = dest.join("usr/bin");
     let scan = sc.join("service");
@@ -110,7 +103,15 @@ fn installed_tree_runs_under_runit_names() {
         .expect("num");
     assert_eq!(
         fs::read_link(format!("/proc/{ppid}/exe")).expect("exe"),
-        usr_bin.join("supervise")
+        usr_bin.join("herd")
+    );
+    assert_eq!(
+        fs::read(format!("/proc/{ppid}/cmdline")).expect("cmdline"),
+        format!("{}\0web\0", usr_bin.join("supervise").display()).into_bytes()
+    );
+    assert_eq!(
+        fs::read_to_string(format!("/proc/{ppid}/comm")).expect("comm"),
+        "supervise\n"
     );
     sc.cmd(usr_bin.join("sv"))
         .args(["status", "web"])

@@ -16,6 +16,7 @@ mod input;
 mod install;
 mod interop;
 mod man;
+mod multicall;
 mod myinit;
 mod non_utf8;
 mod pid1;

@@ -265,7 +265,7 @@ fn every_page_lints_clean_and_has_the_sections() {
 fn install_puts_the_pages_where_man_finds_them() {
     let sc = Scenario::new();
     let dest = sc.join("img");
-    let built = bin("svscan").parent().expect("bin dir").to_path_buf();
+    let built = bin("herd").parent().expect("bin dir").to_path_buf();
     sc.cmd("/bin/sh")
         .arg(root().join("scripts/install.sh"))
         .arg(&dest)

@@ -32,8 +32,16 @@ impl Title {
     /// The window over argv[`index`] of this process, if its argv area can be found and written.
     fn new(argv: &[OsString], index: usize) -> Option<Title> {
         let arg_start = herd_sys::read_stat(nix::unistd::Pid::this())?.arg_start?;
-        let offset: usize = argv[..index].iter().map(|a| a.as_bytes().len() + 1).sum();
-        let len = argv.get(index)?.as_bytes().len();
+        // `argv` is svscan's; the process's may have more in front (`herd svscan DIR log`).
+        let all: Vec<OsString> = std::env::args_os().collect();
+        let index = index + all.len().checked_sub(argv.len())?;
+        let offset: usize = all
+            .get(..index)?
+            .iter()
+            .map(|a| a.as_bytes().len() + 1)
+            .sum();
+        let arg = all.get(index)?;
+        let len = arg.as_bytes().len();
         let mem = OpenOptions::new()
             .read(true)
             .write(true)
@@ -43,7 +51,7 @@ impl Title {
         // Addresses come from the kernel; checked all the same, never wrapped.
         let at = |off: usize| arg_start.checked_add(u64::try_from(off).ok()?);
         mem.read_exact_at(&mut check, at(offset)?).ok()?;
-        if check != argv[index].as_bytes() {
+        if check != arg.as_bytes() {
             return None;
         }
         Some(Title {

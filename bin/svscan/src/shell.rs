@@ -119,7 +119,13 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
         pid1,
         watches: None,
         inotify_retry: false,
-        spawner: Spawner::new(diag, config.setsid, notify),
+        spawner: Spawner::new(
+            diag,
+            config.setsid,
+            notify,
+            argv.first()
+                .map_or(OsStr::new("svscan"), OsString::as_os_str),
+        ),
         notices,
         decoder: Decoder::new(),
         env: Environ::new(config),

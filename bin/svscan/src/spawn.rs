@@ -16,24 +16,39 @@ use crate::lifecycle::{EXIT_CANNOT_EXEC, EXIT_NOT_FOUND};
 
 pub struct Spawner {
     diag: Diag,
-    supervise: PathBuf,
+    supervise: SuperviseCmd,
     /// `-P`: each supervise in its own session.
     setsid: bool,
     /// The write end of the essential-service notice pipe, given to each supervise.
     notify: Option<OwnedFd>,
 }
 
-/// Where `supervise` is: next to this svscan, else on PATH.
-fn find_supervise() -> PathBuf {
-    if let Some(p) = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(|d| d.join("supervise")))
-    {
-        if p.is_file() {
-            return p;
-        }
-    }
-    find_executable(OsStr::new("supervise")).unwrap_or_else(|| PathBuf::from("supervise"))
+/// How svscan runs `supervise NAME`: the executable and the argv[0] it gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SuperviseCmd {
+    path: PathBuf,
+    arg0: OsString,
+}
+
+/// Where `supervise` is. Every tool is the one `herd` binary, so svscan runs itself:
+/// `/proc/self/exe` (`exe`), resolved once at start, so that an upgrade that replaces the binary
+/// by rename (scripts/install.sh) is what the next supervise runs. Without it (no `/proc`):
+/// today's rule, `supervise` next to svscan's argv[0] (`arg0`), else the first on `PATH`. Either
+/// way argv[0] is the `supervise` next to svscan's argv[0] if there is one there (`ps` shows
+/// `/usr/bin/supervise web` as before), else `supervise`.
+fn find_supervise(exe: Option<PathBuf>, arg0: &OsStr) -> SuperviseCmd {
+    let beside = Path::new(arg0)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(|d| d.join("supervise"))
+        .filter(|p| p.is_file());
+    let arg0 = beside
+        .clone()
+        .map_or_else(|| OsString::from("supervise"), PathBuf::into_os_string);
+    let path = exe.or(beside).unwrap_or_else(|| {
+        find_executable(OsStr::new("supervise")).unwrap_or_else(|| PathBuf::from("supervise"))
+    });
+    SuperviseCmd { path, arg0 }
 }
 
 /// The main command's program: a name with a `/` as it is if something is there (exec says what is
@@ -52,10 +67,15 @@ fn find_main(name: &OsStr) -> Option<PathBuf> {
 }
 
 impl Spawner {
-    pub fn new(diag: Diag, setsid: bool, notify: Option<OwnedFd>) -> Self {
+    /// `arg0`: svscan's argv[0].
+    pub fn new(diag: Diag, setsid: bool, notify: Option<OwnedFd>, arg0: &OsStr) -> Self {
+        // `current_exe` reads `/proc/self/exe`; a deleted binary's name ends in " (deleted)".
+        let exe = std::env::current_exe()
+            .ok()
+            .filter(|e| !e.as_os_str().as_bytes().ends_with(b" (deleted)"));
         Spawner {
             diag,
-            supervise: find_supervise(),
+            supervise: find_supervise(exe, arg0),
             setsid,
             notify,
         }
@@ -91,13 +111,14 @@ impl Spawner {
         };
         let shown = name.to_string_lossy();
         let mut c = Command::new(
-            &self.supervise,
+            &self.supervise.path,
             self.diag.head(
                 Kind::Fatal,
                 &format_args!("unable to start supervise {shown}"),
             ),
         )
         .ok()?;
+        c.arg0(&self.supervise.arg0).ok()?;
         c.set_args([name]).ok()?;
         c.current_dir(
             dir,
@@ -159,5 +180,42 @@ impl Spawner {
         // The child does the same; whichever runs first wins the race with a signal.
         let _ = nix::unistd::setpgid(pid, pid);
         status_pid(pid).ok_or(EXIT_CANNOT_EXEC)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn supervise_is_this_executable_named_as_before() {
+        let dir = std::env::temp_dir().join(format!("herd-spawn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("supervise"), b"").unwrap();
+        let exe = || Some(PathBuf::from("/usr/bin/herd"));
+        let cmd = |path: &str, arg0: &Path| SuperviseCmd {
+            path: PathBuf::from(path),
+            arg0: arg0.as_os_str().to_owned(),
+        };
+        let beside = dir.join("supervise");
+        // Called by a bare name, or from where there is no supervise: argv[0] `supervise`.
+        let bare = Path::new("supervise");
+        assert_eq!(
+            find_supervise(exe(), OsStr::new("svscan")),
+            cmd("/usr/bin/herd", bare)
+        );
+        let nowhere = OsStr::new("/nonexistent/svscan");
+        assert_eq!(find_supervise(exe(), nowhere), cmd("/usr/bin/herd", bare));
+        // A supervise next to svscan's argv[0] names the child, but the executable is ours.
+        let arg0 = dir.join("my_init");
+        assert_eq!(
+            find_supervise(exe(), arg0.as_os_str()),
+            cmd("/usr/bin/herd", &beside)
+        );
+        // Without /proc/self/exe: the one next to argv[0] runs.
+        let found = find_supervise(None, arg0.as_os_str());
+        assert_eq!(found, cmd(beside.to_str().unwrap(), &beside));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -3,7 +3,8 @@
 //! spawned processes killed (with their process group) and reaped on drop, and bounded polling.
 //!
 //! No test sleeps to wait: [`wait_until`] polls every few ms and panics with a message when its
-//! deadline passes. A test that proves something did not happen holds [`QUIET`]. Our binaries come from `HERD_BIN_DIR` or the target dir next to the test
+//! deadline passes. A test that proves something did not happen holds [`QUIET`]. Our tools are
+//! links to the one `herd` binary, from `HERD_BIN_DIR` or the target dir next to the test
 //! executable (`cargo build --workspace --bins` first); peers come from `/usr/bin` by path,
 //! never through PATH (Debian's daemontools also ships `svscan` and `supervise`).
 //!
@@ -61,24 +62,102 @@ pub fn copy_executable(from: &Path, to: &Path) {
     assert!(st.success(), "cp {} {}: {st}", from.display(), to.display());
 }
 
-/// Path of one of our binaries (`supervise`, `svscan`, …).
+/// Every name the `herd` binary answers to as a tool (its `herd --help` lists them; the
+/// `multicall` tests check that the two lists agree).
+pub const HERD_NAMES: [&str; 16] = [
+    "svscan",
+    "runsvdir",
+    "my_init",
+    "supervise",
+    "runsv",
+    "sv",
+    "svlog",
+    "svlogd",
+    "chpst",
+    "envdir",
+    "envuidgid",
+    "setuidgid",
+    "pgrphack",
+    "softlimit",
+    "setlock",
+    "setuser",
+];
+
+/// Path of one of our binaries: for a tool's name (`supervise`, `svscan`, `envdir`, …, any of
+/// [`HERD_NAMES`]) a link to the `herd` binary by that name, else the binary itself (`herd`,
+/// `herd-notify`). From `HERD_BIN_DIR` (an installed `PREFIX/bin`, say) as it is; else from the
+/// target dir next to the test executable, where the links are `herd-names/NAME -> ../herd`
+/// (made once per test process; see [`herd_names`]). A binary of a tool's name in the target
+/// dir itself (an earlier build's `target/debug/svscan`) is never used.
 pub fn bin(name: &str) -> PathBuf {
-    let dir = match std::env::var_os("HERD_BIN_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => {
-            // target/<profile>/deps/main-HASH -> target/<profile>
-            let exe = std::env::current_exe().expect("test executable path");
-            let deps = exe.parent().expect("deps dir");
-            deps.parent().expect("profile dir").to_path_buf()
-        }
+    if let Some(d) = std::env::var_os("HERD_BIN_DIR") {
+        let p = PathBuf::from(d).join(name);
+        assert!(p.is_file(), "{} is missing (HERD_BIN_DIR)", p.display());
+        return p;
+    }
+    // target/<profile>/deps/main-HASH -> target/<profile>
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("profile dir")
+        .to_path_buf();
+    let herd = profile.join("herd");
+    let p = if HERD_NAMES.contains(&name) {
+        assert!(
+            herd.is_file(),
+            "{} is missing: run `cargo build --workspace --bins` first (or set HERD_BIN_DIR)",
+            herd.display()
+        );
+        herd_names(&profile).join(name)
+    } else {
+        profile.join(name)
     };
-    let p = dir.join(name);
     assert!(
         p.is_file(),
         "{} is missing: run `cargo build --workspace --bins` first (or set HERD_BIN_DIR)",
         p.display()
     );
     p
+}
+
+/// `PROFILE/herd-names`, a directory of links `NAME -> ../herd`, one for each of
+/// [`HERD_NAMES`]. Made once per test process, and race-free between processes: built complete
+/// under a name of its own, then renamed into place; whoever loses the race uses the winner's.
+pub fn herd_names(profile: &Path) -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = profile.join("herd-names");
+        let complete = |d: &Path| {
+            HERD_NAMES
+                .iter()
+                .all(|n| fs::read_link(d.join(n)).is_ok_and(|t| t == Path::new("../herd")))
+        };
+        for attempt in 0.. {
+            if complete(&dir) {
+                return dir;
+            }
+            assert!(attempt < 10, "unable to make {}", dir.display());
+            let tmp = profile.join(format!(".herd-names.{}.{attempt}", std::process::id()));
+            let _ = fs::remove_dir_all(&tmp);
+            fs::create_dir(&tmp).expect("mkdir herd-names");
+            for n in HERD_NAMES {
+                std::os::unix::fs::symlink("../herd", tmp.join(n)).expect("link herd-names");
+            }
+            if fs::rename(&tmp, &dir).is_err() {
+                let _ = fs::remove_dir_all(&tmp);
+                // Someone else's (complete, or an older list's: moved aside, then ours).
+                if !complete(&dir) {
+                    let old = profile.join(format!(".herd-names.old.{}", std::process::id()));
+                    if fs::rename(&dir, &old).is_ok() {
+                        let _ = fs::remove_dir_all(&old);
+                    }
+                }
+            }
+        }
+        dir
+    })
+    .clone()
 }
 
 /// Path of a peer's binary (runit, daemontools, s6), which must be installed.

@@ -194,8 +194,8 @@ fn parse(argv: &[OsString]) -> (String, Parsed) {
     (name, result)
 }
 
-fn main() -> ExitCode {
-    let argv: Vec<OsString> = std::env::args_os().collect();
+/// The tool, called with `argv` (`argv[0]` is the name it was called by).
+pub fn main(argv: Vec<OsString>) -> ExitCode {
     let (name, result) = parse(&argv);
     // runit's argv[0] forms say `chpst: fatal:`; phusion's setuser is a tool of its own.
     let diag = Diag::new(if name == "setuser" { "setuser" } else { PROG });

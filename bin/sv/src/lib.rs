@@ -11,10 +11,11 @@ mod report;
 mod run;
 mod service;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    let argv: Vec<_> = std::env::args_os().collect();
+/// The tool, called with `argv` (`argv[0]` is the name it was called by).
+pub fn main(argv: Vec<OsString>) -> ExitCode {
     let svwait = std::env::var_os("SVWAIT");
     let cli = match cli::parse(
         &argv,

@@ -36,8 +36,8 @@ pub fn help(name: &str) -> String {
     }
 }
 
-fn main() -> ExitCode {
-    let argv: Vec<OsString> = std::env::args_os().collect();
+/// The tool, called with `argv` (`argv[0]` is the name it was called by).
+pub fn main(argv: Vec<OsString>) -> ExitCode {
     let env = |name: &str| std::env::var_os(name);
     let argv0 = argv
         .first()

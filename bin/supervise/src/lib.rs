@@ -37,9 +37,9 @@ pub fn help(name: &str) -> String {
     .render(name)
 }
 
-fn main() -> ExitCode {
+/// The tool, called with `args` (`args[0]` is the name it was called by).
+pub fn main(args: Vec<OsString>) -> ExitCode {
     // Bytes, not text: a service directory's name need not be UTF-8.
-    let args: Vec<OsString> = std::env::args_os().collect();
     if let Some(long) = herd_getopt::leading(args.get(1..).unwrap_or(&[])) {
         let argv0 = args
             .first()

@@ -377,8 +377,8 @@ impl Out<'_> {
     }
 }
 
-fn main() -> ExitCode {
-    let argv: Vec<OsString> = std::env::args_os().collect();
+/// The tool, called with `argv` (`argv[0]` is the name it was called by).
+pub fn main(argv: Vec<OsString>) -> ExitCode {
     let argv0 = argv
         .first()
         .map(|a| a.to_string_lossy().into_owned())
