@@ -5,8 +5,8 @@ their goals go into the goals table.
 
 from __future__ import annotations
 
-from bench.config import (INSTALL_PREFIX, LOG_FILE_SIZE, LOG_KEEP, REPRODUCE_SCALE, S6_INSTALL_MIN, START_BOUND_S, START_SIZES,
-                          STARTUP_GOAL, TINI_STATIC, TREE_LINE, TREE_SETTLE_S, TREE_SIZES, TREE_SLOPE,
+from bench.config import (INSTALL_PREFIX, LOG_FILE_SIZE, LOG_KEEP, REPRODUCE_SCALE, S6_INSTALL_MIN, START_BOUND_S,
+                          START_SIZES, STARTUP_GOAL, TINI_STATIC, TREE_LINE, TREE_SETTLE_S, TREE_SIZES, TREE_SLOPE,
                           TREE_UP_BOUND_S, Config)
 from bench.report.tables import fmt, services
 from bench.results import Results, median
@@ -67,7 +67,8 @@ def install_notes(res: Results) -> list[str]:
         "for s6-overlay (about 3 MB, issue 18). \"s6, supervision only\": "
         + ", ".join(f"`{n}`" for n in S6_INSTALL_MIN) + " and their libraries.",
         f"tini: `{TINI_STATIC}` of Debian's `tini` package, static with glibc (the package's dynamic "
-        "`/usr/bin/tini` is smaller but needs libc and the loader, as runit's programs do); tini runs one process and logs nothing, so it is no peer of a tree, only a size to compare with.",
+        "`/usr/bin/tini` is smaller but needs libc and the loader, as runit's programs do); tini runs one process "
+        "and logs nothing, so it is no peer of a tree, only a size to compare with.",
         "Tar rows: the column's files written by Python's `tarfile` (GNU format) as one stream, then `gzip -6` "
         "of it (as `docker push` compresses layers): a layer's size in an image, uncompressed and as pulled.",
     ]

@@ -8,9 +8,9 @@ phusion's documented my_init figures, shown beside herd's (not measured), are ke
 from __future__ import annotations
 
 from bench.config import (DOWN_SIGNAL, HEALTH_INTERVAL, LOG_LINE, MANY_SIZES, MYINIT_KILL_PROCESS_TIMEOUT,
-                          MYINIT_SERVICES, ORPHANS, READY_WAIT_S, SCAN_SERVICES, START_SIZES, STARTUP_GOAL, STOP_SERVICES,
-                          SV_WAIT, TIMEOUT_KILL_MS, TREE_LAYERS, TREE_SIZES, TREE_SLOPE, TREE_WIDTH, ZOMBIE_CHECK_S,
-                          Config)
+                          MYINIT_SERVICES, ORPHANS, READY_WAIT_S, SCAN_SERVICES, START_SIZES, STARTUP_GOAL,
+                          STOP_SERVICES, SV_WAIT, TIMEOUT_KILL_MS, TREE_LAYERS, TREE_SIZES, TREE_SLOPE, TREE_WIDTH,
+                          ZOMBIE_CHECK_S, Config)
 from bench.flavors import Flavor, Logger, Scanner
 from bench.results import Results, median, p90
 

@@ -108,7 +108,7 @@ def bench_tree(h: Harness, cfg: Config, pairs: list[tuple[Scanner, Logger]], res
                     finally:
                         scan.stop()
                         shutil.rmtree(d, ignore_errors=True)
-                    counted = [r for r in m.values()]
+                    counted = list(m.values())
                     total = sum(r["pss"] for r in counted)
                     res.add(f"tree_pss_{n}", sc.key, total)
                     res.add(f"tree_pss_per_{n}", sc.key, total / n)
