@@ -93,6 +93,10 @@ def startup_notes(cfg: Config, res: Results) -> list[str]:
         "Ratio = the median start / the floor, each scanner against its own supervisor's floor (runit's "
         "`runsvdir` with `runsv`, s6-svscan with s6-supervise); the peers' ratios are shown for context, the goal "
         "is herd's.",
+        "Compare ratios from a quiet run only: a single start is a latency and the start of N a throughput, so "
+        "on a busy machine each single start also waits for a core and the floor grows more than the start of N "
+        "does (with a load average of about 10 on 2 cores, single starts took 2–16 ms and every ratio fell below "
+        "1). The load averages at the start and end of the run are in the header.",
     ]
 
 
