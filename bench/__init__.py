@@ -3,13 +3,14 @@
 Usage (as root, from the repository root):
 
     just bench            # = just release; python3 -m bench --herd-dir target/x86_64-unknown-linux-gnu/release
-    python3 -m bench [--quick] [--herd-dir DIR] [--sections supervise,sv,scanners,loggers,myinit,readiness,policy]
+    python3 -m bench [--quick] [--herd-dir DIR] [--sections supervise,sv,scanners,loggers,myinit,readiness,policy,
+                                                                tree,install,startup]
                      [--only herd,runit,...]
     python3 -m bench --report-only docs/benchmarks.json   # rewrite docs/benchmarks.md, measure nothing
     just bench-check      # checks that --report-only loads no measuring module
 
 Writes docs/benchmarks.md (one table per section, one column per flavor; the goals of issues 8,
-15 and 16 with their verdicts; binary sizes) and docs/benchmarks.json (every raw sample). Python 3.11
+15, 16 and 18 with their verdicts; binary sizes) and docs/benchmarks.json (every raw sample). Python 3.11
 standard library only; needs gcc for bench/stamp.c, bench/loggen.c and bench/notify.c, which are
 compiled into the scratch directory at bench time, util-linux `unshare` for the PID-1 tests, and
 busybox-static plus herd's static release build for the my_init section.
@@ -60,6 +61,17 @@ policy (issue 16; herd `supervise` beside runsv, daemontools' supervise and s6-s
      without (herd only: no peer has periodic health checks).
  22. Control restart (as 5.) of a plain service dir and of one with `down-signal` TERM and `timeout-kill`
      5000, interleaved (the files for herd and s6-supervise, which read them; runsv and supervise don't).
+tree (issue 18; herd `svscan` + `supervise` + `svlog`, runit `runsvdir` + `runsv` + `svlogd`, daemontools
+      `svscan` + `supervise` + `multilog`, `s6-svscan` + `s6-supervise` + `s6-log`):
+ 23. The whole tree at N = 1, 5, 20, 100 services, each with a logger writing to a directory: the summed PSS
+     and private dirty (smaps_rollup) of the scanner, every supervisor and every logger, once all are up and
+     settled; per service, per role, and the slope from 20 to 100 services.
+install (issue 18; no process started):
+ 24. Bytes installed: herd's `scripts/install.sh` into a temp DESTDIR (programs, links, man pages) vs runit's,
+     s6 + execline's and tini's Debian programs plus the shared libraries they load; also as one tar layer.
+startup (issue 18; the scanners and their supervisors):
+ 25. The floor (N × one supervisor spawned → its `run` started, median, / cores) and the start of 100 and 500
+     services (as 8.) as a ratio to it, in interleaved rounds.
   And the harness overhead: the cost of the stamp helper itself and of running a client, and what closing
   an inotify and a dnotify watch costs at a waiting client's exit.
 
@@ -81,7 +93,8 @@ Modules (the package is `bench/`; run it from the repository root):
     procfs        readers of /proc
     harness       scratch dirs, service dirs, processes under test, waits, the trial loop
     overhead      the harness's own costs, measured first in every run
-    sections/     supervise, sv, scanners, loggers, myinit, readiness, policy: one module per section
+    sections/     supervise, sv, scanners, loggers, myinit, readiness, policy, tree, install, startup:
+                  one module per section
     run           a measuring run, from the columns to the written JSON and report
     report/       tables, goals, notes and the rendered docs/benchmarks.md
 """

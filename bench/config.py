@@ -82,6 +82,19 @@ DOWN_SIGNAL = "TERM"  # `down-signal` of the policy section's restart: the signa
 TIMEOUT_KILL_MS = "5000"  # ... and `timeout-kill`, never reached (`run` dies on TERM)
 REPRODUCE_POLICY = ("just release, then python3 -m bench --herd-dir target/x86_64-unknown-linux-gnu/release "
                     "--sections policy")
+TREE_SIZES = (1, 5, 20, 100)  # services of the whole-tree memory scenario, each with a logger to a directory
+TREE_SLOPE = (20, 100)  # what one more service costs: the slope of the tree's total between these two sizes
+TREE_UP_BOUND_S = 30.0  # scanner start → every logger has written its service's line
+TREE_SETTLE_S = 1.0  # idle time after that, before the memory reading
+TREE_LINE = "up"  # the one line each service writes to its logger before it execs sleep
+STARTUP_GOAL = 1.2  # startup of N services ≤ this × the floor (N × one supervise + `run` start / cores)
+FLOOR_BOUND_S = 5.0  # one supervisor spawned → its `run` stamped
+S6_INSTALL_MIN = ("s6-svscan", "s6-supervise", "s6-svscanctl", "s6-svc", "s6-svok", "s6-svstat", "s6-svwait",
+                  "s6-log")  # the s6 programs a supervision tree alone uses (the install section's second s6 column)
+INSTALL_PREFIX = "/usr"  # scripts/install.sh's PREFIX in the install section
+TINI_STATIC = "/usr/bin/tini-static"  # Debian's tini package: the static build, the one a FROM scratch image takes
+REPRODUCE_SCALE = ("just release, then python3 -m bench --herd-dir target/x86_64-unknown-linux-gnu/release "
+                   "--sections tree,install,startup")
 
 
 @dataclass
@@ -118,6 +131,9 @@ class Config:
     health_window_s: float = 20.0  # the wakeup window of supervise with and without `health`
     policy_trials: int = 8  # control restarts with and without the stop files: trials per flavor ...
     policy_per_trial: int = 2  # ... and restarts per trial
+    tree_mem_trials: int = 3  # the whole tree's memory: trials per scanner and size (PSS is nearly deterministic)
+    floor_trials: int = 40  # one supervisor + its `run` started: samples per supervisor (the floor) ...
+    startup_trials: int = 5  # ... and starts of START_SIZES services per scanner, interleaved with them
 
 
 FULL = Config(quick=False, mem_trials=10, many_trials=3, wakeup_window_s=20.0, restart_trials=5,
@@ -126,7 +142,8 @@ FULL = Config(quick=False, mem_trials=10, many_trials=3, wakeup_window_s=20.0, r
               pickup_untriggered_trials=1, pickup_cap_s=240.0, start_trials=3, stop_trials=3,
               scan_window_s=20.0, scan_mem_trials=5, zombie_trials=3, log_trials=3, log_bytes=200_000_000,
               log_window_s=20.0, writer_trials=3, myinit_trials=5, ready_trials=20, dep_trials=10, tree_trials=3,
-              health_window_s=20.0, policy_trials=8, policy_per_trial=2)
+              health_window_s=20.0, policy_trials=8, policy_per_trial=2, tree_mem_trials=3, floor_trials=40,
+              startup_trials=5)
 
 
 QUICK = Config(quick=True, mem_trials=2, many_trials=1, wakeup_window_s=3.0, restart_trials=2,
@@ -135,7 +152,8 @@ QUICK = Config(quick=True, mem_trials=2, many_trials=1, wakeup_window_s=3.0, res
                pickup_untriggered_trials=1, pickup_cap_s=60.0, start_trials=1, stop_trials=1,
                scan_window_s=3.0, scan_mem_trials=1, zombie_trials=1, log_trials=2, log_bytes=20_000_000,
               log_window_s=3.0, writer_trials=2, myinit_trials=3, ready_trials=5, dep_trials=3, tree_trials=1,
-               health_window_s=5.0, policy_trials=2, policy_per_trial=2)
+               health_window_s=5.0, policy_trials=2, policy_per_trial=2, tree_mem_trials=1, floor_trials=8,
+               startup_trials=1)
 
 
-SECTIONS = ("supervise", "sv", "scanners", "loggers", "myinit", "readiness", "policy")
+SECTIONS = ("supervise", "sv", "scanners", "loggers", "myinit", "readiness", "policy", "tree", "install", "startup")

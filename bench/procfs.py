@@ -1,5 +1,5 @@
 """Readers of /proc: the process tree (ppid → children), memory (`smaps_rollup`), context switches,
-pid namespaces and their zombies, a process's name and argv[0], and the file system under a path.
+pid namespaces and their zombies, a process's name, program and argv[0], and the file system under a path.
 
 Each reads what the kernel shows at the moment of the call and returns plain values; a process that
 has gone raises OSError (or is skipped, in the scans of all of /proc). Nothing here starts, signals or
@@ -36,6 +36,24 @@ def descendants(pid: int, kids: dict[int, list[int]] | None = None) -> list[int]
             out.append(c)
             todo.append(c)
     return out
+
+
+def depths(pid: int, kids: dict[int, list[int]] | None = None) -> dict[int, int]:
+    """Every descendant of `pid` with its depth below it (a child is 1, a grandchild 2, ...)."""
+    kids = proc_children_map() if kids is None else kids
+    out: dict[int, int] = {}
+    todo = [(pid, 0)]
+    while todo:
+        p, d = todo.pop()
+        for c in kids.get(p, []):
+            out[c] = d + 1
+            todo.append((c, d + 1))
+    return out
+
+
+def exe(pid: int) -> str:
+    """The path of the program `pid` runs, from /proc/PID/exe; OSError if it is gone."""
+    return os.readlink(f"/proc/{pid}/exe")
 
 
 def smaps_rollup(pid: int) -> dict[str, int]:

@@ -39,6 +39,12 @@ def section_of(metric: str) -> str:
         return "readiness"
     if metric.startswith("policy_"):
         return "policy"
+    if metric.startswith("tree_"):
+        return "tree"
+    if metric.startswith("install_"):
+        return "install"
+    if metric.startswith("startup_"):
+        return "startup"
     return "supervise"
 
 

@@ -31,13 +31,16 @@ from bench.procfs import fs_of
 from bench.report.render import render_md
 from bench.report.tables import summaries
 from bench.results import Results
+from bench.sections import install as install_section
 from bench.sections import loggers as loggers_section
 from bench.sections import myinit as myinit_section
 from bench.sections import policy as policy_section
 from bench.sections import readiness as readiness_section
 from bench.sections import scanners as scanners_section
+from bench.sections import startup as startup_section
 from bench.sections import supervise as supervise_section
 from bench.sections import sv as sv_section
+from bench.sections import tree as tree_section
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -209,6 +212,12 @@ def run(args: argparse.Namespace, sections: list[str]) -> int:
             readiness_section.measure(h, cfg, flavors, scanners, herd_sv, res)
         if "policy" in sections and flavors:
             policy_section.measure(h, cfg, flavors, res)
+        if "tree" in sections and scanners and loggers:
+            tree_section.measure(h, cfg, scanners, loggers, res)
+        if "install" in sections:
+            install_section.measure(h, herd_dir, keep, res)
+        if "startup" in sections and scanners and flavors:
+            startup_section.measure(h, cfg, flavors, scanners, res)
     except KeyboardInterrupt:
         print("bench: interrupted; cleaning up", file=sys.stderr)
         return 130

@@ -1,4 +1,4 @@
-"""The goals of issues 8, 15 and 16, each with what this run measured, a verdict (met, or **missed** by how much)
+"""The goals of issues 8, 15, 16 and 18, each with what this run measured, a verdict (met, or **missed** by how much)
 and the JSON keys it comes from; a goal whose samples are missing says so instead of a verdict.
 """
 
@@ -7,12 +7,13 @@ from __future__ import annotations
 from bench.config import DEFAULT_STOP_S, ORPHANS, SCAN_SERVICES, START_SIZES, STOP_SERVICES, SV_WAIT, ZOMBIE_CHECK_S
 from bench.report.policy import policy_goal_rows
 from bench.report.readiness import readiness_goal_rows
+from bench.report.scale import scale_goal_rows
 from bench.report.tables import fmt
 from bench.results import Results, median, p90
 
 
 def goal_rows(res: Results) -> list[tuple[str, str, str, str]]:
-    """(goal, measured, verdict, JSON keys) per goal of issues 8, 15 and 16, from this run's samples."""
+    """(goal, measured, verdict, JSON keys) per goal of issues 8, 15, 16 and 18, from this run's samples."""
     none = "not measured in this run"
     rows = []
 
@@ -149,13 +150,13 @@ def goal_rows(res: Results) -> list[tuple[str, str, str, str]]:
                      else "**missed** by " + " and ".join(miss), keys))
     else:
         rows.append((g, none, "—", keys))
-    return rows + readiness_goal_rows(res) + policy_goal_rows(res)
+    return rows + readiness_goal_rows(res) + policy_goal_rows(res) + scale_goal_rows(res)
 
 
 def render_goals(L: list[str], res: Results) -> None:
     L.append("## Goals")
     L.append("")
-    L.append("The goals of issues 8, 15 and 16, checked against this run's samples (a goal whose section was not run "
+    L.append("The goals of issues 8, 15, 16 and 18, checked against this run's samples (a goal whose section was not run "
              "says so).")
     L.append("")
     L.append("| goal | measured | verdict | from (JSON `samples`) |")

@@ -21,8 +21,10 @@ from bench.report.notes import (general_notes, logger_notes, myinit_notes, scann
                                 supervise_notes, sv_notes)
 from bench.report.policy import policy_notes
 from bench.report.readiness import readiness_notes
-from bench.report.tables import (MYINIT_PHUSION, MYINIT_PHUSION_LABEL, MYINIT_ROWS, POLICY_ROWS, READY_LABELS,
-                                 READY_ROWS, SCAN_ROWS, SUPERVISE_ROWS, SV_ROWS, log_rows, render_table, summaries)
+from bench.report.scale import install_notes, startup_notes, tree_notes
+from bench.report.tables import (INSTALL_ROWS, MYINIT_PHUSION, MYINIT_PHUSION_LABEL, MYINIT_ROWS, POLICY_ROWS,
+                                 READY_LABELS, READY_ROWS, SCAN_ROWS, STARTUP_ROWS, SUPERVISE_ROWS, SV_ROWS, TREE_ROWS,
+                                 log_rows, render_table, summaries)
 from bench.results import Results
 
 
@@ -185,6 +187,25 @@ def render_md(meta: dict, cfg: Config, flavors: list[Flavor], scanners: list[Sca
     L.append("### Notes")
     L.append("")
     render_notes(L, policy_notes(cfg, res) + (section_issues(res, "policy") if ran else []))
+
+    for title, section, rows, columns, notes in (
+            ("Memory of the whole tree", "tree", TREE_ROWS, list(res.extra.get("tree_columns", {}).items()),
+             tree_notes(cfg, res)),
+            ("Install size", "install", INSTALL_ROWS, list(res.extra.get("install_columns", {}).items()),
+             install_notes(res)),
+            ("Startup vs floor", "startup", STARTUP_ROWS, [(sc.key, sc.label) for sc in scanners],
+             startup_notes(cfg, res))):
+        L.append(f"## {title}")
+        L.append("")
+        ran = section in sections and columns and section in summary
+        if ran:
+            render_table(L, res, rows, columns, summary[section])
+        else:
+            L.append("Not run in this invocation (`--sections`, or no column found); what it measures:")
+            L.append("")
+        L.append("### Notes")
+        L.append("")
+        render_notes(L, notes + (section_issues(res, section) if ran else []))
     return "\n".join(L)
 
 

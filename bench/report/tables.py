@@ -8,8 +8,9 @@ phusion's documented my_init figures, shown beside herd's (not measured), are ke
 from __future__ import annotations
 
 from bench.config import (DOWN_SIGNAL, HEALTH_INTERVAL, LOG_LINE, MANY_SIZES, MYINIT_KILL_PROCESS_TIMEOUT,
-                          MYINIT_SERVICES, ORPHANS, READY_WAIT_S, SCAN_SERVICES, START_SIZES, STOP_SERVICES, SV_WAIT,
-                          TIMEOUT_KILL_MS, TREE_LAYERS, TREE_WIDTH, ZOMBIE_CHECK_S, Config)
+                          MYINIT_SERVICES, ORPHANS, READY_WAIT_S, SCAN_SERVICES, START_SIZES, STARTUP_GOAL,
+                          STOP_SERVICES, SV_WAIT, TIMEOUT_KILL_MS, TREE_LAYERS, TREE_SIZES, TREE_SLOPE, TREE_WIDTH,
+                          ZOMBIE_CHECK_S, Config)
 from bench.flavors import Flavor, Logger, Scanner
 from bench.results import Results, median, p90
 
@@ -156,6 +157,59 @@ POLICY_ROWS = [
 ]
 
 
+def services(n: int) -> str:
+    return f"{n} service" + ("" if n == 1 else "s")
+
+
+TREE_ENDS = (TREE_SIZES[0], TREE_SIZES[-1])  # the sizes of the per-role rows
+
+TREE_ROWS = [
+    *[(f"Total PSS of the tree, {services(n)} (KiB)", f"tree_pss_{n}", "median", 0) for n in TREE_SIZES],
+    *[(f"… per service, {services(n)} (KiB)", f"tree_pss_per_{n}", "median", 1) for n in TREE_SIZES],
+    *[row for n in TREE_ENDS for row in (
+        (f"… of which the scanner, {services(n)} (KiB)", f"tree_scanner_pss_{n}", "median", 0),
+        (f"… of which the supervisors, {services(n)} (KiB)", f"tree_sup_pss_{n}", "median", 0),
+        (f"… of which the loggers, {services(n)} (KiB)", f"tree_log_pss_{n}", "median", 0))],
+    (f"PSS per further service: slope of the total from {TREE_SLOPE[0]} to {TREE_SLOPE[1]} services (KiB)",
+     "tree_slope_pss", "median", 1),
+    *[(f"Private dirty per supervisor process, mean, {services(n)} (KiB)", f"tree_sup_dirty_{n}", "median", 1)
+      for n in TREE_ENDS],
+    (f"Private dirty per logger, mean, {services(TREE_SIZES[-1])} (KiB)", f"tree_log_dirty_{TREE_SIZES[-1]}",
+     "median", 1),
+    (f"Total private dirty of the tree, {services(TREE_SIZES[-1])} (KiB)", f"tree_dirty_{TREE_SIZES[-1]}", "median",
+     0),
+    (f"Private dirty per further service: slope from {TREE_SLOPE[0]} to {TREE_SLOPE[1]} services (KiB)",
+     "tree_slope_dirty", "median", 1),
+    *[(f"Processes counted, {services(n)}", f"tree_procs_{n}", "values", 0) for n in TREE_SIZES],
+]
+
+
+INSTALL_ROWS = [
+    ("Programs (ELF files)", "install_programs", "median", 0),
+    ("Links to them", "install_links", "median", 0),
+    ("Programs and links (KiB)", "install_programs_kib", "median", 0),
+    ("Shared libraries they load, the loader included", "install_libs", "median", 0),
+    ("… their size (KiB)", "install_libs_kib", "median", 0),
+    ("Total: programs, links and libraries (KiB)", "install_total_kib", "median", 0),
+    ("Man pages installed (KiB)", "install_man_kib", "median", 0),
+    ("As one tar layer (what `COPY` adds; herd's with its man pages), uncompressed (KiB)", "install_tar_kib",
+     "median", 0),
+    ("… gzipped (KiB)", "install_gz_kib", "median", 0),
+]
+
+
+STARTUP_ROWS = [
+    ("One supervisor and its `run`: spawn → `run` started, median (ms)", "startup_one_ms", "median", 2),
+    ("… p90 (ms)", "startup_one_ms", "p90", 2),
+    ("… fastest (ms)", "startup_one_ms", "min", 2),
+    *[row for n in START_SIZES for row in (
+        (f"Floor for {n} services: {n} × the median above / cores (ms)", f"startup_floor{n}_ms", "median", 0),
+        (f"Start of {n} services: scanner start → every `run` started, median (ms)", f"startup_start{n}_ms",
+         "median", 0),
+        (f"… ratio to the floor (goal ≤ {STARTUP_GOAL:g}×)", f"startup_ratio{n}", "median", 2))],
+]
+
+
 MYINIT_PHUSION_LABEL = "phusion `my_init` (documented, not measured here)"
 
 
@@ -240,6 +294,9 @@ def summaries(res: Results, cfg: Config, flavors: list[Flavor], scanners: list[S
         "myinit": summarize(res, MYINIT_ROWS, ["herd"]),
         "readiness": summarize(res, READY_ROWS, res.extra.get("ready_columns", [])),
         "policy": summarize(res, POLICY_ROWS, [fl.key for fl in flavors]),
+        "tree": summarize(res, TREE_ROWS, list(res.extra.get("tree_columns", {}))),
+        "install": summarize(res, INSTALL_ROWS, list(res.extra.get("install_columns", {}))),
+        "startup": summarize(res, STARTUP_ROWS, [sc.key for sc in scanners]),
     }
 
 

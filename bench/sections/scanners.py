@@ -95,6 +95,29 @@ def bench_scan_pickup(h: Harness, cfg: Config, scanners: list[Scanner], res: Res
         h.stop_many([s.proc for s in running.values()])
 
 
+def time_start(h: Harness, sc: Scanner, n: int, res: Results, metric: str, i: int) -> None:
+    """One start of `n` services under a new `sc` scanner: from just before the scanner is spawned to the
+    last of the `n` start stamps, added to `metric`; a start that misses START_BOUND_S is a bounded trial."""
+    d = h.new_dir(f"start{n}-{sc.key}")
+    stampf = d.parent / f"{d.name}.stamps"
+    scan_services(h, d, n, stampf)
+    t0 = time.monotonic_ns()
+    scan = Scan(h, sc, d)
+    try:
+        try:
+            wait_until(f"{n} runs to start", time.monotonic() + START_BOUND_S,
+                       lambda: scan.check_alive() or len(read_stamps(stampf)) >= n)
+        except TrialFailed:
+            scan.check_alive()
+            res.bound(metric, sc.key, i, START_BOUND_S,
+                      f"{len(read_stamps(stampf))} of {n} runs started{stderr_tail(scan.errlog)}")
+            return
+        res.add(metric, sc.key, (max(read_stamps(stampf)) - t0) / 1e6)
+    finally:
+        scan.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def bench_scan_start(h: Harness, cfg: Config, scanners: list[Scanner], res: Results) -> None:
     print(f"bench: scanner start of {' and '.join(map(str, START_SIZES))} services, {cfg.start_trials} trials",
           file=sys.stderr)
@@ -102,28 +125,7 @@ def bench_scan_start(h: Harness, cfg: Config, scanners: list[Scanner], res: Resu
         for n in START_SIZES:
             for sc in rotated(scanners, i):
                 metric = f"scan_start{n}_ms"
-
-                def body(sc=sc, n=n, metric=metric):
-                    d = h.new_dir(f"start{n}-{sc.key}")
-                    stampf = d.parent / f"{d.name}.stamps"
-                    scan_services(h, d, n, stampf)
-                    t0 = time.monotonic_ns()
-                    scan = Scan(h, sc, d)
-                    try:
-                        try:
-                            wait_until(f"{n} runs to start", time.monotonic() + START_BOUND_S,
-                                       lambda: scan.check_alive() or len(read_stamps(stampf)) >= n)
-                        except TrialFailed:
-                            scan.check_alive()
-                            res.bound(metric, sc.key, i, START_BOUND_S,
-                                      f"{len(read_stamps(stampf))} of {n} runs started{stderr_tail(scan.errlog)}")
-                            return
-                        res.add(metric, sc.key, (max(read_stamps(stampf)) - t0) / 1e6)
-                    finally:
-                        scan.stop()
-                        shutil.rmtree(d, ignore_errors=True)
-
-                trial(res, metric, sc, i, body)
+                trial(res, metric, sc, i, lambda sc=sc, n=n, metric=metric: time_start(h, sc, n, res, metric, i))
 
 
 def stop_script(name: str, startf: Path, termf: Path, stubborn: bool) -> str:
