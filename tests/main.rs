@@ -19,6 +19,7 @@ mod man;
 mod myinit;
 mod non_utf8;
 mod pid1;
+mod size;
 mod soak;
 mod supervise;
 mod sv;
