@@ -20,6 +20,7 @@ mod multicall;
 mod myinit;
 mod non_utf8;
 mod pid1;
+mod size;
 mod soak;
 mod supervise;
 mod sv;

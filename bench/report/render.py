@@ -59,6 +59,9 @@ def render_sizes(L: list[str], res: Results) -> None:
              + (f" and also map `{libc['path']}` ({libc['bytes'] / 1024:.0f} KiB), which every dynamic program "
                 "shares" if libc else "") + ".")
     L.append("")
+    L.append("- What is in the binaries (glibc's and std's floor, each tool's part) and what was cut: "
+             "[size.md](size.md).")
+    L.append("")
 
 
 def render_md(meta: dict, cfg: Config, flavors: list[Flavor], scanners: list[Scanner], loggers: list[Logger],

@@ -9,7 +9,7 @@ mod spool;
 
 use std::cell::RefCell;
 use std::ffi::OsString;
-use std::net::UdpSocket;
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -296,10 +296,13 @@ fn stdin_is_pipe() -> bool {
     })
 }
 
+/// Binds to the address as a value, not as the text "0.0.0.0:0": a `&str` goes through
+/// `ToSocketAddrs`'s name lookup, which links glibc's resolver and NSS (about 170 KB of text)
+/// into the binary for an address that is never a name.
 fn udp_socket(dirs: &[Logdir]) -> Option<UdpSocket> {
     dirs.iter()
         .any(|d| d.cfg.udp.is_some())
-        .then(|| UdpSocket::bind("0.0.0.0:0").ok())
+        .then(|| UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)).ok())
         .flatten()
 }
 

@@ -164,16 +164,15 @@ impl Readiness {
         changed
     }
 
-    /// The services not done, sorted by their bytes.
+    /// The services not done, sorted by their bytes (`OsStr`'s order on Unix).
     pub fn not_ready(&self) -> Vec<OsString> {
-        use std::os::unix::ffi::OsStrExt;
         let mut v: Vec<OsString> = self
             .services
             .iter()
             .filter(|s| !s.done)
             .map(|s| s.name.clone())
             .collect();
-        v.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        v.sort();
         v
     }
 }

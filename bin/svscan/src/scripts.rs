@@ -2,7 +2,6 @@
 //! Running them is the shell's job; this only lists and hands them out one at a time.
 
 use std::collections::VecDeque;
-use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use herd_sys::is_executable;
@@ -19,7 +18,7 @@ pub fn list(sources: &[PathBuf]) -> VecDeque<PathBuf> {
                 .flatten()
                 .map(|e| e.file_name())
                 .collect();
-            names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+            names.sort();
             out.extend(
                 names
                     .into_iter()

@@ -46,7 +46,7 @@ pub fn read(dir: &Path) -> io::Result<Vec<OsString>> {
             names.push(name);
         }
     }
-    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    names.sort();
     Ok(names)
 }
 
@@ -119,7 +119,7 @@ impl Graph {
         if out.len() == 1 && !self.deps[start].contains(&start) {
             out.clear();
         }
-        out.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        out.sort();
         out
     }
 
