@@ -31,7 +31,7 @@ if [ ! -x "$BIN_DIR/herd" ]; then
   echo "install: fatal: $BIN_DIR/herd is missing: run 'just release' first" >&2
   exit 111
 fi
-for p in svscan supervise sv svlog chpst; do
+for p in svscan supervise sv svlog chpst herd; do
   if [ ! -f "$mansrc/$p.8" ]; then
     echo "install: fatal: $mansrc/$p.8 is missing: run 'just man' first" >&2
     exit 111

@@ -50,6 +50,7 @@ TOOLS = {
         ],
         "run a program with a changed process state",
     ),
+    "herd": (["herd"], "every herd tool in one executable"),
 }
 
 # Doc section (## heading) -> man section, in the order the page prints them. DESCRIPTION,

@@ -32,6 +32,7 @@ const NAMES: &[(&str, &str, &str, &str)] = &[
     ("setuidgid", "chpst", "chpst.md", FORMS),
     ("pgrphack", "chpst", "chpst.md", FORMS),
     ("setuser", "chpst", "chpst.md", FORMS),
+    ("herd", "herd", "herd.md", "## Options"),
 ];
 
 /// The heading of the table shared by chpst's forms without options.
@@ -46,6 +47,7 @@ fn prefix(name: &str) -> &'static str {
         "sv" | "web" => "",
         "svlog" | "svlogd" => "svlogd: ",
         "setuser" => "setuser: ",
+        "herd" => "herd: ",
         _ => "chpst: ",
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use herd_testsupport::*;
 
-const TOOLS: [&str; 5] = ["svscan", "supervise", "sv", "svlog", "chpst"];
+const TOOLS: [&str; 6] = ["svscan", "supervise", "sv", "svlog", "chpst", "herd"];
 
 /// Every other name and the tool whose page it is.
 const LINKS: [(&str, &str); 11] = [
