@@ -218,6 +218,9 @@ pub enum Event {
         pid: Pid,
         code: u8,
     },
+    /// A supervise closed the log pipe on its way out and waits for its logger: a backgrounded
+    /// child of its service, just orphaned, may hold the pipe.
+    Draining(Pid),
     /// Time passed (a deadline may be due).
     Tick,
 }
