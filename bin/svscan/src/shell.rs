@@ -262,6 +262,11 @@ impl Shell<'_> {
                     }
                 }
             }
+            Effect::Unwatch => {
+                if let Some(w) = self.watches.as_mut() {
+                    w.unwatch_all();
+                }
+            }
             Effect::Rescan => {
                 if let Some(dir) = self.dir {
                     self.retry_inotify();

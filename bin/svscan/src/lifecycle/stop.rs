@@ -160,6 +160,11 @@ impl Lifecycle {
             ]);
         }
         fx.push(Effect::Report(Report::Progress(Progress::ShuttingDown)));
+        if self.plan.scan {
+            // The stop never rescans; the kernel's cost of dropping the watches (a grace
+            // period) then runs while the services stop rather than at svscan's exit.
+            fx.push(Effect::Unwatch);
+        }
         self.phase = Phase::Stopping(Stop::new(self.plan.stop, now));
     }
 

@@ -169,6 +169,7 @@ fn pre_shutdown_scripts_run_in_order_before_the_supervisors_are_told() {
         t.on(Event::Signal(Sig::Term)),
         [
             say(Progress::ShuttingDown),
+            Effect::Unwatch,
             Effect::ListScripts(ScriptKind::PreShutdown)
         ]
     );
@@ -347,4 +348,15 @@ fn leftovers_that_outlive_the_bound_are_killed_and_the_exit_follows_the_grace() 
     assert_eq!(t.at(8600, Event::Signal(Sig::Term)), []);
     assert_eq!(t.at(8600, Event::NoChildren), []);
     assert_eq!(t.deadline_ms(), None);
+}
+
+/// The watches go when the stop begins (it never rescans), not with svscan's exit: the kernel's
+/// grace period for them then runs while the services stop.
+#[test]
+fn the_stop_drops_the_watches_when_it_begins() {
+    let mut t = T::running(plan());
+    let fx = t.at(0, Event::Signal(Sig::Term));
+    assert_eq!(fx[..2], [say(Progress::ShuttingDown), Effect::Unwatch]);
+    assert_eq!(t.at(0, Event::Orphans(vec![])), []);
+    assert_eq!(t.at(1, Event::Signal(Sig::Term)), []);
 }
