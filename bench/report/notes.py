@@ -391,10 +391,12 @@ def myinit_notes(cfg: Config, res: Results) -> list[str]:
             f"With and without the `log/`: {fmt(stop, 1)} ms and {fmt(nolog, 1)} ms. When "
             f"s{MYINIT_SERVICES - 1:02d}'s trap runs `exit 0`, the `sleep 1` it started in the background lives on "
             "(re-parented to my_init) and still holds the log pipe as its stdout. While the supervisors stop, svscan "
-            "sends SIGTERM every 10 ms to processes orphaned since the stop began, so that `sleep` ends at once, the "
+            "sends SIGTERM every 10 ms to processes orphaned since the stop began, and at once when a supervise "
+            "says it has closed its log pipe and waits for its logger, so that `sleep` ends at once, the "
             "logger reads EOF and its `supervise` exits (before that sweep existed, this cost up to 1 s here, and a "
-            "`sleep 100 &` held the stop until the bound). Daemons left by start-up scripts are not swept early: "
-            "they are stopped after the services, as phusion does.")
+            "`sleep 100 &` held the stop until the bound; before the supervise said so, up to the sweep's 10 ms). "
+            "Daemons left by start-up scripts are not swept early: they are stopped after the services, as "
+            "phusion does.")
     notes.append(
         "A service that ignores TERM is SIGKILLed by its supervise after three quarters of the bound (5.25 s of "
         "the default 7 s; with `KILL_PROCESS_TIMEOUT=3`, at 3 s, as phusion's `sv force-stop` would), its logger "
