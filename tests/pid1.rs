@@ -312,6 +312,49 @@ fn term_stops_every_service_then_its_logger_and_exits_0() {
     assert_eq!(ns.stderr(), "");
 }
 
+/// A supervise that has closed its log pipe on the way out tells svscan (a `PID -` notice), and
+/// svscan looks for orphans at once: the backgrounded `sleep` that holds the pipe gets its TERM
+/// without waiting for the next 10 ms sweep (docs/svscan.md, "Shutdown").
+#[test]
+fn a_draining_logger_has_the_orphan_on_its_pipe_signalled_at_once() {
+    let sc = Scenario::new();
+    let dir = sc.path().display();
+    sc.service(
+        "scan/web",
+        &format!(
+            "#!/bin/sh\n\
+             trap 'echo web last line; exit 0' TERM\n\
+             echo web first line\n\
+             sleep 1000 &\n\
+             echo web >> {dir}/up.txt\n\
+             wait\n"
+        ),
+    );
+    sc.script(
+        "scan/web/log/run",
+        &format!("#!/bin/sh\nexec cat >> {dir}/web.log\n"),
+    );
+    let scan = sc.join("scan");
+    let scan = scan.to_str().unwrap();
+    let mut ns = Ns::start_via(&sc, &["/usr/bin/env", "HERD_TRACE=1"], &[scan]);
+    wait_up(&sc, 1);
+    wait_loggers(&sc, &["web".to_string()]);
+    let (code, _) = ns.stop(&sc, libc::SIGTERM, Duration::from_secs(10));
+    assert_eq!(code, Some(0));
+    assert_eq!(read(&sc.join("web.log")), "web first line\nweb last line\n");
+    let prefix = format!("svscan {scan}: trace: ");
+    let stderr = ns.stderr();
+    let svscan: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix(prefix.as_str()))
+        .collect();
+    let Some(at) = svscan.iter().position(|l| l.starts_with("event Draining(")) else {
+        panic!("no drain notice in svscan's trace:\n{}", svscan.join("\n"));
+    };
+    let next = svscan[at..].iter().find(|l| l.starts_with("effect "));
+    assert_eq!(next, Some(&"effect FindOrphans"), "{}", svscan.join("\n"));
+}
+
 #[test]
 fn term_ignoring_service_is_killed_at_the_bound_and_exit_is_124() {
     let sc = Scenario::new();

@@ -15,7 +15,7 @@ use herd_control::{write_control, Control};
 use herd_diag::{Diag, Reason};
 
 use crate::environ::Environ;
-use herd_notice::Decoder;
+use herd_notice::{Decoder, What};
 use herd_svdir::MAIN;
 use herd_sys::signal::{self, Sig as Signal};
 use herd_sys::{children, descendants, reap_any, status_pid, system_pid, timespec_until, Reaped};
@@ -268,6 +268,11 @@ impl Shell<'_> {
                     }
                 }
             }
+            Effect::Unwatch => {
+                if let Some(w) = self.watches.as_mut() {
+                    w.unwatch_all();
+                }
+            }
             Effect::Rescan => {
                 if let Some(dir) = self.dir {
                     self.retry_inotify();
@@ -416,7 +421,7 @@ impl Shell<'_> {
         }
     }
 
-    /// Reads essential-service notices from the supervisors.
+    /// Reads the notices of the supervisors (an essential service stopped, a logger drains).
     fn read_notices(&mut self) {
         let Some(r) = self.notices.as_ref() else {
             return;
@@ -425,9 +430,9 @@ impl Shell<'_> {
         while let Ok(n @ 1..) = rustix::io::read(r, &mut buf) {
             for notice in self.decoder.feed(&buf[..n]) {
                 if let Some(pid) = status_pid(notice.pid) {
-                    self.answers.push(Event::Notice {
-                        pid,
-                        code: notice.code,
+                    self.answers.push(match notice.what {
+                        What::Stopped(code) => Event::Notice { pid, code },
+                        What::Draining => Event::Draining(pid),
                     });
                 }
             }

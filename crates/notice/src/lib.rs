@@ -1,9 +1,12 @@
-//! The essential-service notice (docs/supervise.md, "Essential services"): how a supervise tells
-//! svscan that its essential service stopped for good, through a pipe svscan passes down.
+//! The supervise notices: how a supervise tells svscan that its essential service stopped for
+//! good (docs/supervise.md, "Essential services"), or that it closed the log pipe on its way out
+//! and waits for its logger to drain (docs/svscan.md, "Shutdown"), through a pipe svscan passes
+//! down.
 //!
 //! svscan gives each supervise the write end at some descriptor N and `SVSCAN_NOTIFY_FD=N`
-//! ([`pass_to`]); supervise takes it at startup ([`take`]) and writes one line `PID CODE\n` per
-//! notice ([`write`]): its own pid and the service's exit code (128+n for signal n). A line is
+//! ([`pass_to`]); supervise takes it at startup ([`take`]) and writes one line per notice
+//! ([`write`]): `PID CODE\n`, its own pid and the service's exit code (128+n for signal n), or
+//! `PID -\n` for the drain (an older svscan skips that line as garbage). A line is
 //! shorter than `PIPE_BUF`, so each is one atomic `write(2)` even with many writers. svscan reads
 //! the pipe in whatever pieces it comes and decodes it with a [`Decoder`], which keeps at most
 //! [`LINE_MAX`] bytes of a partial line and drops anything that is not a notice. Both sides use
@@ -30,11 +33,25 @@ pub const LINE_MAX: usize = 32;
 /// Descriptors 0, 1 and 2 are supervise's stdio, never a notice pipe.
 const FIRST_FD: i32 = 3;
 
-/// One notice: supervise `pid`'s essential service stopped for good with exit code `code`.
+/// What a notice says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum What {
+    /// The essential service stopped for good with this exit code.
+    Stopped(u8),
+    /// The service is down and supervise, on its way out, closed the log pipe: it waits for its
+    /// logger, which reads EOF only once no process holds the pipe (a backgrounded child of the
+    /// service may).
+    Draining,
+}
+
+/// The mark in place of the code of a [`What::Draining`] line.
+const DRAINING: &[u8] = b"-";
+
+/// One notice of supervise `pid`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Notice {
     pub pid: Pid,
-    pub code: u8,
+    pub what: What,
 }
 
 impl Notice {
@@ -42,7 +59,15 @@ impl Notice {
     pub fn new(pid: Pid, exit: Exit) -> Self {
         Notice {
             pid,
-            code: u8::try_from(exit.shell_code()).unwrap_or(u8::MAX),
+            what: What::Stopped(u8::try_from(exit.shell_code()).unwrap_or(u8::MAX)),
+        }
+    }
+
+    /// The notice of supervise `pid` that its logger drains.
+    pub fn draining(pid: Pid) -> Self {
+        Notice {
+            pid,
+            what: What::Draining,
         }
     }
 
@@ -54,7 +79,11 @@ impl Notice {
         };
         let mut rest = &mut line.buf[..];
         // At most 11 + 1 + 3 + 1 bytes: it always fits.
-        if writeln!(rest, "{} {}", self.pid, self.code).is_ok() {
+        let written = match self.what {
+            What::Stopped(code) => writeln!(rest, "{} {code}", self.pid),
+            What::Draining => writeln!(rest, "{} -", self.pid),
+        };
+        if written.is_ok() {
             line.len = LINE_MAX - rest.len();
         }
         line
@@ -174,7 +203,7 @@ impl Decoder {
     }
 
     /// Takes the next bytes read from the pipe; yields each notice they complete. Lines that are
-    /// not `PID CODE` (a positive pid, a code of 0 to 255, one space) are skipped. Run the
+    /// not `PID CODE` or `PID -` (a positive pid, a code of 0 to 255, one space) are skipped. Run the
     /// iterator to its end: bytes it has not looked at when dropped are not kept.
     pub fn feed<'a>(&'a mut self, bytes: &'a [u8]) -> Notices<'a> {
         Notices { dec: self, bytes }
@@ -215,15 +244,19 @@ impl Iterator for Notices<'_> {
     }
 }
 
-/// `PID CODE`, without the newline: a pid (`herd_value::pid`, 1 to 2^31 - 1), one space, an
-/// exit code (`herd_value::exit_code`, 0 to 255).
+/// `PID CODE` or `PID -`, without the newline: a pid (`herd_value::pid`, 1 to 2^31 - 1), one
+/// space, an exit code (`herd_value::exit_code`, 0 to 255) or the drain's mark.
 fn parse(line: &[u8]) -> Option<Notice> {
     let space = line.iter().position(|&b| b == b' ')?;
     let (pid, code) = (&line[..space], &line[space + 1..]);
     let pid = i32::try_from(herd_value::pid(pid).ok()?.get()).ok()?;
+    let what = match code {
+        DRAINING => What::Draining,
+        code => What::Stopped(herd_value::exit_code(code).ok()?),
+    };
     Some(Notice {
         pid: Pid::from_raw(pid),
-        code: herd_value::exit_code(code).ok()?,
+        what,
     })
 }
 
@@ -234,7 +267,7 @@ mod tests {
     fn notice(pid: i32, code: u8) -> Notice {
         Notice {
             pid: Pid::from_raw(pid),
-            code,
+            what: What::Stopped(code),
         }
     }
 
@@ -245,12 +278,12 @@ mod tests {
     #[test]
     fn codes_from_exits() {
         let pid = Pid::from_raw(7);
-        assert_eq!(Notice::new(pid, Exit::Code(3)).code, 3);
+        assert_eq!(Notice::new(pid, Exit::Code(3)).what, What::Stopped(3));
         let killed = Exit::Signal {
             signo: 9,
             core: false,
         };
-        assert_eq!(Notice::new(pid, killed).code, 137);
+        assert_eq!(Notice::new(pid, killed).what, What::Stopped(137));
         assert_eq!(Notice::new(pid, killed).encode().as_bytes(), b"7 137\n");
         let widest = notice(i32::MAX, 255).encode();
         assert_eq!(widest.as_bytes(), b"2147483647 255\n");
@@ -259,7 +292,12 @@ mod tests {
     #[test]
     fn round_trip_through_a_pipe() {
         let (r, w) = rustix::pipe::pipe().expect("pipe");
-        let sent = [notice(4242, 0), notice(1, 255), notice(i32::MAX, 137)];
+        let sent = [
+            notice(4242, 0),
+            notice(1, 255),
+            Notice::draining(Pid::from_raw(77)),
+            notice(i32::MAX, 137),
+        ];
         for n in sent {
             write(&w, n).expect("written");
         }
@@ -300,6 +338,10 @@ mod tests {
             b"12 256\n",
             b"99999999999 1\n",
             b"12 3\r\n",
+            b"12 --\n",
+            b"12 -1\n",
+            b"0 -\n",
+            b"- 3\n",
             b"\xff\xfe 1\n",
         ] {
             assert_eq!(decode(&mut d, bad), [], "{bad:?}");

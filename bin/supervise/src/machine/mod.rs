@@ -85,7 +85,8 @@ pub trait Effects {
     /// Whether the service directory has been removed (so `./run` and `supervise/` are gone for
     /// good). The shell says so the first time it answers `true`.
     fn removed(&mut self) -> bool;
-    /// Closes supervise's two ends of the log pipe, so that the logger reads EOF.
+    /// Closes supervise's two ends of the log pipe, so that the logger reads EOF (and tells
+    /// svscan, if it passed a notice pipe, that the logger drains).
     fn close_log_pipe(&mut self);
     /// An essential service stopped for good; `exit` is how its last `./run` ended. Called after
     /// the status saying so has been published.

@@ -367,6 +367,11 @@ impl Effects for Shell {
     fn close_log_pipe(&mut self) {
         self.diag.trace(&"effect close the log pipe");
         self.pipe = None;
+        if let Some(fd) = &self.notify {
+            // svscan looks for orphans at once: one may hold the pipe and keep the logger from
+            // EOF. Nobody to tell if svscan is not reading (EAGAIN) or gone (EPIPE).
+            let _ = herd_notice::write(fd, Notice::draining(nix::unistd::Pid::this()));
+        }
     }
 
     fn stopped_for_good(&mut self, exit: Exit) {

@@ -134,6 +134,9 @@ pub enum Effect {
     SpawnMain,
     /// Watch the scan directory (and the symlinks on the way to it).
     Watch,
+    /// Remove every watch of the scan directory (the stop never rescans), keeping the inotify
+    /// descriptor: see `Watches::unwatch_all`.
+    Unwatch,
     /// Read the scan directory; answer [`Event::Scanned`] or [`Event::ScanFailed`].
     Rescan,
     /// Start `supervise NAME`; answer [`Event::SuperviseStarted`].
@@ -218,6 +221,9 @@ pub enum Event {
         pid: Pid,
         code: u8,
     },
+    /// A supervise closed the log pipe on its way out and waits for its logger: a backgrounded
+    /// child of its service, just orphaned, may hold the pipe.
+    Draining(Pid),
     /// Time passed (a deadline may be due).
     Tick,
 }

@@ -162,6 +162,7 @@ impl Lifecycle {
             Event::Reaped(pid, exit) => self.reaped(pid, exit, now, fx),
             Event::NoChildren => self.no_children(fx),
             Event::Notice { pid, code } => self.notice(pid, code, now, fx),
+            Event::Draining(_) => self.draining(fx),
             Event::Tick => {}
         }
         self.catch_up(now, fx);

@@ -90,6 +90,8 @@ pub(super) struct Stop {
     old_orphans: Option<Vec<Pid>>,
     /// Orphans signalled since.
     swept: Vec<Pid>,
+    /// A `FindOrphans` is asked for and not answered yet: drains told meanwhile need no other.
+    looking: bool,
 }
 
 impl Stop {
@@ -111,6 +113,7 @@ impl Stop {
             sweep_at: end,
             old_orphans: None,
             swept: Vec::new(),
+            looking: false,
         }
     }
 
@@ -157,6 +160,11 @@ impl Lifecycle {
             ]);
         }
         fx.push(Effect::Report(Report::Progress(Progress::ShuttingDown)));
+        if self.plan.scan {
+            // The stop never rescans; the kernel's cost of dropping the watches (a grace
+            // period) then runs while the services stop rather than at svscan's exit.
+            fx.push(Effect::Unwatch);
+        }
         self.phase = Phase::Stopping(Stop::new(self.plan.stop, now));
     }
 
@@ -238,6 +246,7 @@ impl Lifecycle {
                     }
                     if now >= s.sweep_at {
                         fx.push(Effect::FindOrphans);
+                        s.looking = true;
                         s.sweep_at = later(now, SWEEP);
                     }
                     break;
@@ -347,6 +356,26 @@ impl Lifecycle {
         }
     }
 
+    /// A supervise waits for its logger: the orphans are looked for at once rather than at the
+    /// next sweep (the orphan that holds the log pipe, if any, is ours by now: the kernel
+    /// re-parents a process's children before its parent can reap it), so that the logger reads
+    /// EOF without waiting out the [`SWEEP`] period. The periodic sweep stays, for orphans that
+    /// come later.
+    pub(super) fn draining(&mut self, fx: &mut Vec<Effect>) {
+        if let Phase::Stopping(
+            s @ Stop {
+                stage: Stage::Supervisors(_),
+                old_orphans: Some(_),
+                looking: false,
+                ..
+            },
+        ) = &mut self.phase
+        {
+            fx.push(Effect::FindOrphans);
+            s.looking = true;
+        }
+    }
+
     /// svscan's children, answering `FindOrphans`: the first answer of the stop is the orphans
     /// of before; after that, each new orphan gets SIGTERM and SIGCONT once.
     pub(super) fn orphans(&mut self, children: &[Pid], fx: &mut Vec<Effect>) {
@@ -358,6 +387,7 @@ impl Lifecycle {
         let Phase::Stopping(s) = &mut self.phase else {
             return;
         };
+        s.looking = false;
         let Some(old) = &s.old_orphans else {
             s.old_orphans = Some(orphans);
             return;

@@ -78,6 +78,7 @@ fn services_not_ready_at_the_maximum_stop_everything_with_99() {
             }),
             Effect::EndAwait,
             say(Progress::ShuttingDown),
+            Effect::Unwatch,
         ])
     );
     t.at(2000, Event::Orphans(vec![]));
@@ -124,7 +125,11 @@ fn a_sigterm_while_it_waits_ends_the_wait_and_stops_with_0() {
     let mut t = started(CmdWait::Forever);
     assert_eq!(
         t.at(100, Event::Signal(Sig::Term)),
-        and_told(&[Effect::EndAwait, say(Progress::ShuttingDown)])
+        and_told(&[
+            Effect::EndAwait,
+            say(Progress::ShuttingDown),
+            Effect::Unwatch
+        ])
     );
     assert_eq!(t.at(100, not_ready(&[])), [], "no main command in a stop");
     t.at(100, Event::Orphans(vec![]));

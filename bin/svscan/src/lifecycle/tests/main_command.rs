@@ -60,6 +60,7 @@ fn a_main_command_not_found_stops_everything_with_127() {
         t.on(Event::MainStarted(Err(EXIT_NOT_FOUND))),
         [
             say(Progress::ShuttingDown),
+            Effect::Unwatch,
             say(Progress::StoppingServices),
             Effect::FindOrphans,
             Effect::ReadDependencies(names(&["a"])),
@@ -83,6 +84,7 @@ fn the_main_command_exiting_stops_everything_with_its_code() {
             Effect::TakeTerminal,
             say(Progress::MainExited(3)),
             say(Progress::ShuttingDown),
+            Effect::Unwatch,
         ])
     );
     t.at(10, Event::Orphans(vec![]));
@@ -99,7 +101,11 @@ fn sigterm_goes_to_the_main_command_first_and_the_services_stop_after_it() {
     // Passed on, not sent a second time by the stop.
     assert_eq!(
         t.at(10, Event::Signal(Sig::Term)),
-        [sig(50, Sig::Term), say(Progress::ShuttingDown)]
+        [
+            sig(50, Sig::Term),
+            say(Progress::ShuttingDown),
+            Effect::Unwatch
+        ]
     );
     assert_eq!(t.deadline_ms(), Some(4010));
     assert_eq!(

@@ -215,7 +215,7 @@ impl T {
         let mut t = T::running(plan);
         assert_eq!(
             t.at(ms, Event::Signal(Sig::Term)),
-            and_told(&[say(Progress::ShuttingDown)])
+            and_told(&[say(Progress::ShuttingDown), Effect::Unwatch])
         );
         assert_eq!(t.at(ms, Event::Orphans(vec![pid(100), pid(101)])), []);
         t

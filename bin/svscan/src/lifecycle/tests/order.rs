@@ -10,6 +10,7 @@ fn deps(pairs: &[(&str, &[&str])]) -> Vec<(OsString, Vec<OsString>)> {
 fn told(names_: &[&str], first: &[Effect]) -> Vec<Effect> {
     let mut v = vec![
         say(Progress::ShuttingDown),
+        Effect::Unwatch,
         say(Progress::StoppingServices),
         Effect::FindOrphans,
         Effect::ReadDependencies(names(names_)),
@@ -163,6 +164,7 @@ fn no_supervise_no_dependencies_read() {
         t.on(Event::Signal(Sig::Term)),
         [
             say(Progress::ShuttingDown),
+            Effect::Unwatch,
             say(Progress::StoppingServices),
             Effect::FindOrphans,
             say(Progress::KillingAll),

@@ -160,6 +160,7 @@ fn an_essential_service_stopping_for_good_stops_everything_with_its_code() {
                 code: 7
             }),
             say(Progress::ShuttingDown),
+            Effect::Unwatch,
         ])
     );
     t.at(10, Event::Orphans(vec![]));
@@ -199,11 +200,12 @@ fn the_first_decisive_status_stands_an_essential_service_before_the_main_command
     let fx = t.at(10, notice);
     // The main command was not told by a signal: the stop sends it SIGTERM at once.
     assert_eq!(
-        fx[1..4],
+        fx[1..5],
         [
             sig(50, Sig::Term),
             sig(50, Sig::Cont),
-            say(Progress::ShuttingDown)
+            say(Progress::ShuttingDown),
+            Effect::Unwatch
         ]
     );
     t.at(15, Event::Reaped(pid(50), killed(15)));

@@ -108,6 +108,7 @@ fn startup_ends(ev: Event) -> (T, Vec<Effect>) {
 fn empty_stop() -> Vec<Effect> {
     let mut v = vec![
         say(Progress::ShuttingDown),
+        Effect::Unwatch,
         say(Progress::StoppingServices),
         Effect::FindOrphans,
     ];
@@ -171,7 +172,8 @@ fn sigterm_during_startup_stops_the_script_and_starts_nothing() {
         [
             sig(10, Sig::Term),
             sig(10, Sig::Cont),
-            say(Progress::ShuttingDown)
+            say(Progress::ShuttingDown),
+            Effect::Unwatch
         ]
     );
     // Its end is no failure now, and /i/20 never runs.
@@ -209,7 +211,8 @@ fn sighup_during_startup_stops_with_111_and_signals_without_a_job_do_nothing() {
         [
             sig(10, Sig::Term),
             sig(10, Sig::Cont),
-            say(Progress::ShuttingDown)
+            say(Progress::ShuttingDown),
+            Effect::Unwatch
         ]
     );
     t.at(30, Event::Reaped(pid(10), killed(1)));

@@ -67,6 +67,39 @@ fn new_orphans_get_sigterm_once_and_orphans_of_before_are_left() {
 }
 
 #[test]
+fn a_supervise_whose_logger_drains_has_the_orphans_looked_for_at_once() {
+    let mut t = T::running(plan());
+    t.at(0, Event::Signal(Sig::Term));
+    assert_eq!(t.at(0, Event::Orphans(vec![pid(300)])), []);
+    // Not at the next sweep (10 ms): the orphan holding the log pipe is signalled now. Drains
+    // told before the answer need no other look.
+    assert_eq!(t.at(2, Event::Draining(pid(100))), [Effect::FindOrphans]);
+    assert_eq!(t.at(2, Event::Draining(pid(101))), []);
+    assert_eq!(
+        t.at(2, Event::Orphans(vec![pid(300), pid(301)])),
+        [sig(301, Sig::Term), sig(301, Sig::Cont)]
+    );
+    assert_eq!(t.at(3, Event::Draining(pid(101))), [Effect::FindOrphans]);
+    assert_eq!(t.at(3, Event::Orphans(vec![pid(300), pid(301)])), []);
+    // The periodic sweep goes on, for orphans that come later.
+    assert_eq!(t.deadline_ms(), Some(10));
+    assert_eq!(t.at(10, Event::Tick), [Effect::FindOrphans]);
+}
+
+#[test]
+fn a_drain_outside_the_stop_of_the_supervisors_looks_for_nothing() {
+    let mut t = T::running(plan());
+    assert_eq!(t.at(0, Event::Draining(pid(100))), []);
+    let mut t = T::running(Plan {
+        main: true,
+        ..plan()
+    });
+    t.at(0, Event::Signal(Sig::Term));
+    // Still waiting for the main command: the supervisors have not been told.
+    assert_eq!(t.at(1, Event::Draining(pid(100))), []);
+}
+
+#[test]
 fn services_still_running_at_three_quarters_of_the_bound_are_killed_and_the_code_is_124() {
     let mut t = T::stopped_at(plan(), 0);
     assert_eq!(
@@ -136,6 +169,7 @@ fn pre_shutdown_scripts_run_in_order_before_the_supervisors_are_told() {
         t.on(Event::Signal(Sig::Term)),
         [
             say(Progress::ShuttingDown),
+            Effect::Unwatch,
             Effect::ListScripts(ScriptKind::PreShutdown)
         ]
     );
@@ -314,4 +348,15 @@ fn leftovers_that_outlive_the_bound_are_killed_and_the_exit_follows_the_grace() 
     assert_eq!(t.at(8600, Event::Signal(Sig::Term)), []);
     assert_eq!(t.at(8600, Event::NoChildren), []);
     assert_eq!(t.deadline_ms(), None);
+}
+
+/// The watches go when the stop begins (it never rescans), not with svscan's exit: the kernel's
+/// grace period for them then runs while the services stop.
+#[test]
+fn the_stop_drops_the_watches_when_it_begins() {
+    let mut t = T::running(plan());
+    let fx = t.at(0, Event::Signal(Sig::Term));
+    assert_eq!(fx[..2], [say(Progress::ShuttingDown), Effect::Unwatch]);
+    assert_eq!(t.at(0, Event::Orphans(vec![])), []);
+    assert_eq!(t.at(1, Event::Signal(Sig::Term)), []);
 }
