@@ -28,13 +28,25 @@ def general_notes(cfg: Config, flavors: list[Flavor], scanners: list[Scanner], r
     hb = res.extra.get("herd_binaries", {})
     if hb:
         srcs = {os.path.relpath(os.path.dirname(b["source"]), ROOT) for b in hb.values()}
+        # One multi-call `herd` (every tool a link to it) or, in older runs, one binary per tool.
+        one = len({b["sha256"] for b in hb.values()}) == 1 and len(hb) > 1
+        if one:
+            b = next(iter(hb.values()))
+            what = (f"herd's one binary, `herd` (`{'`, `'.join(hb)}` are links to it; sha256 "
+                    f"`{b['sha256'][:12]}…`, {b['bytes']} bytes), was")
+            runs = "svscan runs itself as supervise."
+        else:
+            what = (f"herd's binaries ({', '.join(f'`{k}`' for k in hb)}) were copied from "
+                    f"`{', '.join(sorted(srcs))}` at the start of the run (sha256 "
+                    + ", ".join(f"{k} `{b['sha256'][:12]}…` {b['bytes']} bytes" for k, b in hb.items())
+                    + ") and the copies")
+            runs = "svscan runs the `supervise` next to it."
+        if one:
+            what += f" copied from `{', '.join(sorted(srcs))}` at the start of the run and the copy"
         notes.append(
-            f"herd's binaries ({', '.join(f'`{k}`' for k in hb)}) were copied from `{', '.join(sorted(srcs))}` at "
-            "the start of the run (sha256 " + ", ".join(f"{k} `{b['sha256'][:12]}…` {b['bytes']} bytes"
-                                                         for k, b in hb.items())
-            + ") and the copies measured, so a rebuild during the run cannot change them. The copies are on disk "
+            what + " measured, so a rebuild during the run cannot change " + ("it" if one else "them") + ". On disk "
             "and synced: smaps counts a file page as dirty until it is written back, so a freshly built binary "
-            "(or one on tmpfs) would show its text as Private_Dirty. svscan runs the `supervise` next to it.")
+            "(or one on tmpfs) would show its text as Private_Dirty. " + runs)
     link = res.extra.get("linkage", {})
     if link:
         notes.append(
