@@ -62,26 +62,23 @@ pub fn copy_executable(from: &Path, to: &Path) {
     assert!(st.success(), "cp {} {}: {st}", from.display(), to.display());
 }
 
-/// Every name the `herd` binary answers to as a tool (its `herd --help` lists them; the
-/// `multicall` tests check that the two lists agree).
-pub const HERD_NAMES: [&str; 16] = [
-    "svscan",
-    "runsvdir",
-    "my_init",
-    "supervise",
-    "runsv",
-    "sv",
-    "svlog",
-    "svlogd",
-    "chpst",
-    "envdir",
-    "envuidgid",
-    "setuidgid",
-    "pgrphack",
-    "softlimit",
-    "setlock",
-    "setuser",
-];
+/// herd's dispatch table (`bin/herd/src/tool.rs`), included as source: a binary crate cannot be
+/// a dependency, and the names must have one home.
+#[path = "../../../bin/herd/src/tool.rs"]
+#[allow(dead_code)]
+mod tool;
+
+/// Every name the `herd` binary answers to as a tool, from its dispatch table (`herd --help`
+/// lists them; the `multicall` tests check its output, `install::` what install.sh links).
+pub const HERD_NAMES: [&str; tool::NAMES.len()] = {
+    let mut out = [""; tool::NAMES.len()];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = tool::NAMES[i].0;
+        i += 1;
+    }
+    out
+};
 
 /// Path of one of our binaries: for a tool's name (`supervise`, `svscan`, `envdir`, …, any of
 /// [`HERD_NAMES`]) a link to the `herd` binary by that name, else the binary itself (`herd`,
