@@ -26,26 +26,14 @@ def p90(xs):
     return s[max(0, math.ceil(0.9 * len(s)) - 1)]
 
 
+# A metric's section, by its name's prefix; anything else is the supervise section's.
+SECTION_PREFIXES = (("sv_", "sv"), ("scan_", "scanners"), ("log_", "loggers"), ("myinit_", "myinit"),
+                    ("ready_", "readiness"), ("policy_", "policy"), ("tree_", "tree"),
+                    ("install_", "install"), ("startup_", "startup"))
+
+
 def section_of(metric: str) -> str:
-    if metric.startswith("sv_"):
-        return "sv"
-    if metric.startswith("scan_"):
-        return "scanners"
-    if metric.startswith("log_"):
-        return "loggers"
-    if metric.startswith("myinit_"):
-        return "myinit"
-    if metric.startswith("ready_"):
-        return "readiness"
-    if metric.startswith("policy_"):
-        return "policy"
-    if metric.startswith("tree_"):
-        return "tree"
-    if metric.startswith("install_"):
-        return "install"
-    if metric.startswith("startup_"):
-        return "startup"
-    return "supervise"
+    return next((sec for pre, sec in SECTION_PREFIXES if metric.startswith(pre)), "supervise")
 
 
 @dataclass

@@ -4,7 +4,7 @@
 //! `my_init` personality's command line (docs/svscan.md, docs/migrating-from-phusion.md).
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use herd_testsupport::*;
@@ -388,6 +388,22 @@ fn from_json(file: &Path, names: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The container environment directory `dir` (with `dir.sh` and `dir.json` next to it) after the
+/// start-up script changed FOO, with FROM_DOCKER given by `docker run -e`: the files as phusion
+/// writes them.
+fn assert_changed_env(dir: &Path) {
+    assert_eq!(read(&dir.join("FROM_DOCKER")), "yes");
+    assert_eq!(read(&dir.join("FOO")), "changed\n");
+    let sibling = |ext: &str| {
+        let mut p = dir.as_os_str().to_owned();
+        p.push(ext);
+        PathBuf::from(p)
+    };
+    let want = "FOO=changed\nFROM_DOCKER=yes\n";
+    assert_eq!(sourced(&sibling(".sh"), &["FOO", "FROM_DOCKER"]), want);
+    assert_eq!(from_json(&sibling(".json"), &["FOO", "FROM_DOCKER"]), want);
+}
+
 /// The container environment of `SVSCAN_ENV_DIR=env`, with start-up scripts changing it.
 fn env_scenario(sc: &Scenario) {
     sc.file("env/FOO", "from-file\n", 0o644);
@@ -670,28 +686,7 @@ fn a_phusion_style_image_runs_unchanged_under_herds_my_init() {
     up.sort();
     assert_eq!(up, ["cron FOO=changed", "web FOO=changed"]);
     // The environment files, as phusion writes them.
-    assert_eq!(
-        read(&root.join("etc/container_environment/FROM_DOCKER")),
-        "yes"
-    );
-    assert_eq!(
-        read(&root.join("etc/container_environment/FOO")),
-        "changed\n"
-    );
-    assert_eq!(
-        sourced(
-            &root.join("etc/container_environment.sh"),
-            &["FOO", "FROM_DOCKER"]
-        ),
-        "FOO=changed\nFROM_DOCKER=yes\n"
-    );
-    assert_eq!(
-        from_json(
-            &root.join("etc/container_environment.json"),
-            &["FOO", "FROM_DOCKER"]
-        ),
-        "FOO=changed\nFROM_DOCKER=yes\n"
-    );
+    assert_changed_env(&root.join("etc/container_environment"));
     // `sv` inside the image sees the services.
     let t0 = std::time::Instant::now();
     signal(init, 15);
@@ -1144,22 +1139,7 @@ fn my_init_on_a_read_only_etc_moves_the_container_environment() {
         fs::metadata(&moved).unwrap().permissions().mode() & 0o7777,
         0o700
     );
-    assert_eq!(read(&moved.join("FOO")), "changed\n");
-    assert_eq!(read(&moved.join("FROM_DOCKER")), "yes");
-    assert_eq!(
-        sourced(
-            &root.join("run/container_environment.sh"),
-            &["FOO", "FROM_DOCKER"]
-        ),
-        "FOO=changed\nFROM_DOCKER=yes\n"
-    );
-    assert_eq!(
-        from_json(
-            &root.join("run/container_environment.json"),
-            &["FOO", "FROM_DOCKER"]
-        ),
-        "FOO=changed\nFROM_DOCKER=yes\n"
-    );
+    assert_changed_env(&moved);
     signal(init, 15);
     assert_eq!(proc.wait(DEADLINE), Some(0), "{}", read(&sc.join("stderr")));
     assert_eq!(
