@@ -193,7 +193,14 @@ fn fifo_planted_as_a_new_file_does_not_hang_supervise() {
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     let _sup = spawn_supervise(&sc, "web");
     let pid = wait_run_number(&sc, "web", 1);
-    assert_eq!(pid_file(&svc), pid);
+    // The run can count itself before supervise has published its pid (as with runsv).
+    let expected = format!("{pid}\n");
+    wait_for("supervise/pid names the run", DEADLINE, || {
+        fs::read_to_string(svc.join("supervise/pid"))
+            .ok()
+            .as_deref()
+            == Some(expected.as_str())
+    });
     let line = "supervise web: warning: unable to open supervise/stat.new: device not configured\n";
     assert_eq!(stderr_after_lines(&sc, "web", 2), line.repeat(2));
 }
