@@ -117,8 +117,10 @@ def run(args: argparse.Namespace, sections: list[str]) -> int:
     herd_dir = Path(args.herd_dir).resolve()
     if os.access(herd_dir / "herd", os.X_OK) and not os.access(herd_dir / "svscan", os.X_OK):
         # The multi-call binary alone (scripts/release.sh): its tools by name, as links to it.
+        # `herd` too: snapshot() must see the one binary, or it copies each name to a file of
+        # its own, and svscan, supervise and svlog would no longer share their text.
         names = Path(tempfile.mkdtemp(prefix="herd-names-"))
-        for name in HERD_BINS:
+        for name in (*HERD_BINS, "herd"):
             (names / name).symlink_to(herd_dir / "herd")
         herd_dir = names
     res = Results()
