@@ -368,7 +368,8 @@ fn help_to_a_full_or_closed_stdout_does_not_panic() {
                 "{}fatal: unable to write to stdout: out of disk space\n",
                 prefix(name)
             ));
-        // Closed: the Rust runtime gives a closed fd 1 /dev/null before main.
+        // Closed: herd's start-up (herd_sys::start) gives a closed fd 1 /dev/null before the
+        // tool runs.
         sc.cmd("/bin/sh")
             .args(["-c", "exec \"$0\" --version >&-"])
             .arg(&p)

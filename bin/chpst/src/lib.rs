@@ -8,7 +8,6 @@ mod users;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
-use std::process::ExitCode;
 
 use herd_diag::Diag;
 use herd_getopt::{Getopt, Long};
@@ -195,7 +194,7 @@ fn parse(argv: &[OsString]) -> (String, Parsed) {
 }
 
 /// The tool, called with `argv` (`argv[0]` is the name it was called by).
-pub fn main(argv: Vec<OsString>) -> ExitCode {
+pub fn main(argv: Vec<OsString>) -> u8 {
     let (name, result) = parse(&argv);
     // runit's argv[0] forms say `chpst: fatal:`; phusion's setuser is a tool of its own.
     let diag = Diag::new(if name == "setuser" { "setuser" } else { PROG });
@@ -203,15 +202,13 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
         Ok((plan, child)) => {
             let fatal = run::execute(&plan, &child);
             diag.fatal(&fatal);
-            return ExitCode::from(EXIT_FAIL);
+            return EXIT_FAIL;
         }
-        Err(Refusal::Long(long)) => {
-            return ExitCode::from(herd_getopt::answer(long, &help(&name), &diag))
-        }
+        Err(Refusal::Long(long)) => return herd_getopt::answer(long, &help(&name), &diag),
         Err(Refusal::Usage(stop)) => stop,
     };
     herd_diag::emit(&text);
-    ExitCode::from(code)
+    code
 }
 
 type Parsed = Result<(Plan, Vec<OsString>), Refusal>;

@@ -4,13 +4,15 @@
 //! with argv[0] = TOOL. One text for every svscan, supervise and svlog on a machine is what keeps
 //! a small tree small. See README.md, "One binary".
 
-#![forbid(unsafe_code)]
+// herd has its own C `main`: std's start-up would link in glibc's scanf and float parsers for
+// its stack-overflow handler (docs/size.md); `herd_sys::start` does the rest of what it does.
+#![no_main]
+#![deny(unsafe_code)]
 
 mod tool;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
-use std::process::ExitCode;
 
 use herd_diag::Diag;
 use tool::{Tool, HERD, NAMES};
@@ -44,7 +46,7 @@ fn help() -> String {
 }
 
 /// Runs the tool `argv[0]` names, or for `herd` the one its first argument names.
-fn dispatch(mut argv: Vec<OsString>) -> ExitCode {
+fn dispatch(mut argv: Vec<OsString>) -> u8 {
     let arg0 = argv.first().map_or(&b""[..], |a| a.as_bytes());
     let name = tool::basename(arg0);
     let tool = tool::tool_of(name);
@@ -65,15 +67,15 @@ fn dispatch(mut argv: Vec<OsString>) -> ExitCode {
             let diag = Diag::new(HERD);
             let Some(first) = argv.get(1) else {
                 herd_diag::emit(help());
-                return ExitCode::from(EXIT_USAGE);
+                return EXIT_USAGE;
             };
             if let Some(long) = herd_getopt::Long::of(first) {
-                return ExitCode::from(herd_getopt::answer(long, &help(), &diag));
+                return herd_getopt::answer(long, &help(), &diag);
             }
             // A name with a `/` is not a tool's name: `herd /x/sv` would otherwise be sv.
             if first.as_bytes().contains(&b'/') || tool::known(first.as_bytes()).is_none() {
                 diag.fatal(&format_args!("unknown tool: {}", first.to_string_lossy()));
-                return ExitCode::from(EXIT_USAGE);
+                return EXIT_USAGE;
             }
             argv.remove(0);
             dispatch(argv)
@@ -81,6 +83,14 @@ fn dispatch(mut argv: Vec<OsString>) -> ExitCode {
     }
 }
 
-fn main() -> ExitCode {
-    dispatch(std::env::args_os().collect())
+/// The C runtime's `main`. The arguments are read through `std::env::args_os`, which std's glibc
+/// support fills in before any `main` runs.
+#[allow(unsafe_code)] // `no_mangle`: this is the symbol the C runtime calls.
+#[no_mangle]
+extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
+    herd_sys::start::runtime();
+    herd_sys::start::exit(dispatch(std::env::args_os().collect()))
 }

@@ -14,7 +14,6 @@ mod reclaim;
 mod shell;
 
 use std::ffi::OsString;
-use std::process::ExitCode;
 
 use herd_diag::{emit, usage_line, Diag};
 
@@ -38,7 +37,7 @@ pub fn help(name: &str) -> String {
 }
 
 /// The tool, called with `args` (`args[0]` is the name it was called by).
-pub fn main(args: Vec<OsString>) -> ExitCode {
+pub fn main(args: Vec<OsString>) -> u8 {
     // Bytes, not text: a service directory's name need not be UTF-8.
     if let Some(long) = herd_getopt::leading(args.get(1..).unwrap_or(&[])) {
         let argv0 = args
@@ -46,22 +45,22 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             .map_or("supervise".into(), |a| a.to_string_lossy());
         let name = argv0.rsplit('/').next().unwrap_or("supervise");
         let diag = Diag::new("supervise");
-        return ExitCode::from(herd_getopt::answer(long, &help(name), &diag));
+        return herd_getopt::answer(long, &help(name), &diag);
     }
     let [_, dir] = args.as_slice() else {
         let argv0 = args
             .first()
             .map_or("supervise".into(), |a| a.to_string_lossy());
         emit(usage_line(&argv0, USAGE));
-        return ExitCode::from(EXIT_USAGE);
+        return EXIT_USAGE;
     };
     let diag = Diag::with_arg("supervise", dir);
     herd_diag::init_trace();
     match shell::run(dir, &diag) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(fatal) => {
             diag.fatal(&fatal);
-            ExitCode::from(EXIT_FATAL)
+            EXIT_FATAL
         }
     }
 }

@@ -12,10 +12,9 @@ mod run;
 mod service;
 
 use std::ffi::OsString;
-use std::process::ExitCode;
 
 /// The tool, called with `argv` (`argv[0]` is the name it was called by).
-pub fn main(argv: Vec<OsString>) -> ExitCode {
+pub fn main(argv: Vec<OsString>) -> u8 {
     let svwait = std::env::var_os("SVWAIT");
     let cli = match cli::parse(
         &argv,
@@ -26,14 +25,14 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
         Ok(cli) => cli,
         Err(cli::Stop::Usage(refusal)) => {
             herd_diag::emit(&refusal.stderr);
-            return ExitCode::from(refusal.code);
+            return refusal.code;
         }
         Err(cli::Stop::Long(long)) => {
             let argv0 = argv.first().map_or("sv".into(), |a| a.to_string_lossy());
             let name = argv0.rsplit('/').next().unwrap_or("sv");
             let diag = herd_diag::Diag::bare();
-            return ExitCode::from(herd_getopt::answer(long, &cli::help(name), &diag));
+            return herd_getopt::answer(long, &cli::help(name), &diag);
         }
     };
-    ExitCode::from(run::run(&cli))
+    run::run(&cli)
 }

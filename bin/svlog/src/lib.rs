@@ -12,7 +12,6 @@ use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -381,7 +380,7 @@ impl Out<'_> {
 }
 
 /// The tool, called with `argv` (`argv[0]` is the name it was called by).
-pub fn main(argv: Vec<OsString>) -> ExitCode {
+pub fn main(argv: Vec<OsString>) -> u8 {
     let argv0 = argv
         .first()
         .map(|a| a.to_string_lossy().into_owned())
@@ -390,12 +389,12 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
         Ok(o) => o,
         Err(Refusal::Usage(text)) => {
             herd_diag::emit(text);
-            return ExitCode::from(EXIT_FAIL);
+            return EXIT_FAIL;
         }
         Err(Refusal::Long(long)) => {
             let name = argv0.rsplit('/').next().unwrap_or_default();
             let diag = Diag::new(logdir::PROG);
-            return ExitCode::from(herd_getopt::answer(long, &help(name), &diag));
+            return herd_getopt::answer(long, &help(name), &diag);
         }
     };
     let sigfd = match signal::block(&HANDLED).and_then(|_| signal::signal_fd(&HANDLED)) {
@@ -405,13 +404,13 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
                 "unable to set up signals: {}",
                 Reason(e as i32)
             ));
-            return ExitCode::from(EXIT_FAIL);
+            return EXIT_FAIL;
         }
     };
     let _ = rustix::io::ioctl_fionbio(rustix::stdio::stdin(), true);
     match run(&o, &sigfd) {
-        Ok(code) => ExitCode::from(code),
-        Err(Stop::Terminate) => ExitCode::SUCCESS,
+        Ok(code) => code,
+        Err(Stop::Terminate) => 0,
     }
 }
 

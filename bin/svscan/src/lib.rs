@@ -22,7 +22,6 @@ mod table;
 mod watch;
 
 use std::ffi::OsString;
-use std::process::ExitCode;
 
 use config::Refusal;
 use herd_diag::{emit, Diag};
@@ -37,7 +36,7 @@ pub fn help(name: &str) -> String {
 }
 
 /// The tool, called with `argv` (`argv[0]` is the name it was called by).
-pub fn main(argv: Vec<OsString>) -> ExitCode {
+pub fn main(argv: Vec<OsString>) -> u8 {
     let env = |name: &str| std::env::var_os(name);
     let argv0 = argv
         .first()
@@ -52,12 +51,12 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
         Ok(config) => config,
         Err(Refusal::Usage(text, code)) => {
             emit(text);
-            return ExitCode::from(code);
+            return code;
         }
         Err(Refusal::Long(long)) => {
             let prog = if name == myinit::PROG { name } else { "svscan" };
-            return ExitCode::from(herd_getopt::answer(long, &help(name), &Diag::new(prog)));
+            return herd_getopt::answer(long, &help(name), &Diag::new(prog));
         }
     };
-    ExitCode::from(shell::run(&config, &argv))
+    shell::run(&config, &argv)
 }

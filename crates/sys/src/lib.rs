@@ -13,6 +13,7 @@ pub mod path;
 pub mod process;
 pub mod procfs;
 pub mod signal;
+pub mod start;
 pub mod time;
 
 pub use path::{find_executable, is_executable};
