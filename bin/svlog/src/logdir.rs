@@ -480,7 +480,9 @@ impl Logdir {
             cfg,
             processor: None,
             retry: None,
-            buf: Vec::with_capacity(FLUSH_AT * 2),
+            // Grown as lines come (to about FLUSH_AT, kept after a flush): an idle logger holds
+            // a few bytes, and its heap stays where start-up left it (docs/size.md).
+            buf: Vec::new(),
             verbose,
             id,
             cur_id,
