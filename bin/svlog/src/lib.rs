@@ -408,10 +408,8 @@ pub fn main(argv: Vec<OsString>) -> u8 {
         }
     };
     let _ = rustix::io::ioctl_fionbio(rustix::stdio::stdin(), true);
-    match run(&o, &sigfd) {
-        Ok(code) => code,
-        Err(Stop::Terminate) => 0,
-    }
+    // Err(Stop::Terminate): SIGTERM while paused, a clean exit.
+    run(&o, &sigfd).unwrap_or(0)
 }
 
 /// The line being read: its bytes so far and the time its first byte was read.
