@@ -1043,6 +1043,62 @@ fn run_shares_supervises_process_group_and_gets_no_private_fds() {
     );
 }
 
+/// A process's scheduler slice in nanoseconds (`se.slice` of `/proc/PID/sched`).
+fn slice_ns(pid: u32) -> u64 {
+    let text = read(Path::new(&format!("/proc/{pid}/sched")));
+    let line = text.lines().find(|l| l.starts_with("se.slice"));
+    let value = line.and_then(|l| l.rsplit(':').next()).map(str::trim);
+    value
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no se.slice in /proc/{pid}/sched:\n{text}"))
+}
+
+/// supervise asks for the shortest scheduler slice (100 µs, Linux 6.12 and later) so that a
+/// service's readiness newline or exit runs it at once; `run` and `log/run` get the default
+/// slice, the one this test runs with. Started at nice -5, supervise leaves its scheduling alone
+/// (resetting the slice at fork would also reset the children's nice) and they inherit -5.
+#[test]
+fn supervise_has_a_short_slice_and_its_children_the_default() {
+    let default = slice_ns(std::process::id());
+    assert_ne!(
+        default, 100_000,
+        "this test must run with the default slice"
+    );
+    for nice in [None, Some(-5)] {
+        let sc = Scenario::new();
+        let svc = sc.service("web", RUN_SLEEP);
+        sc.script("web/log/run", "#!/bin/sh\nexec cat\n");
+        let mut c = match nice {
+            None => Command::new(bin("supervise")),
+            Some(n) => {
+                let mut c = Command::new("/usr/bin/nice");
+                c.arg(format!("-n{n}")).arg(bin("supervise"));
+                c
+            }
+        };
+        c.arg("web").current_dir(sc.path());
+        let sup = spawn_with_stderr(&sc, "web", c);
+        let run = wait_running(&svc);
+        let log = wait_running(&svc.join("log"));
+        wait_exec(run, &["sleep", "1000"]);
+        wait_exec(log, &["cat"]);
+        let want = if nice.is_none() { 100_000 } else { default };
+        assert_eq!(slice_ns(sup.pid()), want, "supervise, nice {nice:?}");
+        for (what, pid) in [("run", run), ("log/run", log)] {
+            assert_eq!(slice_ns(pid), default, "{what}, nice {nice:?}");
+            let stat = read(Path::new(&format!("/proc/{pid}/stat")));
+            let fields: Vec<&str> = stat
+                .rsplit(')')
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .collect();
+            // Field 19 of stat (nice) is the 17th after the command's closing parenthesis.
+            assert_eq!(fields[16], nice.unwrap_or(0).to_string(), "{what}'s nice");
+        }
+    }
+}
+
 #[test]
 fn children_get_supervises_environment_unchanged() {
     let sc = Scenario::new();

@@ -56,6 +56,7 @@ pub fn main(args: Vec<OsString>) -> u8 {
     };
     let diag = Diag::with_arg("supervise", dir);
     herd_diag::init_trace();
+    herd_sys::sched::prompt_wakeups();
     match shell::run(dir, &diag) {
         Ok(()) => 0,
         Err(fatal) => {

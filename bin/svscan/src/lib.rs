@@ -58,5 +58,6 @@ pub fn main(argv: Vec<OsString>) -> u8 {
             return herd_getopt::answer(long, &help(name), &Diag::new(prog));
         }
     };
+    herd_sys::sched::prompt_wakeups();
     shell::run(&config, &argv)
 }

@@ -12,6 +12,7 @@ pub mod dnotify;
 pub mod path;
 pub mod process;
 pub mod procfs;
+pub mod sched;
 pub mod signal;
 pub mod start;
 pub mod time;
