@@ -322,16 +322,18 @@ impl Command {
     pub fn spawn_gated(&self) -> Result<(Pid, Gate), Errno> {
         // Blocking on purpose: the child waits in `read` until the byte or EOF comes.
         let Ok((r, w)) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) else {
-            return self.spawn().map(|pid| (pid, Gate(None)));
+            return self.spawn().map(|pid| (pid, Gate { w: None, start: None }));
         };
+        let before = boottime_ns();
         // SAFETY: as in `spawn`; the child only reads and closes the two pipe descriptors
         // before the usual steps.
         match unsafe { libc::fork() } {
             -1 => Err(Errno::last()),
             0 => self.child(Some((r.as_raw_fd(), w.as_raw_fd())), None),
             pid => {
+                let start = start_tick(before, boottime_ns());
                 drop(r);
-                Ok((Pid::from_raw(pid), Gate(Some(w))))
+                Ok((Pid::from_raw(pid), Gate { w: Some(w), start }))
             }
         }
     }
@@ -442,17 +444,69 @@ pub enum SpawnError {
 /// The child of [`Command::spawn_gated`], held before its `exec` until this is opened. Dropping
 /// it unopened makes the child exit without running its program.
 #[derive(Debug)]
-pub struct Gate(Option<OwnedFd>);
+pub struct Gate {
+    w: Option<OwnedFd>,
+    start: Option<u64>,
+}
 
 impl Gate {
+    /// The child's start time as `/proc/PID/stat` gives it (field 22, clock ticks after boot),
+    /// when the boot-time clock read just before and just after the fork tells it without a
+    /// doubt; `None` otherwise (then read it from `/proc`). It saves the parent a `/proc` read
+    /// while the child waits at the gate.
+    pub fn start_time(&self) -> Option<u64> {
+        self.start
+    }
+
     /// `write(2)` of one byte to the gate pipe: the child goes on to `exec`.
     pub fn open(self) {
-        if let Some(w) = &self.0 {
+        if let Some(w) = &self.w {
             // A pipe with room for a byte: the write neither blocks nor fails (EPIPE would mean
             // the child is gone already).
             let _ = rustix::io::write(w, &[1]);
         }
     }
+}
+
+/// Margin kept from a tick's edges in [`start_tick`], far above any skew between the kernel's
+/// reading of the boot-time clock and the vDSO's.
+const TICK_MARGIN_NS: u64 = 1_000;
+
+/// `clock_gettime(CLOCK_BOOTTIME)` in nanoseconds; `None` if the clock cannot be read.
+fn boottime_ns() -> Option<u64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    if unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) } != 0 {
+        return None;
+    }
+    let secs = u64::try_from(ts.tv_sec).ok()?;
+    let nanos = u64::try_from(ts.tv_nsec).ok()?;
+    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+}
+
+/// The start time of a child forked between two readings of the boot-time clock, in the unit of
+/// `/proc/PID/stat`'s field 22 (`sysconf(_SC_CLK_TCK)` ticks: the kernel stores the fork's
+/// boot-time clock and shows it rounded down to a tick), if both readings fall in one tick, away
+/// from its edges.
+fn start_tick(before: Option<u64>, after: Option<u64>) -> Option<u64> {
+    // SAFETY: sysconf has no preconditions.
+    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).ok()?;
+    tick_of(before?, after?, hz)
+}
+
+/// [`start_tick`] with the clock ticks per second given: the tick holding both `before` and
+/// `after` (each [`TICK_MARGIN_NS`] inside it), or `None`.
+fn tick_of(before: u64, after: u64, hz: u64) -> Option<u64> {
+    if hz == 0 || 1_000_000_000 % hz != 0 {
+        return None;
+    }
+    let tick = 1_000_000_000 / hz;
+    let first = before.checked_sub(TICK_MARGIN_NS)? / tick;
+    let last = after.checked_add(TICK_MARGIN_NS)? / tick;
+    (before <= after && first == last).then_some(first)
 }
 
 /// The bytes of `s` as a C string (`Err` if it holds a NUL).

@@ -105,12 +105,13 @@ impl Shell {
     /// Records `pid` in `supervise/instance` (unless it is there already), so that a successor
     /// of a killed supervise can stop it. `Err` only if the file could not be written: when the
     /// start time cannot be read, there is nothing to record and nothing to retry.
-    fn record(&mut self, which: Which, pid: Pid) -> Result<(), svdir::Error> {
+    /// `start`: the start time if the spawn knows it (else it is read from `/proc`).
+    fn record(&mut self, which: Which, pid: Pid, start: Option<u64>) -> Result<(), svdir::Error> {
         let slot = Self::slot(which);
         if self.recorded[slot] == Some(pid) {
             return Ok(());
         }
-        let Some(start) = system_pid(pid).and_then(proc_start_time) else {
+        let Some(start) = start.or_else(|| system_pid(pid).and_then(proc_start_time)) else {
             return Ok(());
         };
         svdir::write_instance(Self::layout(which), Instance { pid, start })?;
@@ -145,7 +146,7 @@ impl Shell {
         let Some(pid) = status.pid else {
             return true;
         };
-        match self.record(which, pid) {
+        match self.record(which, pid, None) {
             Ok(()) => true,
             Err(e) => {
                 // Retried with the status until it is written, but said once per process.
@@ -278,7 +279,7 @@ impl Effects for Shell {
                 let pid = status_pid(pid);
                 if let Some(pid) = pid {
                     // A failure is said (and retried) by the status write that follows.
-                    let _ = self.record(which, pid);
+                    let _ = self.record(which, pid, gate.start_time());
                 }
                 gate.open();
                 pid

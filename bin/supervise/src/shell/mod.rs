@@ -219,6 +219,18 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
             }
             return Ok(());
         }
+        // After each status write (supervise changes `supervise/` itself then, at every change
+        // of state), or SIGIO: are `control` and `ok` still ours? Looked at after the tick, so
+        // that a restart due at once is not held up by it, and then ticked again before the
+        // wait: a letter read from a replaced `control` may make a start due at once.
+        if shell.unchecked.contains(&true) {
+            for f in [Some(&mut main), log.as_mut()].into_iter().flatten() {
+                if std::mem::take(&mut shell.unchecked[Shell::slot(f.which)]) {
+                    f.check(&mut machine, &mut shell);
+                }
+            }
+            continue;
+        }
         let timeout = machine.next_deadline().map(timespec_until);
         let mut set = PollSet::new(sigfd.as_fd());
         set.add(Slot::Control, main.control.as_fd());
@@ -282,13 +294,6 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
         }
         if let Some(log) = log.as_ref().filter(|_| ready.has(Slot::LogControl)) {
             read_control(&log.control, Which::Log, &mut machine, &mut shell);
-        }
-        // After each status write (supervise changes `supervise/` itself then, at every change
-        // of state), or SIGIO: are `control` and `ok` still ours?
-        for f in [Some(&mut main), log.as_mut()].into_iter().flatten() {
-            if std::mem::take(&mut shell.unchecked[Shell::slot(f.which)]) {
-                f.check(&mut machine, &mut shell);
-            }
         }
     }
 }

@@ -75,3 +75,36 @@ fn exec_failure_exits_111() {
         137
     );
 }
+
+#[test]
+fn gate_start_time_is_procs() {
+    // The start time read from the clock around the fork is field 22 of /proc/PID/stat, as
+    // supervise/instance records it; when the clock cannot tell, there is none (never a guess).
+    let c = Command::new("/bin/true", "test: unable to start /bin/true: ").expect("no NUL");
+    let mut told = 0;
+    for _ in 0..50 {
+        let (pid, gate) = c.spawn_gated().expect("fork");
+        let from_proc = crate::procfs::proc_start_time(pid);
+        if let Some(start) = gate.start_time() {
+            assert_eq!(Some(start), from_proc, "pid {pid}");
+            told += 1;
+        }
+        gate.open();
+        assert_eq!(wait_for(pid), Some(Exit::Code(0)));
+    }
+    // A fork takes well under a tick (10 ms): nearly every spawn falls inside one.
+    assert!(told >= 25, "the clock told the start time of {told} spawns of 50");
+}
+
+#[test]
+fn tick_of_needs_both_readings_inside_one_tick() {
+    const MS: u64 = 1_000_000;
+    assert_eq!(tick_of(30 * MS + 5_000, 30 * MS + 90_000, 100), Some(3));
+    assert_eq!(tick_of(29 * MS, 31 * MS, 100), None, "across a tick");
+    assert_eq!(tick_of(30 * MS + 10, 31 * MS, 100), None, "at the start edge");
+    assert_eq!(tick_of(31 * MS, 40 * MS - 10, 100), None, "at the end edge");
+    assert_eq!(tick_of(35 * MS, 34 * MS, 100), None, "readings out of order");
+    assert_eq!(tick_of(35 * MS, 35 * MS, 0), None);
+    assert_eq!(tick_of(35 * MS, 35 * MS, 7), None, "a tick of no whole nanoseconds");
+    assert_eq!(tick_of(35 * MS + MS / 2, 35 * MS + MS / 2, 1000), Some(35));
+}
