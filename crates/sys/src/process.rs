@@ -1,8 +1,10 @@
 //! Spawning and reaping children, and the two forms of a pid (the system's and the status file's).
 
 use std::ffi::{CString, NulError, OsStr};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::fmt;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use nix::errno::Errno;
 use nix::sys::signal::SigSet;
@@ -269,7 +271,7 @@ impl Command {
         // before the fork, then execs or exits; it never returns into Rust code.
         match unsafe { libc::fork() } {
             -1 => Err(Errno::last()),
-            0 => self.child(None, None),
+            0 => self.child(None),
             pid => Ok(Pid::from_raw(pid)),
         }
     }
@@ -294,7 +296,7 @@ impl Command {
         // SAFETY: as in `spawn`; the child only writes to the report pipe on failure.
         let pid = match unsafe { libc::fork() } {
             -1 => return Err(SpawnError::Fork(Errno::last())),
-            0 => self.child(None, Some(w.as_raw_fd())),
+            0 => self.child(Some(w.as_raw_fd())),
             pid => Pid::from_raw(pid),
         };
         drop(w);
@@ -315,32 +317,63 @@ impl Command {
         Ok(pid)
     }
 
-    /// `fork(2)` + `execv(2)` with the child held before anything else until [`Gate::open`]:
-    /// the caller can record the pid first, and a child whose parent dies before opening the
-    /// gate exits (with the failure code) without running the program. When no pipe can be made
-    /// for the gate (no descriptors left), the child is not held.
-    pub fn spawn_gated(&self) -> Result<(Pid, Gate), Errno> {
-        // Blocking on purpose: the child waits in `read` until the byte or EOF comes.
-        let Ok((r, w)) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) else {
-            return self.spawn().map(|pid| (pid, Gate { w: None, start: None }));
+    /// `clone(CLONE_VM | CLONE_VFORK)` + `execv(2)`, as `posix_spawn` does, with the child
+    /// recording itself in `record` first: it writes its pid and start time there (atomically)
+    /// and only then goes on to `exec`, so that no instance it starts can run unrecorded. This
+    /// process is suspended until the child has exec'd or exited: nothing is copied (no page
+    /// tables, no copy-on-write faults afterwards), and on return the record is written or has
+    /// failed. The child holds this process's descriptors (its locks) until its `exec`, so
+    /// should this process die meanwhile, a successor that takes the lock finds the record.
+    /// Returns the child's pid and, if the record was written, its start time (else the caller
+    /// may record it itself). Fails only if the clone fails.
+    pub fn spawn_recorded(&self, record: &mut Record) -> Result<(Pid, Option<u64>), Errno> {
+        // SAFETY: sysconf has no preconditions.
+        let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(0);
+        let top = record.stack.as_mut_ptr_range().end;
+        let job = Job {
+            command: self,
+            file: &record.file,
+            hz,
+            before: boottime_ns(),
+            outcome: AtomicI64::new(NOT_RECORDED),
         };
-        let before = boottime_ns();
-        // SAFETY: as in `spawn`; the child only reads and closes the two pipe descriptors
-        // before the usual steps.
-        match unsafe { libc::fork() } {
-            -1 => Err(Errno::last()),
-            0 => self.child(Some((r.as_raw_fd(), w.as_raw_fd())), None),
-            pid => {
-                let start = start_tick(before, boottime_ns());
-                drop(r);
-                Ok((Pid::from_raw(pid), Gate { w: Some(w), start }))
-            }
+        // The ABI wants the stack 16-byte aligned at the call.
+        let top = top.wrapping_sub(top as usize % 16);
+        // SAFETY: every signal is blocked around the clone, so that no handler of this process
+        // runs in the child (which shares its memory); the mask is put back at once after.
+        let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; `all` and `old` are valid sigsets.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
         }
+        // SAFETY: the child runs `recorded_child` on its own stack (`record.stack`, not used by
+        // anyone else while this process is suspended), reads only `job` and what `self` and
+        // `record` hold (none of which can change: this process is suspended until the child
+        // execs or exits), writes only `job.outcome` (an atomic) and its own stack, and makes
+        // only async-signal-safe calls before it execs or `_exit`s.
+        let pid = unsafe {
+            libc::clone(
+                recorded_child,
+                top.cast(),
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                std::ptr::addr_of!(job).cast_mut().cast(),
+            )
+        };
+        let errno = Errno::last();
+        // SAFETY: `old` is the mask read above.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+        if pid == -1 {
+            return Err(errno);
+        }
+        let start = u64::try_from(job.outcome.load(Ordering::SeqCst)).ok();
+        Ok((Pid::from_raw(pid), start))
     }
 
-    /// The child after the fork; `gate` is the (read, write) pipe of [`Command::spawn_gated`],
-    /// `report` the write end of the pipe of [`Command::spawn_reporting`].
-    fn child(&self, gate: Option<(RawFd, RawFd)>, report: Option<RawFd>) -> ! {
+    /// The child after the fork (or clone); `report` the write end of the pipe of
+    /// [`Command::spawn_reporting`].
+    fn child(&self, report: Option<RawFd>) -> ! {
         let fail = |msg: &[u8]| -> ! {
             // SAFETY: only async-signal-safe calls (see `report_errno` and `die`).
             unsafe {
@@ -351,22 +384,9 @@ impl Command {
             }
         };
         // SAFETY: we are the child of a fork: only async-signal-safe libc calls follow, on
-        // descriptors and C strings owned by `self`, which the fork copied.
+        // descriptors and C strings owned by `self`, which the fork copied (or, after a
+        // `CLONE_VM` clone, which stay as they are while the parent is suspended).
         unsafe {
-            // First, while every descriptor is still where the parent had it: wait for the
-            // parent. Only our copy of the write end is closed, so a dead parent means EOF.
-            if let Some((r, w)) = gate {
-                libc::close(w);
-                let mut byte = 0u8;
-                loop {
-                    match libc::read(r, std::ptr::addr_of_mut!(byte).cast(), 1) {
-                        1 => break,
-                        -1 if *libc::__errno_location() == libc::EINTR => continue,
-                        _ => libc::_exit(self.failure_code),
-                    }
-                }
-                libc::close(r);
-            }
             // The directory first: moving descriptors could overwrite the one `chdir_fd` names.
             if let Some(dir) = &self.chdir {
                 if libc::chdir(dir.as_ptr()) == -1 {
@@ -441,31 +461,141 @@ pub enum SpawnError {
     Exec { pid: Pid, errno: Errno },
 }
 
-/// The child of [`Command::spawn_gated`], held before its `exec` until this is opened. Dropping
-/// it unopened makes the child exit without running its program.
-#[derive(Debug)]
-pub struct Gate {
-    w: Option<OwnedFd>,
-    start: Option<u64>,
+/// Largest record [`Command::spawn_recorded`]'s child writes.
+pub const RECORD_MAX: usize = 64;
+/// Stack of the child of [`Command::spawn_recorded`] until its `exec`: it needs little (no
+/// allocation, a 1 KiB buffer for `/proc/self/stat`).
+const RECORD_STACK: usize = 64 * 1024;
+/// `Job::outcome` before the child has written its record.
+const NOT_RECORDED: i64 = -1;
+
+/// Turns a pid and a start time into the bytes of a record; returns their length. Called in the
+/// child between `clone` and `exec`: it must not allocate, lock or panic.
+pub type Encode = fn(u32, u64, &mut [u8; RECORD_MAX]) -> usize;
+
+/// The file the child of [`Command::spawn_recorded`] writes before its `exec`, naming itself:
+/// `encode(pid, start time)` written to `new` (created with `mode`, never through a symlink) and
+/// renamed to `path`. Holds the child's stack, made once.
+pub struct Record {
+    file: RecordFile,
+    stack: Vec<u8>,
 }
 
-impl Gate {
-    /// The child's start time as `/proc/PID/stat` gives it (field 22, clock ticks after boot),
-    /// when the boot-time clock read just before and just after the fork tells it without a
-    /// doubt; `None` otherwise (then read it from `/proc`). It saves the parent a `/proc` read
-    /// while the child waits at the gate.
-    pub fn start_time(&self) -> Option<u64> {
-        self.start
-    }
+/// What the child of [`Command::spawn_recorded`] reads to write its record.
+struct RecordFile {
+    new: CString,
+    path: CString,
+    mode: libc::mode_t,
+    encode: Encode,
+}
 
-    /// `write(2)` of one byte to the gate pipe: the child goes on to `exec`.
-    pub fn open(self) {
-        if let Some(w) = &self.w {
-            // A pipe with room for a byte: the write neither blocks nor fails (EPIPE would mean
-            // the child is gone already).
-            let _ = rustix::io::write(w, &[1]);
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("new", &self.file.new)
+            .field("path", &self.file.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Record {
+    /// A record written to `new`, then renamed to `path` (paths relative to the current
+    /// directory at the spawn).
+    pub fn new(new: &str, path: &str, mode: u32, encode: Encode) -> Result<Self, NulError> {
+        Ok(Record {
+            file: RecordFile {
+                new: CString::new(new)?,
+                path: CString::new(path)?,
+                mode,
+                encode,
+            },
+            stack: vec![0; RECORD_STACK],
+        })
+    }
+}
+
+/// What the child of [`Command::spawn_recorded`] is given.
+struct Job<'a> {
+    command: &'a Command,
+    file: &'a RecordFile,
+    /// `sysconf(_SC_CLK_TCK)`, read before the clone.
+    hz: u64,
+    /// The boot-time clock just before the clone.
+    before: Option<u64>,
+    /// The start time, once recorded; [`NOT_RECORDED`] or `-errno` otherwise.
+    outcome: AtomicI64,
+}
+
+/// The child of [`Command::spawn_recorded`]: records itself, then goes on as any child.
+extern "C" fn recorded_child(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `Job` on the suspended parent's stack, alive until we exec or exit.
+    let job = unsafe { &*arg.cast_const().cast::<Job<'_>>() };
+    let outcome = match write_record(job) {
+        Ok(start) => i64::try_from(start).unwrap_or(NOT_RECORDED),
+        Err(errno) => -i64::from(errno.max(1)),
+    };
+    job.outcome.store(outcome, Ordering::SeqCst);
+    job.command.child(None)
+}
+
+/// The child's record of itself: its start time, or the errno of the step that failed.
+fn write_record(job: &Job<'_>) -> Result<u64, i32> {
+    // SAFETY: getpid has no preconditions.
+    let pid = u32::try_from(unsafe { libc::getpid() }).map_err(|_| libc::EINVAL)?;
+    let start = match tick_of_hz(job.before, boottime_ns(), job.hz) {
+        Some(t) => t,
+        None => own_start_time()?,
+    };
+    let r = job.file;
+    let mut buf = [0u8; RECORD_MAX];
+    let len = (r.encode)(pid, start, &mut buf).min(RECORD_MAX);
+    let flags = libc::O_WRONLY
+        | libc::O_CREAT
+        | libc::O_TRUNC
+        | libc::O_NONBLOCK
+        | libc::O_NOFOLLOW
+        | libc::O_CLOEXEC;
+    // SAFETY: open, write, close, unlink and rename are async-signal-safe; the paths are C
+    // strings and the buffer is on our stack.
+    unsafe {
+        let fd = libc::open(r.new.as_ptr(), flags, libc::c_uint::from(r.mode));
+        if fd == -1 {
+            return Err(*libc::__errno_location());
+        }
+        let n = libc::write(fd, buf.as_ptr().cast(), len);
+        let errno = *libc::__errno_location();
+        libc::close(fd);
+        if usize::try_from(n).ok() != Some(len) {
+            libc::unlink(r.new.as_ptr());
+            return Err(if n == -1 { errno } else { libc::ENOSPC });
+        }
+        if libc::rename(r.new.as_ptr(), r.path.as_ptr()) == -1 {
+            return Err(*libc::__errno_location());
         }
     }
+    Ok(start)
+}
+
+/// Field 22 of `/proc/self/stat`, read and parsed without allocating.
+fn own_start_time() -> Result<u64, i32> {
+    let mut buf = [0u8; 1024];
+    // SAFETY: open, read and close are async-signal-safe; the buffer is on our stack.
+    let n = unsafe {
+        let fd = libc::open(
+            c"/proc/self/stat".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        );
+        if fd == -1 {
+            return Err(*libc::__errno_location());
+        }
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::close(fd);
+        n
+    };
+    let n = usize::try_from(n).map_err(|_| libc::EIO)?;
+    crate::procfs::parse_stat(&buf[..n])
+        .map(|st| st.start_time)
+        .ok_or(libc::EIO)
 }
 
 /// Margin kept from a tick's edges in [`start_tick`], far above any skew between the kernel's
@@ -488,16 +618,14 @@ fn boottime_ns() -> Option<u64> {
 }
 
 /// The start time of a child forked between two readings of the boot-time clock, in the unit of
-/// `/proc/PID/stat`'s field 22 (`sysconf(_SC_CLK_TCK)` ticks: the kernel stores the fork's
-/// boot-time clock and shows it rounded down to a tick), if both readings fall in one tick, away
-/// from its edges.
-fn start_tick(before: Option<u64>, after: Option<u64>) -> Option<u64> {
-    // SAFETY: sysconf has no preconditions.
-    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).ok()?;
+/// `/proc/PID/stat`'s field 22 (`hz` = `sysconf(_SC_CLK_TCK)` ticks a second: the kernel stores
+/// the fork's boot-time clock and shows it rounded down to a tick), if both readings fall in one
+/// tick, away from its edges.
+fn tick_of_hz(before: Option<u64>, after: Option<u64>, hz: u64) -> Option<u64> {
     tick_of(before?, after?, hz)
 }
 
-/// [`start_tick`] with the clock ticks per second given: the tick holding both `before` and
+/// [`tick_of_hz`] of two readings: the tick holding both `before` and
 /// `after` (each [`TICK_MARGIN_NS`] inside it), or `None`.
 fn tick_of(before: u64, after: u64, hz: u64) -> Option<u64> {
     if hz == 0 || 1_000_000_000 % hz != 0 {

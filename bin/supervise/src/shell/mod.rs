@@ -2,9 +2,9 @@
 //! the one event loop, and the effects the machine asks for. The loop waits in one `poll` on the
 //! signalfd, the control FIFOs and (with prefixed logs) the service's output pipes, with the
 //! machine's next deadline as the only timeout: an idle supervise never wakes.
-//! Faults (docs/reliability.md): children are forked held ([`Command::spawn_gated`]) until
-//! `supervise/instance` names them, so a supervise killed at any moment leaves nothing its
-//! successor cannot find; `supervise/control` and `ok` replaced under supervise are put back at
+//! Faults (docs/reliability.md): each child records itself in `supervise/instance` before its
+//! exec ([`herd_sys::Command::spawn_recorded`]), so a supervise killed at any moment leaves
+//! nothing its successor cannot find; `supervise/control` and `ok` replaced under supervise are put back at
 //! its next status write (or SIGIO); nothing at runtime needs a free descriptor but the status
 //! files, whose writes the machine retries.
 
@@ -223,9 +223,10 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
         // of state), or SIGIO: are `control` and `ok` still ours? Looked at after the tick, so
         // that a restart due at once is not held up by it, and then ticked again before the
         // wait: a letter read from a replaced `control` may make a start due at once.
-        if shell.unchecked.contains(&true) {
+        let unchecked = std::mem::take(&mut shell.unchecked);
+        if unchecked.contains(&true) {
             for f in [Some(&mut main), log.as_mut()].into_iter().flatten() {
-                if std::mem::take(&mut shell.unchecked[Shell::slot(f.which)]) {
+                if unchecked[Shell::slot(f.which)] {
                     f.check(&mut machine, &mut shell);
                 }
             }
