@@ -1,5 +1,5 @@
 """A quick A/B of restart latency, herd `supervise` against runit's `runsv` (and daemontools'
-`supervise`), in about a minute: `python3 -m bench.ab [--rounds N] [--herd PATH]`.
+`supervise`), in about a minute: `python3 -m bench.ab [--rounds N] [--herd PATH] [--base PATH]`.
 
 The two rows of the supervise section, with the same stamp helper as `run`, but interleaved: every
 supervisor runs for the whole script, and each round restarts each once, one at a time, in an order
@@ -84,6 +84,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--herd", default=str(ROOT / "target/x86_64-unknown-linux-gnu/release/herd"),
                     help="herd's binary (default: scripts/release.sh's)")
+    ap.add_argument("--base", help="another herd binary (say, before a change), measured as `herd-base`")
     ap.add_argument("--only", default="herd,runit", help="flavor keys (herd,runit,daemontools)")
     args = ap.parse_args()
 
@@ -95,6 +96,12 @@ def main() -> int:
     (names / "supervise").symlink_to(Path(args.herd).resolve())
     keep = args.only.split(",")
     flavors = [f for f in make_flavors(names) if f.key in keep and f.control == "fifo" and f.available()]
+    if args.base:
+        (scratch / "base").mkdir()
+        (scratch / "base" / "supervise").symlink_to(Path(args.base).resolve())
+        herd = next(f for f in make_flavors(scratch / "base") if f.key == "herd")
+        flavors.append(Flavor("herd-base", "herd `supervise` (base)", herd.path, herd.supervises_log, herd.control,
+                              herd.runit_sv))
     h = Harness(scratch, scratch)
     compile_helper(scratch, STAMP_SRC)
     samples: dict[tuple[str, str], list[float]] = {}
