@@ -41,6 +41,11 @@ man:
 bench *ARGS: release
     python3 -m bench --herd-dir target/x86_64-unknown-linux-gnu/release {{ARGS}}
 
+# Restart latency only, herd's supervise against runsv, interleaved, in about a minute, as root
+# (`--base PATH` adds another herd binary, for before/after; `--only herd,runit,daemontools`).
+bench-ab *ARGS: release
+    python3 -m bench.ab {{ARGS}}
+
 # Rewrite docs/benchmarks.md from docs/benchmarks.json (no measurement; for changes to the report).
 bench-report:
     python3 -m bench --report-only docs/benchmarks.json

@@ -248,7 +248,7 @@ const DIR_MODE: u32 = 0o700;
 const PARENT_MODE: u32 = 0o755;
 const FIFO_MODE: u32 = 0o600;
 const LOCK_MODE: u32 = 0o600;
-const FILE_MODE: u32 = 0o644;
+pub const FILE_MODE: u32 = 0o644;
 /// Flags of every open in `supervise/`: never through a symlink, never inherited.
 const PRIVATE: OFlags = OFlags::NOFOLLOW.union(OFlags::CLOEXEC);
 
@@ -637,12 +637,40 @@ pub struct Instance {
 
 /// Records `inst` in `supervise/instance` (atomically).
 pub fn write_instance(l: &Layout, inst: Instance) -> Result<(), Error> {
-    let line = format!("{} {}\n", inst.pid, inst.start);
-    write_atomic(l.instance_new, l.instance, line.as_bytes())
+    let mut buf = [0u8; INSTANCE_MAX];
+    let len = encode_instance(inst.pid.get(), inst.start, &mut buf);
+    write_atomic(l.instance_new, l.instance, &buf[..len])
 }
 
-/// Longest `supervise/instance` read: two decimal numbers of 20 digits, a space and a newline.
-const INSTANCE_MAX: usize = 64;
+/// Longest `supervise/instance` read or written: two decimal numbers of 20 digits, a space and a
+/// newline.
+pub const INSTANCE_MAX: usize = 64;
+
+/// `PID START\n` into `out`; its length. Allocates nothing and cannot panic: a child between
+/// `clone` and `exec` calls it to record itself (`herd_sys::Record`).
+pub fn encode_instance(pid: u32, start: u64, out: &mut [u8; INSTANCE_MAX]) -> usize {
+    let mut len = 0;
+    for (n, end) in [(u64::from(pid), b' '), (start, b'\n')] {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut v = n;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        for &d in digits[i..].iter().chain(&[end]) {
+            if let Some(slot) = out.get_mut(len) {
+                *slot = d;
+                len += 1;
+            }
+        }
+    }
+    len
+}
 
 /// Reads `supervise/instance`; `None` if it is missing or malformed, or if it is not a regular
 /// file owned by our effective user: its pid is stopped at startup, so a file someone else could
@@ -891,6 +919,10 @@ mod tests {
             let inst = Instance { pid: Pid::new(p).expect("not 0"), start };
             let line = format!("{} {}\n", inst.pid, inst.start);
             proptest::prop_assert_eq!(parse_instance(line.as_bytes()), Some(inst));
+            // What the child writes of itself is the same line.
+            let mut buf = [0u8; INSTANCE_MAX];
+            let len = encode_instance(p, start, &mut buf);
+            proptest::prop_assert_eq!(&buf[..len], line.as_bytes());
         }
     }
 }

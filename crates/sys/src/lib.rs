@@ -3,10 +3,11 @@
 //! signalfd, dnotify, reaping, the `/proc` fields herd reads, poll timeouts, and execvp's PATH
 //! search.
 //!
-//! Everything between `fork` and `exec` is async-signal-safe: argv, paths and the failure
-//! message are built before the fork, and the child only calls `read` and `close` (the gate of a
-//! gated spawn), `dup2`, `chdir`, `setsid`, `sigprocmask`, `sigaction`, `execv`, `write` and
-//! `_exit`. This is the only crate with `unsafe`.
+//! Everything between `fork` (or `clone`) and `exec` is async-signal-safe: argv, paths and the
+//! failure message are built before the fork, and the child only calls `getpid`,
+//! `clock_gettime`, `open`, `read`, `write`, `close`, `rename` and `unlink` (the record of a
+//! recorded spawn), `dup2`, `chdir`, `setsid`, `sigprocmask`, `sigaction`, `execv` and `_exit`.
+//! This is the only crate with `unsafe`.
 
 pub mod dnotify;
 pub mod path;
@@ -19,8 +20,8 @@ pub mod time;
 
 pub use path::{find_executable, is_executable};
 pub use process::{
-    close_stdio, exec_replace, reap, reap_any, status_pid, system_pid, Command, Gate, Reaped,
-    SpawnError,
+    close_stdio, exec_replace, reap, reap_any, status_pid, system_pid, Command, Encode, Reaped,
+    Record, SpawnError, RECORD_MAX,
 };
 pub use procfs::{children, descendants, proc_start_time, read_stat, Stat};
 pub use time::{timespec, timespec_until};

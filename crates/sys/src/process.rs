@@ -1,8 +1,10 @@
 //! Spawning and reaping children, and the two forms of a pid (the system's and the status file's).
 
 use std::ffi::{CString, NulError, OsStr};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::fmt;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use nix::errno::Errno;
 use nix::sys::signal::SigSet;
@@ -269,7 +271,7 @@ impl Command {
         // before the fork, then execs or exits; it never returns into Rust code.
         match unsafe { libc::fork() } {
             -1 => Err(Errno::last()),
-            0 => self.child(None, None),
+            0 => self.child(None),
             pid => Ok(Pid::from_raw(pid)),
         }
     }
@@ -294,7 +296,7 @@ impl Command {
         // SAFETY: as in `spawn`; the child only writes to the report pipe on failure.
         let pid = match unsafe { libc::fork() } {
             -1 => return Err(SpawnError::Fork(Errno::last())),
-            0 => self.child(None, Some(w.as_raw_fd())),
+            0 => self.child(Some(w.as_raw_fd())),
             pid => Pid::from_raw(pid),
         };
         drop(w);
@@ -315,30 +317,71 @@ impl Command {
         Ok(pid)
     }
 
-    /// `fork(2)` + `execv(2)` with the child held before anything else until [`Gate::open`]:
-    /// the caller can record the pid first, and a child whose parent dies before opening the
-    /// gate exits (with the failure code) without running the program. When no pipe can be made
-    /// for the gate (no descriptors left), the child is not held.
-    pub fn spawn_gated(&self) -> Result<(Pid, Gate), Errno> {
-        // Blocking on purpose: the child waits in `read` until the byte or EOF comes.
-        let Ok((r, w)) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) else {
-            return self.spawn().map(|pid| (pid, Gate(None)));
-        };
-        // SAFETY: as in `spawn`; the child only reads and closes the two pipe descriptors
-        // before the usual steps.
-        match unsafe { libc::fork() } {
-            -1 => Err(Errno::last()),
-            0 => self.child(Some((r.as_raw_fd(), w.as_raw_fd())), None),
-            pid => {
-                drop(r);
-                Ok((Pid::from_raw(pid), Gate(Some(w))))
-            }
+    /// `clone(CLONE_VM | CLONE_VFORK)` + `execv(2)`, as `posix_spawn` does, with the child
+    /// recording itself in `record` first: it writes its pid and start time there (atomically)
+    /// and only then goes on to `exec`, so that no instance it starts can run unrecorded. This
+    /// process is suspended until the child has exec'd or exited: nothing is copied (no page
+    /// tables, no copy-on-write faults afterwards), and on return the record is written or has
+    /// failed. The child holds this process's descriptors (its locks) until its `exec`, so
+    /// should this process die meanwhile, a successor that takes the lock finds the record.
+    /// Returns the child's pid and, if the record was written, its start time (else the caller
+    /// may record it itself). Fails only if the clone fails.
+    pub fn spawn_recorded(&self, record: &mut Record) -> Result<(Pid, Option<u64>), Errno> {
+        // SAFETY: sysconf has no preconditions.
+        let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(0);
+        if record.stack.is_none() {
+            record.stack = Some(ChildStack::map()?);
         }
+        let Some(stack) = &record.stack else {
+            return Err(Errno::ENOMEM);
+        };
+        let top = stack.top();
+        let job = Job {
+            command: self,
+            file: &record.file,
+            hz,
+            before: boottime_ns(),
+            outcome: AtomicI64::new(NOT_RECORDED),
+        };
+        // The ABI wants the stack 16-byte aligned at the call.
+        let top = top.wrapping_sub(top as usize % 16);
+        // SAFETY: every signal is blocked around the clone, so that no handler of this process
+        // runs in the child (which shares its memory); the mask is put back at once after.
+        let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; `all` and `old` are valid sigsets.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        }
+        // SAFETY: the child runs `recorded_child` on its own stack (`stack`, not used by
+        // anyone else while this process is suspended), reads only `job` and what `self` and
+        // `record` hold (none of which can change: this process is suspended until the child
+        // execs or exits), writes only `job.outcome` (an atomic) and its own stack, and makes
+        // only async-signal-safe calls before it execs or `_exit`s.
+        let pid = unsafe {
+            libc::clone(
+                recorded_child,
+                top.cast(),
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                std::ptr::addr_of!(job).cast_mut().cast(),
+            )
+        };
+        let errno = Errno::last();
+        // SAFETY: `old` is the mask read above.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+        // The child has exec'd or exited: what it touched of its stack is given back.
+        stack.give_back();
+        if pid == -1 {
+            return Err(errno);
+        }
+        let start = u64::try_from(job.outcome.load(Ordering::SeqCst)).ok();
+        Ok((Pid::from_raw(pid), start))
     }
 
-    /// The child after the fork; `gate` is the (read, write) pipe of [`Command::spawn_gated`],
-    /// `report` the write end of the pipe of [`Command::spawn_reporting`].
-    fn child(&self, gate: Option<(RawFd, RawFd)>, report: Option<RawFd>) -> ! {
+    /// The child after the fork (or clone); `report` the write end of the pipe of
+    /// [`Command::spawn_reporting`].
+    fn child(&self, report: Option<RawFd>) -> ! {
         let fail = |msg: &[u8]| -> ! {
             // SAFETY: only async-signal-safe calls (see `report_errno` and `die`).
             unsafe {
@@ -349,22 +392,9 @@ impl Command {
             }
         };
         // SAFETY: we are the child of a fork: only async-signal-safe libc calls follow, on
-        // descriptors and C strings owned by `self`, which the fork copied.
+        // descriptors and C strings owned by `self`, which the fork copied (or, after a
+        // `CLONE_VM` clone, which stay as they are while the parent is suspended).
         unsafe {
-            // First, while every descriptor is still where the parent had it: wait for the
-            // parent. Only our copy of the write end is closed, so a dead parent means EOF.
-            if let Some((r, w)) = gate {
-                libc::close(w);
-                let mut byte = 0u8;
-                loop {
-                    match libc::read(r, std::ptr::addr_of_mut!(byte).cast(), 1) {
-                        1 => break,
-                        -1 if *libc::__errno_location() == libc::EINTR => continue,
-                        _ => libc::_exit(self.failure_code),
-                    }
-                }
-                libc::close(r);
-            }
             // The directory first: moving descriptors could overwrite the one `chdir_fd` names.
             if let Some(dir) = &self.chdir {
                 if libc::chdir(dir.as_ptr()) == -1 {
@@ -439,20 +469,240 @@ pub enum SpawnError {
     Exec { pid: Pid, errno: Errno },
 }
 
-/// The child of [`Command::spawn_gated`], held before its `exec` until this is opened. Dropping
-/// it unopened makes the child exit without running its program.
-#[derive(Debug)]
-pub struct Gate(Option<OwnedFd>);
+/// Largest record [`Command::spawn_recorded`]'s child writes.
+pub const RECORD_MAX: usize = 64;
+/// Stack of the child of [`Command::spawn_recorded`] until its `exec`: it needs little (no
+/// allocation, a 1 KiB buffer for `/proc/self/stat`).
+const RECORD_STACK: usize = 64 * 1024;
+/// The inaccessible page below it: an overflow is a SIGSEGV, not a write into other memory.
+const GUARD: usize = 4096;
+/// `Job::outcome` before the child has written its record.
+const NOT_RECORDED: i64 = -1;
 
-impl Gate {
-    /// `write(2)` of one byte to the gate pipe: the child goes on to `exec`.
-    pub fn open(self) {
-        if let Some(w) = &self.0 {
-            // A pipe with room for a byte: the write neither blocks nor fails (EPIPE would mean
-            // the child is gone already).
-            let _ = rustix::io::write(w, &[1]);
+/// Turns a pid and a start time into the bytes of a record; returns their length. Called in the
+/// child between `clone` and `exec`: it must not allocate, lock or panic.
+pub type Encode = fn(u32, u64, &mut [u8; RECORD_MAX]) -> usize;
+
+/// The file the child of [`Command::spawn_recorded`] writes before its `exec`, naming itself:
+/// `encode(pid, start time)` written to `new` (created with `mode`, never through a symlink) and
+/// renamed to `path`. Holds the child's stack, mapped at the first spawn.
+pub struct Record {
+    file: RecordFile,
+    /// Mapped at the first spawn.
+    stack: Option<ChildStack>,
+}
+
+/// The stack a recorded child runs on until its `exec`: an anonymous mapping of its own, with a
+/// guard page below it. Only the pages the child touches are ever memory, and they are given back
+/// after each spawn (`MADV_DONTNEED`), so that a supervise between spawns holds none of it (a
+/// heap buffer would stay its private memory for good).
+struct ChildStack {
+    base: *mut libc::c_void,
+}
+
+impl ChildStack {
+    fn map() -> Result<Self, Errno> {
+        // SAFETY: a new anonymous mapping, at an address the kernel chooses.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                GUARD + RECORD_STACK,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(Errno::last());
+        }
+        let stack = ChildStack { base };
+        // SAFETY: the mapping's first page, which nothing uses.
+        if unsafe { libc::mprotect(base, GUARD, libc::PROT_NONE) } == -1 {
+            return Err(Errno::last());
+        }
+        Ok(stack)
+    }
+
+    /// The stack's top (it grows down), 16-byte aligned as the ABI wants at the call.
+    fn top(&self) -> *mut u8 {
+        self.base.cast::<u8>().wrapping_add(GUARD + RECORD_STACK)
+    }
+
+    fn give_back(&self) {
+        // SAFETY: the stack's pages, which no one uses while no child runs on them; the next
+        // touch finds zeroed pages.
+        unsafe {
+            libc::madvise(
+                self.base.cast::<u8>().wrapping_add(GUARD).cast(),
+                RECORD_STACK,
+                libc::MADV_DONTNEED,
+            )
+        };
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `map`, used by nothing once its owner goes.
+        unsafe { libc::munmap(self.base, GUARD + RECORD_STACK) };
+    }
+}
+
+/// What the child of [`Command::spawn_recorded`] reads to write its record.
+struct RecordFile {
+    new: CString,
+    path: CString,
+    mode: libc::mode_t,
+    encode: Encode,
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("new", &self.file.new)
+            .field("path", &self.file.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Record {
+    /// A record written to `new`, then renamed to `path` (paths relative to the current
+    /// directory at the spawn).
+    pub fn new(new: &str, path: &str, mode: u32, encode: Encode) -> Result<Self, NulError> {
+        Ok(Record {
+            file: RecordFile {
+                new: CString::new(new)?,
+                path: CString::new(path)?,
+                mode,
+                encode,
+            },
+            stack: None,
+        })
+    }
+}
+
+/// What the child of [`Command::spawn_recorded`] is given.
+struct Job<'a> {
+    command: &'a Command,
+    file: &'a RecordFile,
+    /// `sysconf(_SC_CLK_TCK)`, read before the clone.
+    hz: u64,
+    /// The boot-time clock just before the clone.
+    before: Option<u64>,
+    /// The start time, once recorded; [`NOT_RECORDED`] or `-errno` otherwise.
+    outcome: AtomicI64,
+}
+
+/// The child of [`Command::spawn_recorded`]: records itself, then goes on as any child.
+extern "C" fn recorded_child(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `Job` on the suspended parent's stack, alive until we exec or exit.
+    let job = unsafe { &*arg.cast_const().cast::<Job<'_>>() };
+    let outcome = match write_record(job) {
+        Ok(start) => i64::try_from(start).unwrap_or(NOT_RECORDED),
+        Err(errno) => -i64::from(errno.max(1)),
+    };
+    job.outcome.store(outcome, Ordering::SeqCst);
+    job.command.child(None)
+}
+
+/// The child's record of itself: its start time, or the errno of the step that failed.
+fn write_record(job: &Job<'_>) -> Result<u64, i32> {
+    // SAFETY: getpid has no preconditions.
+    let pid = u32::try_from(unsafe { libc::getpid() }).map_err(|_| libc::EINVAL)?;
+    let start = match tick_of_hz(job.before, boottime_ns(), job.hz) {
+        Some(t) => t,
+        None => own_start_time()?,
+    };
+    let r = job.file;
+    let mut buf = [0u8; RECORD_MAX];
+    let len = (r.encode)(pid, start, &mut buf).min(RECORD_MAX);
+    let flags = libc::O_WRONLY
+        | libc::O_CREAT
+        | libc::O_TRUNC
+        | libc::O_NONBLOCK
+        | libc::O_NOFOLLOW
+        | libc::O_CLOEXEC;
+    // SAFETY: open, write, close, unlink and rename are async-signal-safe; the paths are C
+    // strings and the buffer is on our stack.
+    unsafe {
+        let fd = libc::open(r.new.as_ptr(), flags, libc::c_uint::from(r.mode));
+        if fd == -1 {
+            return Err(*libc::__errno_location());
+        }
+        let n = libc::write(fd, buf.as_ptr().cast(), len);
+        let errno = *libc::__errno_location();
+        libc::close(fd);
+        if usize::try_from(n).ok() != Some(len) {
+            libc::unlink(r.new.as_ptr());
+            return Err(if n == -1 { errno } else { libc::ENOSPC });
+        }
+        if libc::rename(r.new.as_ptr(), r.path.as_ptr()) == -1 {
+            return Err(*libc::__errno_location());
         }
     }
+    Ok(start)
+}
+
+/// Field 22 of `/proc/self/stat`, read and parsed without allocating.
+fn own_start_time() -> Result<u64, i32> {
+    let mut buf = [0u8; 1024];
+    // SAFETY: open, read and close are async-signal-safe; the buffer is on our stack.
+    let n = unsafe {
+        let fd = libc::open(
+            c"/proc/self/stat".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        );
+        if fd == -1 {
+            return Err(*libc::__errno_location());
+        }
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::close(fd);
+        n
+    };
+    let n = usize::try_from(n).map_err(|_| libc::EIO)?;
+    crate::procfs::parse_stat(&buf[..n])
+        .map(|st| st.start_time)
+        .ok_or(libc::EIO)
+}
+
+/// Margin kept from a tick's edges in [`start_tick`], far above any skew between the kernel's
+/// reading of the boot-time clock and the vDSO's.
+const TICK_MARGIN_NS: u64 = 1_000;
+
+/// `clock_gettime(CLOCK_BOOTTIME)` in nanoseconds; `None` if the clock cannot be read.
+fn boottime_ns() -> Option<u64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    if unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) } != 0 {
+        return None;
+    }
+    let secs = u64::try_from(ts.tv_sec).ok()?;
+    let nanos = u64::try_from(ts.tv_nsec).ok()?;
+    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+}
+
+/// The start time of a child forked between two readings of the boot-time clock, in the unit of
+/// `/proc/PID/stat`'s field 22 (`hz` = `sysconf(_SC_CLK_TCK)` ticks a second: the kernel stores
+/// the fork's boot-time clock and shows it rounded down to a tick), if both readings fall in one
+/// tick, away from its edges.
+fn tick_of_hz(before: Option<u64>, after: Option<u64>, hz: u64) -> Option<u64> {
+    tick_of(before?, after?, hz)
+}
+
+/// [`tick_of_hz`] of two readings: the tick holding both `before` and
+/// `after` (each [`TICK_MARGIN_NS`] inside it), or `None`.
+fn tick_of(before: u64, after: u64, hz: u64) -> Option<u64> {
+    if hz == 0 || 1_000_000_000 % hz != 0 {
+        return None;
+    }
+    let tick = 1_000_000_000 / hz;
+    let first = before.checked_sub(TICK_MARGIN_NS)? / tick;
+    let last = after.checked_add(TICK_MARGIN_NS)? / tick;
+    (before <= after && first == last).then_some(first)
 }
 
 /// The bytes of `s` as a C string (`Err` if it holds a NUL).

@@ -10,7 +10,7 @@ use herd_notice::Notice;
 use herd_status::{Exit, Pid, Readiness, Runs, Status};
 use herd_svdir::{self as svdir, Instance, Layout, StatusWriter, LOG, MAIN};
 use herd_sys::process::wait_for;
-use herd_sys::{proc_start_time, status_pid, system_pid, Command, Gate};
+use herd_sys::{proc_start_time, status_pid, system_pid, Command, Record};
 use herd_tai64n::Tai64n;
 use nix::sys::signal::{kill, SigSet, Signal};
 use rustix::fs;
@@ -31,6 +31,9 @@ pub(super) struct Shell {
     pub(super) log_status: StatusWriter,
     pub(super) run: Command,
     pub(super) log_run: Command,
+    /// Where each child records itself before its exec: `supervise/instance` of the main
+    /// service (for `./run` and `./finish`) and of the log.
+    pub(super) records: [Record; 2],
     /// Read and write ends of the log pipe, held for supervise's whole life (until the exit).
     pub(super) pipe: Option<(OwnedFd, OwnedFd)>,
     /// Prefixed logs: the service's stdout and stderr pipes (never with a log pipe).
@@ -80,6 +83,14 @@ impl Shell {
             run.stdout(output.stdout());
             run.fd(output.stderr(), 2);
         }
+        let record = |l: &Layout| {
+            Record::new(
+                l.instance_new,
+                l.instance,
+                svdir::FILE_MODE,
+                svdir::encode_instance,
+            )
+        };
         Ok(Shell {
             diag: diag.clone(),
             mask,
@@ -87,6 +98,7 @@ impl Shell {
             log_status: StatusWriter::new(LOG),
             run,
             log_run,
+            records: [record(&MAIN)?, record(&LOG)?],
             pipe,
             output,
             notify,
@@ -211,7 +223,7 @@ impl Shell {
 
     /// Starts `./run`, with the write end of a new notification pipe as the descriptor
     /// `notification-fd` asked for, if it did.
-    fn spawn_run(&mut self) -> Result<(nix::unistd::Pid, Gate), nix::errno::Errno> {
+    fn spawn_run(&mut self) -> Result<(nix::unistd::Pid, Option<u64>), nix::errno::Errno> {
         self.check.new_run();
         self.health.new_run();
         let target = self.notify_target.take();
@@ -228,7 +240,7 @@ impl Shell {
         if let Some((fd, _, w)) = &pipe {
             self.run.fd(w.as_fd(), *fd);
         }
-        let result = self.run.spawn_gated();
+        let result = self.run.spawn_recorded(&mut self.records[0]);
         if let Some((fd, r, w)) = pipe {
             // Only the child keeps the write end: EOF comes when ./run and its children close it.
             self.run.remove_fd(fd);
@@ -249,10 +261,11 @@ impl Shell {
 
 impl Effects for Shell {
     fn spawn(&mut self, which: Which, prog: Prog) -> Option<Pid> {
-        // Held until recorded: a supervise killed in between leaves no unrecorded instance.
+        // Each child records itself before its exec: a supervise killed at any moment leaves
+        // no unrecorded instance.
         let result = match (which, prog) {
             (Which::Main, Prog::Run) => self.spawn_run(),
-            (Which::Log, _) => self.log_run.spawn_gated(),
+            (Which::Log, _) => self.log_run.spawn_recorded(&mut self.records[1]),
             (Which::Main, Prog::Finish(exit)) => {
                 let mut c = self.command(svdir::FINISH, "unable to start ./finish", true)?;
                 let (code, status) = match exit {
@@ -263,7 +276,7 @@ impl Effects for Shell {
                     ),
                 };
                 c.set_args([&code, &status]).ok()?;
-                c.spawn_gated()
+                c.spawn_recorded(&mut self.records[0])
             }
         };
         self.diag.trace(&format_args!(
@@ -274,13 +287,17 @@ impl Effects for Shell {
             }
         ));
         match result {
-            Ok((pid, gate)) => {
+            Ok((pid, recorded)) => {
                 let pid = status_pid(pid);
                 if let Some(pid) = pid {
-                    // A failure is said (and retried) by the status write that follows.
-                    let _ = self.record(which, pid);
+                    if recorded.is_some() {
+                        self.recorded[Self::slot(which)] = Some(pid);
+                    } else {
+                        // The child could not: tried here again, and a failure is said (and
+                        // retried) by the status write that follows.
+                        let _ = self.record(which, pid);
+                    }
                 }
-                gate.open();
                 pid
             }
             Err(e) => {

@@ -2,9 +2,9 @@
 //! the one event loop, and the effects the machine asks for. The loop waits in one `poll` on the
 //! signalfd, the control FIFOs and (with prefixed logs) the service's output pipes, with the
 //! machine's next deadline as the only timeout: an idle supervise never wakes.
-//! Faults (docs/reliability.md): children are forked held ([`Command::spawn_gated`]) until
-//! `supervise/instance` names them, so a supervise killed at any moment leaves nothing its
-//! successor cannot find; `supervise/control` and `ok` replaced under supervise are put back at
+//! Faults (docs/reliability.md): each child records itself in `supervise/instance` before its
+//! exec ([`herd_sys::Command::spawn_recorded`]), so a supervise killed at any moment leaves
+//! nothing its successor cannot find; `supervise/control` and `ok` replaced under supervise are put back at
 //! its next status write (or SIGIO); nothing at runtime needs a free descriptor but the status
 //! files, whose writes the machine retries.
 
@@ -219,6 +219,19 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
             }
             return Ok(());
         }
+        // After each status write (supervise changes `supervise/` itself then, at every change
+        // of state), or SIGIO: are `control` and `ok` still ours? Looked at after the tick, so
+        // that a restart due at once is not held up by it, and then ticked again before the
+        // wait: a letter read from a replaced `control` may make a start due at once.
+        let unchecked = std::mem::take(&mut shell.unchecked);
+        if unchecked.contains(&true) {
+            for f in [Some(&mut main), log.as_mut()].into_iter().flatten() {
+                if unchecked[Shell::slot(f.which)] {
+                    f.check(&mut machine, &mut shell);
+                }
+            }
+            continue;
+        }
         let timeout = machine.next_deadline().map(timespec_until);
         let mut set = PollSet::new(sigfd.as_fd());
         set.add(Slot::Control, main.control.as_fd());
@@ -282,13 +295,6 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
         }
         if let Some(log) = log.as_ref().filter(|_| ready.has(Slot::LogControl)) {
             read_control(&log.control, Which::Log, &mut machine, &mut shell);
-        }
-        // After each status write (supervise changes `supervise/` itself then, at every change
-        // of state), or SIGIO: are `control` and `ok` still ours?
-        for f in [Some(&mut main), log.as_mut()].into_iter().flatten() {
-            if std::mem::take(&mut shell.unchecked[Shell::slot(f.which)]) {
-                f.check(&mut machine, &mut shell);
-            }
         }
     }
 }

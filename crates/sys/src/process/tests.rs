@@ -10,41 +10,101 @@ fn spawn_runs_and_reports_exit() {
     assert_eq!(wait_for(pid), Some(Exit::Code(3)));
 }
 
+/// The record's bytes: `PID START\n`.
+fn encode(pid: u32, start: u64, out: &mut [u8; RECORD_MAX]) -> usize {
+    use std::io::Write;
+    let mut w = &mut out[..];
+    let _ = writeln!(w, "{pid} {start}");
+    RECORD_MAX - w.len()
+}
+
 #[test]
-fn gated_child_runs_only_once_the_gate_is_open() {
-    let dir = std::env::temp_dir().join(format!("herd-gate-{}", std::process::id()));
+fn recorded_child_records_itself_before_it_runs() {
+    let dir = std::env::temp_dir().join(format!("herd-record-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir(&dir).expect("temp dir");
-    let mark = dir.join("ran");
+    let new = dir.join("instance.new");
+    let path = dir.join("instance");
+    let seen = dir.join("seen");
+    let mut record = Record::new(
+        new.to_str().expect("utf-8"),
+        path.to_str().expect("utf-8"),
+        0o644,
+        encode,
+    )
+    .expect("no NUL");
+    // The program copies the record as it finds it when it runs.
     let mut c = Command::new("/bin/sh", "test: unable to start /bin/sh: ").expect("no NUL");
-    c.set_args(["-c", "echo ran > \"$0\"", mark.to_str().expect("utf-8")])
-        .expect("no NUL");
-    let (pid, gate) = c.spawn_gated().expect("fork");
-    // Held: the child sits in read(2) on the gate, and has not run the program.
-    let syscall = format!("/proc/{pid}/syscall");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while !std::fs::read_to_string(&syscall)
-        .is_ok_and(|s| s.starts_with(&format!("{} ", libc::SYS_read)))
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "child not held in read"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
+    let script = "cat \"$0\" > \"$1\"";
+    c.set_args([
+        "-c",
+        script,
+        path.to_str().expect("utf-8"),
+        seen.to_str().expect("utf-8"),
+    ])
+    .expect("no NUL");
+    for _ in 0..20 {
+        let (pid, start) = c.spawn_recorded(&mut record).expect("clone");
+        // On return the record names the child, with the start time /proc gives.
+        let from_proc = crate::procfs::proc_start_time(pid).expect("child alive or a zombie");
+        assert_eq!(start, Some(from_proc));
+        let line = format!("{pid} {from_proc}\n");
+        assert_eq!(std::fs::read_to_string(&path).expect("instance"), line);
+        assert!(!new.exists(), "instance.new left behind");
+        assert_eq!(wait_for(pid), Some(Exit::Code(0)));
+        assert_eq!(std::fs::read_to_string(&seen).expect("seen"), line);
     }
-    assert!(!mark.exists(), "the child ran before the gate was opened");
-    gate.open();
-    assert_eq!(wait_for(pid), Some(Exit::Code(0)));
-    assert_eq!(std::fs::read_to_string(&mark).expect("mark"), "ran\n");
-
-    // A gate dropped unopened (what the parent's death does): the child exits at once
-    // with the failure code and never runs the program.
-    std::fs::remove_file(&mark).expect("rm");
-    let (pid, gate) = c.spawn_gated().expect("fork");
-    drop(gate);
-    assert_eq!(wait_for(pid), Some(Exit::Code(111)));
-    assert!(!mark.exists(), "the child ran without its gate");
     std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+/// The child's stack is memory only while a child runs on it: after each spawn none of its pages
+/// is resident (a supervise between spawns holds none of it), and the page below it is a guard.
+#[test]
+fn recorded_childs_stack_is_given_back_after_each_spawn() {
+    let mut record =
+        Record::new("/nonexistent/i.new", "/nonexistent/i", 0o644, encode).expect("no NUL");
+    let mut c = Command::new("/bin/sh", "test: unable to start /bin/sh: ").expect("no NUL");
+    c.set_args(["-c", "exit 0"]).expect("no NUL");
+    for _ in 0..3 {
+        let (pid, _) = c.spawn_recorded(&mut record).expect("clone");
+        assert_eq!(wait_for(pid), Some(Exit::Code(0)));
+        let stack = record.stack.as_ref().expect("mapped at the first spawn");
+        let pages = RECORD_STACK / 4096;
+        let mut resident = vec![0u8; pages];
+        let start = stack.base.cast::<u8>().wrapping_add(GUARD);
+        // SAFETY: mincore of the stack's pages (mapped), into a vector of one byte per page.
+        let r = unsafe { libc::mincore(start.cast(), RECORD_STACK, resident.as_mut_ptr()) };
+        assert_eq!(r, 0, "mincore");
+        assert_eq!(
+            resident.iter().filter(|&&b| b & 1 != 0).count(),
+            0,
+            "resident pages"
+        );
+        let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
+        let at = format!("{:x}-", stack.base as usize);
+        let line = maps
+            .lines()
+            .find(|l| l.starts_with(&at))
+            .expect("the guard's mapping");
+        assert!(line.contains(" ---p "), "guard page: {line}");
+    }
+}
+
+#[test]
+fn recorded_child_runs_when_its_record_fails() {
+    // As before the record existed: a record that cannot be written is the caller's to retry;
+    // the program still runs.
+    let mut record =
+        Record::new("/nonexistent/i.new", "/nonexistent/i", 0o644, encode).expect("no NUL");
+    let mut c = Command::new("/bin/sh", "test: unable to start /bin/sh: ").expect("no NUL");
+    c.set_args(["-c", "exit 7"]).expect("no NUL");
+    let (pid, start) = c.spawn_recorded(&mut record).expect("clone");
+    assert_eq!(start, None);
+    assert_eq!(wait_for(pid), Some(Exit::Code(7)));
+    // And an exec that fails after a record: the failure code, as from any spawn.
+    let c = Command::new("/nonexistent/prog", "test: unable to start: ").expect("no NUL");
+    let (pid, _) = c.spawn_recorded(&mut record).expect("clone");
+    assert_eq!(wait_for(pid), Some(Exit::Code(111)));
 }
 
 #[test]
@@ -74,4 +134,29 @@ fn exec_failure_exits_111() {
         .shell_code(),
         137
     );
+}
+
+#[test]
+fn tick_of_needs_both_readings_inside_one_tick() {
+    const MS: u64 = 1_000_000;
+    assert_eq!(tick_of(30 * MS + 5_000, 30 * MS + 90_000, 100), Some(3));
+    assert_eq!(tick_of(29 * MS, 31 * MS, 100), None, "across a tick");
+    assert_eq!(
+        tick_of(30 * MS + 10, 31 * MS, 100),
+        None,
+        "at the start edge"
+    );
+    assert_eq!(tick_of(31 * MS, 40 * MS - 10, 100), None, "at the end edge");
+    assert_eq!(
+        tick_of(35 * MS, 34 * MS, 100),
+        None,
+        "readings out of order"
+    );
+    assert_eq!(tick_of(35 * MS, 35 * MS, 0), None);
+    assert_eq!(
+        tick_of(35 * MS, 35 * MS, 7),
+        None,
+        "a tick of no whole nanoseconds"
+    );
+    assert_eq!(tick_of(35 * MS + MS / 2, 35 * MS + MS / 2, 1000), Some(35));
 }
