@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use herd_diag::{Diag, Kind, Reason};
 use herd_status::Pid;
-use herd_sys::{find_executable, status_pid, Command};
+use herd_sys::{find_executable, status_pid, Command, SpawnStack};
 
 use crate::lifecycle::{EXIT_CANNOT_EXEC, EXIT_NOT_FOUND};
 
@@ -21,6 +21,10 @@ pub struct Spawner {
     setsid: bool,
     /// The write end of the essential-service notice pipe, given to each supervise.
     notify: Option<OwnedFd>,
+    /// What each child runs on until its exec: svscan spawns as `posix_spawn` does (no copy of
+    /// svscan, which a fork would make of its page tables for every one of hundreds of
+    /// services).
+    stack: SpawnStack,
 }
 
 /// How svscan runs `supervise NAME`: the executable and the argv[0] it gives it.
@@ -78,6 +82,7 @@ impl Spawner {
             supervise: find_supervise(exe, arg0),
             setsid,
             notify,
+            stack: SpawnStack::default(),
         }
     }
 
@@ -133,7 +138,7 @@ impl Spawner {
         if let Some(w) = &self.notify {
             herd_notice::pass_to(&mut c, w.as_fd()).ok()?;
         }
-        self.forked(&shown, c.spawn())
+        self.forked(&shown, c.spawn_shared(&self.stack))
     }
 
     /// A start-up or shutdown script, with svscan's stdio, cwd and environment.
@@ -145,7 +150,7 @@ impl Spawner {
         let mut c = Command::new(path, failure).ok()?;
         c.failure_code(EXIT_CANNOT_EXEC);
         c.reset_signals(true);
-        self.forked(&shown, c.spawn())
+        self.forked(&shown, c.spawn_shared(&self.stack))
     }
 
     /// The main command in the foreground: its own process group, given the terminal. `Err` is
@@ -173,7 +178,7 @@ impl Spawner {
             c.foreground(true);
             Ok(c)
         });
-        let Ok(Ok(pid)) = spawned.map(|c| c.spawn()) else {
+        let Ok(Ok(pid)) = spawned.map(|c| c.spawn_shared(&self.stack)) else {
             self.diag.fatal(&format_args!("unable to start {shown}"));
             return Err(EXIT_CANNOT_EXEC);
         };

@@ -21,7 +21,7 @@ pub mod time;
 pub use path::{find_executable, is_executable};
 pub use process::{
     close_stdio, exec_replace, reap, reap_any, status_pid, system_pid, Command, Encode, Reaped,
-    Record, SpawnError, RECORD_MAX,
+    Record, SpawnError, SpawnStack, RECORD_MAX,
 };
 pub use procfs::{children, descendants, proc_start_time, read_stat, Stat};
 pub use time::{timespec, timespec_until};

@@ -335,7 +335,6 @@ impl Command {
         let Some(stack) = &record.stack else {
             return Err(Errno::ENOMEM);
         };
-        let top = stack.top();
         let job = Job {
             command: self,
             file: &record.file,
@@ -343,40 +342,39 @@ impl Command {
             before: boottime_ns(),
             outcome: AtomicI64::new(NOT_RECORDED),
         };
-        // The ABI wants the stack 16-byte aligned at the call.
-        let top = top.wrapping_sub(top as usize % 16);
-        // SAFETY: every signal is blocked around the clone, so that no handler of this process
-        // runs in the child (which shares its memory); the mask is put back at once after.
-        let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-        // SAFETY: as above; `all` and `old` are valid sigsets.
-        unsafe {
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        }
-        // SAFETY: the child runs `recorded_child` on its own stack (`stack`, not used by
-        // anyone else while this process is suspended), reads only `job` and what `self` and
-        // `record` hold (none of which can change: this process is suspended until the child
-        // execs or exits), writes only `job.outcome` (an atomic) and its own stack, and makes
-        // only async-signal-safe calls before it execs or `_exit`s.
+        // SAFETY: `recorded_child` reads only `job` and what `self` and `record` hold (none of
+        // which can change: this process is suspended until the child execs or exits), writes
+        // only `job.outcome` (an atomic) and its own stack, and makes only async-signal-safe
+        // calls before it execs or `_exit`s.
         let pid = unsafe {
-            libc::clone(
+            clone_vfork(
+                stack,
                 recorded_child,
-                top.cast(),
-                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
                 std::ptr::addr_of!(job).cast_mut().cast(),
             )
-        };
-        let errno = Errno::last();
-        // SAFETY: `old` is the mask read above.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-        // The child has exec'd or exited: what it touched of its stack is given back.
-        stack.give_back();
-        if pid == -1 {
-            return Err(errno);
-        }
+        }?;
         let start = u64::try_from(job.outcome.load(Ordering::SeqCst)).ok();
-        Ok((Pid::from_raw(pid), start))
+        Ok((pid, start))
+    }
+
+    /// `clone(CLONE_VM | CLONE_VFORK)` + `execv(2)`, as `posix_spawn` does: the child runs on
+    /// `stack`, not on a copy of this process, and this process is suspended until it has
+    /// exec'd or exited. Nothing is copied (no page tables, no copy-on-write faults), which
+    /// makes a spawn cheaper than [`Command::spawn`]'s fork when this process has much mapped
+    /// (svscan, starting hundreds of supervise processes). A failed exec is reported as by
+    /// [`Command::spawn`] (the child writes the failure and exits).
+    pub fn spawn_shared(&self, stack: &SpawnStack) -> Result<Pid, Errno> {
+        let stack = stack.get()?;
+        // SAFETY: `plain_child` reads only `self` (which cannot change: this process is
+        // suspended until the child execs or exits) and makes only async-signal-safe calls
+        // before it execs or `_exit`s.
+        unsafe {
+            clone_vfork(
+                stack,
+                plain_child,
+                std::ptr::from_ref(self).cast_mut().cast(),
+            )
+        }
     }
 
     /// The child after the fork (or clone); `report` the write end of the pipe of
@@ -471,6 +469,81 @@ pub enum SpawnError {
 
 /// Largest record [`Command::spawn_recorded`]'s child writes.
 pub const RECORD_MAX: usize = 64;
+/// Runs `child(arg)` in a `clone(CLONE_VM | CLONE_VFORK)` child on `stack`, with every signal
+/// blocked around the clone (so that no handler of this process runs in the child, which shares
+/// its memory; the child sets its own mask before its exec), and gives back what the child
+/// touched of the stack once it has exec'd or exited.
+///
+/// # Safety
+/// `child` must only make async-signal-safe calls, touch no memory but its own stack and what
+/// `arg` points to (read-only, but for atomics), and end in `exec` or `_exit`.
+unsafe fn clone_vfork(
+    stack: &ChildStack,
+    child: extern "C" fn(*mut libc::c_void) -> libc::c_int,
+    arg: *mut libc::c_void,
+) -> Result<Pid, Errno> {
+    let top = stack.top();
+    // The ABI wants the stack 16-byte aligned at the call.
+    let top = top.wrapping_sub(top as usize % 16);
+    // SAFETY: zeroed sigsets are valid values.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `all` and `old` are valid sigsets.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+    }
+    // SAFETY: the child runs on `stack`, which no one else uses while this process is
+    // suspended; the caller vouches for `child` and `arg`.
+    let pid = unsafe {
+        libc::clone(
+            child,
+            top.cast(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            arg,
+        )
+    };
+    let errno = Errno::last();
+    // SAFETY: `old` is the mask read above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    // The child has exec'd or exited: what it touched of its stack is given back.
+    stack.give_back();
+    if pid == -1 {
+        return Err(errno);
+    }
+    Ok(Pid::from_raw(pid))
+}
+
+/// The child of [`Command::spawn_shared`].
+extern "C" fn plain_child(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `Command` of the suspended parent, alive until we exec or exit.
+    let command = unsafe { &*arg.cast_const().cast::<Command>() };
+    command.child(None)
+}
+
+/// The stack [`Command::spawn_shared`]'s children run on until their `exec`, mapped at the
+/// first spawn; one for every spawn of its owner (a spawn suspends the owner until the child
+/// has exec'd, so two never overlap).
+#[derive(Default)]
+pub struct SpawnStack {
+    stack: std::cell::OnceCell<ChildStack>,
+}
+
+impl fmt::Debug for SpawnStack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpawnStack").finish_non_exhaustive()
+    }
+}
+
+impl SpawnStack {
+    fn get(&self) -> Result<&ChildStack, Errno> {
+        if self.stack.get().is_none() {
+            let _ = self.stack.set(ChildStack::map()?);
+        }
+        self.stack.get().ok_or(Errno::ENOMEM)
+    }
+}
+
 /// Stack of the child of [`Command::spawn_recorded`] until its `exec`: it needs little (no
 /// allocation, a 1 KiB buffer for `/proc/self/stat`).
 const RECORD_STACK: usize = 64 * 1024;

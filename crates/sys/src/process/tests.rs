@@ -90,6 +90,34 @@ fn recorded_childs_stack_is_given_back_after_each_spawn() {
     }
 }
 
+/// A shared-memory spawn runs the program with its arguments and directory, reports a program
+/// that cannot be run through the failure code, and leaves none of its stack resident.
+#[test]
+fn shared_spawn_runs_the_program_and_gives_its_stack_back() {
+    let stack = SpawnStack::default();
+    let mut c = Command::new("/bin/sh", "test: unable to start /bin/sh: ").expect("no NUL");
+    c.set_args(["-c", "[ \"$(pwd)\" = / ] && exit 3"])
+        .expect("no NUL");
+    c.current_dir(std::path::Path::new("/"), "test: unable to chdir: ")
+        .expect("no NUL");
+    for _ in 0..3 {
+        let pid = c.spawn_shared(&stack).expect("clone");
+        assert_eq!(wait_for(pid), Some(Exit::Code(3)));
+    }
+    let mut missing =
+        Command::new("/nonexistent/program", "test: unable to start: ").expect("no NUL");
+    missing.failure_code(42);
+    let pid = missing.spawn_shared(&stack).expect("clone");
+    assert_eq!(wait_for(pid), Some(Exit::Code(42)));
+    let mapped = stack.get().expect("mapped");
+    let mut resident = vec![0u8; RECORD_STACK / 4096];
+    let start = mapped.base.cast::<u8>().wrapping_add(GUARD);
+    // SAFETY: mincore of the stack's pages (mapped), into a vector of one byte per page.
+    let r = unsafe { libc::mincore(start.cast(), RECORD_STACK, resident.as_mut_ptr()) };
+    assert_eq!(r, 0, "mincore");
+    assert!(resident.iter().all(|&b| b & 1 == 0), "resident pages");
+}
+
 #[test]
 fn recorded_child_runs_when_its_record_fails() {
     // As before the record existed: a record that cannot be written is the caller's to retry;
