@@ -136,8 +136,8 @@ class Config:
     startup_trials: int = 5  # ... and starts of START_SIZES services per scanner, interleaved with them
 
 
-FULL = Config(quick=False, mem_trials=10, many_trials=3, wakeup_window_s=20.0, restart_trials=5,
-              restart_per_trial=2, crash_trials=3, crash_per_trial=3, control_trials=5, control_per_trial=2,
+FULL = Config(quick=False, mem_trials=10, many_trials=3, wakeup_window_s=20.0, restart_trials=10,
+              restart_per_trial=2, crash_trials=3, crash_per_trial=3, control_trials=10, control_per_trial=2,
               overhead_calls=100, sv_trials=10, sv_status_per_trial=3, pickup_trials=10,
               pickup_untriggered_trials=1, pickup_cap_s=240.0, start_trials=3, stop_trials=3,
               scan_window_s=20.0, scan_mem_trials=5, zombie_trials=3, log_trials=3, log_bytes=200_000_000,
