@@ -1043,23 +1043,13 @@ fn run_shares_supervises_process_group_and_gets_no_private_fds() {
     );
 }
 
-/// A process's scheduler slice in nanoseconds (`se.slice` of `/proc/PID/sched`).
-fn slice_ns(pid: u32) -> u64 {
-    let text = read(Path::new(&format!("/proc/{pid}/sched")));
-    let line = text.lines().find(|l| l.starts_with("se.slice"));
-    let value = line.and_then(|l| l.rsplit(':').next()).map(str::trim);
-    value
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no se.slice in /proc/{pid}/sched:\n{text}"))
-}
-
 /// supervise asks for the shortest scheduler slice (100 µs, Linux 6.12 and later) so that a
 /// service's readiness newline or exit runs it at once; `run` and `log/run` get the default
 /// slice, the one this test runs with. Started at nice -5, supervise leaves its scheduling alone
 /// (resetting the slice at fork would also reset the children's nice) and they inherit -5.
 #[test]
 fn supervise_has_a_short_slice_and_its_children_the_default() {
-    let default = slice_ns(std::process::id());
+    let default = proc_sched_slice_ns(std::process::id());
     assert_ne!(
         default, 100_000,
         "this test must run with the default slice"
@@ -1083,9 +1073,13 @@ fn supervise_has_a_short_slice_and_its_children_the_default() {
         wait_exec(run, &["sleep", "1000"]);
         wait_exec(log, &["cat"]);
         let want = if nice.is_none() { 100_000 } else { default };
-        assert_eq!(slice_ns(sup.pid()), want, "supervise, nice {nice:?}");
+        assert_eq!(
+            proc_sched_slice_ns(sup.pid()),
+            want,
+            "supervise, nice {nice:?}"
+        );
         for (what, pid) in [("run", run), ("log/run", log)] {
-            assert_eq!(slice_ns(pid), default, "{what}, nice {nice:?}");
+            assert_eq!(proc_sched_slice_ns(pid), default, "{what}, nice {nice:?}");
             let stat = read(Path::new(&format!("/proc/{pid}/stat")));
             let fields: Vec<&str> = stat
                 .rsplit(')')

@@ -641,15 +641,7 @@ fn without_dash_p_supervise_shares_svscans_process_group() {
 /// (docs/svscan.md, "Notes").
 #[test]
 fn svscan_and_supervise_have_a_short_slice_and_services_the_default() {
-    let slice = |pid: u32| -> u64 {
-        let text = read(Path::new(&format!("/proc/{pid}/sched")));
-        let line = text.lines().find(|l| l.starts_with("se.slice"));
-        let value = line.and_then(|l| l.rsplit(':').next()).map(str::trim);
-        value
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no se.slice in /proc/{pid}/sched:\n{text}"))
-    };
-    let default = slice(std::process::id());
+    let default = proc_sched_slice_ns(std::process::id());
     assert_ne!(
         default, 100_000,
         "this test must run with the default slice"
@@ -658,9 +650,9 @@ fn svscan_and_supervise_have_a_short_slice_and_services_the_default() {
     let (scan, s) = scan_with_first(&sc);
     let pid = wait_running(&scan.join("first"));
     let sup = s.wait_supervise("first", DEADLINE);
-    assert_eq!(slice(s.pid()), 100_000, "svscan");
-    assert_eq!(slice(sup), 100_000, "supervise");
-    assert_eq!(slice(pid), default, "the service");
+    assert_eq!(proc_sched_slice_ns(s.pid()), 100_000, "svscan");
+    assert_eq!(proc_sched_slice_ns(sup), 100_000, "supervise");
+    assert_eq!(proc_sched_slice_ns(pid), default, "the service");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -684,6 +684,18 @@ pub fn proc_status_line(pid: u32, key: &str) -> Option<String> {
         .map(|v| v.trim().to_string())
 }
 
+/// The scheduler slice of `pid` in nanoseconds (`se.slice` of `/proc/PID/sched`; panics if the
+/// kernel does not show it).
+#[track_caller]
+pub fn proc_sched_slice_ns(pid: u32) -> u64 {
+    let text = fs::read_to_string(format!("/proc/{pid}/sched")).unwrap_or_default();
+    let line = text.lines().find(|l| l.starts_with("se.slice"));
+    let value = line.and_then(|l| l.rsplit(':').next()).map(str::trim);
+    value
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no se.slice in /proc/{pid}/sched:\n{text}"))
+}
+
 /// CPU time used by `pid` so far (utime + stime from `/proc/PID/stat`; `None` if gone).
 pub fn proc_cpu_time(pid: u32) -> Option<Duration> {
     let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
