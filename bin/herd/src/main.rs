@@ -6,7 +6,11 @@
 
 // herd has its own C `main`: std's start-up would link in glibc's scanf and float parsers for
 // its stack-overflow handler (docs/size.md); `herd_sys::start` does the rest of what it does.
-#![no_main]
+// The unit tests (`cargo test`) keep the test harness's `main`.
+#![cfg_attr(not(test), no_main)]
+// Without the C `main`, the dispatcher is not called in a unit-test build; it is tested as the
+// built binary (tests/multicall.rs).
+#![cfg_attr(test, allow(dead_code))]
 #![deny(unsafe_code)]
 
 mod tool;
@@ -85,6 +89,7 @@ fn dispatch(mut argv: Vec<OsString>) -> u8 {
 
 /// The C runtime's `main`. The arguments are read through `std::env::args_os`, which std's glibc
 /// support fills in before any `main` runs.
+#[cfg(not(test))]
 #[allow(unsafe_code)] // `no_mangle`: this is the symbol the C runtime calls.
 #[no_mangle]
 extern "C" fn main(
