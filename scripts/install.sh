@@ -10,7 +10,7 @@
 # forms (envdir envuidgid setuidgid pgrphack softlimit setlock) and phusion's setuser, and
 # runit's names (runsvdir, runsv, svlogd), so that a runit-based image works with herd in runit's
 # place, and my_init (phusion's my_init; a phusion image links /sbin/my_init to it,
-# docs/migrating-from-phusion.md). The names are herd's (`herd --help` lists them). Installs the man
+# docs/migrating-from-phusion.md). The names are herd's, read from its dispatch table (bin/herd/src/tool.rs; `herd --help` lists them). Installs the man
 # pages (man/man8/, generated from docs/ by scripts/man.py) into PREFIX/share/man/man8, so that
 # `man svscan` works: the five tools' pages as files, and every other name (runsvdir, my_init,
 # runsv, svlogd, chpst's forms) as a symlink to its tool's page. Symlinks rather than the
@@ -25,10 +25,15 @@ PREFIX=${2-${PREFIX-/usr}}
 BIN_DIR=${3-${BIN_DIR-target/x86_64-unknown-linux-gnu/release}}
 bindir="$DESTDIR$PREFIX/bin"
 mansrc="$(dirname "$0")/../man/man8"
+toolrs="$(dirname "$0")/../bin/herd/src/tool.rs"
 mandir="$DESTDIR$PREFIX/share/man/man8"
 
 if [ ! -x "$BIN_DIR/herd" ]; then
   echo "install: fatal: $BIN_DIR/herd is missing: run 'just release' first" >&2
+  exit 111
+fi
+if [ ! -f "$toolrs" ]; then
+  echo "install: fatal: $toolrs is missing: run install.sh from herd's source tree" >&2
   exit 111
 fi
 for p in svscan supervise sv svlog chpst herd; do
@@ -43,8 +48,9 @@ mkdir -p "$bindir"
 cp "$BIN_DIR/herd" "$bindir/.herd.new"
 chmod 0755 "$bindir/.herd.new"
 mv -f "$bindir/.herd.new" "$bindir/herd"
-for n in svscan runsvdir my_init supervise runsv sv svlog svlogd \
-  chpst envdir envuidgid setuidgid pgrphack softlimit setlock setuser; do
+# The names: herd's dispatch table (`("runsv", Tool::Supervise),` rows), the one list of them.
+names=$(sed -n 's/^ *("\([^"]*\)", Tool::[A-Za-z]*),$/\1/p' "$toolrs")
+for n in $names; do
   # A link made aside and renamed over the name: an earlier install's binary of that name is
   # replaced in one step.
   ln -sfn herd "$bindir/.$n.new"

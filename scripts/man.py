@@ -26,32 +26,37 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# The tools, in SEE ALSO order: the names each answers to (the first is the page's own, the rest
-# are link pages) and the one-line summary of NAME (whatis). The summary lives here rather than
-# in the doc: a whatis line is a few words, a doc opens with a paragraph.
-TOOLS = {
-    "svscan": (
-        ["svscan", "runsvdir", "my_init"],
-        "run a supervise for every service of a directory; a container's PID 1",
-    ),
-    "supervise": (["supervise", "runsv"], "run and restart one service and its logger"),
-    "sv": (["sv"], "control and report on supervised services"),
-    "svlog": (["svlog", "svlogd"], "write log lines to rotated, timestamped log directories"),
-    "chpst": (
-        [
-            "chpst",
-            "envdir",
-            "envuidgid",
-            "setuidgid",
-            "pgrphack",
-            "softlimit",
-            "setlock",
-            "setuser",
-        ],
-        "run a program with a changed process state",
-    ),
-    "herd": (["herd"], "every herd tool in one executable"),
+# The tools, in SEE ALSO order, with the one-line summary of NAME (whatis). The summary lives
+# here rather than in the doc: a whatis line is a few words, a doc opens with a paragraph. The
+# names each tool answers to (the first is the page's own, the rest are link pages) are herd's
+# dispatch table's, read from bin/herd/src/tool.rs.
+SUMMARIES = {
+    "svscan": "run a supervise for every service of a directory; a container's PID 1",
+    "supervise": "run and restart one service and its logger",
+    "sv": "control and report on supervised services",
+    "svlog": "write log lines to rotated, timestamped log directories",
+    "chpst": "run a program with a changed process state",
+    "herd": "every herd tool in one executable",
 }
+TOOL_RS = os.path.join(ROOT, "bin", "herd", "src", "tool.rs")
+NAME_ROW = re.compile(r'^\s*\("([^"]+)", Tool::(\w+)\),\s*$')
+
+
+def tool_names():
+    """{page: [names]} from herd's dispatch table (`("runsv", Tool::Supervise),` rows), in its
+    order; `herd` answers to its own name."""
+    names = {page: [] for page in SUMMARIES}
+    names["herd"] = ["herd"]
+    with open(TOOL_RS, encoding="utf-8") as f:
+        for line in f:
+            m = NAME_ROW.match(line)
+            if m:
+                names[m.group(2).lower()].append(m.group(1))
+    return names
+
+
+TOOLS = {page: (names, SUMMARIES[page]) for page, names in tool_names().items()}
+
 
 # Doc section (## heading) -> man section, in the order the page prints them. DESCRIPTION,
 # SYNOPSIS and NAME come first and are made from the title, the intro, Interface and the other

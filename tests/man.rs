@@ -117,7 +117,7 @@ fn pages_are_what_the_docs_give() {
     out.stdout("").stderr("");
 }
 
-/// A copy of the repository's docs, pages and script: `--check` passes on it, names the page
+/// A copy of the repository's docs, pages, dispatch table and script: `--check` passes on it, names the page
 /// a changed doc makes stale, and passes again once the pages are regenerated.
 #[test]
 fn check_names_the_page_a_changed_doc_makes_stale() {
@@ -128,6 +128,13 @@ fn check_names_the_page_a_changed_doc_makes_stale() {
     fs::create_dir_all(sc.join("man/man8")).expect("mkdir");
     fs::copy(repo.join("scripts/man.py"), sc.join("scripts/man.py")).expect("copy");
     fs::copy(repo.join("Cargo.toml"), sc.join("Cargo.toml")).expect("copy");
+    // The names of the link pages: herd's dispatch table.
+    fs::create_dir_all(sc.join("bin/herd/src")).expect("mkdir");
+    fs::copy(
+        repo.join("bin/herd/src/tool.rs"),
+        sc.join("bin/herd/src/tool.rs"),
+    )
+    .expect("copy");
     for t in TOOLS {
         fs::copy(
             repo.join(format!("docs/{t}.md")),
