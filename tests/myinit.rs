@@ -640,6 +640,19 @@ fn phusion_root(sc: &Scenario) -> std::path::PathBuf {
     root
 }
 
+/// What my_init is started with: only `PATH` and `env`, the scenario dir as cwd, stdout and
+/// stderr to `SC/stdout` and `SC/stderr`.
+fn my_init_env_and_output(c: &mut std::process::Command, sc: &Scenario, env: &[(&str, &str)]) {
+    c.env_clear()
+        .env("PATH", "/usr/bin:/bin:/sbin")
+        .current_dir(sc.path())
+        .stdout(fs::File::create(sc.join("stdout")).unwrap())
+        .stderr(fs::File::create(sc.join("stderr")).unwrap());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+}
+
 /// `unshare --pid --fork --mount-proc=ROOT/proc --kill-child chroot ROOT /sbin/my_init ARGS…`;
 /// returns unshare's process and my_init's host pid.
 fn start_my_init(sc: &Scenario, root: &Path, args: &[&str], env: &[(&str, &str)]) -> (Proc, u32) {
@@ -649,15 +662,8 @@ fn start_my_init(sc: &Scenario, root: &Path, args: &[&str], env: &[(&str, &str)]
         .arg(peer("/usr/sbin/chroot"))
         .arg(root)
         .arg("/sbin/my_init")
-        .args(args)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin:/sbin")
-        .current_dir(sc.path())
-        .stdout(fs::File::create(sc.join("stdout")).unwrap())
-        .stderr(fs::File::create(sc.join("stderr")).unwrap());
-    for (k, v) in env {
-        c.env(k, v);
-    }
+        .args(args);
+    my_init_env_and_output(&mut c, sc, env);
     let proc = Proc::spawn(c);
     let init = wait_until("my_init to run under unshare", DEADLINE, || {
         proc_children(proc.pid()).into_iter().find(|&p| {
@@ -1057,15 +1063,8 @@ fn start_my_init_ro_etc(sc: &Scenario, root: &Path, env: &[(&str, &str)]) -> Pro
             "mount --bind \"$1\" \"$1\" && mount -o remount,bind,ro \"$1\" && \
              exec /usr/sbin/chroot \"$2\" /sbin/my_init",
         )
-        .args(["sh", &etc, &root.display().to_string()])
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin:/sbin")
-        .current_dir(sc.path())
-        .stdout(fs::File::create(sc.join("stdout")).unwrap())
-        .stderr(fs::File::create(sc.join("stderr")).unwrap());
-    for (k, v) in env {
-        c.env(k, v);
-    }
+        .args(["sh", &etc, &root.display().to_string()]);
+    my_init_env_and_output(&mut c, sc, env);
     Proc::spawn(c)
 }
 

@@ -329,12 +329,7 @@ impl Command {
     pub fn spawn_recorded(&self, record: &mut Record) -> Result<(Pid, Option<u64>), Errno> {
         // SAFETY: sysconf has no preconditions.
         let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(0);
-        if record.stack.is_none() {
-            record.stack = Some(ChildStack::map()?);
-        }
-        let Some(stack) = &record.stack else {
-            return Err(Errno::ENOMEM);
-        };
+        let stack = record.stack.get()?;
         let job = Job {
             command: self,
             file: &record.file,
@@ -561,8 +556,7 @@ pub type Encode = fn(u32, u64, &mut [u8; RECORD_MAX]) -> usize;
 /// renamed to `path`. Holds the child's stack, mapped at the first spawn.
 pub struct Record {
     file: RecordFile,
-    /// Mapped at the first spawn.
-    stack: Option<ChildStack>,
+    stack: SpawnStack,
 }
 
 /// The stack a recorded child runs on until its `exec`: an anonymous mapping of its own, with a
@@ -650,7 +644,7 @@ impl Record {
                 mode,
                 encode,
             },
-            stack: None,
+            stack: SpawnStack::default(),
         })
     }
 }

@@ -68,7 +68,7 @@ fn recorded_childs_stack_is_given_back_after_each_spawn() {
     for _ in 0..3 {
         let (pid, _) = c.spawn_recorded(&mut record).expect("clone");
         assert_eq!(wait_for(pid), Some(Exit::Code(0)));
-        let stack = record.stack.as_ref().expect("mapped at the first spawn");
+        let stack = record.stack.get().expect("mapped at the first spawn");
         assert_eq!(resident_pages(stack), 0);
         let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
         let at = format!("{:x}-", stack.base as usize);
