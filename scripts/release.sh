@@ -7,5 +7,7 @@ set -eu
 # -P: the repository also when scripts/ is reached through a link (tests/images.rs runs
 # docs/docker.md's staging in a directory that links it).
 cd -P "$(dirname "$0")/.."
-RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
+# HERD_LAYOUT=1: bin/herd/build.rs links with bin/herd/layout.ld (scripts/layout.py), which puts
+# what a running tree touches in segments of its own.
+HERD_LAYOUT=1 RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
   exec cargo build --release -p herd --bins --target x86_64-unknown-linux-gnu

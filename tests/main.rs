@@ -15,6 +15,7 @@ mod images;
 mod input;
 mod install;
 mod interop;
+mod layout;
 mod man;
 mod multicall;
 mod myinit;
