@@ -27,7 +27,8 @@ stay unmapped. This script finds the set a tree touches:
 The workload is a tree as containers run it: svscan over services with svlog loggers, one with
 chpst, a `finish`, readiness (`notification-fd`), a dependency, a `health` check, a
 `down-signal` and `timeout-kill`; sv's commands; log lines and rotation; svscan restarted over
-directories a killed tree left behind; svscan as PID 1 reaping an orphan and shutting down; all
+directories a killed tree left behind; svscan as PID 1 reaping an orphan (its stop runs, but
+what only the stop runs is left cold: those processes are about to exit); all
 with LD_LIBRARY_PATH set, which static glibc parses at start-up. Only the processes that stay
 running count: sv and chpst (which execs the service) run from another copy of the binary, so
 their code stays cold, and a `sv` maps it when it runs. When the string function glibc picks for
@@ -74,8 +75,9 @@ def link_reproduce():
     for f in (tar, mapf):
         if os.path.exists(f):
             os.remove(f)
-    env = dict(os.environ)
-    env.pop("HERD_LAYOUT", None)  # the objects as they are, not laid out by the current script
+    # Linked as the release build is (bin/herd/build.rs), with the current layout.ld, which
+    # relink() leaves out again.
+    env = dict(os.environ, HERD_LAYOUT="1")
     env["RUSTFLAGS"] = (
         "-C target-feature=+crt-static -C relocation-model=static "
         f"-C link-arg=-Wl,--reproduce={tar} -C link-arg=-Wl,-Map={mapf}"
@@ -101,6 +103,8 @@ def lld():
 def relink(repro, out, script, mapf):
     """Links the reproduced objects again into `out`, with linker script `script` added."""
     resp = open(os.path.join(repro, "response.txt")).read().splitlines()
+    # Without the layout script the release link had (`--script PATH` in a response file).
+    resp = [l for l in resp if not l.startswith("--script ")]
     resp = [f"-o {out}" if l.startswith("-o ") else
             f"--Map {mapf}" if l.startswith("--Map ") else l for l in resp]
     rf = os.path.join(repro, "response-layout.txt")
@@ -141,9 +145,10 @@ def aligned_script(sections):
     text, rodata = [], set()
     for out, _, _, name in sections:
         sp = split_name(name)
-        if out == ".text" and sp:
+        # The reproduction was linked with the current layout.ld: its hot and cold halves.
+        if out in (".text", ".text.hot") and sp:
             text.append(f"    . = ALIGN({PAGE}); {sp[0]}({sp[1]})")
-        elif out == ".rodata" and sp and sp[0].startswith("*libc.a:"):
+        elif out in (".rodata", ".rodata.cold") and sp and sp[0].startswith("*libc.a:"):
             rodata.add(f"    . = ALIGN({PAGE}); {sp[0]}(.rodata .rodata.*)")
     return ("SECTIONS {\n  .rodata : {\n" + "\n".join(sorted(rodata)) +
             "\n    *(.rodata .rodata.*)\n  }\n} INSERT AFTER .rela.dyn;\n"
@@ -237,7 +242,7 @@ def write(path, text, mode=0o644):
     os.chmod(path, mode)
 
 
-def workload(herd, source, work):
+def workload(herd, source, work, snapshot):
     """Runs a tree as containers run it from `herd` (see the module's doc). Only what stays
     running counts: sv and chpst, which run and exit (chpst execs the service), run from a copy
     of the binary elsewhere, so that what they touch is not measured."""
@@ -315,7 +320,8 @@ def workload(herd, source, work):
     finally:
         kill_tree(p.pid)
         p.wait()
-    # As PID 1: an orphan to reap, then a stop.
+    # As PID 1: an orphan to reap, then a stop. What the stop alone runs is left cold: the
+    # processes that run it are about to exit. `snapshot` is taken just before it.
     write(os.path.join(scan, "orphan/run"),
           "#!/bin/sh\n(sleep 0.2 &) ; exec sleep 1000\n", 0o755)
     p = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", B("svscan"), scan],
@@ -323,12 +329,14 @@ def workload(herd, source, work):
     try:
         wait_for("every service up as PID 1", all_up)
         time.sleep(1.0)
+        pages = snapshot()
         svscan = int(open(f"/proc/{p.pid}/task/{p.pid}/children").read().split()[0])
         os.kill(svscan, signal.SIGTERM)
         p.wait(timeout=DEADLINE_S)
     finally:
         kill_tree(p.pid)
         p.wait()
+    return pages
 
 
 # --- 3. the script ---------------------------------------------------------------------------
@@ -353,6 +361,9 @@ SECTIONS {{
 }} INSERT AFTER .rela.dyn;
 SECTIONS {{
   .rodata.cold : AT(ADDR(.rodata.cold)) {{ *(.rodata .rodata.*) }}
+  .gcc_except_table : {{ *(.gcc_except_table .gcc_except_table.*) }}
+  .eh_frame_hdr : {{ *(.eh_frame_hdr) }}
+  .eh_frame : {{ KEEP(*(.eh_frame)) }}
   .init : {{ KEEP(*(SORT_NONE(.init))) }}
   .fini : {{ KEEP(*(SORT_NONE(.fini))) }}
   .iplt : {{ *(.iplt) }}
@@ -360,7 +371,7 @@ SECTIONS {{
 {text_hot}
   }}
   .text : AT(ADDR(.text)) {{ *(.text .text.*) }}
-}} INSERT AFTER .eh_frame;
+}} INSERT AFTER .rodata;
 """
 
 
@@ -431,8 +442,7 @@ def main(argv):
         aligned_map = os.path.join(work, "aligned.map")
         relink(repro, binary, script, aligned_map)
         herd = fs.install(binary)
-        workload(herd, binary, os.path.join(work, "w"))
-        pages = fs.cached_pages(herd)
+        pages = workload(herd, binary, os.path.join(work, "w"), lambda: fs.cached_pages(herd))
         write(LAYOUT, generate(input_sections(aligned_map), pages, loads_of(binary)))
         print(f"layout: wrote {os.path.relpath(LAYOUT, ROOT)} ({len(pages)} pages touched)")
         return 0

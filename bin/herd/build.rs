@@ -8,7 +8,19 @@ fn main() {
     if std::env::var_os("HERD_LAYOUT").is_some_and(|v| v == "1") {
         let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
         // `-Xlinker` per word rather than `-Wl,-T,PATH`, which would split a PATH with a comma.
-        for arg in ["-Xlinker", "-T", "-Xlinker", &format!("{dir}/layout.ld")] {
+        let script = format!("{dir}/layout.ld");
+        // The start-up's frame registration reads .eh_frame, which layout.ld keeps cold: it
+        // calls no-ops instead (src/main.rs).
+        for arg in [
+            "-Xlinker",
+            "-T",
+            "-Xlinker",
+            &script,
+            "-Xlinker",
+            "--wrap=__register_frame_info",
+            "-Xlinker",
+            "--wrap=__deregister_frame_info",
+        ] {
             println!("cargo:rustc-link-arg-bins={arg}");
         }
     }

@@ -99,3 +99,27 @@ extern "C" fn main(
     herd_sys::start::runtime();
     herd_sys::start::exit(dispatch(std::env::args_os().collect()))
 }
+
+/// The release build links with `--wrap=__register_frame_info` (`build.rs`): the C runtime's
+/// start-up (`crtbeginT.o`) registers the binary's unwind tables with libgcc, and in doing so reads
+/// the first word of `.eh_frame`, which `layout.ld` keeps in a segment no tree maps. The
+/// registration is redundant in herd: libgcc finds the tables through `PT_GNU_EH_FRAME` when a
+/// backtrace needs them (`panic = "abort"`: nothing unwinds). So it is not done.
+#[cfg(not(test))]
+#[allow(unsafe_code)] // `no_mangle`: the name `--wrap` gives the start-up's call.
+#[no_mangle]
+extern "C" fn __wrap___register_frame_info(
+    _begin: *const std::ffi::c_void,
+    _object: *mut std::ffi::c_void,
+) {
+}
+
+/// The exit's counterpart of [`__wrap___register_frame_info`]: nothing was registered.
+#[cfg(not(test))]
+#[allow(unsafe_code)] // `no_mangle`: the name `--wrap` gives the exit's call.
+#[no_mangle]
+extern "C" fn __wrap___deregister_frame_info(
+    _begin: *const std::ffi::c_void,
+) -> *mut std::ffi::c_void {
+    std::ptr::null_mut()
+}
