@@ -149,7 +149,9 @@ def aligned_script(sections):
         if out in (".text", ".text.hot") and sp:
             text.append(f"    . = ALIGN({PAGE}); {sp[0]}({sp[1]})")
         elif out in (".rodata", ".rodata.cold") and sp and sp[0].startswith("*libc.a:"):
-            rodata.add(f"    . = ALIGN({PAGE}); {sp[0]}(.rodata .rodata.*)")
+            # By exact name: a pattern would also take the member's mergeable strings and
+            # constants, and LLD puts the merged ones of every file where the first of them is.
+            rodata.add(f"    . = ALIGN({PAGE}); {sp[0]}({sp[1]})")
     return ("SECTIONS {\n  .rodata : {\n" + "\n".join(sorted(rodata)) +
             "\n    *(.rodata .rodata.*)\n  }\n} INSERT AFTER .rela.dyn;\n"
             "SECTIONS {\n  .text : {\n" + "\n".join(text) + "\n    *(.text .text.*)\n  }\n"
