@@ -287,6 +287,10 @@ fn a_running_tree_maps_nothing_of_the_cold_segments() {
     t.sv(&["-w", "7", "restart", "web"]);
     t.sv(&["-w", "7", "down", "app"]);
     t.sv(&["-w", "7", "up", "app"]);
+    // ALRM rotates a non-empty current only.
+    wait_for("web's log written", DEADLINE, || {
+        fs::metadata(t.scan.join("web/log/main/current")).is_ok_and(|m| m.len() > 0)
+    });
     t.sv(&["alarm", "web/log"]);
     t.sv(&["hup", "app/log"]);
     t.sv(&["-w", "7", "restart", "db"]);
