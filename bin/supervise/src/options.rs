@@ -42,7 +42,7 @@ const KNOWN: [&str; 17] = [
     ESSENTIAL,
 ];
 /// Bytes of the buffer `getdents(2)` fills: room for several entries of the longest name.
-const DIRENT_BUF: usize = 2048;
+const DIRENT_BUF: usize = 1024;
 
 /// Which of the [`KNOWN`] names were in the service directory when it was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

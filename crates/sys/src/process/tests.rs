@@ -57,10 +57,11 @@ fn recorded_child_records_itself_before_it_runs() {
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
-/// The child's stack is memory only while a child runs on it: after each spawn none of its pages
-/// is resident (a supervise between spawns holds none of it), and the page below it is a guard.
+/// The child's stack is memory only from a spawn to the next [`Record::give_back`]: what the
+/// child touched stays until then (a supervise gives it back before it next sleeps), none of it
+/// after, and the page below it is a guard.
 #[test]
-fn recorded_childs_stack_is_given_back_after_each_spawn() {
+fn recorded_childs_stack_is_given_back_by_give_back() {
     let mut record =
         Record::new("/nonexistent/i.new", "/nonexistent/i", 0o644, encode).expect("no NUL");
     let mut c = Command::new("/bin/sh", "test: unable to start /bin/sh: ").expect("no NUL");
@@ -69,6 +70,9 @@ fn recorded_childs_stack_is_given_back_after_each_spawn() {
         let (pid, _) = c.spawn_recorded(&mut record).expect("clone");
         assert_eq!(wait_for(pid), Some(Exit::Code(0)));
         let stack = record.stack.get().expect("mapped at the first spawn");
+        assert!(resident_pages(stack) > 0, "given back before give_back");
+        record.give_back();
+        let stack = record.stack.get().expect("mapped");
         assert_eq!(resident_pages(stack), 0);
         let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
         let at = format!("{:x}-", stack.base as usize);
