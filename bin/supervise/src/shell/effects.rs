@@ -245,7 +245,7 @@ impl Shell {
         if let Some((fd, _, w)) = &pipe {
             self.run.fd(w.as_fd(), *fd);
         }
-        let result = self.run.spawn_recorded(&mut self.records[0]);
+        let result = self.run.spawn_recorded(&self.records[0]);
         if let Some((fd, r, w)) = pipe {
             // Only the child keeps the write end: EOF comes when ./run and its children close it.
             self.run.remove_fd(fd);
@@ -270,7 +270,7 @@ impl Effects for Shell {
         // no unrecorded instance.
         let result = match (which, prog) {
             (Which::Main, Prog::Run) => self.spawn_run(),
-            (Which::Log, _) => self.log_run.spawn_recorded(&mut self.records[1]),
+            (Which::Log, _) => self.log_run.spawn_recorded(&self.records[1]),
             (Which::Main, Prog::Finish(exit)) => {
                 let mut c = self.command(svdir::FINISH, "unable to start ./finish", true)?;
                 let (code, status) = match exit {
@@ -281,7 +281,7 @@ impl Effects for Shell {
                     ),
                 };
                 c.set_args([&code, &status]).ok()?;
-                c.spawn_recorded(&mut self.records[0])
+                c.spawn_recorded(&self.records[0])
             }
         };
         self.diag.trace(&format_args!(

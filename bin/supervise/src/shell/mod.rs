@@ -244,10 +244,6 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
             }
             continue;
         }
-        // Only now, after the status writes of a start: see `Record::give_back`.
-        for record in &mut shell.records {
-            record.give_back();
-        }
         let timeout = machine.next_deadline().map(timespec_until);
         let mut set = PollSet::new(sigfd.as_fd());
         set.add(Slot::Control, main.control.as_fd());
