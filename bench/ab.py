@@ -1,5 +1,6 @@
 """A quick A/B of restart latency, herd `supervise` against runit's `runsv` (and daemontools'
-`supervise`), in about a minute: `python3 -m bench.ab [--rounds N] [--herd PATH] [--base PATH]`.
+`supervise`), in about a minute: `python3 -m bench.ab [--rounds N] [--copies K] [--herd PATH]
+[--base PATH]`.
 
 The two rows of the supervise section, with the same stamp helper as `run`, but interleaved: every
 supervisor runs for the whole script, and each round restarts each once, one at a time, in an order
@@ -86,6 +87,9 @@ def main() -> int:
                     help="herd's binary (default: scripts/release.sh's)")
     ap.add_argument("--base", help="another herd binary (say, before a change), measured as `herd-base`")
     ap.add_argument("--only", default="herd,runit", help="flavor keys (herd,runit,daemontools)")
+    ap.add_argument("--copies", type=int, default=1,
+                    help="supervisors per flavor and scenario, each restarted once a round: more samples "
+                         "in the same time (a round lasts the 1.2 s throttle wait either way)")
     args = ap.parse_args()
 
     libc = ctypes.CDLL(None, use_errno=True)
@@ -106,7 +110,7 @@ def main() -> int:
     compile_helper(scratch, STAMP_SRC)
     samples: dict[tuple[str, str], list[float]] = {}
     try:
-        subjects = [kind(h, fl) for kind in (Exit, Control) for fl in flavors]
+        subjects = [kind(h, fl) for kind in (Exit, Control) for _ in range(args.copies) for fl in flavors]
         t_end = time.monotonic()
         for r in range(args.rounds):
             k = r % len(subjects)

@@ -285,7 +285,7 @@ fn full_descriptor_table_keeps_supervising_retries_the_status_and_catches_up() {
         "web/finish",
         &format!("#!/bin/sh\necho \"$1 $2\" >> {}\n", finished.display()),
     );
-    // With a logger supervise holds 12 descriptors (0 to 11, more if the test runner left some
+    // With a logger supervise holds 14 descriptors (0 to 13, more if the test runner left some
     // open), enough that its children, which inherit its limit, can still run a shell script: sh
     // moves the script's descriptor to 10, and finish's `>>` saves stdout at 11.
     sc.script("web/log/run", "#!/bin/sh\nexec cat > /dev/null\n");

@@ -247,3 +247,75 @@ fn restart_backoff_starts_again_at_min_after_a_run_that_stayed_up_10s() {
         );
     }
 }
+
+/// A service whose `./run` appends its pid to `starts` once its traps are set, then `SIGNAME` to
+/// `got` for the first of TERM, QUIT, HUP it receives, and exits (its `sleep`s in `sleeps`).
+const RUN_SAYS_SIGNAL: &str = "#!/bin/sh
+for s in TERM QUIT HUP; do trap \"echo $s >> got; kill \\$! 2>/dev/null; exit 0\" $s; done
+echo $$ >> starts
+while :; do sleep 1000 & echo $! >> sleeps; wait; done
+";
+
+/// Waits for start number `n` of [`RUN_SAYS_SIGNAL`].
+#[track_caller]
+fn wait_start(dir: &Path, n: usize) {
+    wait_for("the start", DEADLINE, || {
+        read(&dir.join("starts")).lines().count() == n
+    });
+}
+
+/// Waits for start number `n` of [`RUN_SAYS_SIGNAL`], sends `t` and waits for the signal that
+/// run got (the `n`-th line of `got`).
+#[track_caller]
+fn restart_and_signal(dir: &Path, n: usize) -> String {
+    wait_start(dir, n);
+    control(dir, "t");
+    wait_until("the signal", DEADLINE, || {
+        read(&dir.join("got")).lines().nth(n - 1).map(String::from)
+    })
+}
+
+/// Each start looks at the service directory again (supervise reads its names once per start,
+/// so that the policy files that are missing cost no lookup): `down-signal` added, edited in
+/// place, and removed, each just after a start, counts from the next start on.
+#[test]
+fn down_signal_added_edited_or_removed_counts_from_the_next_start() {
+    use std::os::unix::fs::MetadataExt;
+    let sc = Scenario::new();
+    let dir = sc.service("svc", RUN_SAYS_SIGNAL);
+    let _sleeps = Sleeps(dir.join("sleeps"));
+    let _p = spawn_supervise(&sc, "svc");
+    let file = dir.join("down-signal");
+    wait_start(&dir, 1);
+    fs::write(&file, "QUIT\n").unwrap();
+    assert_eq!(restart_and_signal(&dir, 1), "TERM");
+    assert_eq!(restart_and_signal(&dir, 2), "QUIT");
+    // Rewritten in place: the same file, so the directory does not change.
+    wait_start(&dir, 3);
+    let ino = fs::metadata(&file).unwrap().ino();
+    fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&file)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"HUP\n"))
+        .unwrap();
+    assert_eq!(fs::metadata(&file).unwrap().ino(), ino);
+    assert_eq!(restart_and_signal(&dir, 3), "QUIT");
+    assert_eq!(restart_and_signal(&dir, 4), "HUP");
+    wait_start(&dir, 5);
+    fs::remove_file(&file).unwrap();
+    assert_eq!(restart_and_signal(&dir, 5), "HUP");
+    assert_eq!(restart_and_signal(&dir, 6), "TERM");
+}
+
+/// `control/u` runs before each start, before the policy files are read: a file it makes counts
+/// for the start it comes before.
+#[test]
+fn a_policy_file_made_by_control_u_counts_for_that_start() {
+    let sc = Scenario::new();
+    let dir = sc.service("svc", RUN_SAYS_SIGNAL);
+    let _sleeps = Sleeps(dir.join("sleeps"));
+    sc.script("svc/control/u", "#!/bin/sh\necho QUIT > down-signal\n");
+    let _p = spawn_supervise(&sc, "svc");
+    assert_eq!(restart_and_signal(&dir, 1), "QUIT");
+}

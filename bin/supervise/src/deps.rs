@@ -25,6 +25,7 @@ use inotify::{Inotify, WatchDescriptor, WatchMask};
 use rustix::io::Errno;
 
 use crate::machine::Unmet;
+use crate::options::Present;
 
 /// What is watched in the scan directory: services appearing and disappearing.
 const SCAN_MASK: WatchMask = WatchMask::CREATE
@@ -122,10 +123,10 @@ impl Dependencies {
     /// those in a cycle with this service; `None` if there is none, or the scan directory is not
     /// known (said). A `dependencies.d/` that cannot be read (no descriptor left, say) is waited
     /// for under its own name, unwatched: said once, looked at again each second.
-    pub fn unmet(&mut self, diag: &Diag) -> Option<Unmet> {
+    pub fn unmet(&mut self, present: Present, diag: &Diag) -> Option<Unmet> {
         // Looked at without a descriptor first: with none left, a missing `dependencies.d`
         // could not be told from one that cannot be read.
-        if !crate::readiness::has_dependencies() {
+        if !crate::readiness::has_dependencies(present) {
             return None;
         }
         let names = match herd_deps::read(Path::new(".")) {

@@ -12,7 +12,7 @@ use herd_svdir::{HEALTH, HEALTH_INTERVAL, HEALTH_RETRIES, HEALTH_START_PERIOD, H
 use rustix::fs::{accessat, Access, AtFlags, CWD};
 
 use crate::machine::HealthConfig;
-use crate::options;
+use crate::options::{self, Present};
 
 /// Bytes of an option file read for its first line.
 const OPTION_READ: usize = 64;
@@ -20,21 +20,34 @@ const OPTION_READ: usize = 64;
 const SHOWN_MAX: usize = 32;
 
 /// Whether the service directory (the current one) has an executable `health`.
-pub fn has_health() -> bool {
-    accessat(CWD, HEALTH, Access::EXEC_OK, AtFlags::EACCESS).is_ok()
+pub fn has_health(present: Present) -> bool {
+    present.may_exist(HEALTH) && accessat(CWD, HEALTH, Access::EXEC_OK, AtFlags::EACCESS).is_ok()
 }
 
 /// The health options, or `None` without an executable `health`.
-pub fn read_config(diag: &Diag) -> Option<HealthConfig> {
-    if !has_health() {
+pub fn read_config(present: Present, diag: &Diag) -> Option<HealthConfig> {
+    if !has_health(present) {
         return None;
     }
     let d = HealthConfig::default();
     Some(HealthConfig {
-        interval: read_option(diag, HEALTH_INTERVAL, d.interval, herd_value::seconds),
-        timeout: read_option(diag, HEALTH_TIMEOUT, d.timeout, herd_value::seconds),
-        retries: read_option(diag, HEALTH_RETRIES, d.retries, herd_value::count),
+        interval: read_option(
+            present,
+            diag,
+            HEALTH_INTERVAL,
+            d.interval,
+            herd_value::seconds,
+        ),
+        timeout: read_option(
+            present,
+            diag,
+            HEALTH_TIMEOUT,
+            d.timeout,
+            herd_value::seconds,
+        ),
+        retries: read_option(present, diag, HEALTH_RETRIES, d.retries, herd_value::count),
         start_period: read_option(
+            present,
             diag,
             HEALTH_START_PERIOD,
             d.start_period,
@@ -62,13 +75,14 @@ impl Shown for u32 {
 
 /// One option file: its value, or `default` (with a warning if the file is there but bad).
 fn read_option<T: Shown>(
+    present: Present,
     diag: &Diag,
     name: &str,
     default: T,
     parse: fn(&[u8]) -> Result<T, herd_value::Error>,
 ) -> T {
     let mut buf = [0u8; OPTION_READ];
-    let bytes = match options::read_first(name, &mut buf) {
+    let bytes = match options::read_first(present, name, &mut buf) {
         None => return default,
         Some(Ok(bytes)) => bytes,
         Some(Err(e)) => {

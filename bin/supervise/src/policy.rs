@@ -6,7 +6,7 @@
 
 use herd_diag::{Diag, Reason};
 
-use crate::options::{self, Unreadable};
+use crate::options::{self, Present, Unreadable};
 
 use crate::machine::{parse_backoff, parse_down_signal, parse_limit, parse_timeout, Policy};
 
@@ -21,8 +21,8 @@ const POLICY_READ: usize = 128;
 
 /// The first bytes of `name`, `None` if it does not exist (or cannot be read: then the default
 /// applies, with a warning).
-fn read(name: &str, buf: &mut [u8; POLICY_READ], diag: &Diag) -> Option<usize> {
-    match options::read_first(name, buf)? {
+fn read(present: Present, name: &str, buf: &mut [u8; POLICY_READ], diag: &Diag) -> Option<usize> {
+    match options::read_first(present, name, buf)? {
         Ok(bytes) => Some(bytes.len()),
         Err(e) => {
             let what = match e {
@@ -39,7 +39,7 @@ fn read(name: &str, buf: &mut [u8; POLICY_READ], diag: &Diag) -> Option<usize> {
 }
 
 /// The policy of the service directory (the current one).
-pub fn read_policy(diag: &Diag) -> Policy {
+pub fn read_policy(present: Present, diag: &Diag) -> Policy {
     let mut p = Policy::default();
     let mut buf = [0u8; POLICY_READ];
     let bad = |name: &str, buf: &[u8], default: &str| {
@@ -48,32 +48,33 @@ pub fn read_policy(diag: &Diag) -> Policy {
             herd_value::first_line(buf).escape_ascii()
         ));
     };
-    if let Some(n) = read(DOWN_SIGNAL, &mut buf, diag) {
+    if let Some(n) = read(present, DOWN_SIGNAL, &mut buf, diag) {
         match parse_down_signal(&buf[..n]) {
             Some(sig) => p.down_signal = sig,
             None => bad(DOWN_SIGNAL, &buf[..n], "using SIGTERM"),
         }
     }
-    if let Some(n) = read(TIMEOUT_KILL, &mut buf, diag) {
+    if let Some(n) = read(present, TIMEOUT_KILL, &mut buf, diag) {
         match parse_timeout(&buf[..n]) {
             Ok(t) => p.timeout_kill = t,
             Err(_) => bad(TIMEOUT_KILL, &buf[..n], "no kill"),
         }
     }
-    p.killpg = rustix::fs::stat(FLAG_TIMEOUT_KILLPG).is_ok();
-    if let Some(n) = read(TIMEOUT_FINISH, &mut buf, diag) {
+    p.killpg =
+        present.may_exist(FLAG_TIMEOUT_KILLPG) && rustix::fs::stat(FLAG_TIMEOUT_KILLPG).is_ok();
+    if let Some(n) = read(present, TIMEOUT_FINISH, &mut buf, diag) {
         match parse_timeout(&buf[..n]) {
             Ok(t) => p.timeout_finish = t,
             Err(_) => bad(TIMEOUT_FINISH, &buf[..n], "no limit"),
         }
     }
-    if let Some(n) = read(RESTART_BACKOFF, &mut buf, diag) {
+    if let Some(n) = read(present, RESTART_BACKOFF, &mut buf, diag) {
         p.backoff = parse_backoff(&buf[..n]);
         if p.backoff.is_none() {
             bad(RESTART_BACKOFF, &buf[..n], "no backoff");
         }
     }
-    if let Some(n) = read(RESTART_LIMIT, &mut buf, diag) {
+    if let Some(n) = read(present, RESTART_LIMIT, &mut buf, diag) {
         p.limit = parse_limit(&buf[..n]);
         if p.limit.is_none() {
             bad(RESTART_LIMIT, &buf[..n], "no limit");

@@ -22,6 +22,8 @@ use herd_sys::{status_pid, Command, SpawnError};
 use nix::sys::signal::SigSet;
 use rustix::io::Errno;
 
+use crate::options::Present;
+
 /// Bytes of `notification-fd` read for its first line.
 const NOTIFICATION_FD_READ: usize = 64;
 /// Longest piece of a bad `notification-fd` shown in the warning.
@@ -95,9 +97,9 @@ pub fn parse_notification_fd(contents: &[u8], limit: u64) -> Result<i32, FdError
 
 /// Reads `notification-fd` in the current directory (the service directory): `None` if there
 /// is no such file.
-pub fn read_notification_fd() -> Option<Result<i32, FdError>> {
+pub fn read_notification_fd(present: Present) -> Option<Result<i32, FdError>> {
     let mut buf = [0u8; NOTIFICATION_FD_READ];
-    let bytes = match crate::options::read_first(NOTIFICATION_FD, &mut buf)? {
+    let bytes = match crate::options::read_first(present, NOTIFICATION_FD, &mut buf)? {
         Ok(bytes) => bytes,
         Err(e) => return Some(Err(FdError::Unreadable(e.errno()))),
     };
@@ -111,17 +113,18 @@ pub fn read_notification_fd() -> Option<Result<i32, FdError>> {
 /// so that `supervise/ready` is kept: `notification-fd` or `check` exists (any kind of file,
 /// through a symlink), or `dependencies.d/`.
 pub fn keeps_ready_file() -> bool {
-    rustix::fs::stat(NOTIFICATION_FD).is_ok() || has_check() || has_dependencies()
+    let unknown = Present::UNKNOWN;
+    rustix::fs::stat(NOTIFICATION_FD).is_ok() || has_check(unknown) || has_dependencies(unknown)
 }
 
 /// Whether `dependencies.d` is a directory (through a symlink).
-pub fn has_dependencies() -> bool {
-    std::fs::metadata(herd_deps::DIR).is_ok_and(|m| m.is_dir())
+pub fn has_dependencies(present: Present) -> bool {
+    present.may_exist(herd_deps::DIR) && std::fs::metadata(herd_deps::DIR).is_ok_and(|m| m.is_dir())
 }
 
 /// Whether `check` exists (any kind of file, through a symlink).
-pub fn has_check() -> bool {
-    rustix::fs::stat(CHECK).is_ok()
+pub fn has_check(present: Present) -> bool {
+    present.may_exist(CHECK) && rustix::fs::stat(CHECK).is_ok()
 }
 
 /// `./check` as supervise runs it: as runit's `sv` does (the path `check`, argv `[./check]`),

@@ -16,6 +16,10 @@ use nix::sys::signal::Signal;
 use rustix::fs::{open, Mode, OFlags};
 use rustix::io::{write, Errno};
 
+/// The directory of the custom control scripts in the service directory: the script of a letter
+/// is `control/<letter>` ([`Control::script`]).
+pub const SCRIPT_DIR: &str = "control";
+
 /// One command to a supervisor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Control {
@@ -209,7 +213,7 @@ mod tests {
         let mut seen = Vec::new();
         for c in Control::ALL {
             assert_eq!(Control::from_byte(c.byte()), Some(c));
-            assert_eq!(c.script().as_bytes()[8], c.byte());
+            assert_eq!(c.script(), format!("{SCRIPT_DIR}/{}", c.byte() as char));
             seen.push(c.byte());
         }
         assert_eq!(seen, b"udopchaiq12tkx");

@@ -326,10 +326,16 @@ impl Command {
     /// should this process die meanwhile, a successor that takes the lock finds the record.
     /// Returns the child's pid and, if the record was written, its start time (else the caller
     /// may record it itself). Fails only if the clone fails.
-    pub fn spawn_recorded(&self, record: &mut Record) -> Result<(Pid, Option<u64>), Errno> {
+    ///
+    /// The child runs on this thread's own stack, below the caller's frames, as the child of
+    /// `vfork(2)` does: nothing is mapped, faulted in or given back per spawn. A stack of its own,
+    /// given back after each spawn, cost a restart about 30 µs on a 2-CPU VM: the `madvise` was a
+    /// TLB shootdown, an IPI to the CPU where the child had run in this process's memory. The
+    /// pages the child uses are ones this process's own deepest calls have already made
+    /// resident (a supervise holds no more memory for it).
+    pub fn spawn_recorded(&self, record: &Record) -> Result<(Pid, Option<u64>), Errno> {
         // SAFETY: sysconf has no preconditions.
         let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(0);
-        let stack = record.stack.get()?;
         let job = Job {
             command: self,
             file: &record.file,
@@ -343,7 +349,7 @@ impl Command {
         // calls before it execs or `_exit`s.
         let pid = unsafe {
             clone_vfork(
-                stack,
+                None,
                 recorded_child,
                 std::ptr::addr_of!(job).cast_mut().cast(),
             )
@@ -363,13 +369,16 @@ impl Command {
         // SAFETY: `plain_child` reads only `self` (which cannot change: this process is
         // suspended until the child execs or exits) and makes only async-signal-safe calls
         // before it execs or `_exit`s.
-        unsafe {
+        let pid = unsafe {
             clone_vfork(
-                stack,
+                Some(stack.top()),
                 plain_child,
                 std::ptr::from_ref(self).cast_mut().cast(),
             )
-        }
+        };
+        // The child has exec'd or exited: what it touched of its stack is given back.
+        stack.give_back();
+        pid
     }
 
     /// The child after the fork (or clone); `report` the write end of the pipe of
@@ -464,20 +473,23 @@ pub enum SpawnError {
 
 /// Largest record [`Command::spawn_recorded`]'s child writes.
 pub const RECORD_MAX: usize = 64;
-/// Runs `child(arg)` in a `clone(CLONE_VM | CLONE_VFORK)` child on `stack`, with every signal
-/// blocked around the clone (so that no handler of this process runs in the child, which shares
-/// its memory; the child sets its own mask before its exec), and gives back what the child
-/// touched of the stack once it has exec'd or exited.
+/// Runs `child(arg)` in a `clone(CLONE_VM | CLONE_VFORK)` child, with every signal blocked
+/// around the clone (so that no handler of this process runs in the child, which shares its
+/// memory; the child sets its own mask before its exec). The child's stack grows down from
+/// `top`, or with `None` from below the frame of the `clone` call on this thread's own stack, as
+/// a `vfork(2)` child's does: this thread is suspended until the child has exec'd or exited, and
+/// uses nothing of its stack below that frame meanwhile.
 ///
 /// # Safety
 /// `child` must only make async-signal-safe calls, touch no memory but its own stack and what
-/// `arg` points to (read-only, but for atomics), and end in `exec` or `_exit`.
+/// `arg` points to (read-only, but for atomics), and end in `exec` or `_exit`; nothing else may
+/// use the memory below `top` until it has.
 unsafe fn clone_vfork(
-    stack: &ChildStack,
+    top: Option<*mut u8>,
     child: extern "C" fn(*mut libc::c_void) -> libc::c_int,
     arg: *mut libc::c_void,
 ) -> Result<Pid, Errno> {
-    let top = stack.top();
+    let top = top.unwrap_or_else(|| below_caller_frame().wrapping_sub(CLONE_GAP));
     // The ABI wants the stack 16-byte aligned at the call.
     let top = top.wrapping_sub(top as usize % 16);
     // SAFETY: zeroed sigsets are valid values.
@@ -488,8 +500,10 @@ unsafe fn clone_vfork(
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
     }
-    // SAFETY: the child runs on `stack`, which no one else uses while this process is
-    // suspended; the caller vouches for `child` and `arg`.
+    // SAFETY: the child runs on the stack below `top`, which no one else uses while this
+    // process is suspended: the caller's, or this thread's below this call (all calls above
+    // have returned, and `clone` keeps nothing on its caller's stack below `CLONE_GAP`); the
+    // caller vouches for `child` and `arg`.
     let pid = unsafe {
         libc::clone(
             child,
@@ -501,8 +515,6 @@ unsafe fn clone_vfork(
     let errno = Errno::last();
     // SAFETY: `old` is the mask read above.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-    // The child has exec'd or exited: what it touched of its stack is given back.
-    stack.give_back();
     if pid == -1 {
         return Err(errno);
     }
@@ -539,11 +551,15 @@ impl SpawnStack {
     }
 }
 
-/// Stack of the child of [`Command::spawn_recorded`] until its `exec`: it needs little (no
-/// allocation, a 1 KiB buffer for `/proc/self/stat`).
-const RECORD_STACK: usize = 64 * 1024;
+/// Stack of the child of [`Command::spawn_shared`] until its `exec`: it needs little (no
+/// allocation).
+const CHILD_STACK: usize = 64 * 1024;
 /// The inaccessible page below it: an overflow is a SIGSEGV, not a write into other memory.
 const GUARD: usize = 4096;
+/// Room left between [`below_caller_frame`] and the top of a child stack on this thread's own:
+/// for the return address of the `clone` call, what `clone` keeps on its caller's stack
+/// (nothing, in glibc's x86_64 and aarch64 versions) and a red zone, with plenty to spare.
+const CLONE_GAP: usize = 256;
 /// `Job::outcome` before the child has written its record.
 const NOT_RECORDED: i64 = -1;
 
@@ -553,15 +569,24 @@ pub type Encode = fn(u32, u64, &mut [u8; RECORD_MAX]) -> usize;
 
 /// The file the child of [`Command::spawn_recorded`] writes before its `exec`, naming itself:
 /// `encode(pid, start time)` written to `new` (created with `mode`, never through a symlink) and
-/// renamed to `path`. Holds the child's stack, mapped at the first spawn.
+/// renamed to `path`.
 pub struct Record {
     file: RecordFile,
-    stack: SpawnStack,
 }
 
-/// The stack a recorded child runs on until its `exec`: an anonymous mapping of its own, with a
-/// guard page below it. Only the pages the child touches are ever memory, and they are given back
-/// after each spawn (`MADV_DONTNEED`), so that a supervise between spawns holds none of it (a
+/// An address below every byte of its caller's stack frame (stacks grow down on every
+/// architecture Linux runs Rust on but PA-RISC): a local of a frame of its own, which lies below
+/// the caller's and is gone when it returns. Only what the caller's later calls put on the stack
+/// can be below it.
+#[inline(never)]
+fn below_caller_frame() -> *mut u8 {
+    let mark = 0u8;
+    std::hint::black_box(std::ptr::addr_of!(mark)).cast_mut()
+}
+
+/// The stack a shared-spawn child runs on until its `exec`: an anonymous mapping of its own, with
+/// a guard page below it. Only the pages the child touches are ever memory, and they are given
+/// back after each spawn (`MADV_DONTNEED`), so that its owner between spawns holds none of it (a
 /// heap buffer would stay its private memory for good).
 struct ChildStack {
     base: *mut libc::c_void,
@@ -573,7 +598,7 @@ impl ChildStack {
         let base = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                GUARD + RECORD_STACK,
+                GUARD + CHILD_STACK,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
                 -1,
@@ -593,7 +618,7 @@ impl ChildStack {
 
     /// The stack's top (it grows down), 16-byte aligned as the ABI wants at the call.
     fn top(&self) -> *mut u8 {
-        self.base.cast::<u8>().wrapping_add(GUARD + RECORD_STACK)
+        self.base.cast::<u8>().wrapping_add(GUARD + CHILD_STACK)
     }
 
     fn give_back(&self) {
@@ -602,7 +627,7 @@ impl ChildStack {
         unsafe {
             libc::madvise(
                 self.base.cast::<u8>().wrapping_add(GUARD).cast(),
-                RECORD_STACK,
+                CHILD_STACK,
                 libc::MADV_DONTNEED,
             )
         };
@@ -612,7 +637,7 @@ impl ChildStack {
 impl Drop for ChildStack {
     fn drop(&mut self) {
         // SAFETY: the mapping made in `map`, used by nothing once its owner goes.
-        unsafe { libc::munmap(self.base, GUARD + RECORD_STACK) };
+        unsafe { libc::munmap(self.base, GUARD + CHILD_STACK) };
     }
 }
 
@@ -644,7 +669,6 @@ impl Record {
                 mode,
                 encode,
             },
-            stack: SpawnStack::default(),
         })
     }
 }

@@ -19,8 +19,9 @@
 //! unhealthy service is restarted (`health.rs`; docs/policy.md, "Health").
 //! herd and s6: the main service's stop and restart policies (`policy.rs`: `down-signal`,
 //! `timeout-kill`, `timeout-finish`, `restart-backoff`, `restart-limit`; docs/policy.md) and
-//! `supervise/runs`, written after the status at each start and end of `./run` and when
-//! supervise gives up or tries again. Without the policy files, runsv's behaviour is unchanged.
+//! `supervise/runs`, written after the status at each start and end of `./run` (once for a
+//! restart due at once, with its start) and when supervise gives up or tries again. Without the
+//! policy files, runsv's behaviour is unchanged.
 //! Faults (docs/reliability.md): a start whose fork failed, `./finish`'s included, is tried again
 //! [`THROTTLE`] later (runsv blocks in `sleep(5)`); a status that could not be written is written
 //! again every [`STATUS_RETRY`] until it is (runsv leaves it stale); a service directory found
@@ -310,6 +311,8 @@ impl Machine {
                     svc.launch(prog, now, wall, fx);
                 }
             }
+            // Not started after all (its fork failed, say): `supervise/runs` is written now.
+            self.main.release_runs(fx);
             if !self.main.removed {
                 // `d`, `x` or SIGTERM while waiting: no start is wanted any more.
                 if self.main.ready.waiting() && self.main.due().is_none() {
@@ -346,6 +349,8 @@ impl Machine {
         main.not_before = None;
         match fx.unmet_dependency() {
             Some(unmet) => {
+                // Written before the wait is, as it was at the end of `./run`.
+                main.release_runs(fx);
                 if main.ready.wait(&unmet, now, fx) {
                     main.publish_ready(fx);
                 }

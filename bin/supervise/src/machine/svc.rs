@@ -65,6 +65,10 @@ pub(super) struct Svc {
     pub(super) runs: Runs,
     /// `supervise/runs` is to be written with the next status.
     pub(super) runs_dirty: bool,
+    /// The end of `./run` did not write `supervise/runs`: the start due at once writes it with
+    /// its status, so that a restart writes it once. Whatever else comes first writes it
+    /// ([`Svc::release_runs`]).
+    pub(super) runs_held: bool,
 }
 
 impl Svc {
@@ -97,6 +101,7 @@ impl Svc {
             },
             // A stale file of an earlier supervise is replaced at the first status.
             runs_dirty: which == Which::Main,
+            runs_held: false,
         }
     }
 
@@ -114,14 +119,37 @@ impl Svc {
     /// Writes `supervise/ready` and `supervise/health` if they changed, then the status, then
     /// `supervise/runs` if it changed.
     pub(super) fn publish(&mut self, fx: &mut impl Effects) {
+        self.publish_with(true, fx);
+    }
+
+    /// [`Svc::publish`], leaving out `supervise/runs` unless `runs`.
+    fn publish_with(&mut self, runs: bool, fx: &mut impl Effects) {
         if !self.removed {
             let ready = self.ready.publish(fx);
             let health = self.health.publish(fx);
             let status = fx.publish(self.which, &self.status());
-            if self.runs_dirty && fx.publish_runs(&self.runs) {
-                self.runs_dirty = false;
+            let runs = runs && self.runs_dirty;
+            if runs {
+                self.runs_held = false;
+                if fx.publish_runs(&self.runs) {
+                    self.runs_dirty = false;
+                }
             }
-            self.stale = !(status && ready && health) || self.runs_dirty;
+            self.stale = !(status && ready && health) || (runs && self.runs_dirty);
+        }
+    }
+
+    /// Writes the `supervise/runs` that the end of `./run` held for the start due then, which
+    /// is not happening now (it waits for a dependency, its fork failed), unless a status
+    /// written since has done so; a failure is retried with the status.
+    pub(super) fn release_runs(&mut self, fx: &mut impl Effects) {
+        if !std::mem::take(&mut self.runs_held) || !self.runs_dirty || self.removed {
+            return;
+        }
+        if fx.publish_runs(&self.runs) {
+            self.runs_dirty = false;
+        } else {
+            self.stale = true;
         }
     }
 
@@ -381,7 +409,9 @@ impl Svc {
                 .filter(|t| *t > now),
         };
         let for_good = self.settle();
-        self.publish(fx);
+        // A restart due at once writes `supervise/runs` with its own status.
+        self.runs_held = self.is_main() && self.due_at(now) == Some(Prog::Run);
+        self.publish_with(!self.runs_held, fx);
         if let Some(exit) = for_good {
             fx.stopped_for_good(exit);
         }

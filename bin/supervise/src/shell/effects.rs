@@ -20,6 +20,7 @@ use super::private_pipe;
 use crate::deps::Dependencies;
 use crate::health;
 use crate::machine::{Effects, HealthConfig, Machine, Policy, Prog, Source, Unmet, Which};
+use crate::options::Listing;
 use crate::prefix::Output;
 use crate::readiness::{self, CheckCommand, Notification, Notified};
 
@@ -58,6 +59,8 @@ pub(super) struct Shell {
     pub(super) deps: Dependencies,
     /// `./health`, run while the main service is up and ready.
     pub(super) health: CheckCommand,
+    /// The names of the service directory, read once for the lookups of a start.
+    pub(super) listing: Listing,
 }
 
 impl Shell {
@@ -68,6 +71,7 @@ impl Shell {
         output: Option<Output>,
         notify: Option<OwnedFd>,
         deps: Dependencies,
+        listing: Listing,
     ) -> Result<Self, std::ffi::NulError> {
         let fatal = |what: &str| diag.head(Kind::Fatal, &what);
         let mut run = Command::new(svdir::RUN, fatal("unable to start ./run"))?;
@@ -111,6 +115,7 @@ impl Shell {
             check: CheckCommand::new(mask)?,
             deps,
             health: CheckCommand::program(mask, svdir::HEALTH, svdir::HEALTH_ARGV0)?,
+            listing,
         })
     }
 
@@ -240,7 +245,7 @@ impl Shell {
         if let Some((fd, _, w)) = &pipe {
             self.run.fd(w.as_fd(), *fd);
         }
-        let result = self.run.spawn_recorded(&mut self.records[0]);
+        let result = self.run.spawn_recorded(&self.records[0]);
         if let Some((fd, r, w)) = pipe {
             // Only the child keeps the write end: EOF comes when ./run and its children close it.
             self.run.remove_fd(fd);
@@ -265,7 +270,7 @@ impl Effects for Shell {
         // no unrecorded instance.
         let result = match (which, prog) {
             (Which::Main, Prog::Run) => self.spawn_run(),
-            (Which::Log, _) => self.log_run.spawn_recorded(&mut self.records[1]),
+            (Which::Log, _) => self.log_run.spawn_recorded(&self.records[1]),
             (Which::Main, Prog::Finish(exit)) => {
                 let mut c = self.command(svdir::FINISH, "unable to start ./finish", true)?;
                 let (code, status) = match exit {
@@ -276,7 +281,7 @@ impl Effects for Shell {
                     ),
                 };
                 c.set_args([&code, &status]).ok()?;
-                c.spawn_recorded(&mut self.records[0])
+                c.spawn_recorded(&self.records[0])
             }
         };
         self.diag.trace(&format_args!(
@@ -317,6 +322,9 @@ impl Effects for Shell {
 
     fn custom(&mut self, c: Control) -> bool {
         let script = c.script();
+        if !self.listing.current().may_exist(script) {
+            return false;
+        }
         match fs::stat(script) {
             Ok(st) if st.st_mode & 0o100 != 0 => {}
             Ok(_) | Err(Errno::NOENT) => return false,
@@ -333,6 +341,8 @@ impl Effects for Shell {
             return false;
         };
         self.diag.trace(&format_args!("effect run: {script}"));
+        // The script may change the service directory: read again for what follows.
+        self.listing.expire();
         match cmd.spawn() {
             Ok(pid) => wait_for(pid) == Some(Exit::Code(0)),
             Err(e) => {
@@ -348,13 +358,14 @@ impl Effects for Shell {
     fn has_finish(&mut self) -> bool {
         // runsv opens it for reading; `access` answers the same without a descriptor, so a
         // full descriptor table does not skip finish.
-        fs::accessat(
-            fs::CWD,
-            svdir::FINISH_FILE,
-            fs::Access::READ_OK,
-            fs::AtFlags::EACCESS,
-        )
-        .is_ok()
+        self.listing.current().may_exist(svdir::FINISH_FILE)
+            && fs::accessat(
+                fs::CWD,
+                svdir::FINISH_FILE,
+                fs::Access::READ_OK,
+                fs::AtFlags::EACCESS,
+            )
+            .is_ok()
     }
 
     fn publish(&mut self, which: Which, status: &Status) -> bool {
@@ -402,9 +413,10 @@ impl Effects for Shell {
 
     fn readiness_source(&mut self) -> Source {
         self.notify_target = None;
-        let source = match readiness::read_notification_fd() {
-            None if readiness::has_check() => Source::Check,
-            None if readiness::has_dependencies() => Source::Up,
+        let present = self.listing.read();
+        let source = match readiness::read_notification_fd(present) {
+            None if readiness::has_check(present) => Source::Check,
+            None if readiness::has_dependencies(present) => Source::Up,
             None => Source::Plain,
             Some(Ok(fd)) => {
                 self.notify_target = Some(fd);
@@ -471,7 +483,7 @@ impl Effects for Shell {
     }
 
     fn unmet_dependency(&mut self) -> Option<Unmet> {
-        self.deps.unmet(&self.diag)
+        self.deps.unmet(self.listing.read(), &self.diag)
     }
 
     fn say_waiting(&mut self, unmet: &Unmet) {
@@ -491,7 +503,7 @@ impl Effects for Shell {
     }
 
     fn health_config(&mut self) -> Option<HealthConfig> {
-        let config = health::read_config(&self.diag);
+        let config = health::read_config(self.listing.read(), &self.diag);
         if let Some(c) = &config {
             self.diag.trace(&format_args!("effect health: {c:?}"));
         }
@@ -536,7 +548,7 @@ impl Effects for Shell {
     }
 
     fn policy(&mut self) -> Policy {
-        let p = crate::policy::read_policy(&self.diag);
+        let p = crate::policy::read_policy(self.listing.read(), &self.diag);
         if p != Policy::default() {
             self.diag.trace(&format_args!("effect policy: {p:?}"));
         }

@@ -20,12 +20,13 @@ use herd_sys::signal::{self, Sig};
 use herd_sys::{status_pid, timespec_until};
 use herd_tai64n::Tai64n;
 use nix::sys::signal::Signal;
-use rustix::fs::{self, FileType};
+use rustix::fs::{self, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::deps::Dependencies;
 use crate::health;
 use crate::machine::{failure_limit, Machine, Which};
+use crate::options::{Listing, Present};
 use crate::prefix::{self, Output};
 use crate::readiness;
 use crate::reclaim::reclaim;
@@ -164,6 +165,16 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
         _ => None,
     };
     let essential = read_essential();
+    // Held from here on, so that reading the directory at run time needs no free descriptor.
+    let listing = Listing::new(
+        fs::open(
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .and_then(private_fd)
+        .ok(),
+    );
 
     svdir::make_supervise(&MAIN)?;
     let _main_lock = svdir::take_lock(&MAIN, false)?;
@@ -190,11 +201,12 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
     let (_, wall) = now();
     let mut machine = Machine::new(wall, main_down, log)
         .with_ready_file(readiness::keeps_ready_file())
-        .with_health_file(health::has_health());
+        .with_health_file(health::has_health(Present::UNKNOWN));
     if let Some(limit) = essential {
         machine = machine.with_essential(limit);
     }
-    let mut shell = Shell::new(diag, sigmask, pipe, output, notify, deps).map_err(Fatal::Nul)?;
+    let mut shell =
+        Shell::new(diag, sigmask, pipe, output, notify, deps, listing).map_err(Fatal::Nul)?;
     let mut main = Fifos::open_control(&MAIN, Which::Main)?;
     machine.publish(Which::Main, &mut shell);
     let mut log = match log {
@@ -250,6 +262,8 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
             set.add(Slot::Dependencies, fd);
         }
         let ready = set.wait(timeout.as_ref()).map_err(sys("poll"))?;
+        // Time has passed: the service directory is read again when a start needs it.
+        shell.listing.expire();
 
         // Before the signals, as s6-supervise: a newline written just before `./run` exited
         // makes it ready (for that moment) before it is seen down.
@@ -303,19 +317,22 @@ pub fn run(dir: &OsStr, diag: &Diag) -> Result<(), Fatal> {
 fn read_essential() -> Option<u32> {
     let mut buf = [0u8; ESSENTIAL_READ];
     // There but unreadable: essential, with the default limit.
-    let bytes = crate::options::read_first(svdir::ESSENTIAL, &mut buf)?.unwrap_or_default();
+    let bytes = crate::options::read_first(Present::UNKNOWN, svdir::ESSENTIAL, &mut buf)?
+        .unwrap_or_default();
     Some(failure_limit(bytes))
 }
 
 /// A pipe with both ends close-on-exec and at descriptors 3 and above.
 fn private_pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
-    let high = |fd: OwnedFd| -> Result<OwnedFd, Errno> {
-        if rustix::fd::AsRawFd::as_raw_fd(&fd) >= FIRST_PRIVATE_FD {
-            Ok(fd)
-        } else {
-            rustix::io::fcntl_dupfd_cloexec(&fd, FIRST_PRIVATE_FD)
-        }
-    };
-    Ok((high(r)?, high(w)?))
+    Ok((private_fd(r)?, private_fd(w)?))
+}
+
+/// `fd` (close-on-exec), moved to 3 or above if it is below.
+fn private_fd(fd: OwnedFd) -> Result<OwnedFd, Errno> {
+    if rustix::fd::AsRawFd::as_raw_fd(&fd) >= FIRST_PRIVATE_FD {
+        Ok(fd)
+    } else {
+        rustix::io::fcntl_dupfd_cloexec(&fd, FIRST_PRIVATE_FD)
+    }
 }

@@ -75,6 +75,64 @@ fn runs_is_written_after_the_status_at_each_start_and_end() {
 }
 
 #[test]
+fn a_restart_due_at_once_writes_runs_once_with_the_start() {
+    let (mut m, mut fx, t0) = with_policy(Policy::default(), None);
+    m.control(Which::Main, Control::Term, &mut fx);
+    fx.log.clear();
+    // Up past the throttle: the start is due as soon as it is down.
+    let t1 = t0 + THROTTLE + MS;
+    m.child_exited(pid(100), SIGTERM_EXIT, t1, wall(), &mut fx);
+    assert_eq!(fx.log, vec![publish("down")]);
+    fx.log.clear();
+    m.tick(t1, wall(), &mut fx);
+    assert_eq!(
+        fx.log,
+        vec![
+            Fx::Spawn(Which::Main, Prog::Run, 101),
+            publish("run"),
+            runs("runs 2 exit signal 15")
+        ]
+    );
+    fx.log.clear();
+    // Throttled: the end writes it, and the start again.
+    m.child_exited(pid(101), Exit::Code(1), t1 + MS, wall(), &mut fx);
+    assert_eq!(fx.log, vec![publish("down"), runs("runs 2 exit code 1")]);
+}
+
+#[test]
+fn a_held_runs_is_written_when_the_start_does_not_come() {
+    let t1 = Instant::now() + THROTTLE + MS;
+    // Its fork fails: written in the same tick.
+    let (mut m, mut fx, _) = with_policy(Policy::default(), None);
+    m.child_exited(pid(100), Exit::Code(0), t1, wall(), &mut fx);
+    fx.no_fork = true;
+    fx.log.clear();
+    m.tick(t1, wall(), &mut fx);
+    assert_eq!(
+        fx.log,
+        vec![
+            Fx::ForkFailed(Which::Main, Prog::Run),
+            runs("runs 1 exit code 0")
+        ]
+    );
+    // It waits for a dependency: written before the wait is.
+    let (mut m, mut fx, _) = with_policy(Policy::default(), None);
+    m.child_exited(pid(100), Exit::Code(0), t1, wall(), &mut fx);
+    fx.unmet = unmet("db", true);
+    fx.log.clear();
+    m.tick(t1, wall(), &mut fx);
+    assert_eq!(fx.log[0], runs("runs 1 exit code 0"));
+    assert_eq!(fx.log[1], Fx::Waiting("db".into(), true));
+    // A letter in between writes it with its status.
+    let (mut m, mut fx, _) = with_policy(Policy::default(), None);
+    m.child_exited(pid(100), Exit::Code(0), t1, wall(), &mut fx);
+    fx.log.clear();
+    m.control(Which::Main, Control::Down, &mut fx);
+    m.tick(t1, wall(), &mut fx);
+    assert_eq!(fx.log, vec![publish("down"), runs("runs 1 exit code 0")]);
+}
+
+#[test]
 fn down_signal_replaces_term_and_cont_follows() {
     let policy = Policy {
         down_signal: Signal::SIGQUIT,
