@@ -412,8 +412,7 @@ def generate(sections, pages, loads):
                 if om and om[1] == im[1] and om[2] in IFUNC_KEEP and "rtm" not in om[3]:
                     members.add(sp[0].split(":", 1)[1])
     # Herd's and std's functions in one description, so that LLD keeps them in the order the
-    # compiler emitted them (callers near callees), not in the order of the patterns: sorted by
-    # name, svlog's byte loop was spread over the segment and ran 10-20 % slower.
+    # compiler emitted them (callers near callees), not in the order of the patterns (by name).
     rust = sorted({h[len("*.rcgu.o("):-1] for h in hot if h.startswith("*.rcgu.o(")})
     other = sorted({h for h in hot if not h.startswith("*.rcgu.o(")})
     lines = (["*.rcgu.o(", *(f"  {r}" for r in rust), ")"] + other
