@@ -27,6 +27,9 @@ REPRODUCE = ("just bench (= just release, then python3 -m bench --herd-dir "
 # Scanners find their supervisor on PATH (runsvdir: runsv, daemontools: supervise); herd's svscan
 # uses the supervise next to it, s6-svscan an absolute path. No SVDIR/SVWAIT/SVSCAN_STOP_TIMEOUT.
 CLEAN_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+# herd svscan's forker (docs/svscan.md, "The forker"), a child of svscan that starts each supervise:
+# its memory is counted with the scanner's.
+FORKER = "svscan-fork"
 
 SETTLE_S = 0.5  # idle time before a memory reading
 WAKEUP_SETTLE_S = 2.0  # idle time before the wakeup window (daemontools wakes once 1 s after a start)

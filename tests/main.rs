@@ -10,6 +10,7 @@ mod chpst;
 mod docker;
 mod dockerd;
 mod docs;
+mod forker;
 mod help;
 mod images;
 mod input;

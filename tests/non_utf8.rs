@@ -262,8 +262,11 @@ fn under_svscan() {
         .stderr(File::create(&err).unwrap());
     let mut svscan = Proc::spawn_with_stdio(c);
     let first = wait_running(&svc);
+    // svscan's children are the supervise and svscan's forker (docs/svscan.md, "The forker").
     let supervise = wait_until("svscan's supervise", DEADLINE, || {
-        proc_children(svscan.pid()).into_iter().next()
+        proc_children(svscan.pid())
+            .into_iter()
+            .find(|&p| std::fs::read(format!("/proc/{p}/comm")).is_ok_and(|c| c == b"supervise\n"))
     });
     let argv = std::fs::read(format!("/proc/{supervise}/cmdline")).unwrap();
     assert!(

@@ -27,7 +27,8 @@ def tree_notes(cfg: Config, res: Results) -> list[str]:
         f"scanners section; when every `DIR/current` holds the `{TREE_LINE}` line (bounded at "
         f"{TREE_UP_BOUND_S:g} s) and {TREE_SETTLE_S:g} s more have passed, `Pss`, `Rss` and `Private_Dirty` "
         "are read from `/proc/PID/smaps_rollup` of every process under the scanner, and summed.",
-        "What is counted: the scanner; its children, the supervisors (herd's `supervise` and `runsv` run "
+        "What is counted: the scanner (for herd, with its forker `svscan-fork`, the child of svscan that "
+        "starts each supervise); its children, the supervisors (herd's `supervise` and `runsv` run "
         "`log/run` themselves: one per service; daemontools' `supervise` and `s6-supervise`: one for the service "
         "and one for its `log/`); below them, every process that is not the service's `sleep` (the loggers). "
         "A trial in which the tree does not hold exactly N `sleep`s and N loggers fails. The processes counted "
@@ -85,7 +86,9 @@ def startup_notes(cfg: Config, res: Results) -> list[str]:
         "median of those / the cores the harness may run on"
         + (f" ({n_cores} in this run)" if n_cores else "") + ": what starting N supervisors and their `run`s "
         "would take if the cores did nothing else. The spawn from Python is part of each single start, as a "
-        "scanner's fork and exec of each supervisor is part of its start.",
+        "scanner's fork and exec of each supervisor is part of its start. herd's svscan starts every supervise "
+        "but the first with its forker, without an exec (docs/svscan.md, \"The forker\"): work that a single "
+        "start by exec does and svscan's start of N does not.",
         f"The start of N services: as in the scanners section (N services whose `run` is the stamp helper in a "
         "scan dir on tmpfs; from just before the scanner is spawned to the last of the N start stamps; bounded at "
         f"{START_BOUND_S:g} s), {cfg.startup_trials} trial(s) per scanner and N, in rounds: each round takes its "

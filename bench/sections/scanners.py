@@ -14,13 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-from bench.config import (ORPHANS, PICKUP_BOUND_S, PICKUP_IDLE_S, S6_SVSCANCTL, SCAN_SERVICES, SETTLE_S,
+from bench.config import (FORKER, ORPHANS, PICKUP_BOUND_S, PICKUP_IDLE_S, S6_SVSCANCTL, SCAN_SERVICES, SETTLE_S,
                           START_BOUND_S, START_SIZES, STOP_BOUND_S, STOP_SERVICES, STOP_SETTLE_S, WAKEUP_SETTLE_S,
                           ZOMBIE_BOUND_S, ZOMBIE_CHECK_S, ZOMBIE_POLL_S, Config)
 from bench.flavors import Scanner
 from bench.harness import (Harness, Scan, TrialFailed, read_stamps, rotated, stderr_tail, trial, wait_exit_ns,
                            wait_until, write_stamped_run)
-from bench.procfs import ctx_switches, ns_zombies, pid_ns, smaps_rollup
+from bench.procfs import comm, ctx_switches, ns_zombies, pid_ns, proc_children_map, smaps_rollup
 from bench.results import Results
 
 
@@ -235,7 +235,8 @@ def bench_scan_wakeups(h: Harness, cfg: Config, scanners: list[Scanner], res: Re
 
 
 def bench_scan_memory(h: Harness, cfg: Config, scanners: list[Scanner], res: Results) -> None:
-    """One scanner at a time with 10 services; smaps_rollup of the scanner process only."""
+    """One scanner at a time with 10 services; smaps_rollup of the scanner process only, with herd svscan's
+    forker (`svscan-fork`, its child that starts each supervise) added to it."""
     print(f"bench: scanner memory, {cfg.scan_mem_trials} trials", file=sys.stderr)
     for i in range(cfg.scan_mem_trials):
         for sc in rotated(scanners, i):
@@ -251,6 +252,10 @@ def bench_scan_memory(h: Harness, cfg: Config, scanners: list[Scanner], res: Res
                     time.sleep(SETTLE_S)
                     scan.check_alive()
                     m = smaps_rollup(scan.proc.pid)
+                    for child in proc_children_map().get(scan.proc.pid, []):
+                        if comm(child) == FORKER:
+                            f = smaps_rollup(child)
+                            m = {k: m[k] + f[k] for k in ("rss", "pss", "private_dirty")}
                     res.add("scan_rss", sc.key, m["rss"])
                     res.add("scan_pss", sc.key, m["pss"])
                     res.add("scan_dirty", sc.key, m["private_dirty"])

@@ -17,10 +17,10 @@ import sys
 import time
 from pathlib import Path
 
-from bench.config import TREE_LINE, TREE_SETTLE_S, TREE_SIZES, TREE_SLOPE, TREE_UP_BOUND_S, Config
+from bench.config import FORKER, TREE_LINE, TREE_SETTLE_S, TREE_SIZES, TREE_SLOPE, TREE_UP_BOUND_S, Config
 from bench.flavors import Logger, Scanner
 from bench.harness import Harness, Scan, TrialFailed, rotated, trial, wait_until
-from bench.procfs import depths, exe, proc_children_map, smaps_rollup
+from bench.procfs import comm, depths, exe, proc_children_map, smaps_rollup
 from bench.results import Results, median
 
 SLEEP = "/bin/sleep"  # each service's `run` ends in it; the one program of the tree that is not counted
@@ -57,12 +57,13 @@ def logged(current: Path) -> bool:
 
 def tree_memory(root: int, n: int) -> dict:
     """The tree under the scanner `root`, by role, each process's smaps_rollup summed: a child of the scanner
-    is a supervisor; below a supervisor, `sleep` is a service (not counted) and anything else its logger."""
+    is a supervisor, but herd svscan's forker (`svscan-fork`, which starts each supervise) counts as the
+    scanner's; below a supervisor, `sleep` is a service (not counted) and anything else its logger."""
     sleep = os.path.realpath(SLEEP)
     roles: dict[str, list[int]] = {"scanner": [root], "supervisor": [], "logger": [], "service": [], "other": []}
     for pid, depth in depths(root, proc_children_map()).items():
         if depth == 1:
-            roles["supervisor"].append(pid)
+            roles["scanner" if comm(pid) == FORKER else "supervisor"].append(pid)
         elif depth == 2:
             roles["service" if exe(pid) == sleep else "logger"].append(pid)
         else:

@@ -483,8 +483,11 @@ fn removed_service_directory_ends_supervise_at_the_next_exit_with_one_line() {
     let m = marker(1406);
     let run_argv = ["sleep", m.as_str()];
     let name = format!("logger-{}", std::process::id());
-    let body = "while read -r l; do :; done";
-    let log_argv = ["/bin/sh", "-c", body, &name];
+    // The logger's shell marks when it has started (dash reads its cwd first): only then is the
+    // directory removed.
+    let ready = sc.join("logger.ready");
+    let body = format!(": > {}; while read -r l; do :; done", ready.display());
+    let log_argv = ["/bin/sh", "-c", body.as_str(), &name];
     let svc = sc.service("web", &format!("#!/bin/sh\nexec sleep {m}\n"));
     sc.script(
         "web/log/run",
@@ -494,7 +497,9 @@ fn removed_service_directory_ends_supervise_at_the_next_exit_with_one_line() {
     let old = wait_running(&svc);
     let logger = wait_running(&svc.join("log"));
     wait_for("run and log to exec", DEADLINE, || {
-        pids_with_cmdline(&run_argv) == [old] && pids_with_cmdline(&log_argv) == [logger]
+        pids_with_cmdline(&run_argv) == [old]
+            && pids_with_cmdline(&log_argv) == [logger]
+            && ready.exists()
     });
     fs::remove_dir_all(&svc).unwrap();
     // Nothing to do until something happens: the service runs on.

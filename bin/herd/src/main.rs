@@ -62,7 +62,7 @@ fn dispatch(mut argv: Vec<OsString>) -> u8 {
         }
     }
     match tool {
-        Tool::Svscan => herd_svscan::main(argv),
+        Tool::Svscan => herd_svscan::main(argv, Some(herd_supervise::main)),
         Tool::Supervise => herd_supervise::main(argv),
         Tool::Sv => herd_sv::main(argv),
         Tool::Svlog => herd_svlog::main(argv),

@@ -25,6 +25,7 @@ use std::ffi::OsString;
 
 use config::Refusal;
 use herd_diag::{emit, Diag};
+use herd_sys::forker::Inline;
 
 /// `--help` for each name svscan answers to: `svscan`, runit's `runsvdir`, phusion's `my_init`.
 pub fn help(name: &str) -> String {
@@ -36,7 +37,9 @@ pub fn help(name: &str) -> String {
 }
 
 /// The tool, called with `argv` (`argv[0]` is the name it was called by).
-pub fn main(argv: Vec<OsString>) -> u8 {
+/// `supervise`: supervise's `main`, when it is in this executable (the `herd` binary): svscan's
+/// forker (`herd_sys::forker`) then starts each supervise without an exec.
+pub fn main(argv: Vec<OsString>, supervise: Option<Inline>) -> u8 {
     let env = |name: &str| std::env::var_os(name);
     let argv0 = argv
         .first()
@@ -59,5 +62,5 @@ pub fn main(argv: Vec<OsString>) -> u8 {
         }
     };
     herd_sys::sched::prompt_wakeups();
-    shell::run(&config, &argv)
+    shell::run(&config, &argv, supervise)
 }

@@ -17,6 +17,7 @@ use herd_diag::{Diag, Reason};
 use crate::environ::Environ;
 use herd_notice::{Decoder, What};
 use herd_svdir::MAIN;
+use herd_sys::forker::Inline;
 use herd_sys::signal::{self, Sig as Signal};
 use herd_sys::{children, descendants, reap_any, status_pid, system_pid, timespec_until, Reaped};
 use herd_value::later;
@@ -72,7 +73,7 @@ fn scarce(e: &std::io::Error) -> bool {
 }
 
 /// Runs svscan until it exits; returns the exit code.
-pub fn run(config: &Config, argv: &[OsString]) -> u8 {
+pub fn run(config: &Config, argv: &[OsString], supervise: Option<Inline>) -> u8 {
     let diag = Diag::new(config.name.as_slice());
     herd_diag::init_trace();
     for i in &config.ignored {
@@ -125,6 +126,7 @@ pub fn run(config: &Config, argv: &[OsString]) -> u8 {
             notify,
             argv.first()
                 .map_or(OsStr::new("svscan"), OsString::as_os_str),
+            config.dir.is_some().then_some(supervise).flatten(),
         ),
         notices,
         decoder: Decoder::new(),
@@ -272,6 +274,7 @@ impl Shell<'_> {
                 if let Some(w) = self.watches.as_mut() {
                     w.unwatch_all();
                 }
+                self.spawner.end_forker();
             }
             Effect::Rescan => {
                 if let Some(dir) = self.dir {

@@ -2,14 +2,23 @@
 //! command. Every child starts with an empty signal mask and default signal actions. Failure
 //! texts are prepared before the fork (`herd_sys::Command`); a fork that fails is a warning and
 //! `None`, and the lifecycle decides what follows.
+//!
+//! When the `supervise` svscan runs is this executable (the `herd` binary, as installed), every
+//! supervise but the first is started by svscan's forker (`herd_sys::forker`): forked from a small
+//! copy of svscan, made when the second is due, without an exec. A tree of one service has no
+//! forker (it would cost more memory than the one exec it saves). Otherwise, and whenever the
+//! forker is gone or the binary has been replaced since svscan started (an upgrade), supervise
+//! is exec'd.
 
 use std::ffi::{OsStr, OsString};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use herd_diag::{Diag, Kind, Reason};
 use herd_status::Pid;
+use herd_sys::forker::{Forker, Inline, Request};
 use herd_sys::{find_executable, status_pid, Command, SpawnStack};
 
 use crate::lifecycle::{EXIT_CANNOT_EXEC, EXIT_NOT_FOUND};
@@ -25,7 +34,20 @@ pub struct Spawner {
     /// svscan, which a fork would make of its page tables for every one of hundreds of
     /// services).
     stack: SpawnStack,
+    /// Starts each supervise without an exec while the binary is the one running.
+    forker: Option<Forker>,
+    /// supervise's `main`, for the forker to start (taken when it starts, or when it may no
+    /// longer start); the first supervise is exec'd.
+    inline: Option<Inline>,
+    /// Supervise processes started so far.
+    started: u64,
+    /// The running binary's (device, inode): a supervise path that names another file (the
+    /// binary replaced by an upgrade) is exec'd.
+    image: Option<(u64, u64)>,
 }
+
+/// The forker's argv, as `ps` shows it.
+const FORKER_TITLE: &[u8] = b"svscan-fork";
 
 /// How svscan runs `supervise NAME`: the executable and the argv[0] it gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,17 +94,101 @@ fn find_main(name: &OsStr) -> Option<PathBuf> {
 
 impl Spawner {
     /// `arg0`: svscan's argv[0].
-    pub fn new(diag: Diag, setsid: bool, notify: Option<OwnedFd>, arg0: &OsStr) -> Self {
+    /// `supervise`: supervise's `main` if it is in this executable: each supervise is then
+    /// started by a forker, which this starts.
+    pub fn new(
+        diag: Diag,
+        setsid: bool,
+        notify: Option<OwnedFd>,
+        arg0: &OsStr,
+        supervise: Option<Inline>,
+    ) -> Self {
         // `current_exe` reads `/proc/self/exe`; a deleted binary's name ends in " (deleted)".
         let exe = std::env::current_exe()
             .ok()
             .filter(|e| !e.as_os_str().as_bytes().ends_with(b" (deleted)"));
+        // The file this process runs, even if replaced since (the link names its inode).
+        let image = std::fs::metadata("/proc/self/exe")
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        let inline = supervise.filter(|_| exe.is_some() && image.is_some());
         Spawner {
             diag,
             supervise: find_supervise(exe, arg0),
             setsid,
             notify,
             stack: SpawnStack::default(),
+            forker: None,
+            inline,
+            started: 0,
+            image,
+        }
+    }
+
+    /// Ends the forker (it exits when its end of the socket closes); from now on every
+    /// supervise is exec'd.
+    pub fn end_forker(&mut self) {
+        self.forker = None;
+        self.inline = None;
+    }
+
+    /// Whether the supervise path still names the binary this process runs.
+    fn path_is_image(&self) -> bool {
+        let now = std::fs::metadata(&self.supervise.path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        now.is_some() && now == self.image
+    }
+
+    /// `supervise NAME` started by the forker; `None` (and no forker any more) if it cannot
+    /// start it: the caller execs supervise instead.
+    fn forked_supervise(
+        &mut self,
+        dir: &Path,
+        name: &OsStr,
+        shown: &dyn std::fmt::Display,
+    ) -> Option<Option<Pid>> {
+        if self.forker.is_none() && self.started > 0 {
+            if let Some(main) = self.inline.take() {
+                let keep: Vec<_> = self.notify.iter().map(|w| w.as_raw_fd()).collect();
+                self.forker = Forker::start(main, &keep, &[FORKER_TITLE]).ok();
+            }
+        }
+        let forker = self.forker.as_ref()?;
+        if !self.path_is_image() {
+            self.forker = None;
+            return None;
+        }
+        // svscan's environment now (my_init changes it), with the notice pipe's number.
+        let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+        let n = self.notify.as_ref().map(|w| w.as_raw_fd().to_string());
+        let notice = OsStr::new(herd_notice::ENV);
+        let mut env: Vec<(&OsStr, &OsStr)> = vars
+            .iter()
+            .filter(|(k, _)| n.is_none() || k != notice)
+            .map(|(k, v)| (k.as_os_str(), v.as_os_str()))
+            .collect();
+        if let Some(n) = &n {
+            env.push((notice, OsStr::new(n)));
+        }
+        let failure = self.diag.head(
+            Kind::Fatal,
+            &format_args!("unable to change directory to {}", dir.display()),
+        );
+        let req = Request {
+            argv: &[self.supervise.arg0.as_os_str(), name],
+            dir: dir.as_os_str(),
+            chdir_failure: &failure,
+            setsid: self.setsid,
+            env: &env,
+        };
+        match forker.spawn(&req) {
+            Ok(pid) => Some(status_pid(pid)),
+            Err(nix::errno::Errno::EPIPE | nix::errno::Errno::E2BIG) => {
+                self.forker = None;
+                None
+            }
+            Err(e) => Some(self.forked(shown, Err(e))),
         }
     }
 
@@ -106,7 +212,7 @@ impl Spawner {
     /// `supervise NAME` with cwd the scan dir (re-resolved at each start, so that a switched
     /// symlink counts), and the notice pipe. NAME's bytes go to supervise as they are, but for a
     /// service called `--help` or `--version`, which supervise would answer: `./NAME`.
-    pub fn supervise(&self, dir: &Path, name: &OsStr) -> Option<Pid> {
+    pub fn supervise(&mut self, dir: &Path, name: &OsStr) -> Option<Pid> {
         let dotted;
         let name = if herd_getopt::Long::of(name).is_some() {
             dotted = Path::new(".").join(name);
@@ -115,6 +221,11 @@ impl Spawner {
             name
         };
         let shown = name.to_string_lossy();
+        let forked = self.forked_supervise(dir, name, &shown);
+        self.started += 1;
+        if let Some(started) = forked {
+            return started;
+        }
         let mut c = Command::new(
             &self.supervise.path,
             self.diag.head(

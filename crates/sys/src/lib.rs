@@ -10,6 +10,7 @@
 //! This is the only crate with `unsafe`.
 
 pub mod dnotify;
+pub mod forker;
 pub mod path;
 pub mod process;
 pub mod procfs;

@@ -135,7 +135,8 @@ pub enum Effect {
     /// Watch the scan directory (and the symlinks on the way to it).
     Watch,
     /// Remove every watch of the scan directory (the stop never rescans), keeping the inotify
-    /// descriptor: see `Watches::unwatch_all`.
+    /// descriptor: see `Watches::unwatch_all`. The forker ends too (spawn.rs): a supervise
+    /// started from now on (none, as a rule) is exec'd.
     Unwatch,
     /// Read the scan directory; answer [`Event::Scanned`] or [`Event::ScanFailed`].
     Rescan,
