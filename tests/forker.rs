@@ -80,6 +80,25 @@ fn child(svscan: u32, name: &str, cwd: Option<&Path>) -> Option<u32> {
     })
 }
 
+/// A service of `add_service` once its `run` has recorded what it was given: its directory,
+/// its supervise (svscan's child) and its `sleep`.
+fn recorded(sc: &Scenario, svscan: u32, name: &str) -> (PathBuf, u32, u32) {
+    let dir = sc.join("scan").join(name);
+    let sleep = wait_running(&dir);
+    wait_for("run to record", DEADLINE, || {
+        sc.join(format!("{name}.env")).exists()
+    });
+    let sup = wait_until("the service's supervise", DEADLINE, || {
+        child(svscan, "supervise", Some(&dir))
+    });
+    (dir, sup, sleep)
+}
+
+/// The names (`comm`) of svscan's children.
+fn comms(svscan: u32) -> Vec<String> {
+    proc_children(svscan).into_iter().map(comm).collect()
+}
+
 /// Whether the argv of `pid` (`/proc/PID/stat` field 48, arg_start) is in its stack, where
 /// an exec puts it; a child of the forker has it in its heap.
 fn argv_in_stack(pid: u32) -> bool {
@@ -167,18 +186,13 @@ fn a_forked_supervise_is_what_an_exec_would_make() {
     add_service(&sc, "c");
     let mut tree = start(&sc, &sc.join("bin/svscan"));
     let svscan = tree.proc.pid();
-    let mut first = Vec::new();
-    for name in ["a", "c"] {
-        let dir = sc.join("scan").join(name);
-        let sleep = wait_running(&dir);
-        wait_for("run to record", DEADLINE, || {
-            sc.join(format!("{name}.env")).exists()
-        });
-        let sup = wait_until("the service's supervise", DEADLINE, || {
-            child(svscan, "supervise", Some(&dir))
-        });
-        first.push((name, dir, sup, sleep));
-    }
+    let first: Vec<_> = ["a", "c"]
+        .into_iter()
+        .map(|name| {
+            let (dir, sup, sleep) = recorded(&sc, svscan, name);
+            (name, dir, sup, sleep)
+        })
+        .collect();
     // The first supervise is exec'd, the second forked.
     let forked: Vec<_> = first.iter().filter(|f| !argv_in_stack(f.2)).collect();
     assert_eq!(forked.len(), 1, "one of a and c forked");
@@ -194,12 +208,7 @@ fn a_forked_supervise_is_what_an_exec_would_make() {
     copy_executable(&herd, &sc.join("bin/herd.new"));
     fs::rename(sc.join("bin/herd.new"), &herd).unwrap();
     add_service(&sc, "b");
-    let b = sc.join("scan/b");
-    let sleep_b = wait_running(&b);
-    wait_for("b's run to record", DEADLINE, || sc.join("b.env").exists());
-    let sup_b = wait_until("b's supervise", DEADLINE, || {
-        child(svscan, "supervise", Some(&b))
-    });
+    let (b, sup_b, sleep_b) = recorded(&sc, svscan, "b");
     let exe = |pid: u32| fs::read_link(format!("/proc/{pid}/exe")).unwrap();
     assert_eq!(exe(sup_b), herd, "b's supervise runs the new binary");
     assert!(argv_in_stack(sup_b), "b's supervise was exec'd");
@@ -252,20 +261,9 @@ fn one_service_is_exec_d_and_has_no_forker() {
     add_service(&sc, "a");
     let tree = start(&sc, &sc.join("bin/svscan"));
     let svscan = tree.proc.pid();
-    let a = sc.join("scan/a");
-    wait_running(&a);
-    wait_for("a's run to record", DEADLINE, || sc.join("a.env").exists());
-    let sup = wait_until("a's supervise", DEADLINE, || {
-        child(svscan, "supervise", Some(&a))
-    });
+    let (_, sup, _) = recorded(&sc, svscan, "a");
     assert!(argv_in_stack(sup), "a's supervise was exec'd");
-    assert_eq!(
-        proc_children(svscan)
-            .into_iter()
-            .map(comm)
-            .collect::<Vec<_>>(),
-        ["supervise"]
-    );
+    assert_eq!(comms(svscan), ["supervise"]);
 }
 
 /// A forker that is gone (killed) only means that svscan execs each supervise from then on:
@@ -288,20 +286,9 @@ fn without_its_forker_svscan_execs_supervise() {
     wait_for("the forker reaped", DEADLINE, || !pid_alive(forker));
 
     add_service(&sc, "b");
-    let b = sc.join("scan/b");
-    wait_running(&b);
-    wait_for("b's run to record", DEADLINE, || sc.join("b.env").exists());
-    let sup_b = wait_until("b's supervise", DEADLINE, || {
-        child(svscan, "supervise", Some(&b))
-    });
+    let (_, sup_b, _) = recorded(&sc, svscan, "b");
     assert!(argv_in_stack(sup_b), "b's supervise was exec'd");
-    assert_eq!(
-        proc_children(svscan)
-            .into_iter()
-            .map(comm)
-            .collect::<Vec<_>>(),
-        ["supervise", "supervise", "supervise"]
-    );
+    assert_eq!(comms(svscan), ["supervise", "supervise", "supervise"]);
 
     tree.proc.signal(libc::SIGTERM);
     assert_eq!(tree.proc.wait(DEADLINE), Some(0));

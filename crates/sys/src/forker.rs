@@ -100,8 +100,8 @@ impl Forker {
         self.pid
     }
 
-    /// Starts a child as `req` says; returns its pid. `Err(EPIPE)`: the forker is gone (the
-    /// caller spawns otherwise, and drops this); another error: the fork failed, or the request
+    /// Starts a child as `req` says; returns its pid. `Err(EPIPE)`: the forker is gone (any
+    /// failure to talk to it; the caller spawns otherwise, and drops this); another error: the fork failed, or the request
     /// is too big to send.
     pub fn spawn(&self, req: &Request<'_>) -> Result<Pid, Errno> {
         let msg = encode(req).ok_or(Errno::E2BIG)?;
@@ -109,7 +109,7 @@ impl Forker {
         // SAFETY: a send of an owned buffer on our socket.
         let sent = unsafe { libc::send(fd, msg.as_ptr().cast(), msg.len(), libc::MSG_NOSIGNAL) };
         if sent < 0 {
-            return Err(gone(Errno::last()));
+            return Err(Errno::EPIPE);
         }
         let mut reply = [0u8; 4];
         loop {
@@ -118,7 +118,7 @@ impl Forker {
             match n {
                 4 => break,
                 -1 if Errno::last() == Errno::EINTR => continue,
-                -1 => return Err(gone(Errno::last())),
+                -1 => return Err(Errno::EPIPE),
                 _ => return Err(Errno::EPIPE),
             }
         }
@@ -127,11 +127,6 @@ impl Forker {
             e => Err(Errno::from_raw(-e)),
         }
     }
-}
-
-/// Any failure to talk to the forker means it is gone.
-fn gone(_: Errno) -> Errno {
-    Errno::EPIPE
 }
 
 /// `setsid, argc`, `envc` (2 bytes, little-endian), then NUL-terminated: the chdir failure text,
@@ -297,16 +292,9 @@ fn run_child(sock: RawFd, msg: &[u8], main: Inline) -> ! {
 /// # Safety
 /// Only in a single-threaded process.
 unsafe fn reset_signals() {
-    // SAFETY: sigaction with a zeroed struct and SIG_DFL, and sigprocmask with an empty set,
-    // are valid; glibc-internal signals refuse the change, which is fine.
+    // SAFETY: single-threaded (the caller's contract); sigprocmask with an empty set is valid.
     unsafe {
-        let mut dfl: libc::sigaction = std::mem::zeroed();
-        dfl.sa_sigaction = libc::SIG_DFL;
-        for sig in 1..=libc::SIGRTMAX() {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::sigaction(sig, &dfl, std::ptr::null_mut());
-            }
-        }
+        crate::process::default_actions();
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
@@ -443,14 +431,12 @@ impl Title {
 /// This process's memory map fields (`/proc/self/stat` fields 26–28 and 45–51).
 fn current_map() -> Option<MmMap> {
     let text = std::fs::read("/proc/self/stat").ok()?;
-    let close = text.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(text.get(close + 1..)?).ok()?;
-    // Field 3 (the state) is the first after the name.
-    let fields: Vec<u64> = rest
-        .split_ascii_whitespace()
-        .map(|w| w.parse().unwrap_or(0))
-        .collect();
-    let field = |n: usize| fields.get(n.checked_sub(3)?).copied();
+    let fields = crate::procfs::numeric_fields(&text)?;
+    let field = |n: usize| {
+        fields
+            .get(n.checked_sub(crate::procfs::AFTER_COMM)?)
+            .copied()
+    };
     Some(MmMap {
         start_code: field(26)?,
         end_code: field(27)?,

@@ -435,12 +435,7 @@ impl Command {
             dfl.sa_sigaction = libc::SIG_DFL;
             libc::sigaction(libc::SIGPIPE, &dfl, std::ptr::null_mut());
             if self.reset_signals {
-                for sig in 1..=libc::SIGRTMAX() {
-                    if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                        // glibc-internal signals refuse this; that is fine.
-                        libc::sigaction(sig, &dfl, std::ptr::null_mut());
-                    }
-                }
+                default_actions();
             }
             let mask = match &self.mask {
                 Some(m) => *m.as_ref(),
@@ -813,6 +808,24 @@ unsafe fn move_fd(fd: RawFd, target: RawFd) {
     } else {
         // SAFETY: dup2 is async-signal-safe.
         unsafe { libc::dup2(fd, target) };
+    }
+}
+
+/// Every signal back to its default action (but SIGKILL and SIGSTOP, which have no other).
+///
+/// # Safety
+/// Only in a child between fork and exec (or in a single-threaded process): async-signal-safe.
+pub(crate) unsafe fn default_actions() {
+    // SAFETY: sigaction with a zeroed struct and SIG_DFL is valid.
+    unsafe {
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        for sig in 1..=libc::SIGRTMAX() {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                // glibc-internal signals refuse this; that is fine.
+                libc::sigaction(sig, &dfl, std::ptr::null_mut());
+            }
+        }
     }
 }
 

@@ -14,7 +14,7 @@ const START_TIME: usize = 22;
 /// Since Linux 3.5.
 const ARG_START: usize = 48;
 /// The first field after the command name's `)`: the state.
-const AFTER_COMM: usize = 3;
+pub(crate) const AFTER_COMM: usize = 3;
 
 /// The fields of `/proc/PID/stat` herd reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,11 +28,27 @@ pub struct Stat {
     pub arg_start: Option<u64>,
 }
 
-/// Parses the text of a `/proc/PID/stat`; `None` if it is not one.
-pub fn parse_stat(text: &[u8]) -> Option<Stat> {
+/// The fields of a `/proc/PID/stat` after the command name: field [`AFTER_COMM`] first.
+fn after_comm(text: &[u8]) -> Option<&str> {
     let close = text.iter().rposition(|&b| b == b')')?;
     // After the name every field is a number or the state letter: ASCII.
-    let rest = std::str::from_utf8(&text[close + 1..]).ok()?;
+    std::str::from_utf8(text.get(close + 1..)?).ok()
+}
+
+/// Every field of a `/proc/PID/stat` after the command name as a number (the state letter as
+/// 0): index 0 is field [`AFTER_COMM`]. For the fields [`Stat`] does not name.
+pub(crate) fn numeric_fields(text: &[u8]) -> Option<Vec<u64>> {
+    Some(
+        after_comm(text)?
+            .split_ascii_whitespace()
+            .map(|w| w.parse().unwrap_or(0))
+            .collect(),
+    )
+}
+
+/// Parses the text of a `/proc/PID/stat`; `None` if it is not one.
+pub fn parse_stat(text: &[u8]) -> Option<Stat> {
+    let rest = after_comm(text)?;
     let mut words = rest.split_ascii_whitespace();
     let mut at = AFTER_COMM;
     let mut field = |n: usize| {
