@@ -1,5 +1,5 @@
-//! svscan's forker (docs/svscan.md, "The forker"): every supervise but the first is forked from
-//! it without an exec, and must be what an exec would have made: the same argv, name, signals, descriptors,
+//! svscan's forker (docs/svscan.md, "The forker"): every supervise is forked from it without
+//! an exec, and must be what an exec would have made: the same argv, name, signals, descriptors,
 //! directory and environment, for supervise and for the service it runs. A binary replaced by
 //! an upgrade, a forker that is gone and svscan's stop are each handled.
 
@@ -193,10 +193,11 @@ fn a_forked_supervise_is_what_an_exec_would_make() {
             (name, dir, sup, sleep)
         })
         .collect();
-    // The first supervise is exec'd, the second forked.
-    let forked: Vec<_> = first.iter().filter(|f| !argv_in_stack(f.2)).collect();
-    assert_eq!(forked.len(), 1, "one of a and c forked");
-    let (name, dir, sup, sleep) = forked[0].clone();
+    // Both are forked.
+    for f in &first {
+        assert!(!argv_in_stack(f.2), "{}'s supervise was exec'd", f.0);
+    }
+    let (name, dir, sup, sleep) = first[0].clone();
     let forker = wait_until("svscan's forker", DEADLINE, || {
         child(svscan, "svscan-fork", None)
     });
@@ -252,18 +253,25 @@ fn a_forked_supervise_is_what_an_exec_would_make() {
     }
 }
 
-/// A tree of one service has no forker: its supervise is exec'd.
+/// The forker is made at svscan's start, before any service: with an empty scan directory it
+/// is svscan's only child, and the first service added is forked from it.
 #[test]
-fn one_service_is_exec_d_and_has_no_forker() {
+fn the_forker_is_there_before_the_first_service() {
     let sc = Scenario::new();
     private_herd(&sc);
     fs::create_dir(sc.join("scan")).unwrap();
-    add_service(&sc, "a");
     let tree = start(&sc, &sc.join("bin/svscan"));
     let svscan = tree.proc.pid();
+    let forker = wait_until("svscan's forker", DEADLINE, || {
+        child(svscan, "svscan-fork", None)
+    });
+    assert_eq!(proc_children(svscan), [forker]);
+    add_service(&sc, "a");
     let (_, sup, _) = recorded(&sc, svscan, "a");
-    assert!(argv_in_stack(sup), "a's supervise was exec'd");
-    assert_eq!(comms(svscan), ["supervise"]);
+    assert!(!argv_in_stack(sup), "a's supervise was exec'd");
+    let mut names = comms(svscan);
+    names.sort();
+    assert_eq!(names, ["supervise", "svscan-fork"]);
 }
 
 /// A forker that is gone (killed) only means that svscan execs each supervise from then on:

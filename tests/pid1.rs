@@ -236,12 +236,14 @@ fn zombie_storm_is_reaped_at_once() {
     let supervise = bin("supervise").to_string_lossy().into_owned();
     let mut want = vec![
         vec![svscan, sc.join("scan").to_string_lossy().into_owned()],
+        vec!["svscan-fork".into()],
         vec![supervise, "storm".into()],
         vec!["sleep".into(), "1000".into()],
         vec!["sleep".into(), "999".into()],
     ];
     want.sort();
-    // What is left: exactly these four processes, no zombie (a zombie's cmdline is empty).
+    // What is left: exactly these five processes (svscan's forker is one: docs/svscan.md, "The
+    // forker"), no zombie (a zombie's cmdline is empty).
     let argvs = || {
         let mut v: Vec<Vec<String>> = ns.pids().into_iter().filter_map(proc_cmdline).collect();
         v.sort();

@@ -87,8 +87,8 @@ def startup_notes(cfg: Config, res: Results) -> list[str]:
         + (f" ({n_cores} in this run)" if n_cores else "") + ": what starting N supervisors and their `run`s "
         "would take if the cores did nothing else. The spawn from Python is part of each single start, as a "
         "scanner's fork and exec of each supervisor is part of its start. herd's svscan starts every supervise "
-        "but the first with its forker, without an exec (docs/svscan.md, \"The forker\"): work that a single "
-        "start by exec does and svscan's start of N does not.",
+        "with its forker, without an exec (docs/svscan.md, \"The forker\"): work that a single start by exec "
+        "does and svscan's start of N does not.",
         f"The start of N services: as in the scanners section (N services whose `run` is the stamp helper in a "
         "scan dir on tmpfs; from just before the scanner is spawned to the last of the N start stamps; bounded at "
         f"{START_BOUND_S:g} s), {cfg.startup_trials} trial(s) per scanner and N, in rounds: each round takes its "

@@ -4,11 +4,10 @@
 //! `None`, and the lifecycle decides what follows.
 //!
 //! When the `supervise` svscan runs is this executable (the `herd` binary, as installed), every
-//! supervise but the first is started by svscan's forker (`herd_sys::forker`): forked from a small
-//! copy of svscan, made when the second is due, without an exec. A tree of one service has no
-//! forker (it would cost more memory than the one exec it saves). Otherwise, and whenever the
-//! forker is gone or the binary has been replaced since svscan started (an upgrade), supervise
-//! is exec'd.
+//! supervise is started by svscan's forker (`herd_sys::forker`): forked, without an exec, from a
+//! small copy of svscan made at its start, before it has scanned anything (so each supervise
+//! begins from pages nobody has written since, which stay shared). Whenever the forker is gone
+//! or the binary has been replaced since svscan started (an upgrade), supervise is exec'd.
 
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -36,11 +35,6 @@ pub struct Spawner {
     stack: SpawnStack,
     /// Starts each supervise without an exec while the binary is the one running.
     forker: Option<Forker>,
-    /// supervise's `main`, for the forker to start (taken when it starts, or when it may no
-    /// longer start); the first supervise is exec'd.
-    inline: Option<Inline>,
-    /// Supervise processes started so far.
-    started: u64,
     /// The running binary's (device, inode): a supervise path that names another file (the
     /// binary replaced by an upgrade) is exec'd.
     image: Option<(u64, u64)>,
@@ -95,7 +89,7 @@ fn find_main(name: &OsStr) -> Option<PathBuf> {
 impl Spawner {
     /// `arg0`: svscan's argv[0].
     /// `supervise`: supervise's `main` if it is in this executable: each supervise is then
-    /// started by a forker, which this starts.
+    /// started by a forker, which this starts now.
     pub fn new(
         diag: Diag,
         setsid: bool,
@@ -111,16 +105,17 @@ impl Spawner {
         let image = std::fs::metadata("/proc/self/exe")
             .ok()
             .map(|m| (m.dev(), m.ino()));
-        let inline = supervise.filter(|_| exe.is_some() && image.is_some());
+        let keep: Vec<_> = notify.iter().map(|w| w.as_raw_fd()).collect();
+        let forker = supervise
+            .filter(|_| exe.is_some() && image.is_some())
+            .and_then(|main| Forker::start(main, &keep, &[FORKER_TITLE]).ok());
         Spawner {
             diag,
             supervise: find_supervise(exe, arg0),
             setsid,
             notify,
             stack: SpawnStack::default(),
-            forker: None,
-            inline,
-            started: 0,
+            forker,
             image,
         }
     }
@@ -129,7 +124,6 @@ impl Spawner {
     /// supervise is exec'd.
     pub fn end_forker(&mut self) {
         self.forker = None;
-        self.inline = None;
     }
 
     /// Whether the supervise path still names the binary this process runs.
@@ -148,12 +142,6 @@ impl Spawner {
         name: &OsStr,
         shown: &dyn std::fmt::Display,
     ) -> Option<Option<Pid>> {
-        if self.forker.is_none() && self.started > 0 {
-            if let Some(main) = self.inline.take() {
-                let keep: Vec<_> = self.notify.iter().map(|w| w.as_raw_fd()).collect();
-                self.forker = Forker::start(main, &keep, &[FORKER_TITLE]).ok();
-            }
-        }
         let forker = self.forker.as_ref()?;
         if !self.path_is_image() {
             self.forker = None;
@@ -221,9 +209,7 @@ impl Spawner {
             name
         };
         let shown = name.to_string_lossy();
-        let forked = self.forked_supervise(dir, name, &shown);
-        self.started += 1;
-        if let Some(started) = forked {
+        if let Some(started) = self.forked_supervise(dir, name, &shown) {
             return started;
         }
         let mut c = Command::new(

@@ -203,11 +203,26 @@ fn serve(sock: RawFd, main: Inline, keep: &[RawFd], title: &Title) -> ! {
         }
     }
     title.apply();
-    // Not zeroed: only what a request fills is ever touched (and so shared with each child).
-    let mut buf = std::mem::MaybeUninit::<[u8; REQUEST_MAX]>::uninit();
+    // The request buffer is a mapping of its own: only the pages a request fills are ever
+    // memory (shared with each child). On the stack, the frame's probes would touch all of it.
+    // SAFETY: a new anonymous mapping, at an address the kernel chooses; never unmapped.
+    let buf = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            REQUEST_MAX,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if buf == libc::MAP_FAILED {
+        exit_now(0);
+    }
+    let buf = buf.cast::<u8>();
     loop {
-        // SAFETY: a receive into our buffer, of its length.
-        let n = unsafe { libc::recv(sock, buf.as_mut_ptr().cast(), REQUEST_MAX, 0) };
+        // SAFETY: a receive into our mapping, of its length.
+        let n = unsafe { libc::recv(sock, buf.cast(), REQUEST_MAX, 0) };
         let n = match usize::try_from(n) {
             Ok(0) => exit_now(0),
             Ok(n) => n,
@@ -228,7 +243,7 @@ fn serve(sock: RawFd, main: Inline, keep: &[RawFd], title: &Title) -> ! {
         };
         if pid == 0 {
             // SAFETY: recv wrote the first `n` bytes (at most REQUEST_MAX).
-            let msg = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
+            let msg = unsafe { std::slice::from_raw_parts(buf, n) };
             run_child(sock, msg, main);
         }
         let reply: i32 = if pid < 0 {
