@@ -19,10 +19,14 @@ stay unmapped. This script finds the set a tree touches:
 2. It runs a workload with that binary on a loop-mounted file system with `read_ahead_kb` = 0, so
    that a page is in the page cache only if some process touched it, then asks `mincore` which
    pages are. With one input section per page, a touched page is a touched function.
+   The measuring link also puts every writable input section (`.data.rel.ro`, `.data`, `.bss`)
+   on a page of its own, and the workload reads `/proc/PID/pagemap` of the tree's processes: a
+   present, anonymous page that is not the zero page is a written section.
 3. It writes layout.ld: the touched `.text` sections (hashes in their names replaced by `*`, so
    that a rebuild matches them; glibc's by archive member) into `.text.hot`, everything else into
    `.text`, a segment of its own; glibc's read-only data of members no tree touches into
-   `.rodata.cold`, a segment of its own.
+   `.rodata.cold`, a segment of its own; and the written data together (docs/size.md, "Written
+   data, together"), so that each process has as few private pages of it as can be.
 
 The workload is a tree as containers run it: svscan over services with svlog loggers, one with
 chpst, a `finish`, readiness (`notification-fd`), a dependency, a `health` check, a
@@ -143,8 +147,13 @@ def aligned_script(sections):
     """Every `.text` input section, and glibc's read-only data member by member, on pages of
     their own."""
     text, rodata = [], set()
+    data = {o: [] for o in WRITABLE}
     for out, _, _, name in sections:
         sp = split_name(name)
+        if out in data and sp:
+            line = f"    . = ALIGN({PAGE}); {sp[0]}({sp[1]})"
+            if line not in data[out]:
+                data[out].append(line)
         # The reproduction was linked with the current layout.ld: its hot and cold halves.
         if out in (".text", ".text.hot") and sp:
             text.append(f"    . = ALIGN({PAGE}); {sp[0]}({sp[1]})")
@@ -155,7 +164,54 @@ def aligned_script(sections):
     return ("SECTIONS {\n  .rodata : {\n" + "\n".join(sorted(rodata)) +
             "\n    *(.rodata .rodata.*)\n  }\n} INSERT AFTER .rela.dyn;\n"
             "SECTIONS {\n  .text : {\n" + "\n".join(text) + "\n    *(.text .text.*)\n  }\n"
-            "} INSERT BEFORE .init;\n")
+            "} INSERT BEFORE .init;\n" +
+            "".join(f"SECTIONS {{\n  {o} : {{\n" + "\n".join(data[o]) +
+                    f"\n    *({o} {o}.*)" + (" *(COMMON)" if o == ".bss" else "") +
+                    # What follows (`.got`, or glibc's sections before `.bss`) is written, or
+                    # zeroed by the kernel at the file data's end: not on the last one's page.
+                    ("" if o == ".bss" else f"\n    . = ALIGN({PAGE});") +
+                    f"\n  }}\n}} INSERT {where};\n" for o, where in WRITABLE_AT))
+
+
+# Where each writable output section is inserted (as LLD places them without a script).
+WRITABLE_AT = ((".data.rel.ro", "BEFORE .got"), (".data", "AFTER .tm_clone_table"),
+               (".bss", "BEFORE __libc_freeres_ptrs"))
+
+
+# The writable output sections whose input sections are put in order of what a tree writes.
+WRITABLE = (".data.rel.ro", ".data", ".bss")
+
+
+def writable_script(relro, data, bss):
+    """`.data.rel.ro`, `.data` and `.bss` with what a tree writes put together. `relro` and
+    `data`: file patterns (glibc's members) whose sections go last; `bss`: input section
+    descriptions that go first. glibc writes some of `.data.rel.ro` at start, before it is made
+    read-only: that part goes last, from a page boundary, next to `.got.plt` (whose ifunc entries
+    are written too). In `.data` the written part goes last and in `.bss` first, so that the two
+    meet across the page where the file's data ends and the zeroed memory begins (which the
+    kernel writes anyway)."""
+    def last(out, files):
+        if not files:
+            return f"    *({out} {out}.*)"
+        return (f"    *(EXCLUDE_FILE({' '.join(files)}) {out} {out}.*)\n" +
+                ("    . = ALIGN(0x1000);\n" if out == ".data.rel.ro" else "") +
+                "\n".join(f"    {f}({out} {out}.*)" for f in files))
+    return f"""SECTIONS {{
+  .data.rel.ro : {{
+{last(".data.rel.ro", relro)}
+  }}
+}} INSERT BEFORE .got;
+SECTIONS {{
+  .data : {{
+{last(".data", data)}
+  }}
+}} INSERT AFTER .tm_clone_table;
+SECTIONS {{
+  .bss : {{
+{"".join(l + chr(10) for l in bss)}    *(.bss .bss.*) *(COMMON)
+  }}
+}} INSERT BEFORE __libc_freeres_ptrs;
+"""
 
 
 # --- 2. measure ------------------------------------------------------------------------------
@@ -205,6 +261,42 @@ class LoopFs:
     def close(self):
         subprocess.run(["umount", self.mnt])
         subprocess.run(["losetup", "-d", self.dev])
+
+
+def zero_pfn():
+    """The page frame of the kernel's zero page, which an anonymous page that was only read
+    maps (`.bss` read but never written costs nothing)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long]
+    p = libc.mmap(None, PAGE, 1, 0x22, -1, 0)  # PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS
+    ctypes.c_ubyte.from_address(p).value  # noqa: B018 (the read maps the zero page)
+    with open("/proc/self/pagemap", "rb") as f:
+        f.seek(p // PAGE * 8)
+        entry = int.from_bytes(f.read(8), "little")
+    libc.munmap(ctypes.c_void_p(p), ctypes.c_size_t(PAGE))
+    return entry & ((1 << 55) - 1)
+
+
+def written_pages(root, exe, lo, hi):
+    """The pages in [lo, hi) (the binary's writable segments) that some process under `root`
+    running `exe` has written: present, anonymous (a private copy) and not the zero page."""
+    zero, out = zero_pfn(), set()
+    for pid in descendants(root):
+        try:
+            if os.readlink(f"/proc/{pid}/exe") != exe:
+                continue
+            with open(f"/proc/{pid}/pagemap", "rb") as f:
+                f.seek(lo // PAGE * 8)
+                raw = f.read((hi - lo) // PAGE * 8)
+        except OSError:
+            continue
+        for i in range(len(raw) // 8):
+            e = int.from_bytes(raw[i * 8:i * 8 + 8], "little")
+            if e >> 63 & 1 and not e >> 61 & 1 and e & ((1 << 55) - 1) != zero:
+                out.add(lo // PAGE + i)
+    return out
 
 
 def descendants(pid):
@@ -331,7 +423,7 @@ def workload(herd, source, work, snapshot):
     try:
         wait_for("every service up as PID 1", all_up)
         time.sleep(1.0)
-        pages = snapshot()
+        pages = snapshot(p.pid)
         svscan = int(open(f"/proc/{p.pid}/task/{p.pid}/children").read().split()[0])
         os.kill(svscan, signal.SIGTERM)
         p.wait(timeout=DEADLINE_S)
@@ -351,7 +443,7 @@ def pattern(fpat, sec):
     return f"{fpat}({sec})"
 
 
-def layout_script(text_hot, rodata_lines):
+def layout_script(text_hot, rodata_lines, writable):
     return f"""/* herd's layout: what a running tree touches in segments of its own, the rest in others
    that stay unmapped (docs/size.md, "Hot and cold"). Generated by scripts/layout.py; do not
    edit. scripts/release.sh links with it; tests/layout.rs checks it. */
@@ -374,10 +466,10 @@ SECTIONS {{
   }}
   .text : AT(ADDR(.text)) {{ *(.text .text.*) }}
 }} INSERT AFTER .rodata;
-"""
+{writable}"""
 
 
-def generate(sections, pages, loads):
+def generate(sections, pages, loads, written):
     def touched(addr, size):
         for v, o, sz in loads:
             if v <= addr < v + sz:
@@ -386,8 +478,23 @@ def generate(sections, pages, loads):
         return False
 
     hot, members, rodata_members = [], set(), set()
+    relro, data, bss = set(), set(), []
     for out, addr, size, name in sections:
         sp = split_name(name)
+        if sp and out in WRITABLE and any(
+                p in written for p in range(addr // PAGE, (addr + max(size, 1) - 1) // PAGE + 1)):
+            # glibc's by member (each has one section of each kind); std's and herd's
+            # (`.bss` only: they write no `.data`) by name.
+            libc = sp[0].startswith("*libc.a:")
+            if out == ".data.rel.ro" and libc:
+                relro.add(sp[0])
+            elif out == ".data" and libc:
+                data.add(sp[0])
+            elif out == ".bss":
+                line = (f"{sp[0]}({sp[1]})" if libc or not sp[0].endswith(".rcgu.o")
+                        else pattern("*.rcgu.o", sp[1]))
+                if line not in bss:
+                    bss.append(line)
         if not sp or not touched(addr, size):
             continue
         if out == ".rodata" and sp[0].startswith("*libc.a:"):
@@ -419,7 +526,8 @@ def generate(sections, pages, loads):
              + [f"*libc.a:{m}(.text .text.*)" for m in sorted(members)])
     rodata = [f"*libc.a:{m}(.rodata .rodata.*)" for m in sorted(members | rodata_members)]
     return layout_script("\n".join("    " + l for l in lines),
-                         "\n".join("    " + l for l in rodata))
+                         "\n".join("    " + l for l in rodata),
+                         writable_script(sorted(relro), sorted(data), ["    " + l for l in bss]))
 
 
 def loads_of(binary):
@@ -430,6 +538,17 @@ def loads_of(binary):
         if f and f[0] == "LOAD":
             out.append((int(f[2], 16), int(f[1], 16), int(f[5], 16)))
     return out
+
+
+def writable_range(binary):
+    """[lo, hi), page-aligned, of the binary's writable segments in memory."""
+    rw = []
+    for l in subprocess.run(["readelf", "-lW", binary], capture_output=True, text=True,
+                            check=True).stdout.splitlines():
+        f = l.split()
+        if f and f[0] == "LOAD" and "W" in "".join(f[6:-1]):
+            rw.append((int(f[2], 16), int(f[2], 16) + int(f[5], 16)))
+    return min(v for v, _ in rw) // PAGE * PAGE, -(-max(e for _, e in rw) // PAGE) * PAGE
 
 
 def main(argv):
@@ -449,9 +568,13 @@ def main(argv):
         aligned_map = os.path.join(work, "aligned.map")
         relink(repro, binary, script, aligned_map)
         herd = fs.install(binary)
-        pages = workload(herd, binary, os.path.join(work, "w"), lambda: fs.cached_pages(herd))
-        write(LAYOUT, generate(input_sections(aligned_map), pages, loads_of(binary)))
-        print(f"layout: wrote {os.path.relpath(LAYOUT, ROOT)} ({len(pages)} pages touched)")
+        lo, hi = writable_range(binary)
+        pages, written = workload(herd, binary, os.path.join(work, "w"),
+                                  lambda root: (fs.cached_pages(herd),
+                                                written_pages(root, herd, lo, hi)))
+        write(LAYOUT, generate(input_sections(aligned_map), pages, loads_of(binary), written))
+        print(f"layout: wrote {os.path.relpath(LAYOUT, ROOT)} ({len(pages)} pages touched, "
+              f"{len(written)} written)")
         return 0
     finally:
         fs.close()
