@@ -332,9 +332,14 @@ impl Live {
     }
 
     /// Starts and waits until `dir/current` is open (lock taken, config read, signals set up).
+    /// Started, with `DIR/current` open and back in poll: a signal sent now is handled there.
+    /// (svlogd unblocks its signals just before its poll: one that came earlier, while it was
+    /// still setting up, would be handled then, and its rotation done only after the next read,
+    /// taking the line the test writes next with it.)
     fn ready(sc: &Scenario, f: Flavor, args: &[&str], err: &str, dir: &str) -> Live {
         let l = Live::start(sc, f, args, err);
         wait_current_open(l.p.pid(), &sc.join(dir));
+        wait_polling(l.p.pid());
         l
     }
 
