@@ -173,13 +173,11 @@ def aligned_script(sections):
                     f"\n  }}\n}} INSERT {where};\n" for o, where in WRITABLE_AT))
 
 
-# Where each writable output section is inserted (as LLD places them without a script).
+# The writable output sections whose input sections are put in order of what a tree writes,
+# and where each is inserted (where LLD places them without a script).
 WRITABLE_AT = ((".data.rel.ro", "BEFORE .got"), (".data", "AFTER .tm_clone_table"),
                (".bss", "BEFORE __libc_freeres_ptrs"))
-
-
-# The writable output sections whose input sections are put in order of what a tree writes.
-WRITABLE = (".data.rel.ro", ".data", ".bss")
+WRITABLE = tuple(o for o, _ in WRITABLE_AT)
 
 
 def writable_script(relro, data, bss):
@@ -196,25 +194,22 @@ def writable_script(relro, data, bss):
         return (f"    *(EXCLUDE_FILE({' '.join(files)}) {out} {out}.*)\n" +
                 ("    . = ALIGN(0x1000);\n" if out == ".data.rel.ro" else "") +
                 "\n".join(f"    {f}({out} {out}.*)" for f in files))
-    return f"""SECTIONS {{
-  .data.rel.ro : {{
-{last(".data.rel.ro", relro)}
-  }}
-}} INSERT BEFORE .got;
-SECTIONS {{
-  .data : {{
-{last(".data", data)}
-  }}
-}} INSERT AFTER .tm_clone_table;
-SECTIONS {{
-  .bss : {{
-{"".join(l + chr(10) for l in bss)}    *(.bss .bss.*) *(COMMON)
-  }}
-}} INSERT BEFORE __libc_freeres_ptrs;
-"""
+    body = {".data.rel.ro": last(".data.rel.ro", relro), ".data": last(".data", data),
+            ".bss": "".join(l + "\n" for l in bss) + "    *(.bss .bss.*) *(COMMON)"}
+    return "".join(f"SECTIONS {{\n  {o} : {{\n{body[o]}\n  }}\n}} INSERT {where};\n"
+                   for o, where in WRITABLE_AT)
 
 
 # --- 2. measure ------------------------------------------------------------------------------
+
+def libc_mm():
+    """The C library, with `mmap`'s signature (it returns a pointer)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long]
+    return libc
+
 
 class LoopFs:
     """A small ext4 on a loop device with no read-ahead: the page cache of a file on it holds
@@ -244,10 +239,7 @@ class LoopFs:
         return dst
 
     def cached_pages(self, path):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.mmap.restype = ctypes.c_void_p
-        libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
-                              ctypes.c_int, ctypes.c_long]
+        libc = libc_mm()
         fd = os.open(path, os.O_RDONLY)
         size = os.fstat(fd).st_size
         vec = (ctypes.c_ubyte * ((size + PAGE - 1) // PAGE))()
@@ -266,10 +258,7 @@ class LoopFs:
 def zero_pfn():
     """The page frame of the kernel's zero page, which an anonymous page that was only read
     maps (`.bss` read but never written costs nothing)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mmap.restype = ctypes.c_void_p
-    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
-                          ctypes.c_int, ctypes.c_long]
+    libc = libc_mm()
     p = libc.mmap(None, PAGE, 1, 0x22, -1, 0)  # PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS
     ctypes.c_ubyte.from_address(p).value  # noqa: B018 (the read maps the zero page)
     with open("/proc/self/pagemap", "rb") as f:
@@ -530,24 +519,24 @@ def generate(sections, pages, loads, written):
                          writable_script(sorted(relro), sorted(data), ["    " + l for l in bss]))
 
 
-def loads_of(binary):
+def segments(binary):
+    """The binary's LOAD segments: (vaddr, file offset, size in memory, writable)."""
     out = []
     for l in subprocess.run(["readelf", "-lW", binary], capture_output=True, text=True,
                             check=True).stdout.splitlines():
         f = l.split()
         if f and f[0] == "LOAD":
-            out.append((int(f[2], 16), int(f[1], 16), int(f[5], 16)))
+            out.append((int(f[2], 16), int(f[1], 16), int(f[5], 16), "W" in "".join(f[6:-1])))
     return out
+
+
+def loads_of(binary):
+    return [(v, o, sz) for v, o, sz, _ in segments(binary)]
 
 
 def writable_range(binary):
     """[lo, hi), page-aligned, of the binary's writable segments in memory."""
-    rw = []
-    for l in subprocess.run(["readelf", "-lW", binary], capture_output=True, text=True,
-                            check=True).stdout.splitlines():
-        f = l.split()
-        if f and f[0] == "LOAD" and "W" in "".join(f[6:-1]):
-            rw.append((int(f[2], 16), int(f[2], 16) + int(f[5], 16)))
+    rw = [(v, v + sz) for v, _, sz, w in segments(binary) if w]
     return min(v for v, _ in rw) // PAGE * PAGE, -(-max(e for _, e in rw) // PAGE) * PAGE
 
 

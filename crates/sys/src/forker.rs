@@ -203,22 +203,12 @@ fn serve(sock: RawFd, main: Inline, keep: &[RawFd], title: &Title) -> ! {
         }
     }
     title.apply();
-    // The request buffer is a mapping of its own: only the pages a request fills are ever
-    // memory (shared with each child). On the stack, the frame's probes would touch all of it.
-    // SAFETY: a new anonymous mapping, at an address the kernel chooses; never unmapped.
-    let buf = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            REQUEST_MAX,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
+    // The request buffer is a mapping of its own (never unmapped): only the pages a request
+    // fills are ever memory (shared with each child). On the stack, the frame's probes would
+    // touch all of it.
+    let Ok(buf) = crate::process::map_anonymous(REQUEST_MAX, 0) else {
+        exit_now(0)
     };
-    if buf == libc::MAP_FAILED {
-        exit_now(0);
-    }
     let buf = buf.cast::<u8>();
     loop {
         // SAFETY: a receive into our mapping, of its length.

@@ -587,22 +587,29 @@ struct ChildStack {
     base: *mut libc::c_void,
 }
 
+/// A new private anonymous mapping of `len` bytes (read and write, no swap reserved), with
+/// `flags` added: only the pages that are touched are ever memory.
+pub(crate) fn map_anonymous(len: usize, flags: libc::c_int) -> Result<*mut libc::c_void, Errno> {
+    // SAFETY: a new anonymous mapping, at an address the kernel chooses.
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | flags,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        return Err(Errno::last());
+    }
+    Ok(base)
+}
+
 impl ChildStack {
     fn map() -> Result<Self, Errno> {
-        // SAFETY: a new anonymous mapping, at an address the kernel chooses.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                GUARD + CHILD_STACK,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
-                -1,
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(Errno::last());
-        }
+        let base = map_anonymous(GUARD + CHILD_STACK, libc::MAP_STACK)?;
         let stack = ChildStack { base };
         // SAFETY: the mapping's first page, which nothing uses.
         if unsafe { libc::mprotect(base, GUARD, libc::PROT_NONE) } == -1 {
